@@ -1,0 +1,42 @@
+# Outpost: `make run` to start, `make test` to test. Needs Python 3.11 and make; nothing else.
+PYTHON ?= python3.11
+UV_VERSION ?= 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint format bench venv clean
+
+$(UV):
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found; set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The locked environment; re-synced whenever uv.lock changes.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	UV_PYTHON=$(PYTHON) $(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+venv: $(VENV)/.synced
+
+run: venv
+	$(PY) scripts/run.py
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: venv
+	$(PY) -m pytest tests/bench -p no:cacheprovider -s -o addopts="" $(PYTEST_ARGS); code=$$?; [ $$code -eq 5 ] && echo "no benchmarks yet" && exit 0; exit $$code
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,408 @@
+"""Accounts API: registration, key reset, JWT, API keys, team members, the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import AuthenticationFailed as DRFAuthenticationFailed
+from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import ApiKey, AuditEvent, Membership, Role
+from accounts.ratelimits import rate_limit_wait
+from accounts.tokens import jwt_issue
+from config.serializers import DetailSerializer, StrictSerializer
+
+# --- Serializers ---------------------------------------------------------------------------
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    state = serializers.CharField(read_only=True)
+    user = serializers.EmailField(source="user.email", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id", "name", "prefix", "role", "user", "created_at", "last_used_at",
+            "expires_at", "revoked_at", "state",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class IssuedApiKeySerializer(ApiKeySerializer):
+    key = serializers.SerializerMethodField(help_text="The full key. Shown once, never again.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+    def get_key(self, obj: ApiKey) -> str:
+        return str(self.context["raw_key"])
+
+
+class ApiKeyCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class EmailSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class ResetConfirmSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    token = serializers.CharField(max_length=200)
+
+
+class TokenRequestSerializer(StrictSerializer):
+    api_key = serializers.CharField(max_length=200)
+
+
+class TokenSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+class TeamSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_personal = serializers.BooleanField()
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    team = TeamSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "role", "team", "created_at"]
+        read_only_fields = fields
+
+
+class MemberInviteSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANALYST)
+
+
+class MemberRoleSerializer(StrictSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class RegisteredSerializer(serializers.Serializer):
+    user = inline_serializer("RegisteredUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()})
+    team = TeamSerializer()
+    api_key = IssuedApiKeySerializer()
+
+
+class MeSerializer(serializers.Serializer):
+    user = inline_serializer("MeUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()})
+    team = TeamSerializer()
+    role = serializers.CharField()
+    auth = serializers.CharField()
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id", "created_at", "request_id", "user_email", "team", "method", "path", "action",
+            "outcome", "status_code", "duration_ms", "client_ip", "user_agent", "detail",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+def _too_many(wait: int) -> Response:
+    return Response(
+        {"detail": f"Too many attempts; retry in {wait} s."},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def _validation(exc: DjangoValidationError) -> Response:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    first = next(iter(errors.values()))[0]
+    return Response({"detail": first, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _team_dict(team: Any) -> dict[str, Any]:
+    return {"id": team.pk, "name": team.name, "is_personal": team.is_personal}
+
+
+ERRORS = {400: DetailSerializer, 401: DetailSerializer, 403: DetailSerializer, 429: DetailSerializer}
+
+
+# --- Unauthenticated endpoints (the CI path) -----------------------------------------------
+
+
+class RegisterView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Create an account, its personal team and a first API key (shown once)",
+        request=EmailSerializer,
+        responses={201: RegisteredSerializer, **ERRORS},
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        body = EmailSerializer(data=request.data)
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        wait = rate_limit_wait(request._request, "register", account=str(email or ""))
+        if wait:
+            return _too_many(wait)
+        body.is_valid(raise_exception=True)
+        try:
+            user = services.user_register(email=body.validated_data["email"])
+        except DjangoValidationError as exc:
+            return _validation(exc)
+        team = user.personal_team  # type: ignore[attr-defined]
+        issued = services.api_key_create(team=team, user=user, name="first key")
+        return Response(
+            {
+                "user": {"id": user.pk, "email": user.email},
+                "team": _team_dict(team),
+                "api_key": IssuedApiKeySerializer(issued.api_key, context={"raw_key": issued.raw_key}).data,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+RESET_ANSWER = "If an account uses this e-mail, a reset token valid 15 minutes has been sent to it."
+
+
+class ResetRequestView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="E-mail a one-time key reset token (same answer whether or not the account exists)",
+        request=EmailSerializer,
+        responses={202: DetailSerializer, 400: DetailSerializer, 429: DetailSerializer},
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        body = EmailSerializer(data=request.data)
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        wait = rate_limit_wait(request._request, "reset", account=str(email or ""))
+        if wait:
+            return _too_many(wait)
+        body.is_valid(raise_exception=True)
+        services.key_reset_request(email=body.validated_data["email"])
+        return Response({"detail": RESET_ANSWER}, status=status.HTTP_202_ACCEPTED)
+
+
+class ResetConfirmView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Exchange a reset token for a new API key; all previous keys are revoked",
+        request=ResetConfirmSerializer,
+        responses={200: inline_serializer("ResetConfirmed", {"api_key": IssuedApiKeySerializer()}), **ERRORS},
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        body = ResetConfirmSerializer(data=request.data)
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        wait = rate_limit_wait(request._request, "reset", account=str(email or ""))
+        if wait:
+            return _too_many(wait)
+        body.is_valid(raise_exception=True)
+        try:
+            issued = services.key_reset_confirm(**body.validated_data)
+        except services.AuthenticationFailed as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"api_key": IssuedApiKeySerializer(issued.api_key, context={"raw_key": issued.raw_key}).data}
+        )
+
+
+class TokenView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Exchange an API key for a short-lived JWT (HS256)",
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, **ERRORS},
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        wait = rate_limit_wait(request._request, "token")
+        if wait:
+            return _too_many(wait)
+        body = TokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            credential = services.api_key_authenticate(body.validated_data["api_key"])
+        except services.AuthenticationFailed as exc:
+            raise DRFAuthenticationFailed(str(exc)) from exc
+        token, lifetime = jwt_issue(
+            user_id=credential.user.pk, team_id=credential.team.pk, api_key_id=credential.api_key.pk
+        )
+        return Response({"access_token": token, "token_type": "Bearer", "expires_in": lifetime})
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+# --- Authenticated endpoints ---------------------------------------------------------------
+
+
+class MeView(APIView):
+    @extend_schema(summary="Who this credential acts as", responses={200: MeSerializer, **ERRORS}, tags=["auth"])
+    def get(self, request: Request) -> Response:
+        credential = getattr(request._request, "credential", None)
+        return Response(
+            {
+                "user": {"id": request.user.pk, "email": request.user.email},
+                "team": _team_dict(request.team),  # type: ignore[attr-defined]
+                "role": request.role,  # type: ignore[attr-defined]
+                "auth": credential.via if credential else "session",
+            }
+        )
+
+
+@extend_schema(tags=["auth"])
+class ApiKeyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """API keys of the current team: your own (owners see all). DELETE revokes."""
+
+    serializer_class = ApiKeySerializer
+    required_role = Role.VIEWER  # anyone can hold keys, capped at their own role
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        qs = ApiKey.objects.filter(team=self.request.team).select_related("user")  # type: ignore[attr-defined]
+        if self.request.role != Role.OWNER:  # type: ignore[attr-defined]
+            qs = qs.filter(user=self.request.user)
+        return qs.order_by("-created_at")
+
+    @extend_schema(
+        summary="Create an API key (the full key is in the response, once)",
+        request=ApiKeyCreateSerializer,
+        responses={201: IssuedApiKeySerializer, **ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        body = ApiKeyCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            issued = services.api_key_create(
+                team=request.team, user=request.user, **body.validated_data  # type: ignore[attr-defined]
+            )
+        except DjangoValidationError as exc:
+            return _validation(exc)
+        data = IssuedApiKeySerializer(issued.api_key, context={"raw_key": issued.raw_key}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Revoke an API key", responses={200: ApiKeySerializer, **ERRORS, 404: DetailSerializer})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        api_key = self.get_object()
+        try:
+            services.api_key_revoke(api_key=api_key, actor=request.user)  # type: ignore[arg-type]
+        except PermissionError as exc:
+            raise DRFPermissionDenied(str(exc)) from exc
+        return Response(ApiKeySerializer(api_key).data)
+
+
+@extend_schema(tags=["teams"])
+class MemberViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Members of the current team. Owners invite existing users, change roles, remove members."""
+
+    serializer_class = MembershipSerializer
+    action_roles = {"create": Role.OWNER, "partial_update": Role.OWNER, "destroy": Role.OWNER}
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        return Membership.objects.filter(team=self.request.team).select_related("user", "team")  # type: ignore[attr-defined]
+
+    @extend_schema(summary="Invite an existing user by e-mail", request=MemberInviteSerializer, responses={201: MembershipSerializer, **ERRORS})
+    def create(self, request: Request) -> Response:
+        body = MemberInviteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            membership = services.team_member_invite(
+                team=request.team, inviter=request.user, **body.validated_data  # type: ignore[attr-defined]
+            )
+        except DjangoValidationError as exc:
+            return _validation(exc)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Change a member's role", request=MemberRoleSerializer, responses={200: MembershipSerializer, **ERRORS})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        membership = self.get_object()
+        body = MemberRoleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            services.team_member_set_role(membership=membership, actor=request.user, role=body.validated_data["role"])  # type: ignore[arg-type]
+        except DjangoValidationError as exc:
+            return _validation(exc)
+        return Response(MembershipSerializer(membership).data)
+
+    @extend_schema(summary="Remove a member (their keys in this team are revoked)", responses={204: None, **ERRORS})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        membership = self.get_object()
+        try:
+            services.team_member_remove(membership=membership, actor=request.user)  # type: ignore[arg-type]
+        except DjangoValidationError as exc:
+            return _validation(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["teams"])
+class TeamListView(APIView):
+    @extend_schema(summary="Teams the user belongs to, with their role", responses={200: MembershipSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(MembershipSerializer(services.teams_for(request.user), many=True).data)  # type: ignore[arg-type]
+
+
+@extend_schema(
+    tags=["audit"],
+    parameters=[
+        OpenApiParameter("action", str),
+        OpenApiParameter("outcome", str, enum=AuditEvent.Outcome.values),
+        OpenApiParameter("request_id", str),
+        OpenApiParameter("user", str, description="e-mail"),
+        OpenApiParameter("status", int),
+        OpenApiParameter("since", str, description="ISO 8601"),
+        OpenApiParameter("until", str, description="ISO 8601"),
+    ],
+)
+class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The team's audit log (owners only), newest first."""
+
+    serializer_class = AuditEventSerializer
+    required_role = Role.OWNER
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        qs = AuditEvent.objects.filter(team=self.request.team)  # type: ignore[attr-defined]
+        params = self.request.query_params
+        for param, lookup in (("action", "action"), ("outcome", "outcome"), ("request_id", "request_id"), ("user", "user_email")):
+            if params.get(param):
+                qs = qs.filter(**{lookup: params[param]})
+        if params.get("status"):
+            try:
+                qs = qs.filter(status_code=int(params["status"]))
+            except ValueError:
+                raise serializers.ValidationError({"status": ["Must be an integer."]}) from None
+        for param, lookup in (("since", "created_at__gte"), ("until", "created_at__lt")):
+            if params.get(param):
+                field = serializers.DateTimeField()
+                try:
+                    qs = qs.filter(**{lookup: field.to_internal_value(params[param])})
+                except serializers.ValidationError as exc:
+                    raise serializers.ValidationError({param: exc.detail}) from None
+        return qs.order_by("-created_at", "-pk")
+

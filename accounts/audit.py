@@ -1,0 +1,119 @@
+"""The durable audit log: every API request and security event, as a DB row and an NDJSON line.
+
+Nothing secret is ever passed in: callers give actions and ids, never keys, tokens or passwords,
+and `detail` is scrubbed of secret-named fields as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import AuditEvent, Team, User
+
+log = structlog.get_logger(__name__)
+
+_SECRET_SUFFIXES = ("password", "secret", "token", "authorization", "_key", "apikey")
+_write_lock = threading.Lock()
+
+
+@dataclass
+class RequestContext:
+    """What the audit log needs to know about the request being served."""
+
+    request_id: str
+    method: str = ""
+    path: str = ""
+    client_ip: str | None = None
+    user_agent: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+current_request: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "outpost_request", default=None
+)
+
+
+def _scrub(detail: dict[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for name, value in detail.items():
+        if name.lower().endswith(_SECRET_SUFFIXES) or name.lower() in ("key", "raw"):
+            clean[name] = "[redacted]"
+        elif isinstance(value, dict):
+            clean[name] = _scrub(value)
+        else:
+            clean[name] = value
+    return clean
+
+
+def _append_line(record: dict[str, Any]) -> None:
+    path = settings.AUDIT_LOG_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, default=str, separators=(",", ":")) + "\n").encode()
+    # O_APPEND makes one write() of a line atomic across processes on a local file system.
+    with _write_lock:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+
+def audit_record(
+    action: str,
+    *,
+    outcome: str = AuditEvent.Outcome.OK,
+    user: User | None = None,
+    team: Team | None = None,
+    status_code: int | None = None,
+    duration_ms: float | None = None,
+    detail: dict[str, Any] | None = None,
+    user_email: str = "",
+) -> AuditEvent:
+    """Write one audit event (database row + NDJSON line) in the current request's context."""
+    ctx = current_request.get()
+    actor = user if user is not None and user.is_authenticated else None
+    event = AuditEvent.objects.create(
+        created_at=timezone.now(),
+        request_id=ctx.request_id if ctx else "",
+        user=actor,
+        user_email=(actor.email if actor else user_email)[:254],
+        team=team,
+        method=ctx.method if ctx else "",
+        path=(ctx.path if ctx else "")[:500],
+        action=action,
+        outcome=outcome,
+        status_code=status_code,
+        duration_ms=round(duration_ms, 3) if duration_ms is not None else None,
+        client_ip=ctx.client_ip if ctx else None,
+        user_agent=(ctx.user_agent if ctx else "")[:300],
+        detail=_scrub(detail or {}),
+    )
+    _append_line(
+        {
+            "ts": event.created_at.isoformat(),
+            "request_id": event.request_id,
+            "user_id": event.user_id,
+            "user": event.user_email,
+            "team_id": event.team_id,
+            "method": event.method,
+            "path": event.path,
+            "action": event.action,
+            "outcome": event.outcome,
+            "status": event.status_code,
+            "duration_ms": event.duration_ms,
+            "client_ip": event.client_ip,
+            "user_agent": event.user_agent,
+            "detail": event.detail,
+        }
+    )
+    log.info("audit", action=action, outcome=outcome, status=status_code)
+    return event

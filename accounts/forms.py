@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
+
+from accounts.models import ROLE_RANK, Role, User, normalize_email
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+    def clean_username(self) -> str:
+        return normalize_email(self.cleaned_data["username"])
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    display_name = forms.CharField(max_length=120, required=False, label="Name (optional)")
+    password1 = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters, not a common or all-numeric password.",
+    )
+    password2 = forms.CharField(
+        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean_email(self) -> str:
+        email = normalize_email(self.cleaned_data["email"])
+        if User.objects.filter(email=email).exists():
+            raise forms.ValidationError("An account with this e-mail already exists; log in instead.")
+        return email
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        p1, p2 = data.get("password1"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords differ.")
+        elif p1:
+            try:
+                password_validation.validate_password(p1, User(email=data.get("email", "")))
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class TeamCreateForm(forms.Form):
+    name = forms.CharField(max_length=120)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254, label="E-mail of an existing user")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANALYST)
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What will use it, e.g. “GitLab CI”.")
+    role = forms.ChoiceField(choices=Role.choices)
+    expires_in_days = forms.IntegerField(
+        min_value=1, max_value=3650, required=False, label="Expires in (days)",
+        help_text="Leave empty for a key that does not expire.",
+    )
+
+    def __init__(self, *args: Any, max_role: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = [(value, label) for value, label in Role.choices if ROLE_RANK[Role(value)] <= ROLE_RANK[Role(max_role)]]
+        role_field = self.fields["role"]
+        assert isinstance(role_field, forms.ChoiceField)
+        role_field.choices = allowed
+        role_field.initial = Role.ANALYST if max_role != Role.VIEWER else Role.VIEWER
+
+    def expires_at(self) -> Any:
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None

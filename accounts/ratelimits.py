@@ -1,0 +1,37 @@
+"""Rate limits (django-ratelimit) on login, register, reset, token and scan submission.
+
+Each attempt counts against the client IP and, where the request names one, the account, so
+neither many accounts from one address nor one account from many addresses gets through.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
+
+from accounts.network import client_ip
+
+
+def rate_limit_wait(request: HttpRequest, group: str, *, account: str | None = None) -> int | None:
+    """Count one attempt; return the seconds to wait when a limit is exceeded, else None."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    rate = settings.RATE_LIMITS[group]
+    keys = [f"ip:{client_ip(request) or 'unknown'}"]
+    if account:
+        keys.append(f"account:{account.strip().lower()[:254]}")
+    wait: int | None = None
+    for key in keys:
+        usage = get_usage(
+            request,
+            group=f"outpost.{group}",
+            key=lambda _group, _request, value=key: value,
+            rate=rate,
+            method=ALL,
+            increment=True,
+        )
+        if usage and usage["should_limit"]:
+            wait = max(wait or 0, int(usage["time_left"]) or 1)
+    return wait

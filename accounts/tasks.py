@@ -1,0 +1,9 @@
+"""django-q2 tasks of the accounts app. Tasks receive plain values, never model objects."""
+
+from __future__ import annotations
+
+from accounts.services import key_reset_send as _key_reset_send
+
+
+def key_reset_send(email: str) -> bool:
+    return _key_reset_send(email=email)

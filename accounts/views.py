@@ -1,0 +1,233 @@
+"""Account pages: sign-up, login, logout, password change, teams and members, API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import services
+from accounts.audit import audit_record
+from accounts.forms import ApiKeyCreateForm, InviteForm, LoginForm, SignupForm, TeamCreateForm
+from accounts.models import ApiKey, Membership, Role
+from accounts.permissions import team_role_required
+from accounts.ratelimits import rate_limit_wait
+
+
+def _too_many(request: HttpRequest, wait: int) -> HttpResponse:
+    response = render(request, "accounts/rate_limited.html", {"wait": wait}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        wait = rate_limit_wait(request, "register", account=request.POST.get("email", ""))
+        if wait:
+            return _too_many(request, wait)
+        if form.is_valid():
+            try:
+                user = services.user_register(
+                    email=form.cleaned_data["email"],
+                    password=form.cleaned_data["password1"],
+                    display_name=form.cleaned_data["display_name"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, "Welcome to Outpost. Your personal team is ready.")
+                return redirect("home")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = rate_limit_wait(request, "login", account=request.POST.get("username", ""))
+        if wait:
+            return _too_many(request, wait)
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+
+    def get_success_url(self) -> str:
+        return reverse("accounts:password_change")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        update_session_auth_hash(self.request, form.user)
+        audit_record("password.changed", user=form.user, team=getattr(self.request, "team", None))
+        messages.success(self.request, "Password changed.")
+        return response
+
+
+# --- Teams ---------------------------------------------------------------------------------
+
+
+def _teams_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    team = request.team  # type: ignore[attr-defined]
+    return {
+        "memberships": services.teams_for(request.user),  # type: ignore[arg-type]
+        "members": Membership.objects.filter(team=team).select_related("user", "invited_by").order_by("user__email"),
+        "invite_form": extra.pop("invite_form", None) or InviteForm(),
+        "team_form": extra.pop("team_form", None) or TeamCreateForm(),
+        "roles": Role.choices,
+        **extra,
+    }
+
+
+@login_required
+def teams(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/teams.html", _teams_context(request))
+
+
+@require_POST
+@login_required
+def team_switch(request: HttpRequest) -> HttpResponse:
+    try:
+        team_id = int(request.POST.get("team_id", ""))
+    except ValueError:
+        team_id = -1
+    membership = get_object_or_404(Membership, user=request.user, team_id=team_id)
+    request.session["team_id"] = membership.team_id
+    messages.info(request, f"Now working in {membership.team.name}.")
+    target = request.POST.get("next") or reverse("home")
+    if not target.startswith("/") or target.startswith("//"):
+        target = reverse("home")
+    return HttpResponseRedirect(target)
+
+
+@require_POST
+@login_required
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamCreateForm(request.POST)
+    if form.is_valid():
+        team = services.team_create(name=form.cleaned_data["name"], owner=request.user)  # type: ignore[arg-type]
+        request.session["team_id"] = team.pk
+        messages.success(request, f"Team {team.name} created; you are its owner.")
+        return redirect("accounts:teams")
+    return render(request, "accounts/teams.html", _teams_context(request, team_form=form), status=400)
+
+
+@require_POST
+@team_role_required(Role.OWNER)
+def member_invite(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.team_member_invite(team=request.team, inviter=request.user, **form.cleaned_data)  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            form.add_error("email", exc.message_dict.get("email", exc.messages) if hasattr(exc, "error_dict") else exc.messages)
+        else:
+            messages.success(request, f"{form.cleaned_data['email']} added as {form.cleaned_data['role']}.")
+            form = InviteForm()
+    template = "accounts/_members.html" if request.htmx else "accounts/teams.html"  # type: ignore[attr-defined]
+    status = 400 if form.errors else 200
+    return render(request, template, _teams_context(request, invite_form=form), status=status)
+
+
+@require_POST
+@team_role_required(Role.OWNER)
+def member_role(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(Membership, pk=pk, team=request.team)  # type: ignore[attr-defined]
+    try:
+        services.team_member_set_role(membership=membership, actor=request.user, role=request.POST.get("role", ""))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    template = "accounts/_members.html" if request.htmx else "accounts/teams.html"  # type: ignore[attr-defined]
+    return render(request, template, _teams_context(request))
+
+
+@require_POST
+@team_role_required(Role.VIEWER)
+def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(Membership, pk=pk, team=request.team)  # type: ignore[attr-defined]
+    try:
+        services.team_member_remove(membership=membership, actor=request.user)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except PermissionError as exc:
+        messages.error(request, str(exc))
+    else:
+        if membership.user_id == request.user.pk:
+            request.session.pop("team_id", None)
+            messages.info(request, f"You left {membership.team.name}.")
+            return redirect("accounts:teams")
+    return redirect("accounts:teams")
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+
+def _keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    keys = services.api_keys_for(team=request.team, user=request.user)  # type: ignore[attr-defined, arg-type]
+    return {
+        "keys": keys,
+        "form": extra.pop("form", None) or ApiKeyCreateForm(max_role=request.role),  # type: ignore[attr-defined]
+        **extra,
+    }
+
+
+@team_role_required(Role.VIEWER)
+def api_keys(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/api_keys.html", _keys_context(request))
+
+
+@require_POST
+@team_role_required(Role.VIEWER)
+def api_key_create(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyCreateForm(request.POST, max_role=request.role)  # type: ignore[attr-defined]
+    issued = None
+    if form.is_valid():
+        try:
+            issued = services.api_key_create(
+                team=request.team,  # type: ignore[attr-defined]
+                user=request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+                role=form.cleaned_data["role"],
+                expires_at=form.expires_at(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            form = ApiKeyCreateForm(max_role=request.role)  # type: ignore[attr-defined]
+    template = "accounts/_api_keys.html" if request.htmx else "accounts/api_keys.html"  # type: ignore[attr-defined]
+    context = _keys_context(request, form=form, issued=issued)
+    response = render(request, template, context, status=400 if form.errors else 200)
+    # The page that shows a key once must not be kept by any cache.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@team_role_required(Role.VIEWER)
+def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    api_key = get_object_or_404(ApiKey, pk=pk, team=request.team)  # type: ignore[attr-defined]
+    if api_key.user_id != request.user.pk and request.role != Role.OWNER:  # type: ignore[attr-defined]
+        # Other members' keys are invisible to non-owners: a 404, like any other team's object.
+        return render(request, "404.html", status=404)
+    services.api_key_revoke(api_key=api_key, actor=request.user)  # type: ignore[arg-type]
+    template = "accounts/_api_keys.html" if request.htmx else "accounts/api_keys.html"  # type: ignore[attr-defined]
+    return render(request, template, _keys_context(request))

@@ -1,0 +1,304 @@
+"""Outpost settings, read from environment variables (see README "Configuration")."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    email_settings,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    load_dotenv_file,
+)
+from config.logging import build_logging
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv_file(BASE_DIR)
+
+ENVIRONMENT = env_str("ENVIRONMENT", "development").strip().lower()
+if ENVIRONMENT not in {"development", "production"}:
+    raise ImproperlyConfigured("ENVIRONMENT must be 'development' or 'production'")
+IS_PRODUCTION = ENVIRONMENT == "production"
+
+# Runtime state (SQLite database, artifacts, logs) lives outside the code.
+VAR_DIR = Path(env_str("OUTPOST_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+LOG_DIR = VAR_DIR / "log"
+ARTIFACTS_DIR = VAR_DIR / "artifacts"
+for _folder in (VAR_DIR, LOG_DIR, ARTIFACTS_DIR):
+    _folder.mkdir(parents=True, exist_ok=True)
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me-outpost-0000000000000000"  # noqa: S105
+SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY)
+if IS_PRODUCTION and (SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 50):
+    raise ImproperlyConfigured(
+        "ENVIRONMENT=production refuses to start without SECRET_KEY set to a random value of "
+        "at least 50 characters (python -c 'import secrets; print(secrets.token_urlsafe(64))')"
+    )
+
+# DEBUG shows stack traces: never on by default, never in production.
+DEBUG = env_bool("DEBUG", False) and not IS_PRODUCTION
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CORS_ALLOWED_ORIGINS = env_list("CORS_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "django_q",
+    "accounts",
+]
+if CORS_ALLOWED_ORIGINS:
+    INSTALLED_APPS.append("corsheaders")
+
+MIDDLEWARE = [
+    "accounts.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "accounts.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    *(["corsheaders.middleware.CorsMiddleware"] if CORS_ALLOWED_ORIGINS else []),
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.TeamMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.team",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+SQLITE_PATH = VAR_DIR / "outpost.sqlite3"
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while the worker writes; IMMEDIATE transactions take the
+    # write lock up front, so two processes never deadlock upgrading a read lock to a write.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Argon2id first: every new or re-hashed password uses it.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Cache and queue ------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+Q_CLUSTER_NAME = env_str("Q_CLUSTER_NAME", "outpost")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": Q_CLUSTER_NAME,
+        }
+    }
+else:
+    # Shared by the web and worker processes (rate limits, worker heartbeats), unlike locmem.
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.AtomicDatabaseCache",
+            "LOCATION": "outpost_cache",
+            "KEY_PREFIX": Q_CLUSTER_NAME,
+        }
+    }
+
+TASK_TIMEOUT_S = env_int("TASK_TIMEOUT_S", 3600)
+Q_CLUSTER: dict[str, object] = {
+    "name": Q_CLUSTER_NAME,
+    "workers": env_int("WORKERS", 2),
+    # django-q2 retries are disabled (max_attempts=1): attempts, backoff and timeouts of scan
+    # steps live in ScanStep, where they are visible and bounded.
+    "timeout": TASK_TIMEOUT_S,
+    "retry": TASK_TIMEOUT_S + 300,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Task queue",
+    "poll": 0.5,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Internationalisation and static files --------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+# In development WhiteNoise serves straight from the app folders, so no collectstatic is needed.
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = not IS_PRODUCTION
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- E-mail ---------------------------------------------------------------------------------
+EMAIL_URL = env_str("EMAIL_URL", "console://")
+globals().update(email_settings(EMAIL_URL))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Outpost <outpost@localhost>")
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerAuthentication",
+        "accounts.authentication.ApiKeyHeaderAuthentication",
+        "accounts.authentication.TeamSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.TeamRolePermission"],
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Outpost API",
+    "DESCRIPTION": (
+        "Authorized scope, scan workflows, scans and findings. Authenticate with "
+        "`Authorization: Bearer <API key or JWT>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# Bodies above this are refused with 413 before anything parses them.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Report uploads (scan import) have their own, larger limit.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+LARGE_BODY_PATHS = ["/api/v1/scans/import", "/scans/import"]
+
+JWT_LIFETIME_S = env_int("JWT_LIFETIME_S", 15 * 60)
+JWT_ISSUER = "outpost"
+API_KEY_RESET_TOKEN_LIFETIME_S = 15 * 60
+# Client IP: REMOTE_ADDR unless this many trusted proxies append X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- Rate limits (django-ratelimit) ---------------------------------------------------------
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+RATELIMIT_ENABLE = RATE_LIMIT_ENABLED
+RATE_LIMITS = {
+    "login": env_str("RATE_LIMIT_LOGIN", "10/m"),
+    "register": env_str("RATE_LIMIT_REGISTER", "10/h"),
+    "reset": env_str("RATE_LIMIT_RESET", "5/h"),
+    "token": env_str("RATE_LIMIT_TOKEN", "30/m"),
+    "scan": env_str("RATE_LIMIT_SCAN", "60/m"),
+}
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit only knows memcached and django-redis; Django's own RedisCache increments
+    # atomically, and config.cache.AtomicDatabaseCache makes incr atomic inside a transaction.
+    "django_ratelimit.E003",
+    "django_ratelimit.W001",
+]
+
+# --- Audit log ------------------------------------------------------------------------------
+AUDIT_LOG_PATH = Path(env_str("AUDIT_LOG_PATH", str(LOG_DIR / "requests.ndjson")))
+
+# --- Security headers -----------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+if IS_PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if env_bool("BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = build_logging(level=env_str("LOG_LEVEL", "INFO"), json=IS_PRODUCTION or not sys.stderr.isatty())

@@ -1,0 +1,44 @@
+"""The home page and the error pages (JSON under /api/, HTML elsewhere; never a stack trace)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from accounts.models import ApiKey, Membership
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    team = request.team  # type: ignore[attr-defined]
+    context = {
+        "active_keys": ApiKey.objects.filter(team=team, user=request.user, revoked_at=None).count(),
+        "member_count": Membership.objects.filter(team=team).count(),
+        "api_base": request.build_absolute_uri("/api/v1/"),
+    }
+    return render(request, "home.html", context)
+
+
+def _error(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=status)
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    detail = str(exception) if exception and str(exception) else "You do not have permission to do this."
+    return _error(request, 403, detail)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, "Not found.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    request_id = getattr(request, "request_id", "")
+    return _error(request, 500, f"Something went wrong on our side; it is logged under request id {request_id}.")
