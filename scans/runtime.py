@@ -1,0 +1,198 @@
+"""The contract between the scan engine and the code that runs one workflow node.
+
+A node type (registered in `workflows.nodes`) names a *runner* module. A runner module has:
+
+    def commands(config: dict, items: list[Item]) -> list[Command]
+        The exact commands the node will run for these input items: argv lists (never shell
+        strings) and, for containerized tools, the image. Used by dry runs *and* by `run`, so a
+        dry-run plan is what a real run executes. Built-in (pure Python) nodes describe their
+        work as an argv too, e.g. ["builtin:port_scan", "--ports", "top-100", "127.0.0.1"].
+
+    def run(ctx: StepContext) -> StepResult
+        Do the work. Input items in `ctx.items` are already scope-checked; anything the node
+        discovers itself (a redirect to another host, a CNAME) must pass `ctx.in_scope(item)`
+        before the node touches it. Long work calls `ctx.heartbeat()` and stops early when
+        `ctx.is_cancelled()` says so.
+
+Items and findings are plain dataclasses so runners are testable without a database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+ITEM_KINDS = ("host", "service", "url", "image", "repo")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info=0 … critical=4
+
+
+def severity_at_least(severity: str, minimum: str) -> bool:
+    return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(minimum, 0)
+
+
+@dataclass(frozen=True)
+class Item:
+    """Something a step works on. `value` is canonical and is what scope checks see:
+    host "example.com" / "127.0.0.1" / "::1"; service "127.0.0.1:8080/tcp" ("[::1]:80/tcp");
+    url "http://127.0.0.1:8080/"; image "nginx:1.25"; repo "https://github.com/o/r.git".
+    `attrs` carry what was learned (port, banner, status, title…) and do not affect identity."""
+
+    kind: str
+    value: str
+    attrs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def service(cls, host: str, port: int, proto: str = "tcp", **attrs: Any) -> Item:
+        shown = f"[{host}]" if ":" in host else host
+        return cls("service", f"{shown}:{port}/{proto}", {"host": host, "port": port, "proto": proto, **attrs})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, "attrs": dict(self.attrs)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Item:
+        return cls(str(data["kind"]), str(data["value"]), dict(data.get("attrs") or {}))
+
+
+def fingerprint_of(*, tool: str, rule_id: str, location: str, component: str) -> str:
+    """Stable identity of a finding across scans: same tool, rule, place and component."""
+    material = "\x1f".join((tool.lower(), rule_id.lower(), location.lower(), component.lower()))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+@dataclass
+class FindingData:
+    """A normalized finding, before it is stored (scans.models.Finding)."""
+
+    tool: str
+    severity: str  # one of SEVERITIES
+    title: str
+    rule_id: str = ""  # CVE / CWE / template id / secret rule
+    description: str = ""
+    remediation: str = ""
+    component: str = ""
+    version: str = ""
+    fixed_version: str = ""
+    location: str = ""  # host:port, URL, file:line, image
+    item: str = ""  # value of the Item the finding is about
+    evidence: dict[str, Any] = field(default_factory=dict)
+    references: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_of(
+            tool=self.tool, rule_id=self.rule_id, location=self.location, component=self.component
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FindingData:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Command:
+    """One tool invocation: an argv list and, for containerized tools, the image."""
+
+    argv: list[str]
+    image: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"argv": list(self.argv), "image": self.image}
+
+
+@dataclass
+class ToolInvocation:
+    """What an executor is asked to run."""
+
+    argv: list[str]
+    timeout_s: float
+    workdir: Path  # a fresh host directory for this invocation
+    image: str = ""  # docker executor only
+    input_files: dict[str, Path] = field(default_factory=dict)  # mounted read-only at /input/<name>
+    network: str = "none"  # docker network mode for this tool
+    env: dict[str, str] = field(default_factory=dict)
+    max_output_bytes: int = 8 * 1024 * 1024  # stdout+stderr cap; past it the tool is stopped
+    memory_mb: int = 1024
+    cpus: float = 1.0
+    pids_limit: int = 256
+    labels: dict[str, str] = field(default_factory=dict)
+    cancel_check: Callable[[], bool] | None = None  # polled; True stops the tool
+
+
+@dataclass
+class ToolRun:
+    """What an executor did: recorded on the ScanStep (argv, image, exit code, output tails)."""
+
+    argv: list[str]
+    executor: str
+    exit_code: int | None
+    stdout: bytes = b""  # complete output up to the cap (raw artifact), tails go in the DB
+    stderr: bytes = b""
+    image: str = ""
+    image_digest: str = ""
+    timed_out: bool = False
+    cancelled: bool = False
+    output_truncated: bool = False
+    duration_ms: float = 0.0
+    error: str = ""  # why it did not complete (timeout, OOM, output cap, cannot pull image…)
+    output_dir: Path | None = None  # files the tool wrote (/output in docker, workdir/output locally)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, invocation: ToolInvocation) -> ToolRun: ...
+
+
+@dataclass
+class StepContext:
+    """Everything a runner may use. Built by the engine for each step attempt."""
+
+    scan_id: int
+    step_id: int
+    node_id: str
+    node_type: str
+    team_id: int
+    config: dict[str, Any]  # validated, defaults applied
+    items: list[Item]  # inputs, already scope-checked
+    findings: list[FindingData]  # findings produced upstream (for logic and alert nodes)
+    timeout_s: float
+    workdir: Path
+    executor: Executor
+    in_scope: Callable[[Item], bool]
+    log: Callable[[str], None]
+    heartbeat: Callable[[], None]
+    is_cancelled: Callable[[], bool]
+    new_findings_only: Callable[[list[FindingData]], list[FindingData]] = lambda found: found
+
+
+@dataclass
+class StepResult:
+    items: list[Item] = field(default_factory=list)
+    findings: list[FindingData] = field(default_factory=list)
+    runs: list[ToolRun] = field(default_factory=list)
+    artifacts: list[Path] = field(default_factory=list)  # raw outputs to keep (moved by the engine)
+    error: str = ""  # non-empty: the step failed with this reason (after its runs are recorded)
+    transient: bool = False  # the failure may pass on retry (network hiccup, engine busy)
+
+
+class StepFailed(Exception):
+    """Raised by a runner to fail its step with a clear reason."""
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
