@@ -1,0 +1,150 @@
+"""Shared fixtures. Services (PostgreSQL, Redis, Docker, Chromium) are used for real; a test that
+needs one skips with the reason when it is absent, unless OUTPOST_REQUIRE_SERVICES names it
+(CI), which turns the skip into a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts.models import Membership, Role, Team, User
+from accounts.services import IssuedKey, api_key_create, user_register
+
+REQUIRED_SERVICES = {s.strip() for s in os.environ.get("OUTPOST_REQUIRE_SERVICES", "").split(",") if s.strip()}
+
+
+def service_unavailable(name: str, reason: str) -> None:
+    """Skip, or fail when CI requires the service."""
+    if name in REQUIRED_SERVICES:
+        pytest.fail(f"required service {name} is unavailable: {reason}")
+    pytest.skip(f"{name} unavailable: {reason}")
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def require_postgres() -> None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        service_unavailable("postgres", "DATABASE_URL does not point at PostgreSQL")
+
+
+@pytest.fixture
+def require_redis() -> None:
+    if not settings.REDIS_URL:
+        service_unavailable("redis", "REDIS_URL is not set")
+
+
+@pytest.fixture
+def require_docker() -> Any:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        client.ping()
+    except Exception as exc:
+        service_unavailable("docker", f"no Docker engine answers ({type(exc).__name__})")
+    return client
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        service_unavailable("chromium", "Debian's chromium is not installed")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_runtime(settings: Any, tmp_path: Any) -> None:
+    """Each test writes its audit log to its own file and runs without rate limits unless it
+    turns them on (tests/accounts/test_rate_limits.py)."""
+    settings.AUDIT_LOG_PATH = tmp_path / "log" / "requests.ndjson"
+    settings.RATE_LIMIT_ENABLED = False
+    settings.RATELIMIT_ENABLE = False
+
+
+@pytest.fixture
+def sync_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run django-q2 tasks inline (the real task code, without a worker process)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    counter = {"n": 0}
+
+    def factory(email: str | None = None, password: str = "correct horse battery 9") -> User:
+        counter["n"] += 1
+        return user_register(email=email or f"user{counter['n']}@example.test", password=password)
+
+    return factory
+
+
+@pytest.fixture
+def user(make_user: Callable[..., User]) -> User:
+    return make_user("analyst@example.test")
+
+
+@pytest.fixture
+def team(user: User) -> Team:
+    return Team.objects.get(personal_owner=user)
+
+
+@pytest.fixture
+def make_member(make_user: Callable[..., User]) -> Callable[..., User]:
+    """A new user who is a member of `team` with `role`."""
+
+    def factory(team: Team, role: str = Role.ANALYST, email: str | None = None) -> User:
+        member = make_user(email)
+        Membership.objects.create(team=team, user=member, role=role)
+        return member
+
+    return factory
+
+
+@pytest.fixture
+def issue_key() -> Callable[..., IssuedKey]:
+    def factory(user: User, team: Team, role: str | None = None, name: str = "test") -> IssuedKey:
+        return api_key_create(team=team, user=user, name=name, role=role)
+
+    return factory
+
+
+@pytest.fixture
+def api() -> Callable[[str | None], APIClient]:
+    """An API client, authenticated with a Bearer credential when one is given."""
+
+    def factory(credential: str | None = None) -> APIClient:
+        client = APIClient()
+        if credential:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {credential}")
+        return client
+
+    return factory
+
+
+@pytest.fixture
+def owner_api(user: User, team: Team, issue_key: Callable[..., IssuedKey], api: Callable[..., APIClient]) -> APIClient:
+    return api(issue_key(user, team).raw_key)
+
+
+@pytest.fixture
+def shared_team(user: User) -> Iterator[Team]:
+    from accounts.services import team_create
+
+    yield team_create(name="Red team", owner=user)
