@@ -274,6 +274,39 @@ SILENCED_SYSTEM_CHECKS = [
     "django_ratelimit.W001",
 ]
 
+# --- Scans, executors and tools --------------------------------------------------------------
+# auto: the Docker executor when an engine answers (DOCKER_HOST honoured), else the local one.
+SCAN_EXECUTOR = env_str("SCAN_EXECUTOR", "auto").strip().lower()
+if SCAN_EXECUTOR not in {"auto", "docker", "local"}:
+    raise ImproperlyConfigured("SCAN_EXECUTOR must be auto, docker or local")
+STEP_DEFAULT_TIMEOUT_S = env_int("STEP_DEFAULT_TIMEOUT_S", 600)
+STEP_MAX_TIMEOUT_S = env_int("STEP_MAX_TIMEOUT_S", 3000)  # node configs are capped by this
+STEP_MAX_ATTEMPTS = env_int("STEP_MAX_ATTEMPTS", 3)
+STEP_HEARTBEAT_S = env_int("STEP_HEARTBEAT_S", 5)
+STEP_STALE_AFTER_S = env_int("STEP_STALE_AFTER_S", 60)  # the reaper acts on older heartbeats
+TOOL_OUTPUT_MAX_BYTES = env_int("TOOL_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)
+ARTIFACT_RETENTION_DAYS = env_int("ARTIFACT_RETENTION_DAYS", 30)
+# Upstream images, pinned (production); tests build local stand-ins (scripts/build-test-images).
+TOOL_IMAGES = {
+    "nmap": env_str("TOOL_IMAGE_NMAP", "instrumentisto/nmap:7.95"),
+    "trivy": env_str("TOOL_IMAGE_TRIVY", "aquasec/trivy:0.56.2"),
+    "grype": env_str("TOOL_IMAGE_GRYPE", "anchore/grype:v0.82.0"),
+    "gitleaks": env_str("TOOL_IMAGE_GITLEAKS", "zricethezav/gitleaks:v8.21.2"),
+    "nuclei": env_str("TOOL_IMAGE_NUCLEI", "projectdiscovery/nuclei:v3.3.5"),
+}
+# Docker network mode per tool: "none" where the tool only reads mounted files.
+TOOL_NETWORK = {
+    "nmap": env_str("TOOL_NETWORK_NMAP", "bridge"),
+    "trivy": env_str("TOOL_NETWORK_TRIVY", "bridge"),
+    "grype": env_str("TOOL_NETWORK_GRYPE", "bridge"),
+    "gitleaks": env_str("TOOL_NETWORK_GITLEAKS", "none"),
+    "nuclei": env_str("TOOL_NETWORK_NUCLEI", "bridge"),
+}
+TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 1024)
+TOOL_CPUS = float(env_str("TOOL_CPUS", "1.0"))
+TOOL_PIDS_LIMIT = env_int("TOOL_PIDS_LIMIT", 256)
+GRYPE_ENABLED = env_bool("GRYPE_ENABLED", False)
+
 # --- Audit log ------------------------------------------------------------------------------
 AUDIT_LOG_PATH = Path(env_str("AUDIT_LOG_PATH", str(LOG_DIR / "requests.ndjson")))
 
