@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "accounts",
+    "workflows",
 ]
 if CORS_ALLOWED_ORIGINS:
     INSTALLED_APPS.append("corsheaders")
