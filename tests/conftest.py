@@ -17,6 +17,8 @@ from rest_framework.test import APIClient
 from accounts.models import Membership, Role, Team, User
 from accounts.services import IssuedKey, api_key_create, user_register
 
+pytest_plugins = ["tests.workers"]
+
 REQUIRED_SERVICES = {s.strip() for s in os.environ.get("OUTPOST_REQUIRE_SERVICES", "").split(",") if s.strip()}
 
 

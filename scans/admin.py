@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from scans.models import Artifact, Asset, Finding, Scan, ScanLog, ScanStep
+
+
+class ScanStepInline(admin.TabularInline):
+    model = ScanStep
+    extra = 0
+    can_delete = False
+    fields = ["node_id", "node_type", "status", "attempt", "executor", "exit_code", "started_at", "finished_at", "error"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Scan)
+class ScanAdmin(admin.ModelAdmin):
+    list_display = ["id", "team", "workflow_name", "source", "mode", "status", "findings_count", "requested_by", "created_at", "finished_at"]
+    list_filter = ["status", "mode", "source", "created_at"]
+    search_fields = ["workflow_name", "team__name", "requested_by__email", "id"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["team", "workflow", "requested_by", "targets"]
+    readonly_fields = ["graph", "plan", "target_snapshot", "severity_counts", "cancel_requested_at", "started_at", "finished_at"]
+    inlines = [ScanStepInline]
+    actions = ["cancel_scans"]
+
+    @admin.action(description="Cancel selected scans")
+    def cancel_scans(self, request: HttpRequest, queryset: QuerySet[Scan]) -> None:
+        from rest_framework.exceptions import APIException
+
+        from scans.services import scan_cancel
+
+        done = 0
+        for scan in queryset:
+            try:
+                scan_cancel(scan=scan, user=request.user)  # type: ignore[arg-type]
+                done += 1
+            except APIException:
+                continue
+        self.message_user(request, f"{done} scan(s) cancelled.", messages.INFO)
+
+
+@admin.register(ScanStep)
+class ScanStepAdmin(admin.ModelAdmin):
+    list_display = ["id", "scan", "node_id", "node_type", "status", "attempt", "executor", "exit_code", "heartbeat_at", "finished_at"]
+    list_filter = ["status", "node_type", "executor"]
+    search_fields = ["node_id", "scan__id", "error"]
+    raw_id_fields = ["scan"]
+
+
+@admin.register(ScanLog)
+class ScanLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "scan", "step", "level", "message"]
+    list_filter = ["level", "created_at"]
+    search_fields = ["message"]
+    raw_id_fields = ["scan", "step"]
+
+
+@admin.register(Finding)
+class FindingAdmin(admin.ModelAdmin):
+    list_display = ["id", "severity", "title", "tool", "rule_id", "location", "status", "team", "scan", "last_seen_at"]
+    list_filter = ["severity", "status", "tool", "first_seen_at"]
+    search_fields = ["title", "rule_id", "location", "component", "fingerprint"]
+    raw_id_fields = ["team", "scan", "step"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("team", "scan")
+
+
+@admin.register(Asset)
+class AssetAdmin(admin.ModelAdmin):
+    list_display = ["kind", "value", "team", "first_seen_at", "last_seen_at", "last_scan"]
+    list_filter = ["kind", "last_seen_at"]
+    search_fields = ["value"]
+    raw_id_fields = ["team", "last_scan"]
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(admin.ModelAdmin):
+    list_display = ["name", "scan", "step", "size", "sha256", "created_at", "expires_at"]
+    search_fields = ["name", "sha256"]
+    raw_id_fields = ["scan", "step"]

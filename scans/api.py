@@ -1,0 +1,247 @@
+"""Scans API: start (or dry-run), list, detail (`?format=json|table`), logs, findings, cancel, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Role
+from accounts.ratelimits import rate_limit_wait
+from config.serializers import DetailSerializer, StrictSerializer
+from scans import services
+from scans.formats import scan_as_table
+from scans.models import Finding, Scan, ScanLog, ScanStatus, ScanStep, Severity, severity_rank_expression
+
+
+class ScanStepSerializer(serializers.ModelSerializer):
+    duration_s = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ScanStep
+        fields = [
+            "id", "node_id", "node_type", "status", "attempt", "max_attempts", "timeout_s", "executor",
+            "commands", "image", "image_digest", "exit_code", "queued_at", "started_at", "finished_at",
+            "heartbeat_at", "duration_s", "items_in", "items_out", "findings_count", "out_of_scope",
+            "error", "stdout_tail", "stderr_tail",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ScanListSerializer(serializers.ModelSerializer):
+    workflow = serializers.PrimaryKeyRelatedField(read_only=True)
+    requested_by = serializers.EmailField(source="requested_by.email", read_only=True, default=None)
+    duration_s = serializers.FloatField(read_only=True, allow_null=True)
+    progress = serializers.IntegerField(source="progress_percent", read_only=True)
+
+    class Meta:
+        model = Scan
+        fields = [
+            "id", "workflow", "workflow_name", "workflow_revision", "source", "mode", "status", "error",
+            "target_snapshot", "requested_by", "created_at", "started_at", "finished_at", "duration_s",
+            "steps_total", "steps_done", "progress", "items_count", "findings_count", "severity_counts",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ScanDetailSerializer(ScanListSerializer):
+    steps = ScanStepSerializer(many=True, read_only=True)
+
+    class Meta(ScanListSerializer.Meta):
+        fields = [*ScanListSerializer.Meta.fields, "has_consent", "graph", "plan", "steps"]
+        read_only_fields = fields
+
+
+class ScanCreateSerializer(StrictSerializer):
+    workflow = serializers.IntegerField(min_value=1)
+    targets = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+    authorize_targets = serializers.BooleanField(
+        help_text="Consent: you confirm you are authorized to scan these targets. Required true."
+    )
+    dry_run = serializers.BooleanField(default=False, help_text="Resolve and plan only; execute nothing.")
+
+
+class ScanLogSerializer(serializers.ModelSerializer):
+    step = serializers.CharField(source="step.node_id", default=None, read_only=True)
+
+    class Meta:
+        model = ScanLog
+        fields = ["id", "created_at", "level", "step", "message"]
+        read_only_fields = fields
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    scan = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id", "scan", "tool", "severity", "title", "description", "remediation", "rule_id",
+            "component", "version", "fixed_version", "location", "item", "evidence", "references",
+            "tags", "fingerprint", "status", "first_seen_at", "last_seen_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+ERRORS = {
+    400: DetailSerializer, 401: DetailSerializer, 403: DetailSerializer, 404: DetailSerializer,
+    409: DetailSerializer, 429: DetailSerializer,
+}  # fmt: skip
+
+
+def _parse_datetime(params: Any, name: str) -> Any:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        return serializers.DateTimeField().to_internal_value(raw)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({name: exc.detail}) from None
+
+
+def _positive_int(params: Any, name: str) -> int | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise serializers.ValidationError({name: ["Must be an integer."]}) from None
+    if value < 1:
+        raise serializers.ValidationError({name: ["Must be positive."]})
+    return value
+
+
+@extend_schema(tags=["scans"])
+class ScanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    action_roles = {"create": Role.ANALYST, "cancel": Role.ANALYST, "destroy": Role.ANALYST}
+
+    def get_queryset(self) -> QuerySet[Scan]:
+        params = self.request.query_params
+        filters: dict[str, Any] = {}
+        if self.action == "list":
+            status_filter = params.get("status")
+            if status_filter and status_filter not in ScanStatus.values:
+                raise serializers.ValidationError({"status": [f"One of {', '.join(ScanStatus.values)}."]})
+            filters = {
+                "status": status_filter,
+                "workflow": _positive_int(params, "workflow"),
+                "target": _positive_int(params, "target"),
+                "since": _parse_datetime(params, "since"),
+                "until": _parse_datetime(params, "until"),
+                "source": params.get("source"),
+            }
+        qs = services.scans_for(self.request.team, **filters)  # type: ignore[attr-defined]
+        if self.action == "retrieve":
+            qs = qs.prefetch_related("steps")
+        return qs.distinct() if filters.get("target") else qs
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        return ScanDetailSerializer if self.action == "retrieve" else ScanListSerializer
+
+    @extend_schema(
+        summary="List scans",
+        parameters=[
+            OpenApiParameter("status", str, enum=ScanStatus.values),
+            OpenApiParameter("workflow", int),
+            OpenApiParameter("target", int, description="target id"),
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("until", OpenApiTypes.DATETIME),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Start a scan (or a dry run) of a workflow on authorized targets",
+        request=ScanCreateSerializer,
+        responses={201: ScanDetailSerializer, **ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        wait = rate_limit_wait(request._request, "scan", account=request.user.email)  # type: ignore[union-attr]
+        if wait:
+            return Response({"detail": f"Too many scans submitted; retry in {wait} s."}, status=429, headers={"Retry-After": str(wait)})
+        body = ScanCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        from workflows.models import Workflow
+
+        data = body.validated_data
+        workflow = Workflow.objects.filter(team=request.team, pk=data["workflow"]).first()  # type: ignore[attr-defined]
+        scan = services.scan_start(
+            team=request.team,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+            workflow=workflow,
+            target_ids=data["targets"],
+            consent=data["authorize_targets"],
+            mode=Scan.Mode.DRY_RUN if data["dry_run"] else Scan.Mode.RUN,
+        )
+        scan = Scan.objects.prefetch_related("steps").get(pk=scan.pk)
+        return Response(ScanDetailSerializer(scan).data, status=status.HTTP_201_CREATED, headers={"Location": f"/api/v1/scans/{scan.pk}"})
+
+    @extend_schema(
+        summary="A scan with its steps; `?format=table` gives a text table with the findings",
+        parameters=[OpenApiParameter("format", str, enum=["json", "table"])],
+        responses={200: ScanDetailSerializer, (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR), **ERRORS},
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        scan = self.get_object()
+        fmt = request.query_params.get("format", "json")
+        if fmt == "table":
+            findings = scan.findings.annotate(rank=severity_rank_expression()).order_by("-rank", "title")
+            return HttpResponse(scan_as_table(scan, findings), content_type="text/plain; charset=utf-8")
+        if fmt != "json":
+            raise serializers.ValidationError({"format": ["One of json, table."]})
+        return Response(ScanDetailSerializer(scan).data)
+
+    @extend_schema(summary="Delete a finished scan with its findings and artifact files", responses={204: None, **ERRORS})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.scan_delete(scan=self.get_object(), user=request.user)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Cancel a queued or running scan", request=None, responses={200: ScanListSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        scan = services.scan_cancel(scan=self.get_object(), user=request.user)  # type: ignore[arg-type]
+        return Response(ScanListSerializer(scan).data)
+
+    @extend_schema(
+        summary="The scan's log, oldest first (paginated)",
+        parameters=[OpenApiParameter("step", str, description="node id"), OpenApiParameter("level", str, enum=ScanLog.Level.values)],
+        responses={200: ScanLogSerializer(many=True), **ERRORS},
+    )
+    @action(detail=True, methods=["get"])
+    def logs(self, request: Request, pk: str | None = None) -> Response:
+        scan = self.get_object()
+        qs = ScanLog.objects.filter(scan=scan).select_related("step").order_by("created_at", "pk")
+        if request.query_params.get("step"):
+            qs = qs.filter(step__node_id=request.query_params["step"])
+        if request.query_params.get("level"):
+            qs = qs.filter(level=request.query_params["level"])
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ScanLogSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="The scan's findings, worst first (paginated)",
+        parameters=[OpenApiParameter("severity", str, enum=Severity.values)],
+        responses={200: FindingSerializer(many=True), **ERRORS},
+    )
+    @action(detail=True, methods=["get"])
+    def findings(self, request: Request, pk: str | None = None) -> Response:
+        scan = self.get_object()
+        qs = Finding.objects.filter(scan=scan).annotate(rank=severity_rank_expression()).order_by("-rank", "title", "pk")
+        severity = request.query_params.get("severity")
+        if severity:
+            if severity not in Severity.values:
+                raise serializers.ValidationError({"severity": [f"One of {', '.join(Severity.values)}."]})
+            qs = qs.filter(severity=severity)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(FindingSerializer(page, many=True).data)

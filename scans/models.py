@@ -1,0 +1,299 @@
+"""Scans (one execution of a workflow), their steps, logs, findings, artifacts and the asset
+inventory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Team
+
+
+class ScanStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Skipped"
+
+
+SCAN_TERMINAL = {ScanStatus.COMPLETED, ScanStatus.FAILED, ScanStatus.CANCELLED}
+STEP_TERMINAL = {StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.CANCELLED, StepStatus.SKIPPED}
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+class Scan(models.Model):
+    class Mode(models.TextChoices):
+        RUN = "run", "Run"
+        DRY_RUN = "dry_run", "Dry run"
+
+    class Source(models.TextChoices):
+        WORKFLOW = "workflow", "Workflow"
+        IMPORT = "import", "Imported report"
+        DOCKER_API = "docker_api", "CI image scan"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="scans")
+    workflow = models.ForeignKey(
+        "workflows.Workflow", null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
+    )
+    workflow_name = models.CharField(max_length=200, blank=True)
+    workflow_revision = models.PositiveIntegerField(null=True, blank=True)
+    graph = models.JSONField(default=dict, blank=True, help_text="The exact graph this scan ran")
+    targets = models.ManyToManyField("targets.Target", blank=True, related_name="scans")
+    # Snapshot of what was authorized when the scan started (targets can change later).
+    target_snapshot = models.JSONField(default=list, blank=True)
+    # Comparable identity of the target set, for "the previous scan of the same targets".
+    targets_key = models.CharField(max_length=64, blank=True, db_index=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.WORKFLOW)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.RUN)
+    has_consent = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=ScanStatus.choices, default=ScanStatus.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    plan = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    steps_total = models.PositiveIntegerField(default=0)
+    steps_done = models.PositiveIntegerField(default=0)
+    items_count = models.PositiveIntegerField(default=0)
+    findings_count = models.PositiveIntegerField(default=0)
+    severity_counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["team", "-created_at"]),
+            models.Index(fields=["team", "status"]),
+            models.Index(fields=["workflow", "targets_key", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scan #{self.pk} {self.workflow_name} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in SCAN_TERMINAL
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return round((end - self.started_at).total_seconds(), 1)
+
+    def progress_percent(self) -> int:
+        if not self.steps_total:
+            return 100 if self.is_finished else 0
+        return int(100 * self.steps_done / self.steps_total)
+
+
+class ScanStep(models.Model):
+    """One node of the scan's graph. Attempts, backoff and timeouts live here, not in the queue."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="steps")
+    node_id = models.CharField(max_length=64)
+    node_type = models.CharField(max_length=40)
+    config = models.JSONField(default=dict, blank=True)
+    parents = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0, help_text="Topological order")
+    status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING, db_index=True)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    timeout_s = models.PositiveIntegerField(default=600)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Backoff or delay")
+    executor = models.CharField(max_length=16, blank=True)
+    commands = models.JSONField(default=list, blank=True, help_text="[{argv, image}] as run")
+    image = models.CharField(max_length=300, blank=True)
+    image_digest = models.CharField(max_length=300, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    stdout_tail = models.TextField(blank=True)
+    stderr_tail = models.TextField(blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=120, blank=True)
+    items_in = models.PositiveIntegerField(default=0)
+    items_out = models.PositiveIntegerField(default=0)
+    findings_count = models.PositiveIntegerField(default=0)
+    output_items = models.JSONField(default=list, blank=True)
+    output_findings = models.JSONField(default=list, blank=True, help_text="Fingerprints passed on")
+    out_of_scope = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["scan", "position"]
+        constraints = [models.UniqueConstraint(fields=["scan", "node_id"], name="scanstep_unique_node")]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} ({self.node_type}) of scan #{self.scan_id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in STEP_TERMINAL
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return round((end - self.started_at).total_seconds(), 1)
+
+
+class ScanLog(models.Model):
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="logs")
+    step = models.ForeignKey(ScanStep, null=True, blank=True, on_delete=models.CASCADE, related_name="logs")
+    created_at = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["scan", "created_at"])]
+
+
+class Finding(models.Model):
+    """One normalized finding of one scan. `fingerprint` identifies it across scans."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FALSE_POSITIVE = "false_positive", "False positive"
+        ACCEPTED = "accepted", "Accepted"
+        FIXED = "fixed", "Fixed"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="findings")
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="findings")
+    step = models.ForeignKey(ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings")
+    tool = models.CharField(max_length=40)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    remediation = models.TextField(blank=True)
+    rule_id = models.CharField(max_length=200, blank=True)
+    component = models.CharField(max_length=300, blank=True)
+    version = models.CharField(max_length=200, blank=True)
+    fixed_version = models.CharField(max_length=200, blank=True)
+    location = models.CharField(max_length=1000, blank=True)
+    item = models.CharField(max_length=1000, blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+    references = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["scan", "fingerprint"], name="finding_unique_per_scan")
+        ]
+        indexes = [
+            models.Index(fields=["team", "fingerprint"]),
+            models.Index(fields=["team", "status", "severity"]),
+            models.Index(fields=["scan", "severity"]),
+            models.Index(fields=["team", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.title}"
+
+    def as_data(self) -> Any:
+        from scans.runtime import FindingData
+
+        return FindingData(
+            tool=self.tool, severity=self.severity, title=self.title, rule_id=self.rule_id,
+            description=self.description, remediation=self.remediation, component=self.component,
+            version=self.version, fixed_version=self.fixed_version, location=self.location,
+            item=self.item, evidence=self.evidence, references=self.references, tags=self.tags,
+        )  # fmt: skip
+
+
+class Asset(models.Model):
+    """The team's inventory of discovered hosts, services and URLs, updated by every scan."""
+
+    class Kind(models.TextChoices):
+        HOST = "host", "Host"
+        SERVICE = "service", "Service"
+        URL = "url", "URL"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="assets")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = models.CharField(max_length=1000)
+    attrs = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    last_scan = models.ForeignKey(Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [models.UniqueConstraint(fields=["team", "kind", "value"], name="asset_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value}"
+
+
+class Artifact(models.Model):
+    """A raw tool output kept on disk (var/artifacts), not in the database."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="artifacts")
+    step = models.ForeignKey(ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="artifacts")
+    name = models.CharField(max_length=200)
+    path = models.CharField(max_length=500, help_text="Relative to ARTIFACTS_DIR")
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scan", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def absolute_path(self) -> Any:
+        return settings.ARTIFACTS_DIR / self.path
+
+
+def severity_rank_expression() -> Any:
+    """An ORDER BY expression: critical=4 … info=0 (sort with `-severity_rank` for worst first)."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return Case(
+        *[When(severity=name, then=Value(rank)) for rank, name in enumerate(reversed(Severity.values))],
+        default=Value(0),
+        output_field=IntegerField(),
+    )

@@ -1,0 +1,204 @@
+"""Turning a runner's StepResult into rows: findings (deduplicated, triage kept by fingerprint),
+the asset inventory, artifacts on disk, and the step's command record."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
+
+from scans.models import Artifact, Asset, Finding, Scan, ScanStep
+from scans.runtime import SEVERITIES, FindingData, Item, ToolRun
+
+TAIL_BYTES = 64 * 1024
+CHUNK = 2000
+
+
+def tail_text(data: bytes, limit: int = TAIL_BYTES) -> str:
+    """The last `limit` bytes as text (tools print anything; undecodable bytes are replaced)."""
+    return data[-limit:].decode("utf-8", errors="replace").replace("\x00", "")
+
+
+def _chunks(values: list[str], size: int = CHUNK) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingData]) -> list[str]:
+    """Insert the step's findings into the scan (one row per fingerprint), or update severity and
+    tags of ones already in this scan (logic nodes). Triage status and first-seen time carry over
+    from earlier scans of the team with the same fingerprint. Returns the fingerprints."""
+    now = timezone.now()
+    by_fp: dict[str, FindingData] = {}
+    for finding in findings:
+        severity = finding.severity if finding.severity in SEVERITIES else "info"
+        finding.severity = severity
+        by_fp.setdefault(finding.fingerprint, finding)
+    fingerprints = list(by_fp)
+    existing: dict[str, Finding] = {}
+    for chunk in _chunks(fingerprints):
+        for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk):
+            existing[row.fingerprint] = row
+    changed = []
+    for fp, row in existing.items():
+        data = by_fp[fp]
+        if row.severity != data.severity or row.tags != data.tags:
+            row.severity, row.tags = data.severity, data.tags
+            changed.append(row)
+    if changed:
+        Finding.objects.bulk_update(changed, ["severity", "tags"], batch_size=CHUNK)
+
+    new_fps = [fp for fp in fingerprints if fp not in existing]
+    history: dict[str, tuple[str, object]] = {}
+    for chunk in _chunks(new_fps):
+        rows = (
+            Finding.objects.filter(team_id=scan.team_id, fingerprint__in=chunk)
+            .exclude(scan=scan)
+            .order_by("fingerprint", "created_at")
+            .values_list("fingerprint", "status", "first_seen_at")
+        )
+        for fp, status, first_seen in rows:
+            # earliest first-seen, latest triage status
+            first = history[fp][1] if fp in history else first_seen
+            history[fp] = (status, first)
+    rows_to_create = []
+    for fp in new_fps:
+        data = by_fp[fp]
+        status, first_seen = history.get(fp, (Finding.Status.OPEN, now))
+        if status == Finding.Status.FIXED:
+            status = Finding.Status.OPEN  # it is back: a fixed finding seen again reopens
+        rows_to_create.append(
+            Finding(
+                team_id=scan.team_id,
+                scan=scan,
+                step=step,
+                tool=_clip(data.tool, 40),
+                severity=data.severity,
+                title=_clip(data.title or data.rule_id or "finding", 500),
+                description=data.description,
+                remediation=data.remediation,
+                rule_id=_clip(data.rule_id, 200),
+                component=_clip(data.component, 300),
+                version=_clip(data.version, 200),
+                fixed_version=_clip(data.fixed_version, 200),
+                location=_clip(data.location, 1000),
+                item=_clip(data.item, 1000),
+                evidence=data.evidence,
+                references=data.references[:50],
+                tags=data.tags,
+                fingerprint=fp,
+                status=status,
+                first_seen_at=first_seen,
+                last_seen_at=now,
+                created_at=now,
+            )
+        )
+    Finding.objects.bulk_create(rows_to_create, batch_size=CHUNK, ignore_conflicts=True)
+    return fingerprints
+
+
+def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:
+    fps = list(fingerprints)
+    dropped = 0
+    for chunk in _chunks(fps):
+        dropped += Finding.objects.filter(scan=scan, fingerprint__in=chunk).delete()[0]
+    return dropped
+
+
+def findings_for(scan: Scan, fingerprints: list[str]) -> list[FindingData]:
+    found: list[FindingData] = []
+    for chunk in _chunks(fingerprints):
+        found.extend(row.as_data() for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk))
+    return found
+
+
+def assets_record(*, scan: Scan, items: list[Item]) -> int:
+    """Upsert discovered hosts, services and URLs into the team inventory (first/last seen)."""
+    now = timezone.now()
+    rows = {}
+    for item in items:
+        if item.kind in Asset.Kind.values and len(item.value) <= 1000:
+            rows[(item.kind, item.value)] = Asset(
+                team_id=scan.team_id, kind=item.kind, value=item.value,
+                attrs={k: v for k, v in item.attrs.items() if isinstance(v, str | int | float | bool)},
+                first_seen_at=now, last_seen_at=now, last_scan=scan,
+            )  # fmt: skip
+    if rows:
+        Asset.objects.bulk_create(
+            list(rows.values()),
+            batch_size=CHUNK,
+            update_conflicts=True,
+            unique_fields=["team", "kind", "value"],
+            update_fields=["last_seen_at", "attrs", "last_scan"],
+        )
+    return len(rows)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def artifact_record(*, scan: Scan, step: ScanStep | None, path: Path, name: str | None = None) -> Artifact | None:
+    """Keep a raw output file: it must lie under ARTIFACTS_DIR (runners write in their workdir)."""
+    root = settings.ARTIFACTS_DIR.resolve()
+    resolved = path.resolve()
+    if not resolved.is_file() or root not in resolved.parents:
+        return None
+    return Artifact.objects.create(
+        scan=scan,
+        step=step,
+        name=_clip(name or resolved.name, 200),
+        path=str(resolved.relative_to(root)),
+        size=resolved.stat().st_size,
+        sha256=_sha256(resolved),
+        expires_at=timezone.now() + timedelta(days=settings.ARTIFACT_RETENTION_DAYS),
+    )
+
+
+def runs_record(*, scan: Scan, step: ScanStep, runs: list[ToolRun], workdir: Path) -> None:
+    """Record argv, image, exit code and output tails on the step; full outputs become artifacts."""
+    if not runs:
+        return
+    step.commands = [{"argv": list(run.argv), "image": run.image} for run in runs]
+    step.executor = runs[-1].executor
+    images = [run for run in runs if run.image]
+    if images:
+        step.image = images[-1].image[:300]
+        step.image_digest = images[-1].image_digest[:300]
+    failed = [run for run in runs if not run.ok]
+    step.exit_code = (failed[0] if failed else runs[-1]).exit_code
+    step.stdout_tail = tail_text(b"\n".join(run.stdout for run in runs if run.stdout))
+    step.stderr_tail = tail_text(b"\n".join(run.stderr for run in runs if run.stderr))
+    workdir.mkdir(parents=True, exist_ok=True)
+    for index, run in enumerate(runs, start=1):
+        for stream, data in (("stdout", run.stdout), ("stderr", run.stderr)):
+            if data:
+                path = workdir / f"run-{index}.{stream}"
+                path.write_bytes(data)
+                artifact_record(scan=scan, step=step, path=path)
+
+
+def scan_counts_refresh(scan: Scan) -> None:
+    counts = dict(
+        Finding.objects.filter(scan=scan).values_list("severity").annotate(n=Count("pk")).values_list("severity", "n")
+    )
+    scan.severity_counts = {severity: counts.get(severity, 0) for severity in SEVERITIES}
+    scan.findings_count = sum(scan.severity_counts.values())
+    steps = list(scan.steps.values_list("status", "items_out"))
+    scan.steps_total = len(steps)
+    scan.steps_done = sum(1 for status, _ in steps if status in ("completed", "failed", "cancelled", "skipped"))
+    scan.items_count = sum(items for _, items in steps)
+    scan.save(update_fields=["severity_counts", "findings_count", "steps_total", "steps_done", "items_count"])

@@ -1,0 +1,252 @@
+"""Starting, planning, cancelling and deleting scans. The page, the API, the admin and the CI
+endpoints all start scans through `scan_start`."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.audit import audit_record
+from accounts.models import Team, User
+from scans.engine import scan_advance, scan_enqueue_roots, scan_log
+from scans.models import SCAN_TERMINAL, Scan, ScanStatus, ScanStep, StepStatus
+from scans.runtime import Item
+
+
+class ScanRefused(ValidationError):
+    """The scan cannot start; `message_dict` says why, per field."""
+
+
+@dataclass
+class ScopeReport:
+    items: list[Item] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def targets_key_of(target_ids: list[int]) -> str:
+    return hashlib.sha256(",".join(str(i) for i in sorted(set(target_ids))).encode()).hexdigest()
+
+
+def scan_scope_check(*, team: Team, targets: list[Any]) -> ScopeReport:
+    """Every item the scan starts from, with the scope verdict that decided it."""
+    from targets.scope import ScopeMatcher
+
+    matcher = ScopeMatcher.for_team(team.pk)
+    report = ScopeReport()
+    for target in targets:
+        if target.excluded:
+            report.refused.append(f"{target.value}: is an exclusion, not a target")
+            continue
+        try:
+            items = target.scan_items()
+        except ValidationError as exc:
+            report.refused.append(f"{target.value}: {' '.join(exc.messages)}")
+            continue
+        if not items:
+            report.refused.append(f"{target.value}: gives nothing to scan (a wildcard needs its apex listed)")
+        for item in items:
+            verdict = matcher.check(item)
+            report.verdicts.append({"kind": item.kind, "value": item.value, "in_scope": verdict.in_scope, "reason": verdict.reason})
+            if verdict.in_scope:
+                report.items.append(item)
+            else:
+                report.refused.append(f"{item.value}: {verdict.reason}")
+    return report
+
+
+def _node_commands(node_type: str, config: dict[str, Any], items: list[Item]) -> list[dict[str, Any]]:
+    from workflows.nodes import get_node_type
+
+    runner = import_module(get_node_type(node_type).runner)
+    accepted = getattr(runner, "ACCEPTS", None)
+    usable = [i for i in items if accepted is None or i.kind in accepted]
+    commands = getattr(runner, "commands", None)
+    if commands is None or not usable:
+        return []
+    return [command.to_dict() for command in commands(config, usable)]
+
+
+def scan_plan(*, graph: dict[str, Any], items: list[Item], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The dry-run plan: every step in order, the exact commands of the root steps (they run on
+    the targets), and what later steps run on."""
+    from workflows.graph import graph_order, graph_parents
+
+    parents = graph_parents(graph)
+    nodes = {node["id"]: node for node in graph["nodes"]}
+    steps = []
+    for node_id in graph_order(graph):
+        node = nodes[node_id]
+        entry: dict[str, Any] = {"node_id": node_id, "type": node["type"], "config": node.get("config", {}), "parents": parents[node_id]}
+        if not parents[node_id]:
+            entry["input"] = "targets"
+            entry["commands"] = _node_commands(node["type"], node.get("config", {}), items)
+        else:
+            entry["input"] = "items and findings from " + ", ".join(parents[node_id])
+            entry["commands"] = []
+        steps.append(entry)
+    return {"steps": steps, "input_items": [item.to_dict() for item in items], "scope": verdicts}
+
+
+def scan_start(
+    *,
+    team: Team,
+    user: User | None,
+    workflow: Any,
+    target_ids: list[int],
+    consent: bool,
+    mode: str = Scan.Mode.RUN,
+    source: str = Scan.Source.WORKFLOW,
+) -> Scan:
+    """Start (or dry-run) `workflow` on the team's targets. Refuses without consent, with any
+    target or item out of scope (each listed with its reason), or with an invalid graph."""
+    from targets.models import Target
+    from workflows.graph import graph_normalize, graph_order, graph_parents, graph_validate
+
+    if not consent:
+        raise ScanRefused({"authorize_targets": ["Confirm that you are authorized to scan these targets (authorize_targets=true)."]})
+    if mode not in Scan.Mode.values:
+        raise ScanRefused({"mode": [f"Mode must be one of {', '.join(Scan.Mode.values)}."]})
+    if workflow is None or workflow.team_id != team.pk:
+        raise ScanRefused({"workflow": ["Unknown workflow."]})
+    ids = sorted({int(i) for i in target_ids})
+    if not ids:
+        raise ScanRefused({"targets": ["Choose at least one target."]})
+    targets = list(Target.objects.filter(team=team, pk__in=ids))
+    missing = sorted(set(ids) - {t.pk for t in targets})
+    if missing:
+        raise ScanRefused({"targets": [f"Unknown target id(s): {', '.join(map(str, missing))}."]})
+    report = scan_scope_check(team=team, targets=targets)
+    if report.refused:
+        raise ScanRefused({"targets": [f"Out of scope — {reason}" for reason in report.refused]})
+    errors = graph_validate(workflow.graph)
+    if errors:
+        raise ScanRefused({"graph": [str(error) for error in errors]})
+    graph = graph_normalize(workflow.graph)
+    plan = scan_plan(graph=graph, items=report.items, verdicts=report.verdicts)
+
+    parents = graph_parents(graph)
+    nodes = {node["id"]: node for node in graph["nodes"]}
+    with transaction.atomic():
+        scan = Scan.objects.create(
+            team=team,
+            workflow=workflow,
+            workflow_name=workflow.name,
+            workflow_revision=workflow.revision,
+            graph=graph,
+            target_snapshot=[{"id": t.pk, "kind": t.kind, "value": t.value} for t in targets],
+            targets_key=targets_key_of(ids),
+            source=source,
+            mode=mode,
+            has_consent=True,
+            requested_by=user,
+            plan=plan,
+        )
+        scan.targets.set(targets)
+        steps = [
+            ScanStep(
+                scan=scan,
+                node_id=node_id,
+                node_type=nodes[node_id]["type"],
+                config=nodes[node_id].get("config", {}),
+                parents=parents[node_id],
+                position=position,
+                max_attempts=settings.STEP_MAX_ATTEMPTS,
+                timeout_s=_timeout_for(nodes[node_id].get("config", {})),
+            )
+            for position, node_id in enumerate(graph_order(graph))
+        ]
+        ScanStep.objects.bulk_create(steps)
+        scan.steps_total = len(steps)
+        scan.save(update_fields=["steps_total"])
+        audit_record(
+            "scan.dry_run" if mode == Scan.Mode.DRY_RUN else "scan.started",
+            user=user,
+            team=team,
+            detail={
+                "scan_id": scan.pk,
+                "workflow_id": workflow.pk,
+                "authorize_targets": True,
+                "targets": [t.value for t in targets][:100],
+            },
+        )
+        if mode == Scan.Mode.DRY_RUN:
+            now = timezone.now()
+            scan.steps.update(status=StepStatus.SKIPPED, error="dry run: nothing executed", finished_at=now)
+            scan.status = ScanStatus.COMPLETED
+            scan.started_at = scan.finished_at = now
+            scan.steps_done = len(steps)
+            scan.save(update_fields=["status", "started_at", "finished_at", "steps_done"])
+            scan_log(scan.pk, "dry run: plan resolved, nothing executed")
+        else:
+            scan_log(scan.pk, f"scan started by {user.email if user else 'system'} on {len(report.items)} item(s)")
+            scan_enqueue_roots(scan)
+    return scan
+
+
+def _timeout_for(config: dict[str, Any]) -> int:
+    requested = config.get("timeout_s") or settings.STEP_DEFAULT_TIMEOUT_S
+    try:
+        requested = int(requested)
+    except (TypeError, ValueError):
+        requested = settings.STEP_DEFAULT_TIMEOUT_S
+    return max(1, min(requested, settings.STEP_MAX_TIMEOUT_S))
+
+
+def scan_cancel(*, scan: Scan, user: User | None) -> Scan:
+    """Stop a scan: queued steps are cancelled at once, running tools are stopped within ~1 s."""
+    if scan.status in SCAN_TERMINAL:
+        from config.api_errors import Conflict
+
+        raise Conflict(f"Scan #{scan.pk} is already {scan.status}.")
+    now = timezone.now()
+    with transaction.atomic():
+        Scan.objects.filter(pk=scan.pk, cancel_requested_at__isnull=True).update(cancel_requested_at=now)
+        scan.steps.filter(status__in=[StepStatus.PENDING, StepStatus.QUEUED]).update(
+            status=StepStatus.CANCELLED, finished_at=now, error="cancelled"
+        )
+        audit_record("scan.cancelled", user=user, team=scan.team, detail={"scan_id": scan.pk})
+        scan_log(scan.pk, f"cancel requested by {user.email if user else 'system'}", level="warning")
+    scan_advance(scan.pk)
+    scan.refresh_from_db()
+    return scan
+
+
+def scan_delete(*, scan: Scan, user: User | None) -> None:
+    """Delete a scan with its steps, findings and artifact files. A running scan must be
+    cancelled first."""
+    if scan.status not in SCAN_TERMINAL and scan.mode == Scan.Mode.RUN and scan.status != ScanStatus.PENDING:
+        from config.api_errors import Conflict
+
+        raise Conflict(f"Scan #{scan.pk} is {scan.status}; cancel it before deleting.")
+    folder = settings.ARTIFACTS_DIR / f"scan-{scan.pk}"
+    audit_record("scan.deleted", user=user, team=scan.team, detail={"scan_id": scan.pk})
+    scan.delete()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def scans_for(team: Team, **filters: Any) -> QuerySet[Scan]:
+    """The team's scans, newest first, with optional filters (status, workflow, target, since, until)."""
+    qs = Scan.objects.filter(team=team).select_related("workflow", "requested_by")
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("workflow"):
+        qs = qs.filter(workflow_id=filters["workflow"])
+    if filters.get("target"):
+        qs = qs.filter(targets__pk=filters["target"])
+    if filters.get("since"):
+        qs = qs.filter(created_at__gte=filters["since"])
+    if filters.get("until"):
+        qs = qs.filter(created_at__lt=filters["until"])
+    if filters.get("source"):
+        qs = qs.filter(source=filters["source"])
+    return qs.order_by("-created_at", "-pk")

@@ -1,0 +1,145 @@
+"""Scan pages: list, start (with dry run), live detail, cancel, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.exceptions import APIException
+
+from accounts.models import Role
+from accounts.permissions import team_role_required
+from scans import services
+from scans.forms import ScanStartForm
+from scans.models import Finding, Scan, ScanLog, ScanStatus, Severity, severity_rank_expression
+
+LOG_TAIL = 200
+
+
+@team_role_required(Role.VIEWER)
+def scan_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    qs = services.scans_for(request.team, status=status if status in ScanStatus.values else None)  # type: ignore[attr-defined]
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "status": status,
+        "statuses": ScanStatus.choices,
+        "any_running": any(not s.is_finished for s in page.object_list),
+    }
+    template = "scans/_list.html" if request.htmx else "scans/list.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+def _scan_for(request: HttpRequest, pk: int) -> Scan:
+    return get_object_or_404(Scan.objects.select_related("workflow", "requested_by"), pk=pk, team=request.team)  # type: ignore[attr-defined]
+
+
+def _detail_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
+    severity = request.GET.get("severity", "")
+    findings = Finding.objects.filter(scan=scan).annotate(rank=severity_rank_expression()).order_by("-rank", "title", "pk")
+    if severity in Severity.values:
+        findings = findings.filter(severity=severity)
+    findings_page = Paginator(findings, 50).get_page(request.GET.get("page"))
+    logs = list(ScanLog.objects.filter(scan=scan).select_related("step").order_by("-created_at", "-pk")[:LOG_TAIL])
+    logs.reverse()
+    return {
+        "scan": scan,
+        "steps": list(scan.steps.all()),
+        "findings_page": findings_page,
+        "severity": severity,
+        "severities": Severity.values,
+        "logs": logs,
+        "counts": [(s, (scan.severity_counts or {}).get(s, 0)) for s in Severity.values],
+    }
+
+
+@team_role_required(Role.VIEWER)
+def scan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    scan = _scan_for(request, pk)
+    return render(request, "scans/detail.html", _detail_context(request, scan))
+
+
+@team_role_required(Role.VIEWER)
+def scan_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The part of the detail page that polls every 2 s until the scan ends."""
+    scan = _scan_for(request, pk)
+    response = render(request, "scans/_live.html", _detail_context(request, scan))
+    if scan.is_finished:
+        # Tell the page to refresh the findings once more; the polling element is gone now.
+        response["HX-Trigger"] = "scan-finished"
+    return response
+
+
+@team_role_required(Role.VIEWER)
+def scan_findings(request: HttpRequest, pk: int) -> HttpResponse:
+    scan = _scan_for(request, pk)
+    return render(request, "scans/_findings.html", _detail_context(request, scan))
+
+
+@require_http_methods(["GET", "POST"])
+@team_role_required(Role.ANALYST)
+def scan_new(request: HttpRequest) -> HttpResponse:
+    initial = {}
+    if request.GET.get("workflow"):
+        initial["workflow"] = request.GET["workflow"]
+    form = ScanStartForm(request.POST or None, team=request.team, initial=initial)  # type: ignore[attr-defined]
+    plan_scan = None
+    if request.method == "POST" and form.is_valid():
+        dry_run = request.POST.get("action") == "dry_run"
+        try:
+            scan = services.scan_start(
+                team=request.team,  # type: ignore[attr-defined]
+                user=request.user,  # type: ignore[arg-type]
+                workflow=form.cleaned_data["workflow"],
+                target_ids=[t.pk for t in form.cleaned_data["targets"]],
+                consent=form.cleaned_data["authorize_targets"],
+                mode=Scan.Mode.DRY_RUN if dry_run else Scan.Mode.RUN,
+            )
+        except services.ScanRefused as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            if dry_run:
+                plan_scan = scan
+            else:
+                messages.success(request, f"Scan #{scan.pk} started.")
+                if request.htmx:  # type: ignore[attr-defined]
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = reverse("scans:detail", args=[scan.pk])
+                    return response
+                return redirect("scans:detail", pk=scan.pk)
+    context = {"form": form, "plan_scan": plan_scan}
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "scans/_start.html", context, status=400 if form.errors else 200)
+    return render(request, "scans/new.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@team_role_required(Role.ANALYST)
+def scan_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    scan = _scan_for(request, pk)
+    try:
+        services.scan_cancel(scan=scan, user=request.user)  # type: ignore[arg-type]
+        messages.info(request, f"Scan #{scan.pk} is being cancelled.")
+    except APIException as exc:
+        messages.error(request, str(exc.detail))
+    return redirect("scans:detail", pk=scan.pk)
+
+
+@require_POST
+@team_role_required(Role.ANALYST)
+def scan_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    scan = _scan_for(request, pk)
+    try:
+        services.scan_delete(scan=scan, user=request.user)  # type: ignore[arg-type]
+    except APIException as exc:
+        messages.error(request, str(exc.detail))
+        return redirect("scans:detail", pk=pk)
+    messages.success(request, f"Scan #{pk} deleted.")
+    return redirect("scans:list")
