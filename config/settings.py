@@ -65,7 +65,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "accounts",
+    "targets",
     "workflows",
+    "scans.apps.ScansConfig",
 ]
 if CORS_ALLOWED_ORIGINS:
     INSTALLED_APPS.append("corsheaders")

@@ -9,11 +9,16 @@ from config import health, views
 # Each app exposes its API routes in `<app>/urls_api.py`, mounted under /api/v1/.
 API_MODULES = [
     "accounts.urls_api",
+    "targets.urls_api",
+    "workflows.urls_api",
+    "scans.urls_api",
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("targets/", include("targets.urls")),
+    path("scans/", include("scans.urls")),
     path("admin/", admin.site.urls),
     path("health", health.health, name="health"),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),

@@ -10,15 +10,25 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.models import Role
 from accounts.ratelimits import rate_limit_wait
 from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
 from scans.formats import scan_as_table
-from scans.models import Finding, Scan, ScanLog, ScanStatus, ScanStep, Severity, severity_rank_expression
+from scans.models import (
+    Finding,
+    Scan,
+    ScanLog,
+    ScanStatus,
+    ScanStep,
+    Severity,
+    severity_rank_expression,
+)
 
 
 class ScanStepSerializer(serializers.ModelSerializer):
@@ -61,11 +71,15 @@ class ScanDetailSerializer(ScanListSerializer):
 
 class ScanCreateSerializer(StrictSerializer):
     workflow = serializers.IntegerField(min_value=1)
-    targets = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+    targets = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
+    )
     authorize_targets = serializers.BooleanField(
         help_text="Consent: you confirm you are authorized to scan these targets. Required true."
     )
-    dry_run = serializers.BooleanField(default=False, help_text="Resolve and plan only; execute nothing.")
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Resolve and plan only; execute nothing."
+    )
 
 
 class ScanLogSerializer(serializers.ModelSerializer):
@@ -119,8 +133,51 @@ def _positive_int(params: Any, name: str) -> int | None:
     return value
 
 
+class ScanDiffSerializer(serializers.Serializer):
+    scan = serializers.IntegerField()
+    previous_scan = serializers.IntegerField(allow_null=True)
+    new = FindingSerializer(many=True)
+    fixed = FindingSerializer(many=True)
+    still_open = FindingSerializer(many=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+
+
+def _diff_response(scan: Scan) -> dict[str, Any]:
+    from scans.diff import scan_diff
+
+    diff = scan_diff(scan)
+
+    def rows(owner: Scan | None, fps: list[str]) -> list[Any]:
+        if owner is None or not fps:
+            return []
+        qs = (
+            Finding.objects.filter(scan=owner, fingerprint__in=fps[:2000])
+            .annotate(rank=severity_rank_expression())
+            .order_by("-rank", "title")
+        )
+        return list(FindingSerializer(qs, many=True).data)
+
+    return {
+        "scan": scan.pk,
+        "previous_scan": diff.previous.pk if diff.previous else None,
+        "new": rows(scan, diff.new),
+        "fixed": rows(diff.previous, diff.fixed),
+        "still_open": rows(scan, diff.still_open),
+        "counts": {
+            "new": len(diff.new),
+            "fixed": len(diff.fixed),
+            "still_open": len(diff.still_open),
+        },
+    }
+
+
 @extend_schema(tags=["scans"])
-class ScanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class ScanViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     action_roles = {"create": Role.ANALYST, "cancel": Role.ANALYST, "destroy": Role.ANALYST}
 
     def get_queryset(self) -> QuerySet[Scan]:
@@ -129,7 +186,9 @@ class ScanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         if self.action == "list":
             status_filter = params.get("status")
             if status_filter and status_filter not in ScanStatus.values:
-                raise serializers.ValidationError({"status": [f"One of {', '.join(ScanStatus.values)}."]})
+                raise serializers.ValidationError(
+                    {"status": [f"One of {', '.join(ScanStatus.values)}."]}
+                )
             filters = {
                 "status": status_filter,
                 "workflow": _positive_int(params, "workflow"),
@@ -169,7 +228,11 @@ class ScanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     def create(self, request: Request) -> Response:
         wait = rate_limit_wait(request._request, "scan", account=request.user.email)  # type: ignore[union-attr]
         if wait:
-            return Response({"detail": f"Too many scans submitted; retry in {wait} s."}, status=429, headers={"Retry-After": str(wait)})
+            return Response(
+                {"detail": f"Too many scans submitted; retry in {wait} s."},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
         body = ScanCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         from workflows.models import Workflow
@@ -185,29 +248,48 @@ class ScanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
             mode=Scan.Mode.DRY_RUN if data["dry_run"] else Scan.Mode.RUN,
         )
         scan = Scan.objects.prefetch_related("steps").get(pk=scan.pk)
-        return Response(ScanDetailSerializer(scan).data, status=status.HTTP_201_CREATED, headers={"Location": f"/api/v1/scans/{scan.pk}"})
+        return Response(
+            ScanDetailSerializer(scan).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/scans/{scan.pk}"},
+        )
 
     @extend_schema(
         summary="A scan with its steps; `?format=table` gives a text table with the findings",
         parameters=[OpenApiParameter("format", str, enum=["json", "table"])],
-        responses={200: ScanDetailSerializer, (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR), **ERRORS},
+        responses={
+            200: ScanDetailSerializer,
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR),
+            **ERRORS,
+        },
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         scan = self.get_object()
         fmt = request.query_params.get("format", "json")
         if fmt == "table":
-            findings = scan.findings.annotate(rank=severity_rank_expression()).order_by("-rank", "title")
-            return HttpResponse(scan_as_table(scan, findings), content_type="text/plain; charset=utf-8")
+            findings = scan.findings.annotate(rank=severity_rank_expression()).order_by(
+                "-rank", "title"
+            )
+            return HttpResponse(
+                scan_as_table(scan, findings), content_type="text/plain; charset=utf-8"
+            )
         if fmt != "json":
             raise serializers.ValidationError({"format": ["One of json, table."]})
         return Response(ScanDetailSerializer(scan).data)
 
-    @extend_schema(summary="Delete a finished scan with its findings and artifact files", responses={204: None, **ERRORS})
+    @extend_schema(
+        summary="Delete a finished scan with its findings and artifact files",
+        responses={204: None, **ERRORS},
+    )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.scan_delete(scan=self.get_object(), user=request.user)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary="Cancel a queued or running scan", request=None, responses={200: ScanListSerializer, **ERRORS})
+    @extend_schema(
+        summary="Cancel a queued or running scan",
+        request=None,
+        responses={200: ScanListSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         scan = services.scan_cancel(scan=self.get_object(), user=request.user)  # type: ignore[arg-type]
@@ -215,7 +297,10 @@ class ScanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
 
     @extend_schema(
         summary="The scan's log, oldest first (paginated)",
-        parameters=[OpenApiParameter("step", str, description="node id"), OpenApiParameter("level", str, enum=ScanLog.Level.values)],
+        parameters=[
+            OpenApiParameter("step", str, description="node id"),
+            OpenApiParameter("level", str, enum=ScanLog.Level.values),
+        ],
         responses={200: ScanLogSerializer(many=True), **ERRORS},
     )
     @action(detail=True, methods=["get"])
@@ -237,11 +322,138 @@ class ScanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     @action(detail=True, methods=["get"])
     def findings(self, request: Request, pk: str | None = None) -> Response:
         scan = self.get_object()
-        qs = Finding.objects.filter(scan=scan).annotate(rank=severity_rank_expression()).order_by("-rank", "title", "pk")
+        qs = (
+            Finding.objects.filter(scan=scan)
+            .annotate(rank=severity_rank_expression())
+            .order_by("-rank", "title", "pk")
+        )
         severity = request.query_params.get("severity")
         if severity:
             if severity not in Severity.values:
-                raise serializers.ValidationError({"severity": [f"One of {', '.join(Severity.values)}."]})
+                raise serializers.ValidationError(
+                    {"severity": [f"One of {', '.join(Severity.values)}."]}
+                )
             qs = qs.filter(severity=severity)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(FindingSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="New, fixed and still-open findings against the previous completed scan of the same workflow and targets",
+        responses={200: ScanDiffSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["get"])
+    def diff(self, request: Request, pk: str | None = None) -> Response:
+        return Response(_diff_response(self.get_object()))
+
+
+class ImportSerializer(StrictSerializer):
+    tool = serializers.ChoiceField(choices=["trivy", "grype", "gitleaks", "nuclei", "nmap"])
+    file = serializers.FileField()
+    target = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    workflow = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="A label grouping imports (diffs compare imports with the same label, tool and target)",
+    )
+
+
+class ImportResultSerializer(serializers.Serializer):
+    scan_id = serializers.IntegerField()
+    status = serializers.CharField()
+    findings = serializers.IntegerField()
+    severity_counts = serializers.DictField(child=serializers.IntegerField())
+    new = serializers.IntegerField()
+    still_open = serializers.IntegerField()
+    fixed = serializers.IntegerField()
+    previous_scan = serializers.IntegerField(allow_null=True)
+
+
+class ScanImportView(APIView):
+    """Upload a report a tool already wrote; it becomes a completed scan."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    required_role = Role.ANALYST
+
+    @extend_schema(
+        tags=["scans"],
+        summary="Import a Trivy/Grype/Gitleaks/Nuclei/Nmap report as a completed scan",
+        request={"multipart/form-data": ImportSerializer},
+        responses={201: ImportResultSerializer, 413: DetailSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        from django.conf import settings
+
+        from scans.imports import import_summary, scan_import
+
+        upload = request.FILES.get("file")
+        if upload is not None and upload.size and upload.size > settings.IMPORT_MAX_BYTES:
+            return Response(
+                {
+                    "detail": f"Report too large: {upload.size} bytes, the limit is {settings.IMPORT_MAX_BYTES} bytes."
+                },
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        body = ImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        scan = scan_import(
+            team=request.team,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+            tool=data["tool"],
+            data=data["file"].read(),
+            filename=data["file"].name or "",
+            target=data.get("target", ""),
+            label=data.get("workflow", ""),
+        )
+        return Response(
+            import_summary(scan),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/scans/{scan.pk}"},
+        )
+
+
+class DockerScanSerializer(StrictSerializer):
+    image = serializers.CharField(max_length=500)
+    authorize_targets = serializers.BooleanField(
+        default=True, help_text="Consent; the image must also be an authorized target."
+    )
+
+
+class DockerScanAccepted(serializers.Serializer):
+    scan_id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class DockerScanView(APIView):
+    """The simple CI image-scan API: submit an image, poll `GET /api/v1/scans/{id}`."""
+
+    required_role = Role.ANALYST
+
+    @extend_schema(
+        tags=["scans"],
+        summary='Scan a container image with the "Container image audit" workflow',
+        request=DockerScanSerializer,
+        responses={202: DockerScanAccepted, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        wait = rate_limit_wait(request._request, "scan", account=request.user.email)  # type: ignore[union-attr]
+        if wait:
+            return Response(
+                {"detail": f"Too many scans submitted; retry in {wait} s."},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
+        body = DockerScanSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        scan = services.scan_start_image(
+            team=request.team,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+            image=body.validated_data["image"],
+            consent=body.validated_data["authorize_targets"],
+        )
+        return Response(
+            {"scan_id": scan.pk, "status": "pending"},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/scans/{scan.pk}"},
+        )

@@ -28,10 +28,18 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from scans.models import SCAN_TERMINAL, STEP_TERMINAL, Scan, ScanLog, ScanStatus, ScanStep, StepStatus
+from scans.models import (
+    SCAN_TERMINAL,
+    STEP_TERMINAL,
+    Scan,
+    ScanLog,
+    ScanStatus,
+    ScanStep,
+    StepStatus,
+)
 from scans.recording import (
-    assets_record,
     artifact_record,
+    assets_record,
     findings_drop,
     findings_for,
     findings_store,
@@ -50,7 +58,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def scan_log(scan_id: int, message: str, *, step_id: int | None = None, level: str = "info") -> None:
+def scan_log(
+    scan_id: int, message: str, *, step_id: int | None = None, level: str = "info"
+) -> None:
     ScanLog.objects.create(scan_id=scan_id, step_id=step_id, level=level, message=message[:10000])
 
 
@@ -115,7 +125,9 @@ def scan_advance(scan_id: int) -> None:
                 parents = [steps[p] for p in step.parents if p in steps]
                 if not all(p.status in STEP_TERMINAL for p in parents):
                     continue
-                broken = [p for p in parents if p.status in (StepStatus.FAILED, StepStatus.CANCELLED)]
+                broken = [
+                    p for p in parents if p.status in (StepStatus.FAILED, StepStatus.CANCELLED)
+                ]
                 if broken:
                     reason = f"skipped: parent {broken[0].node_id} {broken[0].status}"
                     if _skip(step, reason):
@@ -150,8 +162,12 @@ def scan_finalize_if_done(scan_id: int) -> None:
     else:
         final = ScanStatus.COMPLETED
     now = timezone.now()
-    updated = Scan.objects.filter(pk=scan_id).exclude(status__in=SCAN_TERMINAL).update(
-        status=final, finished_at=now, started_at=F("started_at") if scan.started_at else now
+    updated = (
+        Scan.objects.filter(pk=scan_id)
+        .exclude(status__in=SCAN_TERMINAL)
+        .update(
+            status=final, finished_at=now, started_at=F("started_at") if scan.started_at else now
+        )
     )
     if not updated:
         return
@@ -196,10 +212,12 @@ class StepWatcher(threading.Thread):
                 if now - self.started > self.timeout_s and not self.stop_flag.is_set():
                     self.reason = f"timed out after {self.timeout_s} s"
                     self.stop_flag.set()
-                if Scan.objects.filter(pk=self.scan_id, cancel_requested_at__isnull=False).exists():
-                    if not self.stop_flag.is_set():
-                        self.reason = "cancelled"
-                        self.stop_flag.set()
+                if (
+                    not self.stop_flag.is_set()
+                    and Scan.objects.filter(pk=self.scan_id, cancel_requested_at__isnull=False).exists()
+                ):
+                    self.reason = "cancelled"
+                    self.stop_flag.set()
                 if now - last_beat >= settings.STEP_HEARTBEAT_S:
                     ScanStep.objects.filter(pk=self.step_id, status=StepStatus.RUNNING).update(
                         heartbeat_at=timezone.now()
@@ -213,15 +231,17 @@ class StepWatcher(threading.Thread):
 
 def step_claim(step_id: int) -> ScanStep | None:
     now = timezone.now()
-    claimed = ScanStep.objects.filter(pk=step_id, status=StepStatus.QUEUED).filter(
-        transaction_safe_not_before(now)
-    ).update(
-        status=StepStatus.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        attempt=F("attempt") + 1,
-        worker=worker_name(),
-        error="",
+    claimed = (
+        ScanStep.objects.filter(pk=step_id, status=StepStatus.QUEUED)
+        .filter(transaction_safe_not_before(now))
+        .update(
+            status=StepStatus.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            attempt=F("attempt") + 1,
+            worker=worker_name(),
+            error="",
+        )
     )
     if claimed != 1:
         return None
@@ -253,7 +273,12 @@ def step_run(step_id: int) -> str:
         outcome = _execute(step)
     except Exception as exc:  # never leave a step "running" because of our own bug
         log.exception("step.internal_error")
-        scan_log(scan.pk, f"{step.node_id}: internal error {type(exc).__name__}: {exc}", step_id=step.pk, level="error")
+        scan_log(
+            scan.pk,
+            f"{step.node_id}: internal error {type(exc).__name__}: {exc}",
+            step_id=step.pk,
+            level="error",
+        )
         step.refresh_from_db()
         if step.status == StepStatus.RUNNING:
             _finish(step, StepStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
@@ -283,7 +308,9 @@ def _inputs(step: ScanStep) -> tuple[list[Item], list[str]]:
         return items, []
     items: dict[tuple[str, str], Item] = {}
     fingerprints: list[str] = []
-    for parent in ScanStep.objects.filter(scan_id=step.scan_id, node_id__in=step.parents).order_by("position"):
+    for parent in ScanStep.objects.filter(scan_id=step.scan_id, node_id__in=step.parents).order_by(
+        "position"
+    ):
         for raw in parent.output_items:
             item = Item.from_dict(raw)
             items.setdefault((item.kind, item.value), item)
@@ -314,7 +341,12 @@ def _execute(step: ScanStep) -> str:
     if dropped:
         shown = ", ".join(f"{d['value']} ({d['reason']})" for d in dropped[:20])
         more = f" and {len(dropped) - 20} more" if len(dropped) > 20 else ""
-        scan_log(scan.pk, f"{step.node_id}: dropped {len(dropped)} out-of-scope item(s): {shown}{more}", step_id=step.pk, level="warning")
+        scan_log(
+            scan.pk,
+            f"{step.node_id}: dropped {len(dropped)} out-of-scope item(s): {shown}{more}",
+            step_id=step.pk,
+            level="warning",
+        )
     input_findings = findings_for(scan, input_fps) if input_fps else []
     step.items_in = len(allowed)
     step.out_of_scope = dropped[:1000]
@@ -333,7 +365,11 @@ def _execute(step: ScanStep) -> str:
         ScanStep.objects.filter(pk=step.pk).update(
             status=StepStatus.QUEUED, not_before=at, attempt=0, started_at=None
         )
-        scan_log(scan.pk, f"{step.node_id}: waiting {seconds} s (until {at:%H:%M:%S} UTC)", step_id=step.pk)
+        scan_log(
+            scan.pk,
+            f"{step.node_id}: waiting {seconds} s (until {at:%H:%M:%S} UTC)",
+            step_id=step.pk,
+        )
         transaction.on_commit(lambda: step_enqueue(step, at=at))
         return "delayed"
 
@@ -349,6 +385,8 @@ def _execute(step: ScanStep) -> str:
     log_lock = threading.Lock()
 
     def step_log(message: str) -> None:
+        if ctx_closed.get(step.pk):
+            return
         with log_lock:
             scan_log(scan.pk, f"{step.node_id}: {message}", step_id=step.pk)
 
@@ -369,22 +407,54 @@ def _execute(step: ScanStep) -> str:
         heartbeat=lambda: None,  # the watcher heart-beats; runners may still call this
         is_cancelled=watcher.stop_flag.is_set,
     )
-    try:
-        result: StepResult = runner.run(ctx)
-    except StepFailed as exc:
-        result = StepResult(error=exc.reason, transient=exc.transient)
-    except Exception as exc:
-        log.exception("step.runner_error")
-        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        result = StepResult(error=f"tool error: {tb}")
-    finally:
-        watcher.done.set()
-        watcher.join(timeout=5)
-
+    result = _run_guarded(runner, ctx, watcher)
     if watcher.stop_flag.is_set():
         # A stop request wins over whatever the runner made of it.
         result.error = watcher.reason or result.error or "stopped"
     return _record(step, result, workdir, input_fps)
+
+
+STOP_GRACE_S = 3.0
+
+
+def _run_guarded(runner: Any, ctx: StepContext, watcher: StepWatcher) -> StepResult:
+    """Run the runner in its own thread so a timeout or cancel ends the step on time even when a
+    runner is stuck in a blocking call: tools see the stop flag (executors kill their process or
+    container); a runner that does not return within a short grace period is abandoned (its
+    thread ends with its own bounded I/O timeouts, its late output is discarded)."""
+    box: dict[str, StepResult] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = runner.run(ctx)
+        except StepFailed as exc:
+            box["result"] = StepResult(error=exc.reason, transient=exc.transient)
+        except Exception as exc:
+            log.exception("step.runner_error")
+            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            box["result"] = StepResult(error=f"tool error: {summary}")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(timeout=0.2)
+            if watcher.stop_flag.is_set():
+                thread.join(timeout=STOP_GRACE_S)
+                break
+    finally:
+        watcher.done.set()
+        watcher.join(timeout=5)
+    if "result" not in box:
+        ctx_closed[ctx.step_id] = True
+        return StepResult(error=watcher.reason or "stopped")
+    return box["result"]
+
+
+# Steps whose runner was abandoned: their late log lines are dropped.
+ctx_closed: dict[int, bool] = {}
 
 
 def _record(step: ScanStep, result: StepResult, workdir: Path, input_fps: list[str]) -> str:
@@ -404,7 +474,12 @@ def _record(step: ScanStep, result: StepResult, workdir: Path, input_fps: list[s
                 step.not_before = at
                 step.error = result.error[:5000]
                 step.save()
-                scan_log(scan.pk, f"{step.node_id}: attempt {step.attempt} failed ({result.error}); retrying in {delay} s", step_id=step.pk, level="warning")
+                scan_log(
+                    scan.pk,
+                    f"{step.node_id}: attempt {step.attempt} failed ({result.error}); retrying in {delay} s",
+                    step_id=step.pk,
+                    level="warning",
+                )
                 transaction.on_commit(lambda: step_enqueue(step, at=at))
                 return "retrying"
             _finish(step, StepStatus.FAILED, result.error)
@@ -417,7 +492,11 @@ def _record(step: ScanStep, result: StepResult, workdir: Path, input_fps: list[s
             gone = [fp for fp in input_fps if fp not in kept]
             if gone:
                 findings_drop(scan=scan, fingerprints=gone)
-                scan_log(scan.pk, f"{step.node_id}: dropped {len(gone)} finding(s) by rule", step_id=step.pk)
+                scan_log(
+                    scan.pk,
+                    f"{step.node_id}: dropped {len(gone)} finding(s) by rule",
+                    step_id=step.pk,
+                )
         assets_record(scan=scan, items=result.items)
         items_out = [item.to_dict() for item in result.items]
         _finish(

@@ -71,7 +71,9 @@ class Scan(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    status = models.CharField(max_length=12, choices=ScanStatus.choices, default=ScanStatus.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=12, choices=ScanStatus.choices, default=ScanStatus.PENDING, db_index=True
+    )
     error = models.TextField(blank=True)
     plan = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -121,7 +123,9 @@ class ScanStep(models.Model):
     config = models.JSONField(default=dict, blank=True)
     parents = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0, help_text="Topological order")
-    status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING, db_index=True
+    )
     attempt = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=3)
     timeout_s = models.PositiveIntegerField(default=600)
@@ -148,7 +152,9 @@ class ScanStep(models.Model):
 
     class Meta:
         ordering = ["scan", "position"]
-        constraints = [models.UniqueConstraint(fields=["scan", "node_id"], name="scanstep_unique_node")]
+        constraints = [
+            models.UniqueConstraint(fields=["scan", "node_id"], name="scanstep_unique_node")
+        ]
         indexes = [models.Index(fields=["status", "heartbeat_at"])]
 
     def __str__(self) -> str:
@@ -173,7 +179,9 @@ class ScanLog(models.Model):
         ERROR = "error", "Error"
 
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="logs")
-    step = models.ForeignKey(ScanStep, null=True, blank=True, on_delete=models.CASCADE, related_name="logs")
+    step = models.ForeignKey(
+        ScanStep, null=True, blank=True, on_delete=models.CASCADE, related_name="logs"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
     message = models.TextField()
@@ -181,6 +189,9 @@ class ScanLog(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["scan", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%H:%M:%S} {self.message[:80]}"
 
 
 class Finding(models.Model):
@@ -194,7 +205,9 @@ class Finding(models.Model):
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="findings")
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="findings")
-    step = models.ForeignKey(ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings")
+    step = models.ForeignKey(
+        ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
+    )
     tool = models.CharField(max_length=40)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
     title = models.CharField(max_length=500)
@@ -255,11 +268,15 @@ class Asset(models.Model):
     attrs = models.JSONField(default=dict, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
-    last_scan = models.ForeignKey(Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_scan = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["kind", "value"]
-        constraints = [models.UniqueConstraint(fields=["team", "kind", "value"], name="asset_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "kind", "value"], name="asset_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.value}"
@@ -269,7 +286,9 @@ class Artifact(models.Model):
     """A raw tool output kept on disk (var/artifacts), not in the database."""
 
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="artifacts")
-    step = models.ForeignKey(ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="artifacts")
+    step = models.ForeignKey(
+        ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="artifacts"
+    )
     name = models.CharField(max_length=200)
     path = models.CharField(max_length=500, help_text="Relative to ARTIFACTS_DIR")
     size = models.BigIntegerField(default=0)
@@ -293,7 +312,10 @@ def severity_rank_expression() -> Any:
     from django.db.models import Case, IntegerField, Value, When
 
     return Case(
-        *[When(severity=name, then=Value(rank)) for rank, name in enumerate(reversed(Severity.values))],
+        *[
+            When(severity=name, then=Value(rank))
+            for rank, name in enumerate(reversed(Severity.values))
+        ],
         default=Value(0),
         output_field=IntegerField(),
     )

@@ -53,10 +53,19 @@ def scan_scope_check(*, team: Team, targets: list[Any]) -> ScopeReport:
             report.refused.append(f"{target.value}: {' '.join(exc.messages)}")
             continue
         if not items:
-            report.refused.append(f"{target.value}: gives nothing to scan (a wildcard needs its apex listed)")
+            report.refused.append(
+                f"{target.value}: gives nothing to scan (a wildcard needs its apex listed)"
+            )
         for item in items:
             verdict = matcher.check(item)
-            report.verdicts.append({"kind": item.kind, "value": item.value, "in_scope": verdict.in_scope, "reason": verdict.reason})
+            report.verdicts.append(
+                {
+                    "kind": item.kind,
+                    "value": item.value,
+                    "in_scope": verdict.in_scope,
+                    "reason": verdict.reason,
+                }
+            )
             if verdict.in_scope:
                 report.items.append(item)
             else:
@@ -64,7 +73,9 @@ def scan_scope_check(*, team: Team, targets: list[Any]) -> ScopeReport:
     return report
 
 
-def _node_commands(node_type: str, config: dict[str, Any], items: list[Item]) -> list[dict[str, Any]]:
+def _node_commands(
+    node_type: str, config: dict[str, Any], items: list[Item]
+) -> list[dict[str, Any]]:
     from workflows.nodes import get_node_type
 
     runner = import_module(get_node_type(node_type).runner)
@@ -76,7 +87,9 @@ def _node_commands(node_type: str, config: dict[str, Any], items: list[Item]) ->
     return [command.to_dict() for command in commands(config, usable)]
 
 
-def scan_plan(*, graph: dict[str, Any], items: list[Item], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+def scan_plan(
+    *, graph: dict[str, Any], items: list[Item], verdicts: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The dry-run plan: every step in order, the exact commands of the root steps (they run on
     the targets), and what later steps run on."""
     from workflows.graph import graph_order, graph_parents
@@ -86,7 +99,12 @@ def scan_plan(*, graph: dict[str, Any], items: list[Item], verdicts: list[dict[s
     steps = []
     for node_id in graph_order(graph):
         node = nodes[node_id]
-        entry: dict[str, Any] = {"node_id": node_id, "type": node["type"], "config": node.get("config", {}), "parents": parents[node_id]}
+        entry: dict[str, Any] = {
+            "node_id": node_id,
+            "type": node["type"],
+            "config": node.get("config", {}),
+            "parents": parents[node_id],
+        }
         if not parents[node_id]:
             entry["input"] = "targets"
             entry["commands"] = _node_commands(node["type"], node.get("config", {}), items)
@@ -110,10 +128,15 @@ def scan_start(
     """Start (or dry-run) `workflow` on the team's targets. Refuses without consent, with any
     target or item out of scope (each listed with its reason), or with an invalid graph."""
     from targets.models import Target
-    from workflows.graph import graph_normalize, graph_order, graph_parents, graph_validate
 
     if not consent:
-        raise ScanRefused({"authorize_targets": ["Confirm that you are authorized to scan these targets (authorize_targets=true)."]})
+        raise ScanRefused(
+            {
+                "authorize_targets": [
+                    "Confirm that you are authorized to scan these targets (authorize_targets=true)."
+                ]
+            }
+        )
     if mode not in Scan.Mode.values:
         raise ScanRefused({"mode": [f"Mode must be one of {', '.join(Scan.Mode.values)}."]})
     if workflow is None or workflow.team_id != team.pk:
@@ -128,11 +151,31 @@ def scan_start(
     report = scan_scope_check(team=team, targets=targets)
     if report.refused:
         raise ScanRefused({"targets": [f"Out of scope — {reason}" for reason in report.refused]})
+    return _scan_create(
+        team=team, user=user, workflow=workflow, targets=targets, items=report.items,
+        verdicts=report.verdicts, mode=mode, source=source, targets_key=targets_key_of(ids),
+    )  # fmt: skip
+
+
+def _scan_create(
+    *,
+    team: Team,
+    user: User | None,
+    workflow: Any,
+    targets: list[Any],
+    items: list[Item],
+    verdicts: list[dict[str, Any]],
+    mode: str,
+    source: str,
+    targets_key: str,
+) -> Scan:
+    from workflows.graph import graph_normalize, graph_order, graph_parents, graph_validate
+
     errors = graph_validate(workflow.graph)
     if errors:
         raise ScanRefused({"graph": [str(error) for error in errors]})
     graph = graph_normalize(workflow.graph)
-    plan = scan_plan(graph=graph, items=report.items, verdicts=report.verdicts)
+    plan = scan_plan(graph=graph, items=items, verdicts=verdicts)
 
     parents = graph_parents(graph)
     nodes = {node["id"]: node for node in graph["nodes"]}
@@ -144,7 +187,7 @@ def scan_start(
             workflow_revision=workflow.revision,
             graph=graph,
             target_snapshot=[{"id": t.pk, "kind": t.kind, "value": t.value} for t in targets],
-            targets_key=targets_key_of(ids),
+            targets_key=targets_key,
             source=source,
             mode=mode,
             has_consent=True,
@@ -181,16 +224,72 @@ def scan_start(
         )
         if mode == Scan.Mode.DRY_RUN:
             now = timezone.now()
-            scan.steps.update(status=StepStatus.SKIPPED, error="dry run: nothing executed", finished_at=now)
+            scan.steps.update(
+                status=StepStatus.SKIPPED, error="dry run: nothing executed", finished_at=now
+            )
             scan.status = ScanStatus.COMPLETED
             scan.started_at = scan.finished_at = now
             scan.steps_done = len(steps)
             scan.save(update_fields=["status", "started_at", "finished_at", "steps_done"])
             scan_log(scan.pk, "dry run: plan resolved, nothing executed")
         else:
-            scan_log(scan.pk, f"scan started by {user.email if user else 'system'} on {len(report.items)} item(s)")
+            scan_log(
+                scan.pk,
+                f"scan started by {user.email if user else 'system'} on {len(items)} item(s)",
+            )
             scan_enqueue_roots(scan)
     return scan
+
+
+CONTAINER_AUDIT = "container-image-audit"
+
+
+def _builtin_workflow(*, team: Team, user: User | None, template_key: str) -> Any:
+    """The team's copy of a built-in template, made on first use and kept for later scans (so
+    image scans of one image can be diffed)."""
+    from workflows.models import Workflow
+    from workflows.services import workflow_create_from_template
+    from workflows.templates import template_get
+
+    template = template_get(template_key)
+    assert template is not None
+    existing = Workflow.objects.filter(team=team, name=template.name).order_by("pk").first()
+    if existing is not None:
+        return existing
+    return workflow_create_from_template(team=team, user=user, template_key=template_key)
+
+
+def scan_start_image(*, team: Team, user: User | None, image: str, consent: bool = True) -> Scan:
+    """The CI image scan (`POST /api/v1/scan/docker`): the built-in "Container image audit"
+    workflow on one image, which must be in scope (an `image` target or a `registry/org/*` one)."""
+    from targets.models import Target
+    from targets.scope import ScopeMatcher
+    from workflows.services import workflow_for_template
+
+    if not consent:
+        raise ScanRefused(
+            {"authorize_targets": ["Confirm that you are authorized to scan this image."]}
+        )
+    image = (image or "").strip()
+    verdict = ScopeMatcher.for_team(team.pk).check_value("image", image)
+    if not verdict.in_scope:
+        raise ScanRefused(
+            {
+                "image": [
+                    f"{image or 'empty image reference'} is not in scope: {verdict.reason}. Add it as an image target first."
+                ]
+            }
+        )
+    target = Target.objects.filter(team=team, pk=verdict.target_id).first()
+    targets = [target] if target is not None else []
+    workflow = _builtin_workflow(team=team, user=user, template_key=CONTAINER_AUDIT)
+    item = Item("image", image)
+    return _scan_create(
+        team=team, user=user, workflow=workflow, targets=targets, items=[item],
+        verdicts=[{"kind": "image", "value": image, "in_scope": True, "reason": verdict.reason}],
+        mode=Scan.Mode.RUN, source=Scan.Source.DOCKER_API,
+        targets_key=hashlib.sha256(f"image:{image}".encode()).hexdigest(),
+    )  # fmt: skip
 
 
 def _timeout_for(config: dict[str, Any]) -> int:
@@ -210,12 +309,16 @@ def scan_cancel(*, scan: Scan, user: User | None) -> Scan:
         raise Conflict(f"Scan #{scan.pk} is already {scan.status}.")
     now = timezone.now()
     with transaction.atomic():
-        Scan.objects.filter(pk=scan.pk, cancel_requested_at__isnull=True).update(cancel_requested_at=now)
+        Scan.objects.filter(pk=scan.pk, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=now
+        )
         scan.steps.filter(status__in=[StepStatus.PENDING, StepStatus.QUEUED]).update(
             status=StepStatus.CANCELLED, finished_at=now, error="cancelled"
         )
         audit_record("scan.cancelled", user=user, team=scan.team, detail={"scan_id": scan.pk})
-        scan_log(scan.pk, f"cancel requested by {user.email if user else 'system'}", level="warning")
+        scan_log(
+            scan.pk, f"cancel requested by {user.email if user else 'system'}", level="warning"
+        )
     scan_advance(scan.pk)
     scan.refresh_from_db()
     return scan
@@ -224,7 +327,11 @@ def scan_cancel(*, scan: Scan, user: User | None) -> Scan:
 def scan_delete(*, scan: Scan, user: User | None) -> None:
     """Delete a scan with its steps, findings and artifact files. A running scan must be
     cancelled first."""
-    if scan.status not in SCAN_TERMINAL and scan.mode == Scan.Mode.RUN and scan.status != ScanStatus.PENDING:
+    if (
+        scan.status not in SCAN_TERMINAL
+        and scan.mode == Scan.Mode.RUN
+        and scan.status != ScanStatus.PENDING
+    ):
         from config.api_errors import Conflict
 
         raise Conflict(f"Scan #{scan.pk} is {scan.status}; cancel it before deleting.")

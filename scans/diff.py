@@ -1,0 +1,50 @@
+"""Comparing a scan with the previous completed scan of the same workflow and targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scans.models import Finding, Scan, ScanStatus
+
+
+@dataclass
+class ScanDiff:
+    scan: Scan
+    previous: Scan | None
+    new: list[str]  # fingerprints
+    fixed: list[str]
+    still_open: list[str]
+
+
+def scan_previous(scan: Scan) -> Scan | None:
+    """The last completed scan before this one of the same workflow (imports: the same label and
+    tool) and the same targets."""
+    qs = Scan.objects.filter(
+        team_id=scan.team_id,
+        status=ScanStatus.COMPLETED,
+        mode=Scan.Mode.RUN,
+        targets_key=scan.targets_key,
+        created_at__lt=scan.created_at,
+    ).exclude(pk=scan.pk)
+    if scan.workflow_id:
+        qs = qs.filter(workflow_id=scan.workflow_id)
+    else:
+        qs = qs.filter(workflow__isnull=True, workflow_name=scan.workflow_name, source=scan.source)
+    return qs.order_by("-created_at", "-pk").first()
+
+
+def scan_diff(scan: Scan) -> ScanDiff:
+    previous = scan_previous(scan)
+    current = set(Finding.objects.filter(scan=scan).values_list("fingerprint", flat=True))
+    before = (
+        set(Finding.objects.filter(scan=previous).values_list("fingerprint", flat=True))
+        if previous
+        else set()
+    )
+    return ScanDiff(
+        scan=scan,
+        previous=previous,
+        new=sorted(current - before),
+        fixed=sorted(before - current),
+        still_open=sorted(current & before),
+    )
