@@ -1,0 +1,95 @@
+"""Built-in workflow templates every team can start from. They are code, not rows: a team gets
+its own copy (`workflow_create_from_template`) and edits that."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from workflows.graph import GraphError, graph_normalize, graph_validate
+
+
+def _chain(*types: str, y: int = 120) -> dict[str, Any]:
+    nodes = [
+        {"id": kind.replace("_", "-"), "type": kind, "config": {}, "x": 80 + 260 * i, "y": y}
+        for i, kind in enumerate(types)
+    ]
+    edges = [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(nodes)]
+    return {"nodes": nodes, "edges": edges}
+
+
+def _quick_recon() -> dict[str, Any]:
+    return _chain("dns_resolve", "port_scan", "http_probe", "tls_inspect")
+
+
+def _web_exposure() -> dict[str, Any]:
+    graph = _chain("dns_resolve", "port_scan", "http_probe", "nuclei")
+    graph["nodes"].append(
+        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 860, "y": 280}
+    )
+    graph["edges"].append({"from": "http-probe", "to": "tls-inspect"})
+    return graph
+
+
+def _container_image_audit() -> dict[str, Any]:
+    nodes: list[dict[str, Any]] = [
+        {"id": "trivy", "type": "trivy", "config": {}, "x": 80, "y": 120}
+    ]
+    if settings.GRYPE_ENABLED:
+        nodes.append({"id": "grype", "type": "grype", "config": {}, "x": 80, "y": 280})
+    return {"nodes": nodes, "edges": []}
+
+
+@dataclass(frozen=True)
+class Template:
+    key: str
+    name: str
+    description: str
+    build: Callable[[], dict[str, Any]]
+
+    def graph(self) -> dict[str, Any]:
+        """The template's graph, normalized when it is valid on this server."""
+        raw = self.build()
+        return graph_normalize(raw) if not graph_validate(raw) else raw
+
+    def errors(self) -> list[GraphError]:
+        return graph_validate(self.build())
+
+
+TEMPLATES: dict[str, Template] = {
+    t.key: t
+    for t in (
+        Template(
+            "quick-recon",
+            "Quick recon",
+            "Resolve names, find open ports, probe the web servers and inspect their TLS.",
+            _quick_recon,
+        ),
+        Template(
+            "web-exposure",
+            "Web exposure",
+            "Find web servers on the targets and run nuclei's checks and TLS inspection on them.",
+            _web_exposure,
+        ),
+        Template(
+            "container-image-audit",
+            "Container image audit",
+            "Known vulnerabilities in container images: Trivy, plus Grype when it is enabled.",
+            _container_image_audit,
+        ),
+    )
+}
+
+
+def template_get(key: str) -> Template | None:
+    return TEMPLATES.get(key)
+
+
+def template_graph(key: str) -> dict[str, Any]:
+    """The graph of a built-in template (KeyError for an unknown key); used by the CI image
+    scan endpoint for its built-in container-image workflow."""
+    return TEMPLATES[key].graph()
