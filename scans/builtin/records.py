@@ -34,8 +34,11 @@ class BuiltinRun:
     def warn(self, line: str) -> None:
         self.errors.append(line)
 
-    def finish(self, *, error: str = "", cancelled: bool = False) -> ToolRun:
-        failed = bool(error) or cancelled
+    def finish(self, *, error: str = "", cancelled: bool = False, failed: bool = False) -> ToolRun:
+        """The ToolRun: exit code 1 when it failed (`error` says why and fails the step when every
+        command failed) or found nothing to talk to (`failed`: no HTTP answer, no TLS handshake,
+        which is a result of the recon and not an error)."""
+        failed = failed or bool(error) or cancelled
         return ToolRun(
             argv=self.argv,
             executor=BUILTIN_EXECUTOR,
