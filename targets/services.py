@@ -1,0 +1,390 @@
+"""Target operations: list, create, update, delete, bulk import. Pages, the API and the admin
+all call these, so every change is validated the same way and lands in the audit log."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.audit import audit_record
+from accounts.models import Team, User
+from targets.bulk import (
+    MODES,
+    BulkLine,
+    BulkReport,
+    BulkRow,
+    rows_from_csv,
+    rows_from_dicts,
+    rows_from_text,
+)
+from targets.models import NOTE_MAX_LENGTH, Target
+from targets.parsing import ParsedTarget, TargetParseError, parse_target, repo_scope_path, shown
+
+# Notes are free text, but never NUL (PostgreSQL refuses it) or other control characters.
+_NOTE_BAD_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e]")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def targets_for(
+    team: Team, *, kind: str | None = None, search: str | None = None, include_excluded: bool = True
+) -> QuerySet[Target]:
+    """The team's targets, optionally of one kind and matching a search in value or note."""
+    qs = Target.objects.filter(team=team).select_related("authorized_by")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if search and search.strip():
+        term = search.strip()[:200]
+        qs = qs.filter(
+            Q(value__icontains=term) | Q(raw_value__icontains=term) | Q(note__icontains=term)
+        )
+    if not include_excluded:
+        qs = qs.filter(excluded=False)
+    return qs.order_by("kind", "value")
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _parsed(value: Any, kind: str | None) -> ParsedTarget:
+    try:
+        return parse_target(value, kind or None)
+    except TargetParseError as exc:
+        raise ValidationError({"value": [str(exc)]}, code="invalid") from None
+
+
+def note_problem(note: Any) -> str:
+    if not isinstance(note, str):
+        return "note must be text"
+    if len(note) > NOTE_MAX_LENGTH:
+        return f"note has at most {NOTE_MAX_LENGTH} characters ({len(note)})"
+    bad = _NOTE_BAD_RE.search(note)
+    if bad:
+        return f"note contains a control character (U+{ord(bad.group()):04X})"
+    return ""
+
+
+def _clean_note(note: Any) -> str:
+    problem = note_problem(note)
+    if problem:
+        raise ValidationError({"note": [problem]})
+    return str(note).strip()
+
+
+def expiry_problem(expires_at: datetime | None, excluded: bool, now: datetime) -> str:
+    if expires_at is None:
+        return ""
+    if timezone.is_naive(expires_at):
+        return "expires_at needs a time zone"
+    if excluded:
+        return "an exclusion cannot expire (that would silently widen the scope); leave expires_at empty"
+    if expires_at <= now:
+        return f"expires_at {expires_at:%Y-%m-%d %H:%M} UTC is in the past"
+    return ""
+
+
+def _check_expiry(expires_at: datetime | None, excluded: bool) -> None:
+    problem = expiry_problem(expires_at, excluded, timezone.now())
+    if problem:
+        raise ValidationError({"expires_at": [problem]})
+
+
+def _as_exclusion(target: Target) -> str:
+    return f"exclusion #{target.pk}" if target.excluded else f"target #{target.pk}"
+
+
+def target_duplicate(
+    team: Team, kind: str, value: str, *, exclude_pk: int | None = None
+) -> Target | None:
+    """The team's target with this kind and value, included or excluded (repositories compare
+    by host/path whatever the transport, so https and ssh forms of one repo are one target)."""
+    qs = Target.objects.filter(team=team, kind=kind)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    found = qs.filter(value=value).first()
+    if found is None and kind == "repo":
+        path = repo_scope_path(value)
+        found = next((t for t in qs if repo_scope_path(t.value) == path), None)
+    return found
+
+
+def _duplicate_error(parsed: ParsedTarget, existing: Target) -> ValidationError:
+    return ValidationError(
+        {
+            "value": [
+                f"`{shown(parsed.value)}` is already in this team's scope as {_as_exclusion(existing)}; edit that one instead."
+            ]
+        },
+        code="duplicate",
+    )
+
+
+def _detail(target: Target) -> dict[str, Any]:
+    return {
+        "id": target.pk,
+        "kind": target.kind,
+        "value": target.value,
+        "excluded": target.excluded,
+        "expires_at": target.expires_at.isoformat() if target.expires_at else None,
+        "note": target.note[:500],
+    }
+
+
+# --- single targets ------------------------------------------------------------------------
+
+
+def target_create(
+    *,
+    team: Team,
+    user: User | None,
+    value: str,
+    kind: str | None = None,
+    note: str = "",
+    expires_at: datetime | None = None,
+    excluded: bool = False,
+) -> Target:
+    """Authorize (or exclude) one target for the team, recording who did it and when.
+
+    Raises ValidationError with field errors: unparsable value, duplicate, past expiry, an
+    exclusion with an expiry, a bad note."""
+    parsed = _parsed(value, kind)
+    note = _clean_note(note)
+    _check_expiry(expires_at, excluded)
+    existing = target_duplicate(team, parsed.kind, parsed.value)
+    if existing is not None:
+        raise _duplicate_error(parsed, existing)
+    now = timezone.now()
+    target = Target(
+        team=team,
+        kind=parsed.kind,
+        value=parsed.value,
+        raw_value=parsed.raw,
+        excluded=excluded,
+        note=note,
+        authorized_by=user if user is not None and user.is_authenticated else None,
+        authorized_at=now,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    try:
+        with transaction.atomic():
+            target.save()
+            audit_record("target.created", user=user, team=team, detail=_detail(target))
+    except IntegrityError:  # the same value added concurrently
+        existing = target_duplicate(team, parsed.kind, parsed.value)
+        if existing is None:
+            raise
+        raise _duplicate_error(parsed, existing) from None
+    return target
+
+
+def target_update(
+    *,
+    target: Target,
+    user: User | None,
+    value: str | None = None,
+    kind: str | None = None,
+    note: str | None = None,
+    expires_at: datetime | None = UNSET,
+    excluded: bool | None = None,
+) -> Target:
+    """Change a target. Only the given fields change; a new value is parsed as the given kind,
+    else as the target's current kind. Changing what is authorized (value, kind, expiry,
+    exclusion) re-records the authorization as the editor's, now. Audited with old and new."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    if value is not None or (kind and kind != target.kind):
+        parsed = _parsed(
+            value if value is not None else (target.raw_value or target.value), kind or target.kind
+        )
+        if (parsed.kind, parsed.value) != (target.kind, target.value):
+            existing = target_duplicate(
+                target.team, parsed.kind, parsed.value, exclude_pk=target.pk
+            )
+            if existing is not None:
+                raise _duplicate_error(parsed, existing)
+            changes["kind"] = (target.kind, parsed.kind)
+            changes["value"] = (target.value, parsed.value)
+            target.raw_value = parsed.raw
+    if note is not None and _clean_note(note) != target.note:
+        changes["note"] = (target.note, _clean_note(note))
+    new_excluded = target.excluded if excluded is None else bool(excluded)
+    new_expires = target.expires_at if expires_at is UNSET else expires_at
+    if new_excluded != target.excluded:
+        changes["excluded"] = (target.excluded, new_excluded)
+    if new_expires != target.expires_at:
+        changes["expires_at"] = (target.expires_at, new_expires)
+    if "expires_at" in changes or "excluded" in changes:
+        _check_expiry(new_expires, new_excluded)
+    if not changes:
+        return target
+    for name, (_, new) in changes.items():
+        setattr(target, name, new)
+    if set(changes) - {"note"}:
+        target.authorized_by = user if user is not None and user.is_authenticated else None
+        target.authorized_at = timezone.now()
+    try:
+        with transaction.atomic():
+            target.save()
+            audit_record(
+                "target.updated",
+                user=user,
+                team=target.team,
+                detail={
+                    "id": target.pk,
+                    "changes": {
+                        name: [
+                            old.isoformat() if isinstance(old, datetime) else old,
+                            new.isoformat() if isinstance(new, datetime) else new,
+                        ]
+                        for name, (old, new) in changes.items()
+                    },
+                },
+            )
+    except IntegrityError:
+        raise ValidationError(
+            {"value": ["That value was just added to this team's scope by someone else."]}
+        ) from None
+    return target
+
+
+@transaction.atomic
+def target_delete(*, target: Target, user: User | None) -> None:
+    """Remove a target from the scope (audited with what it was)."""
+    detail = _detail(target)
+    team = target.team
+    target.delete()
+    audit_record("target.deleted", user=user, team=team, detail=detail)
+
+
+# --- bulk import ---------------------------------------------------------------------------
+
+
+def targets_bulk_import(
+    *,
+    team: Team,
+    user: User | None,
+    text: str | None = None,
+    rows: Iterable[Mapping[str, Any]] | None = None,
+    csv_text: str | None = None,
+    mode: str = "all_or_nothing",
+    commit: bool,
+) -> BulkReport:
+    """Import up to 10,000 targets from pasted text (`text`, which may be CSV with a header),
+    a CSV file's content (`csv_text`) or API `rows`, with a per-line report.
+
+    `commit=False` is the preview: the same report, nothing written. `mode="all_or_nothing"`
+    imports nothing when any line has an error; `"valid_only"` imports the valid lines.
+    Duplicates (of existing targets or of an earlier line) are skipped, never errors.
+    Raises BulkTooLarge over 10,000 lines. One query reads the team's existing values; the new
+    targets are written with bulk_create and one audit event."""
+    if mode not in MODES:
+        raise ValidationError({"mode": [f"mode must be one of {', '.join(MODES)}"]})
+    if sum(source is not None for source in (text, rows, csv_text)) != 1:
+        raise ValidationError("Give one of text, csv_text or rows.")
+    if text is not None:
+        bulk_rows = rows_from_text(text)
+    elif csv_text is not None:
+        bulk_rows = rows_from_csv(csv_text)
+    else:
+        bulk_rows = rows_from_dicts(rows or [])
+    now = timezone.now()
+    existing: dict[tuple[str, str], tuple[int, bool]] = {}
+    repo_paths: dict[str, tuple[int, bool]] = {}
+    for pk, kind, value, excluded in Target.objects.filter(team=team).values_list(
+        "pk", "kind", "value", "excluded"
+    ):
+        existing[(kind, value)] = (pk, excluded)
+        if kind == "repo":
+            repo_paths[repo_scope_path(value)] = (pk, excluded)
+    seen: dict[tuple[str, str], int] = {}
+    seen_repos: dict[str, int] = {}
+    report = BulkReport(mode=mode, committed=False)
+    pending: list[tuple[BulkLine, Target]] = []
+    actor = user if user is not None and user.is_authenticated else None
+    for row in bulk_rows:
+        line = _bulk_line(row, now)
+        report.lines.append(line)
+        if line.status == "error":
+            continue
+        key = (line.kind, line.value)
+        repo_path = repo_scope_path(line.value) if line.kind == "repo" else ""
+        found = existing.get(key) or (repo_paths.get(repo_path) if repo_path else None)
+        earlier = seen.get(key) or (seen_repos.get(repo_path) if repo_path else None)
+        if found:
+            line.status = "duplicate"
+            line.reason = f"already in scope as {'exclusion' if found[1] else 'target'} #{found[0]}"
+            line.target_id = found[0]
+        elif earlier:
+            line.status = "duplicate"
+            line.reason = f"same as line {earlier}"
+        else:
+            seen[key] = row.line
+            if repo_path:
+                seen_repos[repo_path] = row.line
+            pending.append((line, Target(
+                team=team, kind=line.kind, value=line.value, raw_value=row.value.strip(),
+                excluded=row.excluded, note=row.note.strip(), authorized_by=actor,
+                authorized_at=now, expires_at=row.expires_at, created_at=now, updated_at=now,
+            )))  # fmt: skip
+    counts = report.counts
+    summary = f"{counts['added']:,} to add, {counts['duplicate']:,} duplicate, {counts['error']:,} with errors"
+    if not commit:
+        report.message = f"Preview: {summary}. Nothing is saved yet."
+        return report
+    if counts["error"] and mode == "all_or_nothing":
+        report.message = f"Nothing imported: {counts['error']:,} lines have errors (all-or-nothing). Fix them or import the valid lines only."
+        return report
+    try:
+        with transaction.atomic():
+            created = Target.objects.bulk_create([t for _, t in pending], batch_size=500)
+            ids = [t.pk for t in created if t.pk is not None]
+            audit_record(
+                "target.bulk_imported",
+                user=user,
+                team=team,
+                detail={
+                    "mode": mode, "added": len(created), "duplicates": counts["duplicate"],
+                    "errors": counts["error"], "first_id": min(ids, default=None), "last_id": max(ids, default=None),
+                },
+            )  # fmt: skip
+    except IntegrityError:
+        raise ValidationError(
+            "Someone changed this team's targets during the import; preview again and retry."
+        ) from None
+    for (line, _), target in zip(pending, created, strict=True):
+        line.target_id = target.pk
+    report.committed = True
+    report.message = f"Imported {counts['added']:,} targets ({counts['duplicate']:,} duplicates skipped, {counts['error']:,} lines with errors skipped)."
+    return report
+
+
+def _bulk_line(row: BulkRow, now: datetime) -> BulkLine:
+    line = BulkLine(
+        line=row.line, input=shown(row.value, 120), status="added", excluded=row.excluded
+    )
+    if row.error:
+        line.status, line.reason = "error", row.error
+        return line
+    try:
+        parsed = parse_target(row.value, row.kind)
+    except TargetParseError as exc:
+        line.status, line.reason = "error", str(exc)
+        return line
+    line.kind, line.value = parsed.kind, parsed.value
+    problem = note_problem(row.note) or expiry_problem(row.expires_at, row.excluded, now)
+    if problem:
+        line.status, line.reason = "error", problem
+    return line
