@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -126,6 +127,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test run (pid), so parallel runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-outpost-{os.getpid()}.sqlite3")}
 else:
+    # One test database per test run (pid), so parallel runs against one server never collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
@@ -344,3 +347,20 @@ if IS_PRODUCTION:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = build_logging(level=env_str("LOG_LEVEL", "INFO"), json=IS_PRODUCTION or not sys.stderr.isatty())
+
+# --- Deployment and operations (Dockerfile, /metrics, migrations under a lock) ----------------
+# `config` is an app only for its management commands (`migrate_locked`, run by the container
+# entrypoint when AUTO_MIGRATE=true): the top-level layout is fixed, and migrating is the
+# project's concern, not one domain app's.
+INSTALLED_APPS.append("config")
+# /metrics is off (404) until one of these is set: a Bearer token, and/or client networks (CIDRs).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
+for _cidr in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_cidr!r} is not an address or network") from _exc
+# Request counts are summed in each process and added to shared cache counters this often.
+METRICS_FLUSH_S = float(env_str("METRICS_FLUSH_S", "10"))
+MIDDLEWARE.insert(0, "config.metrics.RequestMetricsMiddleware")

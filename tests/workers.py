@@ -74,7 +74,8 @@ class WorkerCluster:
                 os.killpg(p.pid, signal.SIGTERM)
         for p in self.processes:
             try:
-                p.wait(timeout=15)
+                # Tests do not need a graceful drain; a cluster that lingers is killed.
+                p.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=5)
@@ -112,7 +113,13 @@ def worker(worker_cluster: WorkerCluster) -> WorkerCluster:
     return worker_cluster
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout_s: float = 60, interval_s: float = 0.25, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    *,
+    timeout_s: float = 60,
+    interval_s: float = 0.25,
+    what: str = "condition",
+) -> Any:
     """Poll until `predicate()` is truthy; fail the test with `what` after the timeout."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
