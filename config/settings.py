@@ -318,6 +318,9 @@ TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 1024)
 TOOL_CPUS = float(env_str("TOOL_CPUS", "1.0"))
 TOOL_PIDS_LIMIT = env_int("TOOL_PIDS_LIMIT", 256)
 GRYPE_ENABLED = env_bool("GRYPE_ENABLED", False)
+# secret_scan may clone file:// repositories (and plain paths) only when this is on: they read the
+# worker's own disk.
+SECRET_SCAN_ALLOW_FILE_REPOS = env_bool("SECRET_SCAN_ALLOW_FILE_REPOS", False)
 
 # --- Audit log ------------------------------------------------------------------------------
 AUDIT_LOG_PATH = Path(env_str("AUDIT_LOG_PATH", str(LOG_DIR / "requests.ndjson")))
