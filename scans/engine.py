@@ -207,14 +207,16 @@ class StepWatcher(threading.Thread):
     def run(self) -> None:
         last_beat = 0.0
         try:
-            while not self.done.wait(1.0):
+            while not self.done.wait(0.5):
                 now = time.monotonic()
                 if now - self.started > self.timeout_s and not self.stop_flag.is_set():
                     self.reason = f"timed out after {self.timeout_s} s"
                     self.stop_flag.set()
                 if (
                     not self.stop_flag.is_set()
-                    and Scan.objects.filter(pk=self.scan_id, cancel_requested_at__isnull=False).exists()
+                    and Scan.objects.filter(
+                        pk=self.scan_id, cancel_requested_at__isnull=False
+                    ).exists()
                 ):
                     self.reason = "cancelled"
                     self.stop_flag.set()
@@ -414,7 +416,7 @@ def _execute(step: ScanStep) -> str:
     return _record(step, result, workdir, input_fps)
 
 
-STOP_GRACE_S = 3.0
+STOP_GRACE_S = 1.0
 
 
 def _run_guarded(runner: Any, ctx: StepContext, watcher: StepWatcher) -> StepResult:
