@@ -8,4 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts, teams and audit"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the login audit receivers)
+        from accounts import (
+            schema,  # noqa: F401  (registers the OpenAPI authentication schemes)
+            signals,  # noqa: F401  (connects the login audit receivers)
+        )

@@ -21,6 +21,7 @@ from accounts.models import (
     Role,
     Team,
     User,
+    lower_role,
     normalize_email,
     role_at_least,
 )
@@ -173,18 +174,20 @@ def api_key_create(
     name: str,
     role: str | None = None,
     expires_at: datetime | None = None,
+    acting_role: str | None = None,
 ) -> IssuedKey:
-    """Issue a key for `user` in `team`. A key never has more rights than its creator."""
+    """Issue a key for `user` in `team`. A key never has more rights than its creator: neither
+    the creator's role in the team nor, when the request acts through an API key, that key's
+    role (`acting_role`), so a viewer key of an owner cannot mint an owner key."""
     membership = Membership.objects.filter(team=team, user=user).first()
     if membership is None:
         raise PermissionError("You are not a member of this team.")
-    role = role or membership.role
+    ceiling = membership.role if acting_role is None else lower_role(membership.role, acting_role)
+    role = role or ceiling
     if role not in Role.values:
         raise ValidationError({"role": [f"Role must be one of {', '.join(Role.values)}."]})
-    if not role_at_least(membership.role, role):
-        raise ValidationError(
-            {"role": [f"Your role in this team is {membership.role}; a key cannot be {role}."]}
-        )
+    if not role_at_least(ceiling, role):
+        raise ValidationError({"role": [f"You act as {ceiling} in this team; a key cannot be {role}."]})
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": ["Give the key a name (what uses it)."]})
@@ -336,29 +339,33 @@ def key_reset_send(*, email: str) -> bool:
     return True
 
 
-@transaction.atomic
 def key_reset_confirm(*, email: str, token: str) -> IssuedKey:
     """Exchange a valid, unused reset token for a new key; every older key of the user is revoked."""
     now = timezone.now()
     user = User.objects.filter(email=normalize_email(email), is_active=True).first()
-    invalid = AuthenticationFailed("Invalid or expired reset token.")
-    if user is None or not token:
-        audit_record("key_reset.confirmed", outcome=AuditEvent.Outcome.FAILED, user_email=email[:254])
-        raise invalid
-    # The conditional UPDATE makes the token single-use even under concurrent confirmations.
-    used = KeyResetToken.objects.filter(
-        user=user, token_hash=hash_secret(token), used_at=None, expires_at__gt=now
-    ).update(used_at=now)
-    if used != 1:
-        audit_record("key_reset.confirmed", outcome=AuditEvent.Outcome.FAILED, user=user)
-        raise invalid
-    revoked = ApiKey.objects.filter(user=user, revoked_at=None).update(revoked_at=now)
-    team = Team.objects.get(personal_owner=user)
-    issued = api_key_create(team=team, user=user, name=f"reset {now:%Y-%m-%d %H:%M} UTC")
+    if user is not None and token:
+        with transaction.atomic():
+            # The conditional UPDATE makes the token single-use even under concurrent confirmations.
+            used = KeyResetToken.objects.filter(
+                user=user, token_hash=hash_secret(token), used_at=None, expires_at__gt=now
+            ).update(used_at=now)
+            if used == 1:
+                revoked = ApiKey.objects.filter(user=user, revoked_at=None).update(revoked_at=now)
+                team = Team.objects.get(personal_owner=user)
+                issued = api_key_create(team=team, user=user, name=f"reset {now:%Y-%m-%d %H:%M} UTC")
+                audit_record(
+                    "key_reset.confirmed",
+                    user=user,
+                    team=team,
+                    detail={"revoked_keys": revoked, "api_key_id": issued.api_key.pk},
+                )
+                return issued
+    # Recorded outside the transaction: a failed attempt must stay in the audit table.
     audit_record(
         "key_reset.confirmed",
+        outcome=AuditEvent.Outcome.FAILED,
         user=user,
-        team=team,
-        detail={"revoked_keys": revoked, "api_key_id": issued.api_key.pk},
+        team=Team.objects.filter(personal_owner=user).first() if user else None,
+        user_email=normalize_email(email)[:254],
     )
-    return issued
+    raise AuthenticationFailed("Invalid or expired reset token.")

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -166,15 +166,20 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership, pk=pk, team=request.team)  # type: ignore[attr-defined]
     try:
         services.team_member_remove(membership=membership, actor=request.user)  # type: ignore[arg-type]
+    except PermissionError as exc:
+        raise PermissionDenied(str(exc)) from exc
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    except PermissionError as exc:
-        messages.error(request, str(exc))
     else:
         if membership.user_id == request.user.pk:
             request.session.pop("team_id", None)
             messages.info(request, f"You left {membership.team.name}.")
+            if request.htmx:  # type: ignore[attr-defined]
+                # The whole page changes team: load it rather than swap a fragment.
+                return HttpResponse(headers={"HX-Redirect": reverse("accounts:teams")})
             return redirect("accounts:teams")
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "accounts/_members.html", _teams_context(request))
     return redirect("accounts:teams")
 
 

@@ -254,6 +254,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Views scope their querysets by request.team; the schema's fake request gets team=None.
+    "GET_MOCK_REQUEST": "config.schema.build_mock_request",
 }
 
 # Bodies above this are refused with 413 before anything parses them.

@@ -1,0 +1,238 @@
+"""The durable audit log: one NDJSON line and one row per API request with the same request id,
+security events recorded, no secret ever written, and `GET /api/v1/audit` for owners only."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts.models import AuditEvent, Role, Team, User
+from accounts.services import IssuedKey
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery 9"
+
+
+def _lines() -> list[dict[str, Any]]:
+    path = Path(settings.AUDIT_LOG_PATH)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _reset_token() -> str:
+    found = re.search(r"Reset token: (\S+)", str(mail.outbox[-1].body))
+    assert found is not None
+    return found.group(1)
+
+
+def _everything_written() -> str:
+    """Every byte of the log directories plus every audit row, as one string to grep."""
+    chunks = []
+    for folder in {Path(settings.AUDIT_LOG_PATH).parent, Path(settings.LOG_DIR)}:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                chunks.append(path.read_bytes().decode(errors="replace"))
+    for row in AuditEvent.objects.values():
+        chunks.append(json.dumps(row, default=str))
+    return "\n".join(chunks)
+
+
+def test_an_api_call_writes_one_line_and_one_row_with_the_same_request_id(
+    user: User, team: Team, issue_key: Callable[..., IssuedKey], api: Callable[..., APIClient]
+) -> None:
+    client = api(issue_key(user, team).raw_key)
+    client.get("/api/v1/auth/me")  # the key's first use is an event of its own
+
+    answer = client.get("/api/v1/auth/me", HTTP_X_REQUEST_ID="ci-run-4711.step-3")
+    assert answer["X-Request-ID"] == "ci-run-4711.step-3"
+
+    rows = list(AuditEvent.objects.filter(request_id="ci-run-4711.step-3"))
+    lines = [line for line in _lines() if line["request_id"] == "ci-run-4711.step-3"]
+    assert len(rows) == 1
+    assert len(lines) == 1
+    row, line = rows[0], lines[0]
+    assert (row.action, line["action"]) == ("api.request", "api.request")
+    assert row.status_code == line["status"] == 200
+    assert row.path == line["path"] == "/api/v1/auth/me"
+    assert row.method == line["method"] == "GET"
+    assert row.user_id == line["user_id"] == user.pk
+    assert row.team_id == line["team_id"] == team.pk
+    assert row.outcome == line["outcome"] == "ok"
+    assert row.duration_ms is not None and row.duration_ms >= 0
+    assert row.client_ip == "127.0.0.1"
+    assert row.detail["auth"] == "api_key"
+
+
+def test_a_request_id_is_generated_when_none_or_an_unsafe_one_is_given(db: None) -> None:
+    plain = APIClient().get("/api/v1/auth/me")
+    assert re.fullmatch(r"[0-9a-f]{32}", plain["X-Request-ID"])
+    hostile = APIClient().get("/api/v1/auth/me", HTTP_X_REQUEST_ID="x\nInjected: yes")
+    assert hostile["X-Request-ID"] != "x\nInjected: yes"
+    assert re.fullmatch(r"[0-9a-f]{32}", hostile["X-Request-ID"])
+    denied = AuditEvent.objects.get(request_id=plain["X-Request-ID"])
+    assert (denied.status_code, denied.outcome) == (401, "denied")
+    assert Client().get("/accounts/login")["X-Request-ID"]
+
+
+def test_no_key_token_or_password_is_ever_written(
+    sync_tasks: None, make_user: Callable[..., User]
+) -> None:
+    secrets: list[str] = [PASSWORD]
+    registered = APIClient().post(
+        "/api/v1/auth/register", {"email": "ci@example.test"}, format="json"
+    )
+    key = registered.json()["api_key"]["key"]
+    secrets.append(key)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    secrets.append(
+        client.post("/api/v1/auth/api-keys", {"name": "second"}, format="json").json()["key"]
+    )
+    jwt_answer = APIClient().post("/api/v1/auth/token", {"api_key": key}, format="json")
+    secrets.append(jwt_answer.json()["access_token"])
+    APIClient().get("/api/v1/auth/me", HTTP_X_API_KEY=key)
+    APIClient().get("/api/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {key}x")  # a failed attempt
+
+    APIClient().post("/api/v1/auth/reset-request", {"email": "ci@example.test"}, format="json")
+    token = _reset_token()
+    secrets.append(token)
+    confirmed = APIClient().post(
+        "/api/v1/auth/reset-confirm", {"email": "ci@example.test", "token": token}, format="json"
+    )
+    secrets.append(confirmed.json()["api_key"]["key"])
+
+    # Browser side: sign-up, a failed and a good login, a password change.
+    browser = Client()
+    browser.post(
+        "/accounts/signup",
+        {
+            "email": "web@example.test",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+    browser.post("/accounts/logout")
+    browser.post(
+        "/accounts/login", {"username": "web@example.test", "password": "Wrong-Password-77"}
+    )
+    secrets.append("Wrong-Password-77")
+    browser.post("/accounts/login", {"username": "web@example.test", "password": PASSWORD})
+    new_password = "another horse battery 10"
+    secrets.append(new_password)
+    browser.post(
+        "/accounts/password",
+        {
+            "old_password": PASSWORD,
+            "new_password1": new_password,
+            "new_password2": new_password,
+        },
+    )
+    created = browser.post("/accounts/api-keys/create", {"name": "page key", "role": "owner"})
+    page_key = re.search(r'id="new-key">(opk_[^<]+)<', created.content.decode())
+    assert page_key is not None
+    secrets.append(page_key.group(1))
+
+    written = _everything_written()
+    assert "api_key.created" in written and "login" in written  # the log is not empty
+    for secret in secrets:
+        assert secret not in written
+
+
+def test_security_events_are_recorded(
+    sync_tasks: None,
+    user: User,
+    shared_team: Team,
+    make_user: Callable[..., User],
+    issue_key: Callable[..., IssuedKey],
+    api: Callable[..., APIClient],
+) -> None:
+    browser = Client()
+    browser.post("/accounts/login", {"username": user.email, "password": "nope nope nope"})
+    browser.post("/accounts/login", {"username": user.email, "password": PASSWORD})
+    issued = issue_key(user, shared_team)
+    client = api(issued.raw_key)
+    client.get("/api/v1/auth/me")
+    colleague = make_user("colleague@example.test")
+    member = client.post(
+        "/api/v1/teams/members", {"email": colleague.email, "role": "viewer"}, format="json"
+    )
+    client.patch(f"/api/v1/teams/members/{member.json()['id']}", {"role": "analyst"}, format="json")
+    client.delete(f"/api/v1/teams/members/{member.json()['id']}")
+    client.delete(f"/api/v1/auth/api-keys/{issued.api_key.pk}")
+    APIClient().post("/api/v1/auth/reset-request", {"email": user.email}, format="json")
+    token = _reset_token()
+    APIClient().post(
+        "/api/v1/auth/reset-confirm", {"email": user.email, "token": token}, format="json"
+    )
+    APIClient().post(
+        "/api/v1/auth/reset-confirm", {"email": user.email, "token": token}, format="json"
+    )
+
+    events = {(e.action, e.outcome) for e in AuditEvent.objects.all()}
+    expected = {
+        ("login", "failed"),
+        ("login", "ok"),
+        ("api_key.created", "ok"),
+        ("api_key.first_used", "ok"),
+        ("team.member_added", "ok"),
+        ("team.member_role_changed", "ok"),
+        ("team.member_removed", "ok"),
+        ("api_key.revoked", "ok"),
+        ("key_reset.requested", "ok"),
+        ("key_reset.confirmed", "ok"),
+        ("key_reset.confirmed", "failed"),
+    }
+    assert expected <= events
+    added = AuditEvent.objects.get(action="team.member_added")
+    assert added.detail == {"member": colleague.email, "role": "viewer"}
+    assert added.team == shared_team
+    # Every event also went to the NDJSON file.
+    assert {(line["action"], line["outcome"]) for line in _lines()} >= expected
+
+
+def test_owners_read_the_audit_log_with_filters(
+    user: User,
+    shared_team: Team,
+    make_member: Callable[..., User],
+    issue_key: Callable[..., IssuedKey],
+    api: Callable[..., APIClient],
+) -> None:
+    analyst = make_member(shared_team, Role.ANALYST)
+    viewer = make_member(shared_team, Role.VIEWER)
+    owner = api(issue_key(user, shared_team).raw_key)
+    owner.get("/api/v1/auth/me")  # first use
+    owner.get("/api/v1/auth/me", HTTP_X_REQUEST_ID="find-me-0001")
+    owner.get("/api/v1/auth/api-keys/999999")
+
+    everything = owner.get("/api/v1/audit")
+    assert everything.status_code == 200
+    assert everything.json()["count"] >= 3
+    by_request = owner.get("/api/v1/audit", {"request_id": "find-me-0001"}).json()["results"]
+    assert [row["path"] for row in by_request] == ["/api/v1/auth/me"]
+    not_found = owner.get("/api/v1/audit", {"status": "404", "action": "api.request"}).json()[
+        "results"
+    ]
+    assert [row["path"] for row in not_found] == ["/api/v1/auth/api-keys/999999"]
+    created = owner.get("/api/v1/audit", {"action": "api_key.created", "user": user.email}).json()
+    assert created["count"] == 1
+    assert owner.get("/api/v1/audit", {"since": "2999-01-01T00:00:00Z"}).json()["count"] == 0
+    assert owner.get("/api/v1/audit", {"until": "2000-01-01T00:00:00Z"}).json()["count"] == 0
+    assert owner.get("/api/v1/audit", {"outcome": "ok"}).status_code == 200
+    assert owner.get("/api/v1/audit", {"status": "abc"}).status_code == 400
+    assert owner.get("/api/v1/audit", {"since": "yesterday"}).status_code == 400
+    assert owner.get("/api/v1/audit", {"page_size": 1}).json()["next"]
+
+    for member in (analyst, viewer):
+        denied = api(issue_key(member, shared_team).raw_key).get("/api/v1/audit")
+        assert denied.status_code == 403

@@ -1,0 +1,95 @@
+"""In a real browser: sign up, get a personal team, create an API key on the page, use it on
+the API, revoke it on the page, and watch the API refuse it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from accounts.models import ApiKey, Membership, Role, Team, User
+
+pytestmark = [pytest.mark.e2e]
+
+PASSWORD = "correct horse battery 9"
+
+
+def test_sign_up_create_a_key_use_it_revoke_it(
+    page: Any, live_server: Any, page_errors: list[str]
+) -> None:
+    page.goto("/accounts/signup")
+    page.fill("#id_email", "Ada@Example.test")
+    page.fill("#id_display_name", "Ada")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.inner_text("h1") == "Ada's team"
+    assert "owner" in page.inner_text(".lead")
+
+    user = User.objects.get(email="ada@example.test")
+    team = Team.objects.get(personal_owner=user)
+    assert Membership.objects.get(team=team, user=user).role == Role.OWNER
+
+    page.click("nav >> text=API keys")
+    page.wait_for_url(f"{live_server.url}/accounts/api-keys")
+    page.fill("#id_name", "GitLab CI")
+    page.select_option("#id_role", "analyst")
+    page.click("#api-keys button[type=submit]")
+    raw_key = page.inner_text("#new-key").strip()  # waits for the HTMX swap
+    assert raw_key.startswith("opk_")
+    assert page.locator("tr.state-active").count() == 1
+
+    me = httpx.get(
+        f"{live_server.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {raw_key}"}
+    )
+    assert me.status_code == 200
+    assert me.json()["team"] == {"id": team.pk, "name": "Ada's team", "is_personal": True}
+    assert me.json()["role"] == "analyst"
+
+    # The key is shown once: a reload does not show it again.
+    page.reload()
+    assert page.locator("#new-key").count() == 0
+    assert raw_key not in page.content()
+
+    page.click("tr.state-active >> text=Revoke")  # hx-confirm: the dialog is accepted
+    page.wait_for_selector("tr.state-revoked")
+    assert page.locator("tr.state-active").count() == 0
+    assert ApiKey.objects.get(team=team).revoked_at is not None
+
+    refused = httpx.get(
+        f"{live_server.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {raw_key}"}
+    )
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "This API key has been revoked."
+    assert page_errors == []
+
+
+def test_revoking_asks_for_confirmation_first(
+    page: Any, login_as: Any, dialogs: Any, user: User, team: Team, issue_key: Any
+) -> None:
+    issue_key(user, team, name="keep me")
+    login_as(user)
+    page.goto("/accounts/api-keys")
+    dialogs.accept = False
+    page.click("tr.state-active >> text=Revoke")
+    page.wait_for_timeout(300)
+    assert dialogs.messages == ["Revoke “keep me”? Anything using it gets 401 from now on."]
+    assert ApiKey.objects.get(name="keep me").revoked_at is None
+    assert page.locator("tr.state-active").count() == 1
+
+
+def test_logging_in_and_out_in_the_browser(page: Any, live_server: Any, user: User) -> None:
+    page.goto("/")
+    page.wait_for_url(f"{live_server.url}/accounts/login?next=/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", "wrong password 000")
+    page.click("button[type=submit]")
+    assert "Please enter a correct" in page.inner_text(".form-errors")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    assert user.email in page.inner_text(".who")
+    page.click("text=Log out")
+    page.wait_for_url(f"{live_server.url}/accounts/login")
