@@ -158,14 +158,17 @@ class Answer:
 
 
 def fetch(client: httpx.Client, url: str, max_body_bytes: int) -> Answer:
-    """GET one URL without following redirects; read at most `max_body_bytes` of the body."""
+    """GET one URL without following redirects; read at most `max_body_bytes` of the body, and
+    for no longer than the client's read timeout in all (httpx's timeouts are per read, so a
+    server dripping a byte at a time could otherwise hold the probe for hours)."""
     client.cookies.clear()  # nothing learned from one response is sent with the next
     started = time.monotonic()
     with client.stream("GET", url) as response:
+        read_until = time.monotonic() + (client.timeout.read or 10.0)
         body = bytearray()
         for chunk in response.iter_bytes():
             body += chunk
-            if len(body) >= max_body_bytes:
+            if len(body) >= max_body_bytes or time.monotonic() > read_until:
                 break
         headers = {name.lower(): value for name, value in response.headers.items()}
         answer = Answer(

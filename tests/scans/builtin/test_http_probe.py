@@ -231,3 +231,42 @@ def test_it_describes_one_command_per_tcp_service_or_url() -> None:
 )
 def test_the_page_title_is_read_safely(html: str, title: str) -> None:
     assert page_title(html) == title
+
+
+def test_a_server_dripping_its_body_does_not_hold_the_probe(
+    step_context: StepContextFactory,
+) -> None:
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<title>slow</title>"
+            )
+            for _ in range(100):  # 10 s of one byte every 0.1 s, each read well within the timeout
+                try:
+                    conn.sendall(b".")
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    threading.Thread(target=drip, daemon=True).start()
+    started = time.monotonic()
+    try:
+        result = http_probe.run(
+            step_context(
+                config={"timeout_ms": 500}, items=[Item("url", f"http://127.0.0.1:{port}/")]
+            )
+        )
+    finally:
+        listener.close()
+
+    assert time.monotonic() - started < 3
+    assert result.items[0].attrs["title"] == "slow"
