@@ -43,6 +43,13 @@ class HostKey:
     name: str  # canonical text: "example.com", "10.0.0.1", "2001:db8::1"
     version: int = 0  # 0 for names, 4 or 6 for addresses
     number: int = 0  # the address as an integer
+    # For ::ffff:a.b.c.d (matched as IPv4 a.b.c.d): the IPv6 number, so that IPv6 exclusions
+    # still apply to it. IPv6 authorizations do not cover it: it is an IPv4 host.
+    mapped_from: int | None = None
+
+    @property
+    def as_ipv6(self) -> HostKey | None:
+        return HostKey(self.name, 6, self.mapped_from) if self.mapped_from is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +71,8 @@ def host_key(value: str) -> HostKey:
         except OSError:
             raise ItemError(f"`{shown(value)}` is not a valid IPv6 address") from None
         if number >> 32 == _MAPPED_V4_PREFIX:  # ::ffff:a.b.c.d is a.b.c.d on the wire
-            number &= 0xFFFFFFFF
-            return HostKey(socket.inet_ntop(socket.AF_INET, number.to_bytes(4, "big")), 4, number)
+            v4 = number & 0xFFFFFFFF
+            return HostKey(socket.inet_ntop(socket.AF_INET, v4.to_bytes(4, "big")), 4, v4, number)
         return HostKey(socket.inet_ntop(socket.AF_INET6, number.to_bytes(16, "big")), 6, number)
     last = text[-1]
     if "0" <= last <= "9":

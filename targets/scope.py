@@ -289,8 +289,14 @@ class ScopeMatcher:
             return Verdict(False, str(exc), None)
         return Verdict(False, f"unknown item kind `{shown(kind, 20)}`", None)
 
+    def _excluding(self, key: HostKey, now: float) -> _Rule | None:
+        rule = self.excluded.host(key, now)
+        if rule is None and key.mapped_from is not None:
+            rule = self.excluded.host(key.as_ipv6, now)  # type: ignore[arg-type]
+        return rule
+
     def _host_verdict(self, kind: str, value: str, key: HostKey, now: float) -> Verdict:
-        excluded = self.excluded.host(key, now)
+        excluded = self._excluding(key, now)
         if excluded:
             return _excluded(excluded)
         rule = self.included.host(key, now)
@@ -300,7 +306,7 @@ class ScopeMatcher:
         return Verdict(False, f"no target covers {kind} {shown_value}", None)
 
     def _url_verdict(self, value: str, key: UrlKey, now: float) -> Verdict:
-        excluded = self.excluded.host(key.host, now) or self.excluded.url(key, now)
+        excluded = self._excluding(key.host, now) or self.excluded.url(key, now)
         if excluded:
             return _excluded(excluded)
         rule = self.included.url(key, now) or self.included.host(key.host, now)
@@ -330,20 +336,21 @@ def _excluded(rule: _Rule) -> Verdict:
 # --- the obvious O(n) answer -----------------------------------------------------------------
 
 
-def covers(kind: str, value: str, item: Item) -> bool:
+def covers(kind: str, value: str, item: Item, *, as_exclusion: bool = False) -> bool:
     """Whether one target (kind, normalized value) covers an item, written plainly with
     `ipaddress` and string comparisons. It is the reference the compiled matcher is tested
-    and benchmarked against, and what `Target.covers` uses; expiry is not its concern."""
+    and benchmarked against, and what `Target.covers` uses; expiry is not its concern.
+    `as_exclusion`: IPv6 exclusions also apply to IPv4-mapped addresses."""
     try:
-        return _covers(kind, value, item)
+        return _covers(kind, value, item, as_exclusion)
     except ItemError:
         return False
 
 
-def _covers(kind: str, value: str, item: Item) -> bool:
+def _covers(kind: str, value: str, item: Item, as_exclusion: bool) -> bool:
     if item.kind in ("host", "service"):
         host = host_key(item.value) if item.kind == "host" else service_host(item.value)
-        return _covers_host(kind, value, host)
+        return _covers_host(kind, value, host, as_exclusion)
     if item.kind == "url":
         key = url_key(item.value)
         if kind == "url":
@@ -357,7 +364,7 @@ def _covers(kind: str, value: str, item: Item) -> bool:
                 or (target.path.endswith("/") and key.path.startswith(target.path))
                 or key.path.startswith(target.path + "/")
             )
-        return _covers_host(kind, value, key.host)
+        return _covers_host(kind, value, key.host, as_exclusion)
     if item.kind == "image" and kind == "image":
         ref, target_ref = image_ref(item.value), split_image(value, value)
         if target_ref.is_prefix:
@@ -374,13 +381,16 @@ def _covers(kind: str, value: str, item: Item) -> bool:
     return False
 
 
-def _covers_host(kind: str, value: str, host: HostKey) -> bool:
+def _covers_host(kind: str, value: str, host: HostKey, as_exclusion: bool) -> bool:
     if kind == "domain" and not host.version:
         if value.startswith("*."):
             return host.name.endswith(value[1:])
         return host.name == value
     if kind in ("ip", "cidr") and host.version:
-        return ipaddress.ip_address(host.name) in ipaddress.ip_network(value)
+        network = ipaddress.ip_network(value)
+        if as_exclusion and host.mapped_from is not None and network.version == 6:
+            return ipaddress.IPv6Address(host.mapped_from) in network
+        return ipaddress.ip_address(host.name) in network
     return False
 
 
@@ -390,9 +400,9 @@ def linear_scan(rows: Iterable[TargetRow], item: Item, *, at: datetime | None = 
     now = at or datetime.now().astimezone()
     covered = False
     for row in rows:
-        if covers(row.kind, row.value, item):
-            if row.excluded:
+        if row.excluded:
+            if covers(row.kind, row.value, item, as_exclusion=True):
                 return False
-            if row.expires_at is None or row.expires_at > now:
-                covered = True
+        elif covers(row.kind, row.value, item) and (row.expires_at is None or row.expires_at > now):
+            covered = True
     return covered

@@ -144,8 +144,10 @@ def test_cidr_containment_agrees_with_ipaddress(
     except TargetParseError:
         return
     for address in picks:
-        expected = any(address in n for n in included if n.version == address.version) and not any(
-            address in n for n in excluded if n.version == address.version
+        # ::ffff:a.b.c.d is the IPv4 host a.b.c.d: IPv4 targets cover it, IPv6 exclusions still apply.
+        host = getattr(address, "ipv4_mapped", None) or address
+        expected = any(host in n for n in included if n.version == host.version) and not any(
+            (host in n if n.version == host.version else address in n) for n in excluded
         )
         verdict = scope.check(Item("host", str(address)))
         assert verdict.in_scope == expected, (address, verdict)
@@ -172,6 +174,13 @@ def test_an_ipv4_mapped_address_is_its_ipv4_address_for_inclusions_and_exclusion
     assert scope.check(Item("host", "::ffff:10.0.0.1")).in_scope
     assert not scope.check(Item("host", "::ffff:10.0.0.5")).in_scope
     assert not scope.check(Item("host", "[::ffff:a00:5]")).in_scope
+    ipv6_only = matcher("::/64", "!::/80", "10.0.0.0/8")
+    assert not ipv6_only.check(
+        Item("host", "::ffff:10.0.0.1")
+    ).in_scope  # an IPv6 exclusion still applies
+    assert (
+        not matcher("::/64").check(Item("host", "::ffff:10.0.0.1")).in_scope
+    )  # it is an IPv4 host
 
 
 def test_an_exclusion_beats_every_kind_of_inclusion() -> None:
