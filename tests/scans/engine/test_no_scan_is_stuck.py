@@ -12,7 +12,7 @@ from scans.engine import step_enqueue, step_run
 from scans.models import Scan, ScanLog, ScanStep
 from scans.reaper import reap_stale_steps
 from scans.services import scan_start
-from tests.scans.engine.conftest import wait_scan_done
+from tests.scanning import wait_scan_done
 from tests.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scans.models import Asset, Finding, ScanStep
-from tests.scans.engine.conftest import wait_scan_done
+from tests.scanning import wait_scan_done
 from workflows.services import workflow_create_from_template, workflow_update
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.smoke]

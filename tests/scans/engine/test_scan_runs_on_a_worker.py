@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from scans.models import Asset, Scan, ScanStep
-from tests.scans.engine.conftest import wait_scan_done
+from tests.scanning import wait_scan_done
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
