@@ -34,7 +34,7 @@ NOOP = {"type": "condition", "config": {"min_count": 0}}
 
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
 def _broker() -> str:
