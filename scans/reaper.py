@@ -31,15 +31,22 @@ def reap_stale_steps(*, stale_after_s: int | None = None) -> str:
     for step in ScanStep.objects.filter(
         status=StepStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after)
     ):
-        silent = int((now - step.heartbeat_at).total_seconds()) if step.heartbeat_at else stale_after
+        silent = (
+            int((now - step.heartbeat_at).total_seconds()) if step.heartbeat_at else stale_after
+        )
         with transaction.atomic():
             if step.attempt < step.max_attempts:
-                updated = ScanStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, heartbeat_at=step.heartbeat_at).update(
-                    status=StepStatus.QUEUED, queued_at=now, not_before=None
-                )
+                updated = ScanStep.objects.filter(
+                    pk=step.pk, status=StepStatus.RUNNING, heartbeat_at=step.heartbeat_at
+                ).update(status=StepStatus.QUEUED, queued_at=now, not_before=None)
                 if updated:
                     requeued += 1
-                    scan_log(step.scan_id, f"{step.node_id}: worker {step.worker} stopped heart-beating {silent} s ago; re-queued (attempt {step.attempt + 1} of {step.max_attempts})", step_id=step.pk, level="warning")
+                    scan_log(
+                        step.scan_id,
+                        f"{step.node_id}: worker {step.worker} stopped heart-beating {silent} s ago; re-queued (attempt {step.attempt + 1} of {step.max_attempts})",
+                        step_id=step.pk,
+                        level="warning",
+                    )
                     transaction.on_commit(lambda s=step: step_enqueue(s))
             else:
                 updated = ScanStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, heartbeat_at=step.heartbeat_at).update(
@@ -48,23 +55,36 @@ def reap_stale_steps(*, stale_after_s: int | None = None) -> str:
                 )  # fmt: skip
                 if updated:
                     failed += 1
-                    scan_log(step.scan_id, f"{step.node_id}: failed, worker lost after {step.attempt} attempt(s)", step_id=step.pk, level="error")
+                    scan_log(
+                        step.scan_id,
+                        f"{step.node_id}: failed, worker lost after {step.attempt} attempt(s)",
+                        step_id=step.pk,
+                        level="error",
+                    )
         if updated and not step.attempt < step.max_attempts:
             scan_advance(step.scan_id)
 
     lost_before = now - timedelta(seconds=LOST_QUEUED_AFTER_S)
-    for step in ScanStep.objects.filter(status=StepStatus.QUEUED, queued_at__lt=lost_before, not_before__isnull=True):
+    for step in ScanStep.objects.filter(
+        status=StepStatus.QUEUED, queued_at__lt=lost_before, not_before__isnull=True
+    ):
         step_enqueue(step)
         resent += 1
 
     # Scans whose steps all ended but that were never finalized (crash between the two).
-    for scan_id in Scan.objects.exclude(status__in=SCAN_TERMINAL).filter(mode=Scan.Mode.RUN).values_list("pk", flat=True):
+    for scan_id in (
+        Scan.objects.exclude(status__in=SCAN_TERMINAL)
+        .filter(mode=Scan.Mode.RUN)
+        .values_list("pk", flat=True)
+    ):
         scan_advance(scan_id)
 
     removed = _remove_orphan_containers()
     summary = f"requeued={requeued} failed={failed} resent={resent} containers_removed={removed}"
     if requeued or failed or resent or removed:
-        log.info("reaper", requeued=requeued, failed=failed, resent=resent, containers_removed=removed)
+        log.info(
+            "reaper", requeued=requeued, failed=failed, resent=resent, containers_removed=removed
+        )
     return summary
 
 

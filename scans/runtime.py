@@ -27,7 +27,9 @@ from typing import Any, Protocol
 
 ITEM_KINDS = ("host", "service", "url", "image", "repo")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info=0 … critical=4
+SEVERITY_RANK = {
+    name: rank for rank, name in enumerate(reversed(SEVERITIES))
+}  # info=0 … critical=4
 
 
 def severity_at_least(severity: str, minimum: str) -> bool:
@@ -48,7 +50,11 @@ class Item:
     @classmethod
     def service(cls, host: str, port: int, proto: str = "tcp", **attrs: Any) -> Item:
         shown = f"[{host}]" if ":" in host else host
-        return cls("service", f"{shown}:{port}/{proto}", {"host": host, "port": port, "proto": proto, **attrs})
+        return cls(
+            "service",
+            f"{shown}:{port}/{proto}",
+            {"host": host, "port": port, "proto": proto, **attrs},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "value": self.value, "attrs": dict(self.attrs)}
@@ -144,7 +150,9 @@ class ToolRun:
     output_truncated: bool = False
     duration_ms: float = 0.0
     error: str = ""  # why it did not complete (timeout, OOM, output cap, cannot pull image…)
-    output_dir: Path | None = None  # files the tool wrote (/output in docker, workdir/output locally)
+    output_dir: Path | None = (
+        None  # files the tool wrote (/output in docker, workdir/output locally)
+    )
 
     @property
     def ok(self) -> bool:

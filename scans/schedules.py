@@ -12,5 +12,10 @@ def ensure_schedules(**kwargs: Any) -> None:
 
     Schedule.objects.update_or_create(
         name=REAPER_NAME,
-        defaults={"func": "scans.tasks.reap", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+        defaults={
+            "func": "scans.tasks.reap",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
     )
