@@ -7,6 +7,7 @@ half-running. PORT/HOST choose the address (default 127.0.0.1:8000).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,9 +74,12 @@ def main() -> int:
         time.sleep(0.3)
 
     log("stopping web server and worker…")
+    # SIGTERM to each child itself, not to its process group: django-q2's cluster stops its
+    # pool gracefully on SIGTERM, but a signal to the whole group also kills its sentinel
+    # mid-shutdown and leaves the cluster deadlocked waiting for it.
     for child in children.values():
         if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
+            child.terminate()
     deadline = time.monotonic() + 15
     for name, child in children.items():
         remaining = max(0.1, deadline - time.monotonic())
@@ -83,10 +87,15 @@ def main() -> int:
             child.wait(timeout=remaining)
         except subprocess.TimeoutExpired:
             log(f"{name} did not stop in time; killing it")
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+        kill_group(child.pid)  # whatever is left of it (the worker's pool)
+        child.wait()
     log("stopped")
     return exit_code
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
+        os.killpg(pgid, signal.SIGKILL)
 
 
 if __name__ == "__main__":
