@@ -4,11 +4,13 @@ Registered for the whole suite in tests/conftest.py (pytest_plugins)."""
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,12 @@ from targets.services import target_create
 from tests.workers import wait_for
 from workflows.models import Workflow
 from workflows.services import workflow_create
+
+# Real scanner reports (shared/data/scanner-outputs beside the repository; CI clones there too).
+SCANNER_OUTPUTS = Path(
+    os.environ.get("OUTPOST_SCANNER_OUTPUTS")
+    or Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scanner-outputs"
+)
 
 
 @dataclass
