@@ -108,7 +108,8 @@ def test_make_run_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path: Path
     tree: set[int] = set()
     try:
         deadline = time.monotonic() + 120
-        status, body = 0, {}
+        status: int = 0
+        body: dict[str, Any] = {}
         while time.monotonic() < deadline:
             assert runner.poll() is None, "scripts/run.py exited early:\n" + "".join(output)
             status, body = _health(port)
