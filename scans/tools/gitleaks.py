@@ -1,0 +1,204 @@
+"""Gitleaks: secrets committed to git repositories (https://github.com/gitleaks/gitleaks), in a
+container without network.
+
+Two commands per repo item: the worker clones the repository (a host tool, through the local
+executor, with the same hardening as the built-in secret_scan: https/ssh only, no prompts, no
+credentials, no system or global git config, symlinks as plain files), then gitleaks reads the
+clone mounted read-only at /input/repo:
+
+    git -c core.symlinks=false … clone --quiet --no-tags --depth N -- URL repo
+    gitleaks detect --source /input/repo --report-format json --report-path /output/gitleaks-N.json
+                    --redact --no-banner --exit-code 0 [--log-opts=--max-count=N]
+
+`--redact` makes gitleaks itself write "REDACTED" instead of the secret; `--exit-code 0` because
+gitleaks otherwise exits 1 whenever it finds something.
+
+Reads both report shapes: v7 (`rule`, `offender`, `line`, `file`, `commit`, optional
+`lineNumber`) and v8 (`RuleID`, `Description`, `File`, `StartLine`, `Secret`, `Match`, `Commit`);
+`null` or `[]` is an empty report. Severity: gitleaks has none, and a leaked credential is
+exploitable as it is, so every finding is high. Location: `file:line` (path normalized);
+component: the repository URL when known, so the same file:line in two repositories are two
+findings. The secret (v8 `Secret`, v7 `offender`) is masked everywhere it could appear: evidence,
+title, description (first 4 characters and "***" for secrets of 8+ characters, else "***"); it
+is never stored in clear, even when gitleaks ran without --redact (imported reports).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from scans.builtin.options import ConfigField, timeout_field, validate_config
+from scans.builtin.secret_scan import GIT_CONFIG, _git_env, repo_url_problem
+from scans.runtime import Command, FindingData, Item, StepContext, StepResult
+from scans.tools.arguments import TargetRefused, repo_argument
+from scans.tools.invoke import Plan, invoke, run_failure, run_plans
+from scans.tools.report import ParsedReport, as_list, load_json, mask, normalize_path, redact
+
+TOOL = "gitleaks"
+ACCEPTS = {"repo"}
+EMITS: set[str] = set()
+CONFIG_FIELDS: list[ConfigField] = [
+    {
+        "name": "depth",
+        "type": "int",
+        "default": 100,
+        "min": 1,
+        "max": 100_000,
+        "help": "Commits of history to clone and scan",
+    },
+    {
+        "name": "max_repo_mb",
+        "type": "int",
+        "default": 500,
+        "min": 1,
+        "max": 10240,
+        "help": "Largest file the clone may write (git's pack)",
+    },
+    timeout_field(),
+]
+CHECKOUT = "repo"  # the clone, in the clone command's workdir; mounted at /input/repo
+
+
+def _pairs(config: dict[str, Any], items: list[Item]) -> tuple[list[tuple[Plan, Plan]], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    image = settings.TOOL_IMAGES[TOOL]
+    pairs: list[tuple[Plan, Plan]] = []
+    refused: list[str] = []
+    for item in items:
+        if item.kind != "repo":
+            continue
+        problem = repo_url_problem(item.value)
+        try:
+            if problem:
+                raise TargetRefused(problem)
+            url = repo_argument(item.value)
+        except TargetRefused as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            continue
+        output = f"gitleaks-{len(pairs) + 1}.json"
+        clone = ["git", *GIT_CONFIG, "clone", "--quiet", "--no-tags"]
+        clone += ["--depth", str(options["depth"]), "--", url, CHECKOUT]
+        scan = ["gitleaks", "detect", "--source", f"/input/{CHECKOUT}"]
+        scan += ["--report-format", "json", "--report-path", f"/output/{output}"]
+        scan += ["--redact", "--no-banner", "--exit-code", "0"]
+        scan += [f"--log-opts=--max-count={options['depth']}"]
+        pairs.append(
+            (
+                Plan(
+                    Command(clone),
+                    subject=item.value,
+                    max_output_bytes=options["max_repo_mb"] * 1024 * 1024,
+                ),
+                Plan(Command(scan, image), output=output, subject=item.value),
+            )
+        )
+    return pairs, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """Per repo item: the clone (on the worker, no image), then gitleaks (in its image)."""
+    return [plan.command for pair in _pairs(config, items)[0] for plan in pair]
+
+
+def run(ctx: StepContext) -> StepResult:
+    pairs, refused = _pairs(ctx.config, ctx.items)
+    for line in refused:
+        ctx.log(line)
+    result = StepResult()
+    scans: list[Plan] = []
+    for index, (clone, scan) in enumerate(pairs, start=1):
+        if ctx.is_cancelled():
+            result.error = "cancelled"
+            return result
+        workdir = ctx.workdir / f"{TOOL}-clone-{index}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        clone.env = _git_env(workdir)  # HOME = the workdir: no SSH keys, agent or credentials
+        cloned = invoke(ctx, TOOL, clone, workdir=workdir, timeout_s=ctx.timeout_s)
+        result.runs.append(cloned)
+        if not cloned.ok:
+            ctx.log(f"{clone.subject}: clone failed: {run_failure(cloned)}")
+            continue
+        scan.input_files = {CHECKOUT: Path(workdir / CHECKOUT)}
+        scans.append(scan)
+    if pairs and not scans:
+        result.error = "no repository could be cloned"
+        return result
+    scanned = run_plans(ctx, TOOL, scans, parse)
+    scanned.runs = result.runs + scanned.runs
+    return scanned
+
+
+def parse(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Findings from a gitleaks JSON report (v7 or v8), secrets masked."""
+    document = load_json(data, TOOL) if data.strip() else None
+    if document is not None and not isinstance(document, list):
+        raise ValueError("not a gitleaks report: expected a list of leaks")
+    report = ParsedReport()
+    for leak in as_list(document):
+        if not isinstance(leak, dict):
+            raise ValueError("not a gitleaks report: a leak is not an object")
+        report.findings.append(_finding(leak, subject))
+    return report
+
+
+def _finding(leak: dict[str, Any], subject: str) -> FindingData:
+    if "RuleID" in leak or "Secret" in leak:  # v8
+        rule = str(leak.get("RuleID") or "")
+        name = str(leak.get("Description") or rule)
+        secret = str(leak.get("Secret") or "")
+        path = normalize_path(leak.get("File"))
+        line = leak.get("StartLine")
+        context = {"match": str(leak.get("Match") or "")}
+        commit = str(leak.get("Commit") or "")
+        author, email, date = leak.get("Author"), leak.get("Email"), leak.get("Date")
+        tags = [str(t) for t in as_list(leak.get("Tags"))]
+    else:  # v7
+        rule = str(leak.get("rule") or "")
+        name = rule
+        secret = str(leak.get("offender") or "")
+        path = normalize_path(leak.get("file"))
+        line = leak.get("lineNumber")
+        context = {"line": str(leak.get("line") or "")}
+        commit = str(leak.get("commit") or "")
+        author, email, date = leak.get("author"), leak.get("email"), leak.get("date")
+        raw_tags = leak.get("tags") or ""
+        tags = [t.strip() for t in str(raw_tags).split(",") if t.strip()]
+    secrets = [secret] if secret and secret != "REDACTED" else []  # noqa: S105 (gitleaks' marker)
+    location = f"{path}:{line}" if line else path
+    finding = FindingData(
+        tool=TOOL,
+        severity="high",
+        title=f"{name} in {location}",
+        rule_id=rule,
+        description=f"gitleaks found what looks like a {name} in {location}"
+        + (f" (commit {commit[:12]})." if commit else "."),
+        remediation="Revoke and rotate the secret, remove it from the repository and its history, "
+        "and load it from a secret store or the environment instead.",
+        component=subject,
+        location=location,
+        item=subject,
+        evidence={
+            "secret": mask(secret) if secrets else secret,
+            **context,
+            "file": path,
+            "line": line or "",
+            "commit": commit,
+            "author": str(author or ""),
+            "email": str(email or ""),
+            "date": str(date or ""),
+        },
+        tags=["secret", *tags],
+    )
+    # Mask the secret wherever it could have slipped in (a file name, a match, a line).
+    finding.title = redact(finding.title, secrets)
+    finding.description = redact(finding.description, secrets)
+    finding.location = redact(finding.location, secrets)
+    finding.evidence = {
+        key: value if key == "secret" else redact(value, secrets)
+        for key, value in finding.evidence.items()
+    }
+    finding.tags = redact(finding.tags, secrets)
+    return finding

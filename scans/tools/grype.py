@@ -1,0 +1,175 @@
+"""Grype: vulnerabilities in container images (https://github.com/anchore/grype), in a
+container. Offered only when GRYPE_ENABLED is true (a second opinion next to Trivy).
+
+`grype --quiet --output json --file /output/grype-N.json --scope squashed|all-layers -- IMAGE`.
+Like Trivy it downloads its database on first use (network `TOOL_NETWORK_GRYPE`).
+
+Reads match documents from grype 0.7 to today: `{"matches": [{"vulnerability", "artifact",
+"relatedVulnerabilities", "matchDetails"}], "source", "descriptor"}`. Fields that moved across
+versions are read from either place: fixed versions from `vulnerability.fix.versions` (newer) or
+`fixedInVersion` (0.7-era), references from `urls` or `links`, a description from the vulnerability
+or its first related (NVD) record, locations as objects or plain paths.
+
+Severity: Critical/High/Medium/Low as they are; Negligible and Unknown → info. rule_id = the
+vulnerability id (CVE or GHSA), component = package name, version = installed version, fixed =
+fixed versions. Location: `<image>:<first location path>` (the image from the report's source, or
+the scanned item). grype lists a match once per matcher that found it; duplicates are merged
+(evidence `occurrences`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from scans.builtin.options import ConfigField, timeout_field, validate_config
+from scans.runtime import Command, FindingData, Item, StepContext, StepFailed, StepResult
+from scans.tools.arguments import TargetRefused, image_argument
+from scans.tools.invoke import Plan, run_plans
+from scans.tools.report import (
+    ParsedReport,
+    as_list,
+    load_json,
+    named_severity,
+    normalize_path,
+    text,
+)
+
+TOOL = "grype"
+ACCEPTS = {"image"}
+EMITS: set[str] = set()
+CONFIG_FIELDS: list[ConfigField] = [
+    {
+        "name": "scope",
+        "type": "choice",
+        "default": "squashed",
+        "choices": ["squashed", "all-layers"],
+        "help": "Packages of the final image only (squashed), or of every layer",
+    },
+    {
+        "name": "only_fixed",
+        "type": "bool",
+        "default": False,
+        "help": "Leave out vulnerabilities that have no fixed version yet",
+    },
+    timeout_field(),
+]
+
+
+def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    image = settings.TOOL_IMAGES[TOOL]
+    plans: list[Plan] = []
+    refused: list[str] = []
+    for item in items:
+        if item.kind != "image":
+            continue
+        try:
+            target = image_argument(item.value)
+        except TargetRefused as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            continue
+        output = f"grype-{len(plans) + 1}.json"
+        argv = ["grype", "--quiet", "--output", "json", "--file", f"/output/{output}"]
+        argv += ["--scope", options["scope"]]
+        if options["only_fixed"]:
+            argv.append("--only-fixed")
+        argv += ["--", target]
+        plans.append(Plan(Command(argv, image), output=output, subject=item.value))
+    return plans, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """One grype per image item."""
+    return [plan.command for plan in _plans(config, items)[0]]
+
+
+def run(ctx: StepContext) -> StepResult:
+    if not settings.GRYPE_ENABLED:
+        raise StepFailed("grype is disabled on this server (GRYPE_ENABLED=false)")
+    plans, refused = _plans(ctx.config, ctx.items)
+    for line in refused:
+        ctx.log(line)
+    return run_plans(ctx, TOOL, plans, parse)
+
+
+def parse(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Findings from a grype JSON document (any version from 0.7 on)."""
+    document = load_json(data, TOOL)
+    if not isinstance(document, dict) or "matches" not in document:
+        raise ValueError("not a grype report: no `matches`")
+    artifact = subject or _source_name(document.get("source"))
+    report = ParsedReport()
+    for match in as_list(document.get("matches")):
+        if not isinstance(match, dict):
+            raise ValueError("not a grype report: a match is not an object")
+        report.findings.append(_finding(match, artifact, subject))
+    return report
+
+
+def _source_name(source: Any) -> str:
+    if not isinstance(source, dict):
+        return ""
+    target = source.get("target")
+    if isinstance(target, dict):
+        return str(target.get("userInput") or (target.get("tags") or [""])[0] or "")
+    name = str(target or "").strip().strip('"')
+    return "" if name in {".", "./"} else name
+
+
+def _first_path(artifact: dict[str, Any]) -> str:
+    for location in as_list(artifact.get("locations")):
+        path = location.get("path") if isinstance(location, dict) else location
+        if path:
+            return normalize_path(path)
+    return ""
+
+
+def _finding(match: dict[str, Any], artifact_name: str, subject: str) -> FindingData:
+    vuln = match.get("vulnerability") or {}
+    related = [r for r in as_list(match.get("relatedVulnerabilities")) if isinstance(r, dict)]
+    package = match.get("artifact") or {}
+    vuln_id = str(vuln.get("id") or "")
+    name = str(package.get("name") or "")
+    version = str(package.get("version") or "")
+    fix = vuln.get("fix") or {}
+    fixed = ", ".join(str(v) for v in as_list(fix.get("versions"))) or str(
+        vuln.get("fixedInVersion") or ""
+    )
+    severity = vuln.get("severity") or next((r.get("severity") for r in related), "")
+    description = vuln.get("description") or next(
+        (r.get("description") for r in related if r.get("description")), ""
+    )
+    references = [str(u) for u in as_list(vuln.get("urls") or vuln.get("links"))]
+    if vuln.get("dataSource") and str(vuln["dataSource"]) not in references:
+        references.insert(0, str(vuln["dataSource"]))
+    path = _first_path(package)
+    location = f"{artifact_name}:{path}" if artifact_name and path else (artifact_name or path)
+    matchers = [
+        str(d.get("matcher") or "")
+        for d in as_list(match.get("matchDetails"))
+        if isinstance(d, dict)
+    ]
+    return FindingData(
+        tool=TOOL,
+        severity=named_severity(severity),
+        title=f"{vuln_id} in {name} {version}".strip(),
+        rule_id=vuln_id,
+        description=text(description),
+        remediation=f"Upgrade {name} to {fixed}." if fixed else "",
+        component=name,
+        version=version,
+        fixed_version=fixed,
+        location=location,
+        item=subject or artifact_name,
+        evidence={
+            "type": str(package.get("type") or ""),
+            "purl": str(package.get("purl") or ""),
+            "namespace": str(vuln.get("namespace") or ""),
+            "fix_state": str(fix.get("state") or ""),
+            "matchers": matchers,
+            "cvss": vuln.get("cvss") or [],
+        },
+        references=references,
+    )

@@ -1,0 +1,300 @@
+"""nmap: port and service detection (https://nmap.org), in a container.
+
+Runs `nmap -sT` (a TCP connect scan: the sandbox runs as an unprivileged user without raw
+sockets, so SYN scans are not possible) with `-sV` version detection and, when asked, the
+`vulners` NSE script (which sends the detected CPEs to vulners.com: it needs network access
+beyond the target). One command per host item; service items are grouped per host and scan
+exactly their ports. UDP services are skipped (a UDP scan needs root).
+
+Reads `-oX` XML, `xmloutputversion` 1.04 and 1.05 (nmap 6.x to 7.9x), with defusedxml: a report
+carrying entity declarations (billion laughs) or external entities is refused, not expanded.
+nmap exits 0 even when every host is down; the XML's <runstats> says so, and the step log gets a
+note.
+
+What comes out:
+- a `service` item per open TCP port, attrs: service (name), product, version, extrainfo,
+  tunnel, cpe, address; the host is the name nmap was given when there was one (so the item stays
+  in the scope that allowed the scan), else the address;
+- an `info` finding per open port, rule_id `open-port`, location = the service value
+  (`host:port/proto`), component empty: open ports are findings so a scan diff shows a port that
+  opened or closed since the previous scan and an imported nmap report is not empty;
+- one finding per vulners entry: rule_id = the id (CVE-…, or an exploit-db/packetstorm id),
+  severity from its CVSS score (≥ 9 critical, ≥ 7 high, ≥ 4 medium, > 0 low, else info),
+  component = product (or service name), version = detected version, tagged `exploit` when vulners
+  says one exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from django.conf import settings
+
+from scans.builtin.options import ConfigField, timeout_field, validate_config
+from scans.builtin.port_spec import PortSpecError, parse_port_spec
+from scans.runtime import Command, FindingData, Item, StepContext, StepResult
+from scans.tools.arguments import TargetRefused, host_argument, service_argument
+from scans.tools.invoke import Plan, run_plans
+from scans.tools.report import ParsedReport, cvss_severity, text
+
+TOOL = "nmap"
+ACCEPTS = {"host", "service"}
+EMITS = {"service"}
+TIMING = {"polite": "-T2", "normal": "-T3", "aggressive": "-T4"}
+
+
+def _check_ports(spec: str) -> None:
+    try:
+        parse_port_spec(spec)
+    except PortSpecError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+CONFIG_FIELDS: list[ConfigField] = [
+    {
+        "name": "ports",
+        "type": "str",
+        "default": "top-1000",
+        "max_length": 2000,
+        "validate": _check_ports,
+        "help": "top-100, top-1000, all, or a list such as 22,80,8000-8100 (host items)",
+    },
+    {
+        "name": "version_detection",
+        "type": "bool",
+        "default": True,
+        "help": "Probe open ports for the service and its version (-sV)",
+    },
+    {
+        "name": "vulners",
+        "type": "bool",
+        "default": False,
+        "help": "Look up CVEs for detected versions with the vulners script (asks vulners.com)",
+    },
+    {
+        "name": "timing",
+        "type": "choice",
+        "default": "normal",
+        "choices": list(TIMING),
+        "help": "nmap timing template: polite (-T2), normal (-T3), aggressive (-T4)",
+    },
+    {
+        "name": "assume_up",
+        "type": "bool",
+        "default": True,
+        "help": "Scan hosts that do not answer discovery probes (-Pn)",
+    },
+    timeout_field(),
+]
+
+
+def _port_args(spec: str) -> list[str]:
+    keyword = spec.strip().lower()
+    if keyword in {"top-100", "top-1000"}:
+        return ["--top-ports", keyword.removeprefix("top-")]
+    if keyword == "all":
+        return ["-p-"]
+    return ["-p", _ranges(parse_port_spec(spec))]
+
+
+def _ranges(ports: list[int]) -> str:
+    """22,80,81,82 → "22,80-82" (nmap's -p syntax), in ascending order."""
+    parts: list[str] = []
+    ordered = sorted(set(ports))
+    start = previous = ordered[0]
+    for port in [*ordered[1:], -1]:
+        if port == previous + 1:
+            previous = port
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = port
+    return ",".join(parts)
+
+
+def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    base = ["nmap", "-sT"]
+    if options["assume_up"]:
+        base.append("-Pn")
+    if options["version_detection"] or options["vulners"]:
+        base.append("-sV")
+    base.append(TIMING[options["timing"]])
+    if options["vulners"]:
+        base += ["--script", "vulners"]
+    image = settings.TOOL_IMAGES[TOOL]
+    refused: list[str] = []
+    hosts: list[str] = []
+    service_ports: dict[str, list[int]] = {}
+    for item in items:
+        try:
+            if item.kind == "host":
+                hosts.append(host_argument(item.value))
+            elif item.kind == "service":
+                host, port, proto = service_argument(item)
+                if proto != "tcp":
+                    refused.append(f"{item.value}: not scanned, UDP scans need root")
+                    continue
+                service_ports.setdefault(host, []).append(port)
+        except TargetRefused as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+    targets = [(host, _port_args(options["ports"])) for host in dict.fromkeys(hosts)]
+    targets += [(host, ["-p", _ranges(ports)]) for host, ports in service_ports.items()]
+    plans = []
+    for index, (host, ports) in enumerate(targets, start=1):
+        output = f"nmap-{index}.xml"
+        argv = [*base, *ports, "-oX", f"/output/{output}", "--", host]
+        plans.append(Plan(Command(argv, image), output=output, subject=host))
+    return plans, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """One nmap per host item, one per host of the service items (their ports only)."""
+    return [plan.command for plan in _plans(config, items)[0]]
+
+
+def run(ctx: StepContext) -> StepResult:
+    plans, refused = _plans(ctx.config, ctx.items)
+    for line in refused:
+        ctx.log(line)
+    return run_plans(ctx, TOOL, plans, parse)
+
+
+def parse(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Services, open-port findings and vulners CVEs from nmap's XML."""
+    if not data.strip():
+        raise ValueError("empty nmap report")
+    try:
+        root = fromstring(data)
+    except DefusedXmlException as exc:
+        raise ValueError(f"refused nmap XML: {type(exc).__name__} ({exc})") from exc
+    except ParseError as exc:
+        raise ValueError(f"not nmap XML: {exc}") from exc
+    if root.tag != "nmaprun":
+        raise ValueError(f"not nmap XML: the root element is <{root.tag}>, not <nmaprun>")
+    report = ParsedReport()
+    for host in root.iter("host"):
+        _host(host, report, subject)
+    hosts = root.find("runstats/hosts")
+    if hosts is not None and hosts.get("up") == "0":
+        report.notes.append(f"nmap found no host up ({hosts.get('down', '?')} down)")
+    return report
+
+
+def _host(host: Element, report: ParsedReport, subject: str) -> None:
+    addresses = {a.get("addrtype", ""): a.get("addr", "") for a in host.findall("address")}
+    address = addresses.get("ipv4") or addresses.get("ipv6") or ""
+    names = [h.get("name", "") for h in host.findall("hostnames/hostname")]
+    given = [
+        h.get("name", "") for h in host.findall("hostnames/hostname") if h.get("type") == "user"
+    ]
+    name = (
+        (given[0] if given else "") or (subject if subject in names else "") or address or subject
+    )
+    if not name:
+        return
+    for port in host.findall("ports/port"):
+        state = port.find("state")
+        if state is None or state.get("state") != "open":
+            continue
+        _port(port, name=name, address=address, report=report)
+
+
+def _port(port: Element, *, name: str, address: str, report: ParsedReport) -> None:
+    number = int(port.get("portid", "0"))
+    proto = port.get("protocol", "tcp")
+    service = port.find("service")
+    info: dict[str, Any] = {}
+    if service is not None:
+        info = {
+            key: service.get(attr, "")
+            for key, attr in (
+                ("service", "name"),
+                ("product", "product"),
+                ("version", "version"),
+                ("extrainfo", "extrainfo"),
+                ("tunnel", "tunnel"),
+            )
+            if service.get(attr)
+        }
+        cpes = [c.text or "" for c in service.findall("cpe") if c.text]
+        if cpes:
+            info["cpe"] = cpes
+    if address and address != name:
+        info["address"] = address
+    item = Item.service(name, number, proto, **info)
+    report.items.append(item)
+    shown = info.get("service") or "unknown service"
+    product = " ".join(filter(None, (info.get("product"), info.get("version"))))
+    report.findings.append(
+        FindingData(
+            tool=TOOL,
+            severity="info",
+            title=f"Open port {number}/{proto} ({shown}{', ' + product if product else ''})",
+            rule_id="open-port",
+            description=f"{item.value} accepts connections; nmap identified it as {shown}.",
+            component="",
+            version=str(info.get("version", "")),
+            location=item.value,
+            item=item.value,
+            evidence={k: v for k, v in info.items()},
+            tags=["open-port"],
+        )
+    )
+    for script in port.findall("script"):
+        if script.get("id") == "vulners":
+            report.findings.extend(_vulners(script, item=item, info=info))
+
+
+def _vulners(script: Element, *, item: Item, info: dict[str, Any]) -> list[FindingData]:
+    """Entries of the vulners script: structured <table>s (nmap ≥ 7.7), else its text output
+    ("\\tCVE-2018-15919\\t5.0\\thttps://vulners.com/cve/CVE-2018-15919" lines)."""
+    entries: list[dict[str, str]] = []
+    for cpe_table in script.findall("table"):
+        for row in cpe_table.findall("table"):
+            fields = {e.get("key", ""): (e.text or "") for e in row.findall("elem")}
+            if fields.get("id"):
+                entries.append({**fields, "cpe": cpe_table.get("key", "")})
+    if not entries:
+        cpe = ""
+        for line in (script.get("output") or "").splitlines():
+            parts = line.strip().split("\t")
+            if len(parts) == 1 and parts[0].startswith("cpe:") and parts[0].endswith(":"):
+                cpe = parts[0][:-1]
+            elif len(parts) >= 2 and parts[0] and parts[1].replace(".", "", 1).isdigit():
+                url = parts[2] if len(parts) > 2 else ""
+                entries.append({"id": parts[0], "cvss": parts[1], "url": url, "cpe": cpe})
+    component = str(info.get("product") or info.get("service") or "")
+    version = str(info.get("version", ""))
+    findings = []
+    for entry in entries:
+        vuln_id = entry["id"]
+        kind = entry.get("type") or "cve"
+        exploit = entry.get("is_exploit", "").lower() == "true"
+        findings.append(
+            FindingData(
+                tool=TOOL,
+                severity=cvss_severity(entry.get("cvss")),
+                title=f"{vuln_id} in {' '.join(filter(None, (component, version))) or item.value}",
+                rule_id=vuln_id,
+                description=text(
+                    f"vulners lists {vuln_id} (CVSS {entry.get('cvss') or '?'}) for "
+                    f"{entry.get('cpe') or component} detected on {item.value}."
+                ),
+                component=component,
+                version=version,
+                location=item.value,
+                item=item.value,
+                evidence={
+                    "cvss": entry.get("cvss", ""),
+                    "cpe": entry.get("cpe", ""),
+                    "type": kind,
+                    "is_exploit": exploit,
+                },
+                references=[entry.get("url") or f"https://vulners.com/{kind}/{vuln_id}"],
+                tags=["exploit"] if exploit else [],
+            )
+        )
+    return findings

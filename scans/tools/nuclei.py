@@ -1,0 +1,181 @@
+"""Nuclei: template-based checks for known vulnerabilities, exposures and misconfigurations
+(https://github.com/projectdiscovery/nuclei), in a container.
+
+One command per item (a URL, a `host:port` service, or a host):
+
+    nuclei -jsonl -o /output/nuclei-N.jsonl -silent -no-color -disable-update-check
+           -severity <min and above> [-tags T] -rate-limit N [-no-interactsh] -u TARGET
+
+Nuclei takes targets only through `-u` (there is no positional argument to put after `--`);
+the target is validated like every tool argument and can never start with "-". Interactsh
+(out-of-band callbacks to projectdiscovery's servers) is off unless configured. The upstream
+image fetches its templates on first use (network `TOOL_NETWORK_NUCLEI`).
+
+Reads JSON Lines (nuclei ≥ 2.x `-jsonl`/`-json`) and a JSON array (`-je`, v3 exports); an
+empty file is an empty report. Severity: `info.severity` (critical/high/medium/low/info;
+unknown → info). rule_id = `template-id`; location = `matched-at` (else `host`); component =
+`matcher-name`, else the extracted results (templates such as tls-version report one result per
+value at the same place: tls12 and tls13 are two findings). Timestamps, IPs, requests and
+responses are evidence, not identity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+
+from scans.builtin.options import ConfigField, timeout_field, validate_config
+from scans.runtime import SEVERITIES, Command, FindingData, Item, StepContext, StepResult
+from scans.tools.arguments import TargetRefused, item_argument
+from scans.tools.invoke import Plan, run_plans
+from scans.tools.report import ParsedReport, as_list, named_severity, text
+
+TOOL = "nuclei"
+ACCEPTS = {"host", "service", "url"}
+EMITS: set[str] = set()
+_TAGS = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:,[a-z0-9][a-z0-9_.-]*)*$")
+
+
+def _check_tags(value: str) -> None:
+    if value and not _TAGS.match(value):
+        raise ValueError("comma-separated template tags: lower-case letters, digits, . _ -")
+
+
+CONFIG_FIELDS: list[ConfigField] = [
+    {
+        "name": "min_severity",
+        "type": "choice",
+        "default": "low",
+        "choices": list(reversed(SEVERITIES)),
+        "help": "Run templates of this severity and above",
+    },
+    {
+        "name": "tags",
+        "type": "str",
+        "default": "",
+        "max_length": 500,
+        "validate": _check_tags,
+        "help": "Only templates with these tags (comma-separated), e.g. cve,exposure",
+    },
+    {
+        "name": "rate_limit",
+        "type": "int",
+        "default": 150,
+        "min": 1,
+        "max": 2000,
+        "help": "Requests per second at most",
+    },
+    {
+        "name": "interactsh",
+        "type": "bool",
+        "default": False,
+        "help": "Allow out-of-band checks through projectdiscovery's interactsh servers",
+    },
+    timeout_field(),
+]
+
+
+def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    image = settings.TOOL_IMAGES[TOOL]
+    minimum = SEVERITIES.index(options["min_severity"])
+    severities = ",".join(reversed(SEVERITIES[: minimum + 1]))
+    plans: list[Plan] = []
+    refused: list[str] = []
+    for item in items:
+        if item.kind not in ACCEPTS:
+            continue
+        try:
+            target = item_argument(item)
+        except TargetRefused as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            continue
+        output = f"nuclei-{len(plans) + 1}.jsonl"
+        argv = ["nuclei", "-jsonl", "-o", f"/output/{output}", "-silent", "-no-color"]
+        argv += ["-disable-update-check", "-severity", severities]
+        if options["tags"]:
+            argv += ["-tags", options["tags"]]
+        argv += ["-rate-limit", str(options["rate_limit"])]
+        if not options["interactsh"]:
+            argv.append("-no-interactsh")
+        argv += ["-u", target]
+        plans.append(Plan(Command(argv, image), output=output, subject=item.value))
+    return plans, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """One nuclei per host, service or URL item."""
+    return [plan.command for plan in _plans(config, items)[0]]
+
+
+def run(ctx: StepContext) -> StepResult:
+    plans, refused = _plans(ctx.config, ctx.items)
+    for line in refused:
+        ctx.log(line)
+    return run_plans(ctx, TOOL, plans, parse)
+
+
+def _results(data: bytes) -> list[Any]:
+    body = data.decode("utf-8-sig", errors="strict").strip()
+    if not body:
+        return []
+    try:
+        if body.startswith("["):
+            return list(json.loads(body))
+        return [json.loads(line) for line in body.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a nuclei JSON or JSON Lines report: {exc}") from exc
+
+
+def parse(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Findings from nuclei's JSON Lines or JSON array output."""
+    try:
+        results = _results(data)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not a nuclei report: {exc}") from exc
+    report = ParsedReport()
+    for result in results:
+        if not isinstance(result, dict) or "template-id" not in result:
+            raise ValueError("not a nuclei report: a result has no template-id")
+        report.findings.append(_finding(result, subject))
+    return report
+
+
+def _finding(result: dict[str, Any], subject: str) -> FindingData:
+    info = result.get("info") or {}
+    template = str(result.get("template-id") or "")
+    matcher = str(result.get("matcher-name") or "")
+    extracted = [str(v) for v in as_list(result.get("extracted-results"))]
+    location = text(result.get("matched-at") or result.get("host"), 2000)
+    classification = info.get("classification") or {}
+    raw_tags = info.get("tags")
+    tags = raw_tags.split(",") if isinstance(raw_tags, str) else as_list(raw_tags)
+    name = text(info.get("name") or template, 400)
+    return FindingData(
+        tool=TOOL,
+        severity=named_severity(info.get("severity")),
+        title=f"{name} ({matcher})" if matcher else name,
+        rule_id=template,
+        description=text(info.get("description")),
+        remediation=text(info.get("remediation")),
+        component=matcher or text(",".join(extracted), 200),
+        location=location,
+        item=subject or text(result.get("host"), 2000),
+        evidence={
+            "type": str(result.get("type") or ""),
+            "host": str(result.get("host") or ""),
+            "ip": str(result.get("ip") or ""),
+            "matcher_name": matcher,
+            "extracted_results": extracted,
+            "template_url": str(result.get("template-url") or ""),
+            "cve": [str(c) for c in as_list(classification.get("cve-id"))],
+            "cwe": [str(c) for c in as_list(classification.get("cwe-id"))],
+            "cvss_score": classification.get("cvss-score") or "",
+            "timestamp": str(result.get("timestamp") or ""),
+        },
+        references=[str(r) for r in as_list(info.get("reference"))],
+        tags=[str(t).strip() for t in tags if str(t).strip()],
+    )

@@ -1,0 +1,240 @@
+"""Trivy: vulnerabilities, misconfigurations and secrets in container images and repositories
+(https://trivy.dev), in a container.
+
+`trivy image` for image items, `trivy repo` for repo items (Trivy clones it itself), always
+`--format json --output /output/trivy-N.json`, targets after `--`. Trivy needs its vulnerability
+database: the upstream image downloads it on first use (network `TOOL_NETWORK_TRIVY`) into
+`$HOME` = the sandbox's /tmp, so every run downloads it again unless `skip_db_update` is set and
+the image carries a database.
+
+Reads both report shapes: the legacy top-level list of results (Trivy < 0.20) and
+`SchemaVersion` 2 (`{"ArtifactName", "Results": [...]}`), with `Vulnerabilities`,
+`Misconfigurations` (only `Status: FAIL`) and `Secrets`.
+
+Severity: CRITICAL/HIGH/MEDIUM/LOW as they are, UNKNOWN → info. Fields: rule_id =
+VulnerabilityID (or the misconfiguration/secret rule id), component = PkgName, version =
+InstalledVersion, fixed_version = FixedVersion. Location: the image (or repository) for OS
+packages; `<artifact>:<path>` for language packages, misconfigurations and secrets (with
+`:line` for the last two), the path normalized. The OS release Trivy names in a target
+("(debian 10.8)") is left out so an image rebuilt on a newer point release keeps its findings'
+identity. Secrets: Trivy masks them in `Match` (`*****`); a Match without a mask is not kept.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+
+from scans.builtin.options import ConfigField, timeout_field, validate_config
+from scans.runtime import Command, FindingData, Item, StepContext, StepResult
+from scans.tools.arguments import TargetRefused, image_argument, repo_argument
+from scans.tools.invoke import Plan, run_plans
+from scans.tools.report import (
+    ParsedReport,
+    as_list,
+    load_json,
+    named_severity,
+    normalize_path,
+    text,
+)
+
+TOOL = "trivy"
+ACCEPTS = {"image", "repo"}
+EMITS: set[str] = set()
+SCANNERS = ["vuln", "vuln,secret", "vuln,secret,misconfig", "secret", "misconfig"]
+
+CONFIG_FIELDS: list[ConfigField] = [
+    {
+        "name": "scanners",
+        "type": "choice",
+        "default": "vuln,secret",
+        "choices": SCANNERS,
+        "help": "What to look for: vulnerable packages, committed secrets, misconfigurations",
+    },
+    {
+        "name": "ignore_unfixed",
+        "type": "bool",
+        "default": False,
+        "help": "Leave out vulnerabilities that have no fixed version yet",
+    },
+    {
+        "name": "skip_db_update",
+        "type": "bool",
+        "default": False,
+        "help": "Use the database already in the image (offline mirrors) instead of downloading",
+    },
+    timeout_field(),
+]
+_OS_RELEASE = re.compile(r"\s*\([^()]*\)\s*$")
+
+
+def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    image = settings.TOOL_IMAGES[TOOL]
+    plans: list[Plan] = []
+    refused: list[str] = []
+    for item in items:
+        try:
+            if item.kind == "image":
+                mode, target = "image", image_argument(item.value)
+            elif item.kind == "repo":
+                mode, target = "repo", repo_argument(item.value)
+            else:
+                continue
+        except TargetRefused as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            continue
+        output = f"trivy-{len(plans) + 1}.json"
+        argv = ["trivy", mode, "--quiet", "--format", "json", "--output", f"/output/{output}"]
+        argv += ["--scanners", options["scanners"], "--timeout", f"{options['timeout_s']}s"]
+        if options["ignore_unfixed"]:
+            argv.append("--ignore-unfixed")
+        if options["skip_db_update"]:
+            argv.append("--skip-db-update")
+        argv += ["--", target]
+        plans.append(Plan(Command(argv, image), output=output, subject=item.value))
+    return plans, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """One `trivy image` per image item, one `trivy repo` per repo item."""
+    return [plan.command for plan in _plans(config, items)[0]]
+
+
+def run(ctx: StepContext) -> StepResult:
+    plans, refused = _plans(ctx.config, ctx.items)
+    for line in refused:
+        ctx.log(line)
+    return run_plans(ctx, TOOL, plans, parse)
+
+
+def parse(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Findings from a Trivy JSON report (legacy list or SchemaVersion 2)."""
+    document = load_json(data, TOOL)
+    if isinstance(document, list):
+        results, artifact = document, ""
+    elif isinstance(document, dict) and ("Results" in document or "SchemaVersion" in document):
+        results = as_list(document.get("Results"))
+        artifact = str(document.get("ArtifactName") or "")
+    else:
+        raise ValueError(
+            "not a Trivy report: expected a list of results or a SchemaVersion 2 object"
+        )
+    if artifact in {".", "./"}:
+        artifact = ""  # a filesystem scan of the working directory
+    artifact = subject or artifact
+    report = ParsedReport()
+    for result in results:
+        if not isinstance(result, dict):
+            raise ValueError("not a Trivy report: a result is not an object")
+        target = str(result.get("Target") or "")
+        for vuln in as_list(result.get("Vulnerabilities")):
+            report.findings.append(_vulnerability(vuln, result, artifact, subject))
+        for misconf in as_list(result.get("Misconfigurations")):
+            if str(misconf.get("Status") or "FAIL").upper() == "FAIL":
+                report.findings.append(_misconfiguration(misconf, target, artifact, subject))
+        for secret in as_list(result.get("Secrets")):
+            report.findings.append(_secret(secret, target, artifact, subject))
+    return report
+
+
+def _is_os_result(result: dict[str, Any]) -> bool:
+    if "Class" in result:
+        return result.get("Class") == "os-pkgs"
+    # Legacy reports have no Class: OS package results are named "<image or os> (<os> <version>)".
+    return bool(_OS_RELEASE.search(str(result.get("Target") or "")))
+
+
+def _place(artifact: str, path: str, line: object = None) -> str:
+    where = normalize_path(path)
+    if line:
+        where = f"{where}:{line}"
+    return f"{artifact}:{where}" if artifact and where else (artifact or where)
+
+
+def _vulnerability(
+    vuln: dict[str, Any], result: dict[str, Any], artifact: str, subject: str
+) -> FindingData:
+    target = str(result.get("Target") or "")
+    package = str(vuln.get("PkgName") or "")
+    vuln_id = str(vuln.get("VulnerabilityID") or "")
+    fixed = str(vuln.get("FixedVersion") or "")
+    if _is_os_result(result):
+        location = artifact or _OS_RELEASE.sub("", target)
+    else:
+        location = _place(artifact, str(vuln.get("PkgPath") or target))
+    references = [str(vuln["PrimaryURL"])] if vuln.get("PrimaryURL") else []
+    references += [str(r) for r in as_list(vuln.get("References")) if str(r) not in references]
+    layer = vuln.get("Layer") or {}
+    return FindingData(
+        tool=TOOL,
+        severity=named_severity(vuln.get("Severity")),
+        title=text(vuln.get("Title") or f"{vuln_id} in {package}", 500),
+        rule_id=vuln_id,
+        description=text(vuln.get("Description")),
+        remediation=f"Upgrade {package} to {fixed} or later." if fixed else "",
+        component=package,
+        version=str(vuln.get("InstalledVersion") or ""),
+        fixed_version=fixed,
+        location=location,
+        item=subject or artifact,
+        evidence={
+            "target": target,
+            "class": str(result.get("Class") or ""),
+            "type": str(result.get("Type") or ""),
+            "pkg_path": str(vuln.get("PkgPath") or ""),
+            "severity_source": str(vuln.get("SeveritySource") or ""),
+            "cwe": as_list(vuln.get("CweIDs")),
+            "cvss": vuln.get("CVSS") or {},
+            "layer": str(layer.get("DiffID") or "") if isinstance(layer, dict) else "",
+            "published": str(vuln.get("PublishedDate") or ""),
+        },
+        references=references,
+    )
+
+
+def _misconfiguration(
+    misconf: dict[str, Any], target: str, artifact: str, subject: str
+) -> FindingData:
+    cause = misconf.get("CauseMetadata") or {}
+    line = cause.get("StartLine") if isinstance(cause, dict) else None
+    rule = str(misconf.get("AVDID") or misconf.get("ID") or "")
+    message = text(misconf.get("Message"))
+    description = text(misconf.get("Description"))
+    return FindingData(
+        tool=TOOL,
+        severity=named_severity(misconf.get("Severity")),
+        title=text(misconf.get("Title") or rule, 500),
+        rule_id=rule,
+        description="\n\n".join(filter(None, (description, message))),
+        remediation=text(misconf.get("Resolution")),
+        location=_place(artifact, target, line),
+        item=subject or artifact,
+        evidence={"type": str(misconf.get("Type") or ""), "message": message},
+        references=[str(r) for r in as_list(misconf.get("References"))],
+        tags=["misconfiguration"],
+    )
+
+
+def _secret(secret: dict[str, Any], target: str, artifact: str, subject: str) -> FindingData:
+    rule = str(secret.get("RuleID") or "")
+    match = str(secret.get("Match") or "")
+    return FindingData(
+        tool=TOOL,
+        severity=named_severity(secret.get("Severity")),
+        title=text(f"{secret.get('Title') or rule} in {normalize_path(target)}", 500),
+        rule_id=rule,
+        description=f"Trivy found what looks like a {secret.get('Title') or rule} "
+        f"on line {secret.get('StartLine') or '?'} of {normalize_path(target)}.",
+        remediation="Revoke and rotate the secret, and remove it from the image or repository.",
+        location=_place(artifact, target, secret.get("StartLine")),
+        item=subject or artifact,
+        evidence={
+            "category": str(secret.get("Category") or ""),
+            # Trivy masks the secret in Match ("*****"); one without a mask is not kept.
+            "match": match if "***" in match else "(redacted)",
+        },
+        tags=["secret"],
+    )
