@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -177,10 +178,12 @@ def test_it_stops_a_long_scan_when_the_step_is_cancelled(step_context: StepConte
 
     result = port_scan.run(ctx)
 
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3
     assert len(result.runs) == 1  # the second host was never started
     assert result.runs[0].cancelled
     assert result.error == "cancelled"
+    scanned = re.search(r"of (\d+) scanned", result.runs[0].stdout.decode())
+    assert scanned is not None and int(scanned[1]) < 65535
 
 
 def test_it_heart_beats_during_a_long_scan(
@@ -188,7 +191,7 @@ def test_it_heart_beats_during_a_long_scan(
 ) -> None:
     monkeypatch.setattr(port_scan, "HEARTBEAT_EVERY_S", 0.0)
 
-    port_scan.run(step_context(config={"ports": "1-20000"}, items=[Item("host", "127.0.0.1")]))
+    port_scan.run(step_context(config={"ports": "all"}, items=[Item("host", "127.0.0.1")]))
 
     assert step_context.heartbeats >= 1
 
