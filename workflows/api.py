@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import parsers, serializers, status, viewsets
@@ -32,19 +33,39 @@ from workflows.templates import TEMPLATES
 # --- Serializers ---------------------------------------------------------------------------
 
 
+class GraphErrorSerializer(serializers.Serializer):
+    node = serializers.CharField(allow_null=True, help_text="The node id (null: the whole graph)")
+    field = serializers.CharField(
+        allow_null=True, help_text="The field (id, type, x, a config field, edges…)"
+    )
+    message = serializers.CharField()
+    edge = inline_serializer(
+        "GraphEdge",
+        {"from": serializers.CharField(), "to": serializers.CharField()},
+        required=False,
+    )
+
+
 class WorkflowSerializer(serializers.ModelSerializer):
     node_count = serializers.IntegerField(read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
     updated_by = serializers.EmailField(source="updated_by.email", read_only=True, allow_null=True)
     graph = serializers.JSONField(read_only=True)
+    problems = serializers.SerializerMethodField(
+        help_text="What stops the workflow from running (empty: it can run)"
+    )
 
     class Meta:
         model = Workflow
         fields = [
-            "id", "name", "description", "graph", "revision", "node_count",
+            "id", "name", "description", "graph", "revision", "node_count", "problems",
             "created_by", "updated_by", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(GraphErrorSerializer(many=True))
+    def get_problems(self, obj: Workflow) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in graph_validate(obj.graph)]
 
 
 class WorkflowCreateSerializer(StrictSerializer):
@@ -103,19 +124,6 @@ class DuplicateSerializer(StrictSerializer):
 
 class GraphSerializer(StrictSerializer):
     graph = serializers.JSONField()
-
-
-class GraphErrorSerializer(serializers.Serializer):
-    node = serializers.CharField(allow_null=True, help_text="The node id (null: the whole graph)")
-    field = serializers.CharField(
-        allow_null=True, help_text="The field (id, type, x, a config field, edges…)"
-    )
-    message = serializers.CharField()
-    edge = inline_serializer(
-        "GraphEdge",
-        {"from": serializers.CharField(), "to": serializers.CharField()},
-        required=False,
-    )
 
 
 class ValidationResultSerializer(serializers.Serializer):

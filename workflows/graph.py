@@ -39,12 +39,16 @@ TARGET_ITEM_KINDS = frozenset({"host", "url", "image", "repo"})
 
 @dataclass(frozen=True)
 class GraphError:
-    """One problem, named by node (None: the whole graph) and field (None: the whole node)."""
+    """One problem, named by node (None: the whole graph) and field (None: the whole node).
+
+    `draft_ok` problems (no node yet, a first node that cannot take targets) make a graph not
+    runnable but do not stop it being saved: a graph is built one node at a time."""
 
     node: str | None
     field: str | None
     message: str
     edge: tuple[str, str] | None = None
+    draft_ok: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"node": self.node, "field": self.field, "message": self.message}
@@ -66,17 +70,22 @@ def _is_number(value: Any) -> bool:
 
 
 class _Checker:
-    def __init__(self, graph: Any, allow_empty: bool) -> None:
+    def __init__(self, graph: Any) -> None:
         self.graph = graph
-        self.allow_empty = allow_empty
         self.errors: list[GraphError] = []
         self.types: dict[str, NodeType | None] = {}  # node id -> its usable type (None: unusable)
         self.edges: list[tuple[str, str]] = []
 
     def error(
-        self, node: str | None, field: str | None, message: str, edge: tuple[str, str] | None = None
+        self,
+        node: str | None,
+        field: str | None,
+        message: str,
+        edge: tuple[str, str] | None = None,
+        *,
+        draft_ok: bool = False,
     ) -> None:
-        self.errors.append(GraphError(node, field, message, edge))
+        self.errors.append(GraphError(node, field, message, edge, draft_ok))
 
     def run(self) -> list[GraphError]:
         graph = self.graph
@@ -239,11 +248,12 @@ class _Checker:
 
     def check_roots(self) -> None:
         if not self.types:
-            if not self.allow_empty and not self.graph["nodes"]:
+            if not self.graph["nodes"]:
                 self.error(
                     None,
                     "nodes",
                     "the workflow needs at least one node (a root receives the targets)",
+                    draft_ok=True,
                 )
             return
         has_parent = {target for _, target in self.edges}
@@ -260,14 +270,14 @@ class _Checker:
                     "type",
                     f"{kind.type} cannot start a workflow: it accepts {_kinds(kind.accepts)}, targets give "
                     f"{_kinds(TARGET_ITEM_KINDS)}; connect a node before it",
+                    draft_ok=True,
                 )
 
 
-def graph_validate(graph: Any, *, allow_empty: bool = False) -> list[GraphError]:
+def graph_validate(graph: Any) -> list[GraphError]:
     """Every problem of a graph, each naming its node and field; empty when it can run.
-
-    `allow_empty` accepts a graph without nodes (a new, blank workflow can be saved, not run)."""
-    return _Checker(graph, allow_empty).run()
+    Saving refuses all but the `draft_ok` ones (see GraphError)."""
+    return _Checker(graph).run()
 
 
 def graph_normalize(graph: dict[str, Any]) -> dict[str, Any]:

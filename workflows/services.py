@@ -92,12 +92,19 @@ def _clean_description(description: Any) -> str:
 
 
 def graph_clean(graph: Any) -> dict[str, Any]:
-    """The graph in canonical form, or WorkflowInvalid with every problem. A graph without nodes
-    may be saved (a blank workflow); it cannot be run."""
-    errors = graph_validate(graph, allow_empty=True)
+    """The graph in canonical form, or WorkflowInvalid with every problem that stops a save.
+    Problems that only stop a run (`draft_ok`: no node yet, a first node that cannot take the
+    targets) are allowed, since graphs are built one node at a time; validate and scan start
+    report them."""
+    errors = [e for e in graph_validate(graph) if not e.draft_ok]
     if errors:
         raise WorkflowInvalid(errors)
     return graph_normalize(graph)
+
+
+def workflow_problems(workflow: Workflow) -> list[GraphError]:
+    """What stops the saved workflow from running (empty when it can run)."""
+    return graph_validate(workflow.graph)
 
 
 def _audit(action: str, workflow: Workflow, user: User | None, **extra: Any) -> None:
@@ -160,6 +167,18 @@ def workflow_create_from_template(
         graph=template.build(),
         audit_detail={"template": template_key},
     )
+
+
+def workflow_for_template(*, team: Team, user: User | None, template_key: str) -> Workflow:
+    """The team's copy of a built-in template, made on first use and reused afterwards (so the
+    CI image scans of one image share a workflow and can be diffed)."""
+    template = template_get(template_key)
+    if template is None:
+        raise WorkflowInvalid(fields={"template": [f"Unknown template {template_key!r}."]})
+    existing = Workflow.objects.filter(team=team, name=template.name).order_by("pk").first()
+    if existing is not None:
+        return existing
+    return workflow_create_from_template(team=team, user=user, template_key=template_key)
 
 
 @transaction.atomic

@@ -13,9 +13,9 @@ from django.conf import settings
 from workflows.graph import GraphError, graph_normalize, graph_validate
 
 
-def _chain(*types: str, y: int = 120) -> dict[str, Any]:
+def _chain(*types: str, y: int = 60) -> dict[str, Any]:
     nodes = [
-        {"id": kind.replace("_", "-"), "type": kind, "config": {}, "x": 80 + 260 * i, "y": y}
+        {"id": kind.replace("_", "-"), "type": kind, "config": {}, "x": 60 + 240 * i, "y": y}
         for i, kind in enumerate(types)
     ]
     edges = [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(nodes)]
@@ -29,18 +29,16 @@ def _quick_recon() -> dict[str, Any]:
 def _web_exposure() -> dict[str, Any]:
     graph = _chain("dns_resolve", "port_scan", "http_probe", "nuclei")
     graph["nodes"].append(
-        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 860, "y": 280}
+        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 780, "y": 170}
     )
     graph["edges"].append({"from": "http-probe", "to": "tls-inspect"})
     return graph
 
 
 def _container_image_audit() -> dict[str, Any]:
-    nodes: list[dict[str, Any]] = [
-        {"id": "trivy", "type": "trivy", "config": {}, "x": 80, "y": 120}
-    ]
+    nodes: list[dict[str, Any]] = [{"id": "trivy", "type": "trivy", "config": {}, "x": 60, "y": 60}]
     if settings.GRYPE_ENABLED:
-        nodes.append({"id": "grype", "type": "grype", "config": {}, "x": 80, "y": 280})
+        nodes.append({"id": "grype", "type": "grype", "config": {}, "x": 60, "y": 170})
     return {"nodes": nodes, "edges": []}
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 
+import structlog
+
 from workflows.nodes.base import GROUPS, FieldSpec, NodeType
 
 __all__ = [
@@ -43,16 +45,24 @@ NODE_TYPES: dict[str, str] = {
 }
 
 _loaded: dict[str, NodeType] = {}
+log = structlog.get_logger(__name__)
 
 
 def node_type(name: str) -> NodeType | None:
-    """The registered node type called `name`, or None for an unknown type."""
+    """The registered node type called `name`, or None for an unknown type.
+
+    A registered type whose node module cannot be imported comes back as an unavailable type
+    (its runner is the module that failed), so validation names the reason."""
     if name in _loaded:
         return _loaded[name]
     path = NODE_TYPES.get(name) if isinstance(name, str) else None
     if path is None:
         return None
-    node: NodeType = importlib.import_module(path).NODE
+    try:
+        node: NodeType = importlib.import_module(path).NODE
+    except Exception:
+        log.warning("node_type.unloadable", node_type=name, module=path, exc_info=True)
+        return NodeType(type=name, label=name, group="Logic", icon="node", help="", runner=path)
     if node.type != name:
         raise ImportError(f"{path} defines node type {node.type!r}, registered as {name!r}")
     _loaded[name] = node
@@ -68,6 +78,9 @@ def get_node_type(name: str) -> NodeType:
 
 
 def node_types() -> list[NodeType]:
-    """Every registered node type, in palette order (group, then registry order)."""
-    nodes = [n for n in (node_type(name) for name in NODE_TYPES) if n is not None]
+    """Every registered node type whose module loads, in palette order (group, then registry
+    order). Types whose runner is missing are included and say so (`unavailable_reason`)."""
+    nodes = [
+        node for name in NODE_TYPES if (node := node_type(name)) is not None and name in _loaded
+    ]
     return sorted(nodes, key=lambda n: GROUPS.index(n.group))

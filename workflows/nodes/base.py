@@ -133,6 +133,11 @@ class NodeType:
         return ""
 
     @property
+    def is_switched_off(self) -> bool:
+        """Turned off by its setting (as opposed to missing or broken)."""
+        return bool(self.enabled_setting) and not getattr(settings, self.enabled_setting, False)
+
+    @property
     def is_available(self) -> bool:
         return not self.unavailable_reason
 

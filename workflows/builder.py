@@ -1,0 +1,323 @@
+"""The visual builder's views. The server owns the graph: the canvas posts every change, the
+same validation as the API decides, and the answer carries the saved graph and the HTML of
+every node, rendered here from the saved graph (escaped), never taken from what was posted."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import Role, role_at_least
+from accounts.permissions import team_role_required
+from workflows import services
+from workflows.forms import NodeConfigForm, RunForm, WorkflowSettingsForm
+from workflows.graph import GraphError, graph_validate
+from workflows.models import Workflow
+from workflows.node_config import config_normalize
+from workflows.nodes import GROUPS, get_node_type, node_type, node_types
+from workflows.views import team_of, user_of, workflow_for
+
+MAX_SUMMARY_LENGTH = 48
+
+
+def config_summary(node: dict[str, Any]) -> str:
+    """A short line of what differs from the defaults, for the node on the canvas."""
+    kind = node_type(node.get("type", ""))
+    if kind is None or not kind.is_available:
+        return ""
+    defaults = config_normalize(kind, {})
+    parts = []
+    for name, value in (node.get("config") or {}).items():
+        if value == defaults.get(name):
+            continue
+        if isinstance(value, list):
+            parts.append(f"{len(value)} {name}")
+        elif isinstance(value, bool):
+            parts.append(name.replace("_", " ") if value else f"no {name.replace('_', ' ')}")
+        else:
+            parts.append(f"{name.replace('_', ' ')} {value}")
+    text = " · ".join(parts) or "defaults"
+    return text if len(text) <= MAX_SUMMARY_LENGTH else text[: MAX_SUMMARY_LENGTH - 1] + "…"
+
+
+def node_html(node: dict[str, Any], problems: list[GraphError]) -> str:
+    kind = node_type(node.get("type", ""))
+    return render_to_string(
+        "workflows/_node.html",
+        {
+            "node": node,
+            "kind": kind,
+            "title": node.get("label") or (kind.label if kind else node.get("type")),
+            "summary": config_summary(node),
+            "problems": [p for p in problems if p.node == node.get("id")],
+        },
+    )
+
+
+def graph_state(workflow: Workflow) -> dict[str, Any]:
+    """What the canvas needs after every save: the saved graph, the revision, each node's HTML
+    and what still stops the workflow from running."""
+    problems = graph_validate(workflow.graph)
+    nodes = workflow.graph.get("nodes", [])
+    return {
+        "revision": workflow.revision,
+        "name": workflow.name,
+        "graph": workflow.graph,
+        "html": {n["id"]: node_html(n, problems) for n in nodes},
+        "problems": [p.to_dict() for p in problems],
+    }
+
+
+def _palette() -> list[dict[str, Any]]:
+    groups: dict[str, list[Any]] = {group: [] for group in GROUPS}
+    for kind in node_types():
+        # Switched-off types are shown greyed out; types whose code is missing are left out.
+        if kind.is_available or kind.is_switched_off:
+            groups[kind.group].append(kind)
+    return [{"name": name, "types": types} for name, types in groups.items() if types]
+
+
+def _can_write(request: HttpRequest) -> bool:
+    return role_at_least(getattr(request, "role", None), Role.ANALYST)
+
+
+@team_role_required(Role.VIEWER)
+def builder(request: HttpRequest, pk: int) -> HttpResponse:
+    workflow = workflow_for(request, pk)
+    placeholders = [
+        (kind, node_html({"id": "", "type": kind.type, "config": kind.defaults()}, []))
+        for kind in node_types()
+        if kind.is_available
+    ]
+    context = {
+        "workflow": workflow,
+        "palette": _palette(),
+        "placeholders": placeholders,
+        "can_write": _can_write(request),
+        **_panel_context(request, workflow),
+    }
+    return render(request, "workflows/builder.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@team_role_required(Role.VIEWER)
+def builder_graph(request: HttpRequest, pk: int) -> JsonResponse:
+    """GET: the saved state. POST `{"graph", "revision"}`: save the canvas. 400 when the
+    change is refused (the answer carries the saved state to go back to), 409 when another
+    save came first (stale tab)."""
+    workflow = workflow_for(request, pk)
+    if request.method == "GET":
+        return JsonResponse(graph_state(workflow))
+    if not _can_write(request):
+        return JsonResponse(
+            {"detail": "Your role in this team does not allow changes."}, status=403
+        )
+    try:
+        body = json.loads(request.body or b"{}")
+        graph, revision = body["graph"], int(body["revision"])
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse(
+            {"detail": "Expected a JSON object with graph and revision."}, status=400
+        )
+    try:
+        workflow = services.workflow_update(
+            workflow=workflow, user=user_of(request), revision=revision, graph=graph
+        )
+    except services.StaleRevision as exc:
+        return JsonResponse(
+            {"detail": "stale revision: reload", "revision": exc.current}, status=409
+        )
+    except services.WorkflowInvalid as exc:
+        workflow.refresh_from_db()
+        refused = {"detail": exc.summary, "errors": [e.to_dict() for e in exc.graph_errors]}
+        return JsonResponse({**graph_state(workflow), **refused}, status=400)
+    return JsonResponse(graph_state(workflow))
+
+
+# --- The side panel: the workflow (settings, problems, run) or one node's config ------------
+
+
+def _panel_context(request: HttpRequest, workflow: Workflow, **extra: Any) -> dict[str, Any]:
+    return {
+        "workflow": workflow,
+        "can_write": _can_write(request),
+        "settings_form": extra.pop("settings_form", None)
+        or WorkflowSettingsForm(
+            initial={
+                "name": workflow.name,
+                "description": workflow.description,
+                "revision": workflow.revision,
+            }
+        ),
+        "run_form": extra.pop("run_form", None) or RunForm(team=team_of(request)),
+        "problems": graph_validate(workflow.graph),
+        **extra,
+    }
+
+
+def _saved(response: HttpResponse, workflow: Workflow) -> HttpResponse:
+    """Tell the canvas (builder.js) that the workflow was saved by a panel form."""
+    response["HX-Trigger"] = json.dumps(
+        {"builder:saved": {"revision": workflow.revision, "name": workflow.name}}
+    )
+    return response
+
+
+def _stale(response: HttpResponse, current: int | None) -> HttpResponse:
+    response["HX-Trigger"] = json.dumps({"builder:stale": {"revision": current}})
+    return response
+
+
+@team_role_required(Role.VIEWER)
+def workflow_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    workflow = workflow_for(request, pk)
+    return render(request, "workflows/_panel_workflow.html", _panel_context(request, workflow))
+
+
+@require_POST
+@team_role_required(Role.ANALYST)
+def workflow_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    workflow = workflow_for(request, pk)
+    form = WorkflowSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            workflow = services.workflow_update(
+                workflow=workflow,
+                user=user_of(request),
+                revision=form.cleaned_data["revision"],
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+            )
+        except services.WorkflowInvalid as exc:
+            for field, problems in exc.fields.items():
+                form.add_error(field if field in form.fields else None, problems)
+        except services.StaleRevision as exc:
+            form.add_error(
+                None, "stale revision: reload — this workflow was saved elsewhere meanwhile."
+            )
+            context = _panel_context(request, workflow, settings_form=form)
+            return _stale(render(request, "workflows/_panel_workflow.html", context), exc.current)
+        else:
+            context = _panel_context(request, workflow, settings_saved=True)
+            return _saved(render(request, "workflows/_panel_workflow.html", context), workflow)
+    return render(
+        request,
+        "workflows/_panel_workflow.html",
+        _panel_context(request, workflow, settings_form=form),
+    )
+
+
+def _find_node(workflow: Workflow, node_id: str) -> dict[str, Any] | None:
+    return next((n for n in workflow.graph.get("nodes", []) if n.get("id") == node_id), None)
+
+
+def _node_panel(
+    request: HttpRequest, workflow: Workflow, node: dict[str, Any], **extra: Any
+) -> HttpResponse:
+    kind = get_node_type(node["type"])
+    form = extra.pop("form", None) or NodeConfigForm(
+        node_type=kind, node=node, initial={"revision": workflow.revision}
+    )
+    context = {
+        "workflow": workflow,
+        "node": node,
+        "kind": kind,
+        "info": kind.describe(),
+        "form": form,
+        "can_write": _can_write(request),
+        "problems": [p for p in graph_validate(workflow.graph) if p.node == node["id"]],
+        **extra,
+    }
+    return render(request, "workflows/_panel_node.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@team_role_required(Role.VIEWER)
+def node_panel(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
+    """The node's config form, generated from its type's schema; POST saves it into the graph."""
+    workflow = workflow_for(request, pk)
+    node = _find_node(workflow, node_id)
+    kind = node_type(node["type"]) if node else None
+    if node is None or kind is None or not kind.is_available:
+        return render(
+            request, "workflows/_panel_missing.html", {"workflow": workflow, "node_id": node_id}
+        )
+    if request.method == "GET":
+        return _node_panel(request, workflow, node)
+    if not _can_write(request):
+        return render(
+            request,
+            "workflows/_panel_missing.html",
+            {"workflow": workflow, "read_only": True},
+            status=403,
+        )
+    form = NodeConfigForm(request.POST, node_type=kind, node=node)
+    if not form.is_valid():
+        return _node_panel(request, workflow, node, form=form)
+    graph = copy.deepcopy(workflow.graph)
+    changed = next(n for n in graph["nodes"] if n["id"] == node_id)
+    changed["config"] = form.config()
+    changed.pop("label", None)
+    if form.cleaned_data["label"]:
+        changed["label"] = form.cleaned_data["label"]
+    try:
+        workflow = services.workflow_update(
+            workflow=workflow,
+            user=user_of(request),
+            revision=form.cleaned_data["revision"],
+            graph=graph,
+        )
+    except services.WorkflowInvalid as exc:
+        for error in exc.graph_errors:
+            if error.node == node_id and error.field:
+                form.add_graph_error(error.field, error.message)
+            else:
+                form.add_error(None, str(error))
+        return _node_panel(request, workflow, node, form=form)
+    except services.StaleRevision as exc:
+        form.add_error(
+            None, "stale revision: reload — this workflow was saved elsewhere meanwhile."
+        )
+        return _stale(_node_panel(request, workflow, node, form=form), exc.current)
+    saved = _find_node(workflow, node_id) or changed
+    return _saved(_node_panel(request, workflow, saved, saved_message=True), workflow)
+
+
+@require_POST
+@team_role_required(Role.ANALYST)
+def workflow_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """Dry run (the plan, nothing executed) or run the saved workflow on chosen targets."""
+    from scans import services as scan_services
+    from scans.models import Scan
+
+    workflow = workflow_for(request, pk)
+    form = RunForm(request.POST, team=team_of(request))
+    scan = None
+    dry_run = request.POST.get("action") == "dry_run"
+    if form.is_valid():
+        try:
+            scan = scan_services.scan_start(
+                team=team_of(request),
+                user=user_of(request),
+                workflow=workflow,
+                target_ids=[t.pk for t in form.cleaned_data["targets"]],
+                consent=form.cleaned_data["authorize_targets"],
+                mode=Scan.Mode.DRY_RUN if dry_run else Scan.Mode.RUN,
+            )
+        except scan_services.ScanRefused as exc:
+            for field, problems in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+    context = {
+        "workflow": workflow,
+        "run_form": form,
+        "scan": scan,
+        "dry_run": dry_run,
+        "can_write": True,
+    }
+    return render(request, "workflows/_run.html", context)
