@@ -1,19 +1,20 @@
 """secret_scan: clone a repository and look for committed secrets with detect-secrets.
 
-argv: ["builtin:secret_scan", "--depth", N, "--max-file-kb", N, "--max-repo-mb", N,
-       "--max-findings", N, "--", REPO_URL]
-
-It runs, through the local executor (git is a host tool, whatever executor the step has):
+Two commands per repository, both in the plan (so a dry run shows the exact git command):
 
     git -c core.symlinks=false -c http.followRedirects=false -c core.fsmonitor=false
-        clone --quiet --depth N --no-tags -- REPO_URL <workdir>/repo
+        clone --quiet --depth N --no-tags -- REPO_URL repo-1
+    builtin:secret_scan --checkout repo-1 --max-file-kb N --max-findings N -- REPO_URL
 
-with GIT_ALLOW_PROTOCOL=https:ssh (plus file when settings.SECRET_SCAN_ALLOW_FILE_REPOS is true:
-off by default, since a file:// target would read repositories on the worker's own disk), no
-terminal prompts, no system or global git config (so no credential helper) and HOME set to the
-step's workdir (so no SSH keys or agent): nothing but the clone touches the network, and no
-credentials are sent. A URL starting with "-" is refused before git sees it. Symlinks are checked
-out as plain files, so a hostile repository cannot point the scanner at files outside it.
+git runs through the local executor (it is a host tool, whatever executor the step has) in the
+step's `secret-scan/` folder, with GIT_ALLOW_PROTOCOL=https:ssh (plus file when
+settings.SECRET_SCAN_ALLOW_FILE_REPOS is true: off by default, since a file:// target would read
+repositories on the worker's own disk), no terminal prompts, no system or global git config (so no
+credential helper) and HOME set to that folder (so no SSH keys or agent): nothing but the clone
+touches the network, and no credentials are sent. URLs starting with "-", remote helpers (ext::…)
+and URLs with spaces or control characters are refused before git sees them. Symlinks are checked
+out as plain files, so a hostile repository cannot point the scanner at files outside it. The
+clone may write no file larger than max_repo_mb (RLIMIT_FSIZE).
 
 detect-secrets (its default plugins and filters, through its Python API) then reads the checked-out
 files (not history; text files up to max_file_kb). Each finding has rule_id = the detect-secrets
@@ -26,6 +27,7 @@ repositories are two findings.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -36,9 +38,28 @@ from django.conf import settings
 from scans.builtin.options import BuiltinArgs, ConfigField, timeout_field, validate_config
 from scans.builtin.records import BuiltinRun, step_error
 from scans.executors.local import LocalExecutor
-from scans.runtime import Command, FindingData, Item, StepContext, StepResult, ToolInvocation
+from scans.runtime import (
+    Command,
+    FindingData,
+    Item,
+    StepContext,
+    StepResult,
+    ToolInvocation,
+    ToolRun,
+)
 
 TOOL = "secret_scan"
+CLONE_FOLDER = "secret-scan"  # under the step's workdir; git's cwd and HOME
+_CHECKOUT = re.compile(r"^repo-[0-9]{1,6}$")
+
+
+def checkout_name(value: str) -> str:
+    """The checkout folder a scan command reads: "repo-N" only, never a path."""
+    if not _CHECKOUT.match(value):
+        raise ValueError(f"not a checkout folder name: {value!r}")
+    return value
+
+
 ACCEPTS = {"repo"}
 EMITS: set[str] = set()
 CONFIG_FIELDS: list[ConfigField] = [
@@ -78,9 +99,8 @@ CONFIG_FIELDS: list[ConfigField] = [
 ]
 
 _ARGS = BuiltinArgs(TOOL)
-_ARGS.add_argument("--depth", type=int, required=True)
+_ARGS.add_argument("--checkout", type=checkout_name, required=True)
 _ARGS.add_argument("--max-file-kb", type=int, required=True)
-_ARGS.add_argument("--max-repo-mb", type=int, required=True)
 _ARGS.add_argument("--max-findings", type=int, required=True)
 _ARGS.add_argument("url")
 
@@ -123,27 +143,48 @@ def repo_url_problem(url: str) -> str:
 
 
 def commands(config: dict, items: list[Item]) -> list[Command]:
-    """One clone-and-scan per repo item; URLs git must not see are left out (run logs them)."""
+    """Two commands per repo item: the git clone (run by the local executor in the step's
+    `secret-scan/` folder) and the scan of its checkout. URLs git must not see are left out
+    (run logs them)."""
     options = validate_config(config, CONFIG_FIELDS)
-    return [
-        Command(
-            [
-                f"builtin:{TOOL}",
-                "--depth",
-                str(options["depth"]),
-                "--max-file-kb",
-                str(options["max_file_kb"]),
-                "--max-repo-mb",
-                str(options["max_repo_mb"]),
-                "--max-findings",
-                str(options["max_findings"]),
-                "--",
-                item.value,
-            ]
-        )
-        for item in items
-        if item.kind == "repo" and not repo_url_problem(item.value)
+    planned: list[Command] = []
+    urls = [
+        item.value for item in items if item.kind == "repo" and not repo_url_problem(item.value)
     ]
+    for index, url in enumerate(dict.fromkeys(urls), start=1):
+        checkout = f"repo-{index}"
+        planned.append(
+            Command(
+                [
+                    "git",
+                    *GIT_CONFIG,
+                    "clone",
+                    "--quiet",
+                    "--depth",
+                    str(options["depth"]),
+                    "--no-tags",
+                    "--",
+                    url,
+                    checkout,
+                ]
+            )
+        )
+        planned.append(
+            Command(
+                [
+                    f"builtin:{TOOL}",
+                    "--checkout",
+                    checkout,
+                    "--max-file-kb",
+                    str(options["max_file_kb"]),
+                    "--max-findings",
+                    str(options["max_findings"]),
+                    "--",
+                    url,
+                ]
+            )
+        )
+    return planned
 
 
 def mask(secret: str) -> str:
@@ -195,68 +236,63 @@ def run(ctx: StepContext) -> StepResult:
     for item in ctx.items:
         if item.kind == "repo" and repo_url_problem(item.value):
             ctx.log(f"{item.value[:200]!r} not cloned: {repo_url_problem(item.value)}")
+    options = validate_config(ctx.config, CONFIG_FIELDS)
+    folder = ctx.workdir / CLONE_FOLDER
     executor = LocalExecutor()
-    for index, command in enumerate(commands(ctx.config, ctx.items), start=1):
-        record = BuiltinRun(command.argv)
+    planned = commands(ctx.config, ctx.items)
+    for clone_command, scan_command in zip(planned[0::2], planned[1::2], strict=True):
         if ctx.is_cancelled():
-            result.runs.append(record.finish(cancelled=True))
+            result.runs.append(BuiltinRun(clone_command.argv).finish(cancelled=True))
             break
-        args = _ARGS.parse(command.argv)
-        workdir = ctx.workdir / f"secret-scan-{index}"
-        checkout = workdir / "repo"
+        args = _ARGS.parse(scan_command.argv)
         clone = executor.run(
             ToolInvocation(
-                argv=[
-                    "git",
-                    *GIT_CONFIG,
-                    "clone",
-                    "--quiet",
-                    "--depth",
-                    str(args.depth),
-                    "--no-tags",
-                    "--",
-                    args.url,
-                    str(checkout),
-                ],
+                argv=clone_command.argv,
                 timeout_s=ctx.timeout_s,
-                workdir=workdir,
-                env=_git_env(workdir),
-                max_output_bytes=args.max_repo_mb * 1024 * 1024,
+                workdir=folder,
+                env=_git_env(folder),
+                max_output_bytes=options["max_repo_mb"]
+                * 1024
+                * 1024,  # also the largest file git may write
                 memory_mb=max(1024, int(getattr(settings, "TOOL_MEMORY_MB", 1024))),
                 cancel_check=ctx.is_cancelled,
             )
         )
         result.runs.append(clone)
         if not clone.ok:
-            reason = (
-                clone.error
-                or f"git clone exited {clone.exit_code}: {clone.stderr.decode(errors='replace').strip()[-300:]}"
-            )
-            ctx.log(f"{args.url}: {reason}")
-            result.runs.append(
-                record.finish(error=f"{args.url}: {reason}", cancelled=clone.cancelled)
-            )
+            stderr = clone.stderr.decode(errors="replace").strip()[-300:]
+            clone.error = clone.error or f"git clone exited {clone.exit_code}: {stderr}"
+            ctx.log(f"{args.url}: {clone.error}")
             if clone.cancelled:
                 break
             continue
-        commit = _head_commit(checkout)
-        ctx.heartbeat()
-        files = _text_files(checkout, args.max_file_kb * 1024)
-        secrets = detect(checkout, files)
-        if len(secrets) > args.max_findings:
-            ctx.log(
-                f"{args.url}: {len(secrets)} secrets found, reporting the first {args.max_findings}"
-            )
-        for path, secret in secrets[: args.max_findings]:
-            finding = _finding(secret, path=path, url=args.url, commit=commit)
-            record.say(f"{finding.location} {secret.type} {finding.evidence['secret']}")
-            result.findings.append(finding)
-        summary = f"{args.url} at {commit[:12] or '?'}: {len(files)} files scanned, {len(secrets)} secrets"
-        record.say(summary)
-        ctx.log(summary)
-        result.runs.append(record.finish())
-    result.error = step_error([run for run in result.runs if run.executor == "builtin"])
+        result.runs.append(_scan(ctx, result, scan_command.argv, args, folder / args.checkout))
+    result.error = step_error(result.runs)
     return result
+
+
+def _scan(
+    ctx: StepContext, result: StepResult, argv: list[str], args: Any, checkout: Path
+) -> ToolRun:
+    record = BuiltinRun(argv)
+    commit = _head_commit(checkout)
+    ctx.heartbeat()
+    files = _text_files(checkout, args.max_file_kb * 1024)
+    secrets = detect(checkout, files)
+    if len(secrets) > args.max_findings:
+        ctx.log(
+            f"{args.url}: {len(secrets)} secrets found, reporting the first {args.max_findings}"
+        )
+    for path, secret in secrets[: args.max_findings]:
+        finding = _finding(secret, path=path, url=args.url, commit=commit)
+        record.say(f"{finding.location} {secret.type} {finding.evidence['secret']}")
+        result.findings.append(finding)
+    summary = (
+        f"{args.url} at {commit[:12] or '?'}: {len(files)} files scanned, {len(secrets)} secrets"
+    )
+    record.say(summary)
+    ctx.log(summary)
+    return record.finish()
 
 
 def _head_commit(checkout: Path) -> str:

@@ -99,26 +99,30 @@ def test_it_does_not_follow_a_symlink_out_of_the_repository(
     result = secret_scan.run(ctx)
 
     assert not any(f.location.startswith("leak") for f in result.findings)
-    checked_out = ctx.workdir / "secret-scan-1" / "repo" / "leak"
+    checked_out = ctx.workdir / "secret-scan" / "repo-1" / "leak"
     assert not checked_out.is_symlink()
     assert checked_out.read_text().endswith("outside/credentials")
 
 
-def test_it_records_the_exact_git_command_it_ran(
+def test_it_runs_exactly_the_commands_it_plans_git_clone_included(
     step_context: StepContextFactory, leaky_repo: str, file_repos_allowed: None
 ) -> None:
     ctx = step_context(items=[Item("repo", leaky_repo)], config={"depth": 3})
 
+    planned = secret_scan.commands({"depth": 3}, [Item("repo", leaky_repo)])
     result = secret_scan.run(ctx)
 
-    clone, scan = result.runs
-    assert clone.executor == "local" and clone.exit_code == 0
-    assert clone.argv == [
-        "git", "-c", "core.symlinks=false", "-c", "http.followRedirects=false", "-c", "core.fsmonitor=false",
-        "clone", "--quiet", "--depth", "3", "--no-tags", "--", leaky_repo, str(ctx.workdir / "secret-scan-1" / "repo"),
+    assert [c.argv for c in planned] == [
+        [
+            "git", "-c", "core.symlinks=false", "-c", "http.followRedirects=false", "-c", "core.fsmonitor=false",
+            "clone", "--quiet", "--depth", "3", "--no-tags", "--", leaky_repo, "repo-1",
+        ],
+        ["builtin:secret_scan", "--checkout", "repo-1", "--max-file-kb", "1024", "--max-findings", "500", "--", leaky_repo],
     ]  # fmt: skip
-    assert scan.argv == secret_scan.commands({"depth": 3}, [Item("repo", leaky_repo)])[0].argv
-    assert scan.executor == "builtin"
+    assert [run.argv for run in result.runs] == [c.argv for c in planned]
+    assert [run.executor for run in result.runs] == ["local", "builtin"]
+    assert all(run.exit_code == 0 for run in result.runs)
+    assert (ctx.workdir / "secret-scan" / "repo-1" / "settings.py").is_file()
 
 
 @pytest.mark.smoke
@@ -161,8 +165,10 @@ def test_a_repository_that_cannot_be_cloned_fails_the_step(
 
     result = secret_scan.run(step_context(items=[Item("repo", missing)]))
 
-    assert result.error.startswith(f"{missing}: git clone exited 128")
+    assert result.error.startswith("git clone exited 128")
+    assert f"{missing}: git clone exited 128" in step_context.logs[0]
     assert result.findings == []
+    assert len(result.runs) == 1  # the scan of a checkout that does not exist never ran
 
 
 def test_secrets_are_masked_to_four_characters_at_most() -> None:
