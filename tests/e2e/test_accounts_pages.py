@@ -1,0 +1,96 @@
+"""Every accounts page in a real browser at 1280 and 390 px: it renders under the CSP without a
+console error, fits the width, and is saved as a screenshot to look at (var/screenshots/)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from accounts.models import Role, Team, User
+from accounts.services import IssuedKey, team_create, team_member_invite
+
+pytestmark = [pytest.mark.e2e]
+
+
+def _assert_fits(shots: Any) -> None:
+    assert shots.overflow_px == {1280: 0, 390: 0}
+
+
+def test_the_public_pages(
+    page: Any, page_errors: list[str], screenshot: Callable[..., Any], db: None
+) -> None:
+    page.goto("/accounts/login")
+    _assert_fits(screenshot(page, "accounts-login"))
+    page.fill("#id_username", "nobody@example.test")
+    page.fill("#id_password", "wrong password 000")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".form-errors")
+    _assert_fits(screenshot(page, "accounts-login-error"))
+
+    page.goto("/accounts/signup")
+    _assert_fits(screenshot(page, "accounts-signup"))
+    page.fill("#id_email", "not-an-email")
+    page.fill("#id_password1", "123")
+    page.fill("#id_password2", "1234")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".has-error")
+    _assert_fits(screenshot(page, "accounts-signup-errors"))
+    assert page_errors == []
+
+
+def test_the_signed_in_pages(
+    page: Any,
+    page_errors: list[str],
+    login_as: Callable[[User], None],
+    screenshot: Callable[..., Any],
+    user: User,
+    team: Team,
+    make_user: Callable[..., User],
+    issue_key: Callable[..., IssuedKey],
+) -> None:
+    shared = team_create(name="Red team", owner=user)
+    for n, role in enumerate((Role.ANALYST, Role.VIEWER)):
+        colleague = make_user(f"colleague-{n}-with-a-rather-long-address@example.test")
+        team_member_invite(team=shared, inviter=user, email=colleague.email, role=role)
+    issue_key(user, team, name="GitLab CI")
+    issue_key(user, team, name="nightly scan", role=Role.VIEWER)
+    login_as(user)
+
+    page.goto("/")
+    _assert_fits(screenshot(page, "home"))
+
+    page.goto("/accounts/api-keys")
+    page.fill("#id_name", "GitHub Actions deploy")
+    page.fill("#id_expires_in_days", "90")
+    page.click("#api-keys button[type=submit]")
+    page.wait_for_selector("#new-key")
+    _assert_fits(screenshot(page, "accounts-api-keys-new-key"))
+
+    page.goto("/accounts/teams")
+    _assert_fits(screenshot(page, "accounts-teams-personal"))
+    page.click("form:has(input[name=team_id]) button")  # switch to Red team
+    page.wait_for_selector("text=Members of Red team")
+    _assert_fits(screenshot(page, "accounts-teams-shared"))
+
+    page.goto("/accounts/password")
+    _assert_fits(screenshot(page, "accounts-password"))
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/")
+    page.click("label.nav-toggle-label")
+    page.wait_for_selector("nav.nav a >> text=API keys", state="visible")
+    _assert_fits(screenshot(page, "nav-open"))
+    assert page_errors == []
+
+
+def test_the_api_docs_load_under_the_csp(
+    page: Any, page_errors: list[str], screenshot: Callable[..., Any], db: None
+) -> None:
+    page.goto("/api/docs")
+    page.wait_for_selector(".opblock-tag-section", timeout=30_000)
+    assert page.locator(".opblock").count() >= 10
+    assert page.get_by_text("/api/v1/auth/register", exact=True).count() >= 1
+    screenshot(page, "api-docs")
+    assert page_errors == []
