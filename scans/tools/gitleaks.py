@@ -35,7 +35,15 @@ from scans.builtin.secret_scan import GIT_CONFIG, _git_env, repo_url_problem
 from scans.runtime import Command, FindingData, Item, StepContext, StepResult
 from scans.tools.arguments import TargetRefused, repo_argument
 from scans.tools.invoke import Plan, invoke, run_failure, run_plans
-from scans.tools.report import ParsedReport, as_list, load_json, mask, normalize_path, redact
+from scans.tools.report import (
+    ParsedReport,
+    as_list,
+    dedupe,
+    load_json,
+    mask,
+    normalize_path,
+    redact,
+)
 
 TOOL = "gitleaks"
 ACCEPTS = {"repo"}
@@ -141,6 +149,7 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if not isinstance(leak, dict):
             raise ValueError("not a gitleaks report: a leak is not an object")
         report.findings.append(_finding(leak, subject))
+    report.findings = dedupe(report.findings)
     return report
 
 
@@ -161,7 +170,7 @@ def _finding(leak: dict[str, Any], subject: str) -> FindingData:
         secret = str(leak.get("offender") or "")
         path = normalize_path(leak.get("file"))
         line = leak.get("lineNumber")
-        context = {"line": str(leak.get("line") or "")}
+        context = {"context": str(leak.get("line") or "")}  # the whole line
         commit = str(leak.get("commit") or "")
         author, email, date = leak.get("author"), leak.get("email"), leak.get("date")
         raw_tags = leak.get("tags") or ""

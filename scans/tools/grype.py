@@ -30,6 +30,7 @@ from scans.tools.invoke import Plan, run_plans
 from scans.tools.report import (
     ParsedReport,
     as_list,
+    dedupe,
     load_json,
     named_severity,
     normalize_path,
@@ -105,6 +106,7 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if not isinstance(match, dict):
             raise ValueError("not a grype report: a match is not an object")
         report.findings.append(_finding(match, artifact, subject))
+    report.findings = dedupe(report.findings)
     return report
 
 

@@ -38,7 +38,7 @@ from scans.builtin.port_spec import PortSpecError, parse_port_spec
 from scans.runtime import Command, FindingData, Item, StepContext, StepResult
 from scans.tools.arguments import TargetRefused, host_argument, service_argument
 from scans.tools.invoke import Plan, run_plans
-from scans.tools.report import ParsedReport, cvss_severity, text
+from scans.tools.report import ParsedReport, cvss_severity, dedupe, text
 
 TOOL = "nmap"
 ACCEPTS = {"host", "service"}
@@ -180,6 +180,7 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     hosts = root.find("runstats/hosts")
     if hosts is not None and hosts.get("up") == "0":
         report.notes.append(f"nmap found no host up ({hosts.get('down', '?')} down)")
+    report.findings = dedupe(report.findings)
     return report
 
 

@@ -31,7 +31,7 @@ from scans.builtin.options import ConfigField, timeout_field, validate_config
 from scans.runtime import SEVERITIES, Command, FindingData, Item, StepContext, StepResult
 from scans.tools.arguments import TargetRefused, item_argument
 from scans.tools.invoke import Plan, run_plans
-from scans.tools.report import ParsedReport, as_list, named_severity, text
+from scans.tools.report import ParsedReport, as_list, dedupe, named_severity, text
 
 TOOL = "nuclei"
 ACCEPTS = {"host", "service", "url"}
@@ -141,6 +141,7 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if not isinstance(result, dict) or "template-id" not in result:
             raise ValueError("not a nuclei report: a result has no template-id")
         report.findings.append(_finding(result, subject))
+    report.findings = dedupe(report.findings)
     return report
 
 

@@ -34,6 +34,7 @@ from scans.tools.invoke import Plan, run_plans
 from scans.tools.report import (
     ParsedReport,
     as_list,
+    dedupe,
     load_json,
     named_severity,
     normalize_path,
@@ -137,6 +138,7 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
                 report.findings.append(_misconfiguration(misconf, target, artifact, subject))
         for secret in as_list(result.get("Secrets")):
             report.findings.append(_secret(secret, target, artifact, subject))
+    report.findings = dedupe(report.findings)
     return report
 
 

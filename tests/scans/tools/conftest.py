@@ -1,0 +1,67 @@
+"""Fixtures for the container tool tests: the real scanner reports, and the local test images
+(scripts/build-test-images, built once per session with `docker import`: no registry is
+reachable, so the images are made from this machine's busybox-static and nmap)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import service_unavailable
+from tests.scanning import SCANNER_OUTPUTS
+
+BUILD_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "build-test-images"
+TEST_IMAGES = {
+    "busybox": "outpost-test/busybox:1",
+    "nmap": "outpost-test/nmap:1",
+    # Stands in for Trivy: copies a real Trivy report (trivy/scheme_2_many_vulns.json, baked in at
+    # build time) to --output, because no vulnerability database or registry is reachable.
+    "trivy": "outpost-test/trivy-fake:1",
+}
+
+
+def sample(relative: str) -> bytes:
+    """A real report from shared/data/scanner-outputs."""
+    path = SCANNER_OUTPUTS / relative
+    if not path.is_file():
+        pytest.fail(f"missing scanner output {path} (set OUTPOST_SCANNER_OUTPUTS)")
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def test_images() -> dict[str, str]:
+    """Builds (or finds up to date) the local test images; tool -> image reference."""
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+    except Exception as exc:
+        service_unavailable("docker", f"no Docker engine answers ({type(exc).__name__})")
+    done = subprocess.run(
+        [str(BUILD_SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OUTPOST_SCANNER_OUTPUTS": str(SCANNER_OUTPUTS)},
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"scripts/build-test-images failed:\n{done.stdout}\n{done.stderr}")
+    return dict(TEST_IMAGES)
+
+
+@pytest.fixture
+def tool_images_settings(settings: Any, test_images: dict[str, str]) -> dict[str, str]:
+    """settings.TOOL_IMAGES pointed at the local images; nmap on the host network (bridge is
+    disabled on test machines, and only 127.0.0.1 is ever scanned), the others without network."""
+    settings.TOOL_IMAGES = {
+        **settings.TOOL_IMAGES,
+        "nmap": test_images["nmap"],
+        "trivy": test_images["trivy"],
+    }
+    settings.TOOL_NETWORK = {**settings.TOOL_NETWORK, "nmap": "host", "trivy": "none"}
+    return test_images
