@@ -319,15 +319,19 @@ def remove_orphans(
     *,
     max_age_s: float | None = None,
     client: docker.DockerClient | None = None,
+    labels: dict[str, str] | None = None,
 ) -> int:
     """Remove tool containers left behind by a worker that died: every container labelled
     `outpost.managed=1` whose `outpost.step` is not among `active_step_ids`, and (when
     `max_age_s` is given) any older than that, whatever its step. Returns how many were removed.
-    Called by the engine's reaper with the ids of the steps that are running right now."""
+    Called by the engine's reaper with the ids of the steps that are running right now.
+    `labels` narrows the sweep to containers that also carry these labels (tests sharing an
+    engine with other test runs)."""
     client = client or docker.from_env()
     removed = 0
     now = time.time()
-    for summary in client.api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=1"}):
+    wanted = [f"{MANAGED_LABEL}=1", *(f"{k}={v}" for k, v in (labels or {}).items())]
+    for summary in client.api.containers(all=True, filters={"label": wanted}):
         step = str((summary.get("Labels") or {}).get(STEP_LABEL, ""))
         is_active = step.isdigit() and int(step) in active_step_ids
         is_stale = max_age_s is not None and now - float(summary.get("Created") or 0) > max_age_s

@@ -4,6 +4,7 @@ reachable, so the images are made from this machine's busybox-static and nmap)."
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -32,9 +33,10 @@ def sample(relative: str) -> bytes:
     return path.read_bytes()
 
 
-@pytest.fixture(scope="session")
-def test_images() -> dict[str, str]:
-    """Builds (or finds up to date) the local test images; tool -> image reference."""
+@functools.cache
+def build_test_images() -> dict[str, str]:
+    """Builds (or finds up to date) the local test images once per process; tool -> image.
+    Skips (fails in CI) when no Docker engine answers."""
     try:
         import docker
 
@@ -52,6 +54,12 @@ def test_images() -> dict[str, str]:
     if done.returncode != 0:
         pytest.fail(f"scripts/build-test-images failed:\n{done.stdout}\n{done.stderr}")
     return dict(TEST_IMAGES)
+
+
+@pytest.fixture(scope="session")
+def test_images() -> dict[str, str]:
+    """The local test images (scripts/build-test-images run once per session)."""
+    return build_test_images()
 
 
 @pytest.fixture

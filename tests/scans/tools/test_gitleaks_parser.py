@@ -39,9 +39,9 @@ def test_it_reads_one_high_finding_per_distinct_leak(name: str) -> None:
 @pytest.mark.parametrize("name", SAMPLES)
 def test_no_secret_appears_in_clear_in_any_stored_field(name: str) -> None:
     data = sample(name)
-    secrets = set()
+    secrets: set[str] = set()
     for leak in raw_leaks(data):
-        secrets.add(leak.get("Secret") or leak.get("offender"))
+        secrets.add(str(leak.get("Secret") or leak.get("offender")))
         if "offender" in leak:  # v7: the token itself, inside the offender
             secrets.add(leak["offender"].split("=", 1)[1].strip('"'))
 

@@ -38,7 +38,7 @@ def raw_expectation(data: bytes) -> Counter[str]:
             expected["info"] += 1
     for elem in dom.getElementsByTagName("elem"):
         if elem.getAttribute("key") == "cvss":
-            expected[cvss_band(float(elem.firstChild.data))] += 1
+            expected[cvss_band(float(elem.firstChild.nodeValue or ""))] += 1  # type: ignore[union-attr]
     return expected
 
 

@@ -30,7 +30,7 @@ SAMPLES = [
 
 def raw_entries(document: Any) -> list[dict[str, Any]]:
     results = document if isinstance(document, list) else (document.get("Results") or [])
-    entries = []
+    entries: list[dict[str, Any]] = []
     for result in results:
         entries += result.get("Vulnerabilities") or []
         entries += [m for m in result.get("Misconfigurations") or [] if m.get("Status") == "FAIL"]
