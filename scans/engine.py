@@ -380,7 +380,8 @@ def _execute(step: ScanStep) -> str:
     from scans.executors import get_executor
 
     executor = get_executor()
-    step.executor = executor.name
+    # Built-in and logic nodes run in this process; tool runs overwrite this with their executor.
+    step.executor = "engine" if step.node_type in LOGIC_NODES else "builtin"
     step.save(update_fields=["executor"])
     watcher = StepWatcher(step)
     watcher.start()
