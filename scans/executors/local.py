@@ -120,6 +120,9 @@ class LocalExecutor:
         if not invocation.argv:
             result.error = "empty argv"
             return result
+        if _cancel_requested(invocation):
+            result.cancelled, result.error = True, "cancelled"
+            return result
 
         started = time.monotonic()
         try:

@@ -206,3 +206,13 @@ def test_it_limits_the_size_of_files_a_tool_writes(tmp_path: Path) -> None:
 
     assert run.exit_code != 0  # SIGXFSZ or an OSError, depending on the signal disposition
     assert (tmp_path / "work" / "output" / "big").stat().st_size <= 100_000
+
+
+def test_it_does_not_start_a_tool_for_a_scan_already_cancelled(tmp_path: Path) -> None:
+    run = LocalExecutor().run(
+        invocation(tmp_path, ["sh", "-c", "touch started"], cancel_check=lambda: True)
+    )
+
+    assert run.cancelled and run.error == "cancelled"
+    assert run.exit_code is None
+    assert not (tmp_path / "work" / "started").exists()
