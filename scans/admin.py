@@ -27,7 +27,7 @@ class ScanAdmin(admin.ModelAdmin):
     raw_id_fields = ["team", "workflow", "requested_by", "targets"]
     readonly_fields = ["graph", "plan", "target_snapshot", "severity_counts", "cancel_requested_at", "started_at", "finished_at"]
     inlines = [ScanStepInline]
-    actions = ["cancel_scans"]
+    actions = ["cancel_scans", "rerun_scans"]
 
     @admin.action(description="Cancel selected scans")
     def cancel_scans(self, request: HttpRequest, queryset: QuerySet[Scan]) -> None:
@@ -43,6 +43,27 @@ class ScanAdmin(admin.ModelAdmin):
             except APIException:
                 continue
         self.message_user(request, f"{done} scan(s) cancelled.", messages.INFO)
+
+    @admin.action(description="Run selected scans again (same workflow and targets; you confirm the authorization)")
+    def rerun_scans(self, request: HttpRequest, queryset: QuerySet[Scan]) -> None:
+        """Operators start scans through the same service as the page and the API: scope,
+        consent (given by the operator choosing this action) and the graph are checked again."""
+        from scans.services import ScanRefused, scan_start
+
+        for scan in queryset.select_related("workflow", "team"):
+            target_ids = list(scan.targets.values_list("pk", flat=True))
+            if scan.workflow is None or not target_ids:
+                self.message_user(request, f"Scan #{scan.pk}: no workflow or targets to run again.", messages.WARNING)
+                continue
+            try:
+                new = scan_start(
+                    team=scan.team, user=request.user, workflow=scan.workflow,  # type: ignore[arg-type]
+                    target_ids=target_ids, consent=True,
+                )  # fmt: skip
+            except ScanRefused as exc:
+                self.message_user(request, f"Scan #{scan.pk} refused: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"Scan #{scan.pk} started again as #{new.pk}.", messages.SUCCESS)
 
 
 @admin.register(ScanStep)
