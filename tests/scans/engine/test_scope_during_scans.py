@@ -51,7 +51,7 @@ def test_items_that_left_scope_are_dropped_before_the_next_step(
     wait_scan_done(scan.pk)
     ports = ScanStep.objects.get(scan=scan, node_id="ports")
     assert ports.items_out == 1
-    authorize("127.0.0.1", excluded=True)
+    authorize("127.0.0.1/32", excluded=True)
 
     from scans.engine import step_run
 
