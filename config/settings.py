@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
 from config.env import (
     email_settings,
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "targets",
     "workflows",
     "scans.apps.ScansConfig",
+    "integrations.apps.IntegrationsConfig",
 ]
 if CORS_ALLOWED_ORIGINS:
     INSTALLED_APPS.append("corsheaders")
@@ -324,6 +326,22 @@ GRYPE_ENABLED = env_bool("GRYPE_ENABLED", False)
 # worker's own disk.
 SECRET_SCAN_ALLOW_FILE_REPOS = env_bool("SECRET_SCAN_ALLOW_FILE_REPOS", False)
 
+# --- Integrations, notifications and scheduled scans (integrations app) ---------------------
+# Fernet key(s) for webhook URLs and signing secrets at rest, comma-separated: the first encrypts,
+# all decrypt (rotation: README "Integrations and schedules"). Empty: derived from SECRET_KEY.
+INTEGRATIONS_KEY = env_str("INTEGRATIONS_KEY", "")
+# Webhook URLs on loopback/private/link-local addresses (SSRF): allowed in development only.
+INTEGRATIONS_ALLOW_PRIVATE_URLS = env_bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", not IS_PRODUCTION)
+INTEGRATIONS_PROXY = env_str("INTEGRATIONS_PROXY", "")  # outbound HTTP(S) proxy for deliveries
+# Links in messages point here.
+PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
+DELIVERY_TIMEOUT_S = env_int("DELIVERY_TIMEOUT_S", 10)
+# Waits after failed attempts 1, 2, …: their count + 1 is the number of attempts.
+DELIVERY_RETRY_DELAYS_S = [float(d) for d in env_list("DELIVERY_RETRY_DELAYS_S", ["1", "2", "60", "300"])]
+DELIVERY_INLINE_RETRY_MAX_S = 3.0  # shorter waits are slept in the task, longer ones re-enqueue it
+DELIVERY_INLINE_BUDGET_S = 15.0  # …while the task has spent less than this
+DELIVERY_STALE_S = 120  # a "sending" claim older than this (its worker died) may be taken over
+
 # --- Audit log ------------------------------------------------------------------------------
 AUDIT_LOG_PATH = Path(env_str("AUDIT_LOG_PATH", str(LOG_DIR / "requests.ndjson")))
 
@@ -351,7 +369,9 @@ if IS_PRODUCTION:
     if env_bool("BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOGGING = build_logging(level=env_str("LOG_LEVEL", "INFO"), json=IS_PRODUCTION or not sys.stderr.isatty())
+LOGGING = build_logging(
+    level=env_str("LOG_LEVEL", "INFO"), json=IS_PRODUCTION or not sys.stderr.isatty()
+)
 
 # --- Deployment and operations (Dockerfile, /metrics, migrations under a lock) ----------------
 # `config` is an app only for its management commands (`migrate_locked`, run by the container
@@ -369,3 +389,6 @@ for _cidr in METRICS_ALLOWED_IPS:
 # Request counts are summed in each process and added to shared cache counters this often.
 METRICS_FLUSH_S = float(env_str("METRICS_FLUSH_S", "10"))
 MIDDLEWARE.insert(0, "config.metrics.RequestMetricsMiddleware")
+# collectstatic (image build): source maps are for developers with the files at hand; compressing
+# them with brotli took most of the build's time, so they are served uncompressed.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
