@@ -12,7 +12,6 @@ API_MODULES = [
     "targets.urls_api",
     "workflows.urls_api",
     "scans.urls_api",
-    "integrations.urls_api",
 ]
 
 urlpatterns = [
@@ -20,8 +19,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("targets/", include("targets.urls")),
     path("scans/", include("scans.urls")),
-    path("findings/", include("scans.urls_findings")),
-    path("integrations/", include("integrations.urls")),
     path("workflows/", include("workflows.urls")),
     path("admin/", admin.site.urls),
     path("health", health.health, name="health"),
