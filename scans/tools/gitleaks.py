@@ -38,6 +38,7 @@ from scans.tools.invoke import Plan, invoke, run_failure, run_plans
 from scans.tools.report import (
     ParsedReport,
     as_list,
+    bulk_parser,
     dedupe,
     load_json,
     mask,
@@ -139,6 +140,7 @@ def run(ctx: StepContext) -> StepResult:
     return scanned
 
 
+@bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Findings from a gitleaks JSON report (v7 or v8), secrets masked."""
     document = load_json(data, TOOL) if data.strip() else None

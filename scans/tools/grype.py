@@ -30,6 +30,7 @@ from scans.tools.invoke import Plan, run_plans
 from scans.tools.report import (
     ParsedReport,
     as_list,
+    bulk_parser,
     dedupe,
     load_json,
     named_severity,
@@ -95,6 +96,7 @@ def run(ctx: StepContext) -> StepResult:
     return run_plans(ctx, TOOL, plans, parse)
 
 
+@bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Findings from a grype JSON document (any version from 0.7 on)."""
     document = load_json(data, TOOL)

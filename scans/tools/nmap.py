@@ -38,7 +38,7 @@ from scans.builtin.port_spec import PortSpecError, parse_port_spec
 from scans.runtime import Command, FindingData, Item, StepContext, StepResult
 from scans.tools.arguments import TargetRefused, host_argument, service_argument
 from scans.tools.invoke import Plan, run_plans
-from scans.tools.report import ParsedReport, cvss_severity, dedupe, text
+from scans.tools.report import ParsedReport, bulk_parser, cvss_severity, dedupe, text
 
 TOOL = "nmap"
 ACCEPTS = {"host", "service"}
@@ -162,6 +162,7 @@ def run(ctx: StepContext) -> StepResult:
     return run_plans(ctx, TOOL, plans, parse)
 
 
+@bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Services, open-port findings and vulners CVEs from nmap's XML."""
     if not data.strip():

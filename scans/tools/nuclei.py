@@ -31,7 +31,7 @@ from scans.builtin.options import ConfigField, timeout_field, validate_config
 from scans.runtime import SEVERITIES, Command, FindingData, Item, StepContext, StepResult
 from scans.tools.arguments import TargetRefused, item_argument
 from scans.tools.invoke import Plan, run_plans
-from scans.tools.report import ParsedReport, as_list, dedupe, named_severity, text
+from scans.tools.report import ParsedReport, as_list, bulk_parser, dedupe, named_severity, text
 
 TOOL = "nuclei"
 ACCEPTS = {"host", "service", "url"}
@@ -130,6 +130,7 @@ def _results(data: bytes) -> list[Any]:
         raise ValueError(f"not a nuclei JSON or JSON Lines report: {exc}") from exc
 
 
+@bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Findings from nuclei's JSON Lines or JSON array output."""
     try:

@@ -9,9 +9,11 @@ and versions go in `version`, not in `component`.
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,25 @@ class ParsedReport:
     findings: list[FindingData] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def bulk_parser(parse: Callable[..., ParsedReport]) -> Callable[..., ParsedReport]:
+    """Pause the cyclic garbage collector while a report is parsed. A large report is a tree of
+    hundreds of thousands of fresh objects; every collection would walk all of them again, which
+    made parsing 20,000 Trivy vulnerabilities about twice as slow. The objects have no cycles
+    (reference counting frees them), and collection resumes right after."""
+
+    @functools.wraps(parse)
+    def parse_in_bulk(*args: object, **kwargs: object) -> ParsedReport:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return parse(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return parse_in_bulk
 
 
 def named_severity(value: object) -> str:

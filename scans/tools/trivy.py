@@ -34,6 +34,7 @@ from scans.tools.invoke import Plan, run_plans
 from scans.tools.report import (
     ParsedReport,
     as_list,
+    bulk_parser,
     dedupe,
     load_json,
     named_severity,
@@ -111,6 +112,7 @@ def run(ctx: StepContext) -> StepResult:
     return run_plans(ctx, TOOL, plans, parse)
 
 
+@bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Findings from a Trivy JSON report (legacy list or SchemaVersion 2)."""
     document = load_json(data, TOOL)
