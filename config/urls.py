@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("targets/", include("targets.urls")),
     path("scans/", include("scans.urls")),
+    path("findings/", include("scans.urls_findings")),
     path("workflows/", include("workflows.urls")),
     path("admin/", admin.site.urls),
     path("health", health.health, name="health"),

@@ -11,7 +11,12 @@ from accounts.models import ApiKey, Membership
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The team's dashboard (scans.views_dashboard); without a team, the welcome page."""
     team = request.team  # type: ignore[attr-defined]
+    if team is not None:
+        from scans.views_dashboard import dashboard
+
+        return dashboard(request)
     context = {
         "active_keys": ApiKey.objects.filter(team=team, user=request.user, revoked_at=None).count(),
         "member_count": Membership.objects.filter(team=team).count(),

@@ -255,11 +255,14 @@ class ScanViewSet(
         )
 
     @extend_schema(
-        summary="A scan with its steps; `?format=table` gives a text table with the findings",
-        parameters=[OpenApiParameter("format", str, enum=["json", "table"])],
+        summary="A scan with its steps; `?format=table|csv|sarif` gives its findings as a text "
+        "table, CSV (streamed) or SARIF 2.1.0",
+        parameters=[OpenApiParameter("format", str, enum=["json", "table", "csv", "sarif"])],
         responses={
             200: ScanDetailSerializer,
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+            (200, "application/sarif+json"): OpenApiResponse(OpenApiTypes.OBJECT),
             **ERRORS,
         },
     )
@@ -273,8 +276,12 @@ class ScanViewSet(
             return HttpResponse(
                 scan_as_table(scan, findings), content_type="text/plain; charset=utf-8"
             )
+        if fmt in ("csv", "sarif"):
+            from scans.exports import scan_export_response
+
+            return scan_export_response(scan, fmt)
         if fmt != "json":
-            raise serializers.ValidationError({"format": ["One of json, table."]})
+            raise serializers.ValidationError({"format": ["One of json, table, csv, sarif."]})
         return Response(ScanDetailSerializer(scan).data)
 
     @extend_schema(
@@ -344,6 +351,26 @@ class ScanViewSet(
     @action(detail=True, methods=["get"])
     def diff(self, request: Request, pk: str | None = None) -> Response:
         return Response(_diff_response(self.get_object()))
+
+    @extend_schema(
+        summary="The scan's PDF report: 200 with the PDF when ready, else 202 + Location while a "
+        "worker renders it (GET starts one if none exists; POST always renders a new one)",
+        request=None,
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
+            202: OpenApiResponse(OpenApiTypes.OBJECT, description="{report, status}"),
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["get", "post"], url_path="report.pdf")
+    def report_pdf(self, request: Request, pk: str | None = None) -> Any:
+        from scans.reports import report_pdf_response
+
+        return report_pdf_response(
+            scan=self.get_object(),
+            user=request.user,  # type: ignore[arg-type]
+            force=request.method == "POST",
+        )
 
 
 class ImportSerializer(StrictSerializer):

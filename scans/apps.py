@@ -13,3 +13,5 @@ class ScansConfig(AppConfig):
         from scans.schedules import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self)
+
+        from scans import receivers  # noqa: F401  (triage and dashboard signal receivers)

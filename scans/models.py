@@ -43,6 +43,20 @@ class Severity(models.TextChoices):
     INFO = "info", "Info"
 
 
+def severity_rank_expression() -> Any:
+    """An ORDER BY expression: critical=4 … info=0 (sort with `-severity_rank` for worst first)."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return Case(
+        *[
+            When(severity=name, then=Value(rank))
+            for rank, name in enumerate(reversed(Severity.values))
+        ],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
 class Scan(models.Model):
     class Mode(models.TextChoices):
         RUN = "run", "Run"
@@ -227,6 +241,15 @@ class Finding(models.Model):
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
+    # The newest occurrence of this fingerprint in the team: the cross-scan findings list shows
+    # one row per fingerprint (scans.findings), kept by scans.recording.findings_store.
+    is_latest = models.BooleanField(default=True)
+    # critical=4 … info=0, computed by the database so that "worst first" can use an index.
+    severity_rank = models.GeneratedField(
+        expression=severity_rank_expression(),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -238,6 +261,27 @@ class Finding(models.Model):
             models.Index(fields=["team", "status", "severity"]),
             models.Index(fields=["scan", "severity"]),
             models.Index(fields=["team", "-created_at"]),
+            # The findings list (scans.findings.FINDING_SORTS): filter + sort, one row per
+            # fingerprint. Partial: only the latest occurrences are listed across scans.
+            *[
+                models.Index(fields=fields, name=name, condition=models.Q(is_latest=True))
+                for name, fields in (
+                    ("finding_latest_rank", ["team", "severity_rank", "last_seen_at", "id"]),
+                    (
+                        "finding_latest_st_rank",
+                        ["team", "status", "severity_rank", "last_seen_at", "id"],
+                    ),
+                    ("finding_latest_sev_seen", ["team", "severity", "last_seen_at", "id"]),
+                    ("finding_latest_seen", ["team", "last_seen_at", "id"]),
+                    ("finding_latest_first", ["team", "first_seen_at", "id"]),
+                    ("finding_latest_rule", ["team", "rule_id"]),
+                    (
+                        "finding_latest_tool",
+                        ["team", "tool", "severity_rank", "last_seen_at", "id"],
+                    ),
+                )
+            ],
+            models.Index(fields=["scan", "severity_rank", "id"], name="finding_scan_rank"),
         ]
 
     def __str__(self) -> str:
@@ -307,15 +351,126 @@ class Artifact(models.Model):
         return settings.ARTIFACTS_DIR / self.path
 
 
-def severity_rank_expression() -> Any:
-    """An ORDER BY expression: critical=4 … info=0 (sort with `-severity_rank` for worst first)."""
-    from django.db.models import Case, IntegerField, Value, When
+# --- Triage, history, reports and the dashboard's daily figures (issue 7) ----------------------
 
-    return Case(
-        *[
-            When(severity=name, then=Value(rank))
-            for rank, name in enumerate(reversed(Severity.values))
-        ],
-        default=Value(0),
-        output_field=IntegerField(),
+
+class FindingState(models.Model):
+    """The triage state of one fingerprint in a team: it outlives the scans, so the same finding
+    found again by the next scan keeps its status (scans.triage, scans.recording)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="finding_states")
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16, choices=Finding.Status.choices, default=Finding.Status.OPEN
     )
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
+    comment = models.TextField(blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="Last triage")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "fingerprint"], name="findingstate_unique")
+        ]
+        indexes = [models.Index(fields=["team", "status", "severity"], name="findingstate_counts")]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint[:12]} {self.status}"
+
+
+class FindingEvent(models.Model):
+    """One change of a fingerprint's status: who, when, from what, to what, and why."""
+
+    class Kind(models.TextChoices):
+        TRIAGE = "triage", "Triage"
+        REOPENED = "reopened", "Seen again"
+        AUTO_FIXED = "auto_fixed", "Not seen by the next scan"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=64)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TRIAGE)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    comment = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scan = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["team", "fingerprint", "created_at"], name="findingevent_history")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint[:12]} {self.from_status}→{self.to_status}"
+
+
+class Report(models.Model):
+    """A PDF report of one scan, rendered by a worker task (scans.reports) into ARTIFACTS_DIR."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RENDERING = "rendering", "Rendering"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="reports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    path = models.CharField(max_length=500, blank=True, help_text="Relative to ARTIFACTS_DIR")
+    size = models.BigIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    findings_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    render_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["scan", "created_at"], name="report_scan_created")]
+
+    def __str__(self) -> str:
+        return f"Report #{self.pk} of scan #{self.scan_id} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RENDERING)
+
+    @property
+    def absolute_path(self) -> Any:
+        return settings.ARTIFACTS_DIR / self.path
+
+
+class OpenFindingsDay(models.Model):
+    """The team's open findings at the end of a day (today's row is refreshed as scans finish and
+    findings are triaged): the dashboard reads 31 small rows instead of counting 1M findings."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    counts = models.JSONField(default=dict, help_text="{severity: open findings}")
+    total = models.PositiveIntegerField(default=0)
+    top_assets = models.JSONField(default=list, help_text="[{item, score, counts}] worst first")
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["team", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day"], name="openfindingsday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.total} open"

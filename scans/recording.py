@@ -9,10 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from scans.models import Artifact, Asset, Finding, Scan, ScanStep
+from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
 from scans.runtime import SEVERITIES, FindingData, Item, ToolRun
 
 TAIL_BYTES = 64 * 1024
@@ -35,8 +36,11 @@ def _clip(value: str, limit: int) -> str:
 
 def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingData]) -> list[str]:
     """Insert the step's findings into the scan (one row per fingerprint), or update severity and
-    tags of ones already in this scan (logic nodes). Triage status and first-seen time carry over
-    from earlier scans of the team with the same fingerprint. Returns the fingerprints."""
+    tags of ones already in this scan (logic nodes). Triage status and first-seen time come from
+    the team's state of each fingerprint (scans.triage); the new rows become the fingerprints'
+    latest occurrences. Returns the fingerprints."""
+    from scans.triage import finding_states_observe
+
     now = timezone.now()
     by_fp: dict[str, FindingData] = {}
     for finding in findings:
@@ -54,70 +58,77 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
         if row.severity != data.severity or row.tags != data.tags:
             row.severity, row.tags = data.severity, data.tags
             changed.append(row)
-    if changed:
-        Finding.objects.bulk_update(changed, ["severity", "tags"], batch_size=CHUNK)
+    with transaction.atomic():
+        if changed:
+            Finding.objects.bulk_update(changed, ["severity", "tags"], batch_size=CHUNK)
+            for row in changed:
+                if row.is_latest:
+                    FindingState.objects.filter(
+                        team_id=scan.team_id, fingerprint=row.fingerprint
+                    ).update(severity=row.severity)
 
-    new_fps = [fp for fp in fingerprints if fp not in existing]
-    history: dict[str, tuple[str, object]] = {}
-    for chunk in _chunks(new_fps):
-        rows = (
-            Finding.objects.filter(team_id=scan.team_id, fingerprint__in=chunk)
-            .exclude(scan=scan)
-            .order_by("fingerprint", "created_at")
-            .values_list("fingerprint", "status", "first_seen_at")
+        new_fps = sorted(fp for fp in fingerprints if fp not in existing)
+        states = finding_states_observe(
+            scan=scan, severities={fp: by_fp[fp].severity for fp in new_fps}, now=now
         )
-        for fp, status, first_seen in rows:
-            # earliest first-seen, latest triage status
-            first = history[fp][1] if fp in history else first_seen
-            history[fp] = (status, first)
-    rows_to_create = []
-    for fp in new_fps:
-        data = by_fp[fp]
-        status, first_seen = history.get(fp, (Finding.Status.OPEN, now))
-        if status == Finding.Status.FIXED:
-            status = Finding.Status.OPEN  # it is back: a fixed finding seen again reopens
-        rows_to_create.append(
-            Finding(
-                team_id=scan.team_id,
-                scan=scan,
-                step=step,
-                tool=_clip(data.tool, 40),
-                severity=data.severity,
-                title=_clip(data.title or data.rule_id or "finding", 500),
-                description=data.description,
-                remediation=data.remediation,
-                rule_id=_clip(data.rule_id, 200),
-                component=_clip(data.component, 300),
-                version=_clip(data.version, 200),
-                fixed_version=_clip(data.fixed_version, 200),
-                location=_clip(data.location, 1000),
-                item=_clip(data.item, 1000),
-                evidence=data.evidence,
-                references=data.references[:50],
-                tags=data.tags,
-                fingerprint=fp,
-                status=status,
-                first_seen_at=first_seen,
-                last_seen_at=now,
-                created_at=now,
+        rows_to_create = []
+        for fp in new_fps:
+            data = by_fp[fp]
+            status, first_seen = states.get(fp, (Finding.Status.OPEN, now))
+            rows_to_create.append(
+                Finding(
+                    team_id=scan.team_id,
+                    scan=scan,
+                    step=step,
+                    tool=_clip(data.tool, 40),
+                    severity=data.severity,
+                    title=_clip(data.title or data.rule_id or "finding", 500),
+                    description=data.description,
+                    remediation=data.remediation,
+                    rule_id=_clip(data.rule_id, 200),
+                    component=_clip(data.component, 300),
+                    version=_clip(data.version, 200),
+                    fixed_version=_clip(data.fixed_version, 200),
+                    location=_clip(data.location, 1000),
+                    item=_clip(data.item, 1000),
+                    evidence=data.evidence,
+                    references=data.references[:50],
+                    tags=data.tags,
+                    fingerprint=fp,
+                    status=status,
+                    first_seen_at=first_seen,
+                    last_seen_at=now,
+                    created_at=now,
+                    is_latest=True,
+                )
             )
-        )
-    Finding.objects.bulk_create(rows_to_create, batch_size=CHUNK, ignore_conflicts=True)
+        Finding.objects.bulk_create(rows_to_create, batch_size=CHUNK, ignore_conflicts=True)
+        for chunk in _chunks(new_fps):
+            Finding.objects.filter(
+                team_id=scan.team_id, fingerprint__in=chunk, is_latest=True
+            ).exclude(scan=scan).update(is_latest=False)
     return fingerprints
 
 
 def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:
+    """Delete these findings from the scan (a rules node dropped them); an earlier scan's row of
+    the same fingerprint becomes its latest occurrence again."""
+    from scans.triage import findings_latest_refresh
+
     fps = list(fingerprints)
     dropped = 0
     for chunk in _chunks(fps):
         dropped += Finding.objects.filter(scan=scan, fingerprint__in=chunk).delete()[0]
+    findings_latest_refresh(team_id=scan.team_id, fingerprints=fps)
     return dropped
 
 
 def findings_for(scan: Scan, fingerprints: list[str]) -> list[FindingData]:
     found: list[FindingData] = []
     for chunk in _chunks(fingerprints):
-        found.extend(row.as_data() for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk))
+        found.extend(
+            row.as_data() for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk)
+        )
     return found
 
 
@@ -151,7 +162,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def artifact_record(*, scan: Scan, step: ScanStep | None, path: Path, name: str | None = None) -> Artifact | None:
+def artifact_record(
+    *, scan: Scan, step: ScanStep | None, path: Path, name: str | None = None
+) -> Artifact | None:
     """Keep a raw output file: it must lie under ARTIFACTS_DIR (runners write in their workdir)."""
     root = settings.ARTIFACTS_DIR.resolve()
     resolved = path.resolve()
@@ -193,12 +206,25 @@ def runs_record(*, scan: Scan, step: ScanStep, runs: list[ToolRun], workdir: Pat
 
 def scan_counts_refresh(scan: Scan) -> None:
     counts = dict(
-        Finding.objects.filter(scan=scan).values_list("severity").annotate(n=Count("pk")).values_list("severity", "n")
+        Finding.objects.filter(scan=scan)
+        .values_list("severity")
+        .annotate(n=Count("pk"))
+        .values_list("severity", "n")
     )
     scan.severity_counts = {severity: counts.get(severity, 0) for severity in SEVERITIES}
     scan.findings_count = sum(scan.severity_counts.values())
     steps = list(scan.steps.values_list("status", "items_out"))
     scan.steps_total = len(steps)
-    scan.steps_done = sum(1 for status, _ in steps if status in ("completed", "failed", "cancelled", "skipped"))
+    scan.steps_done = sum(
+        1 for status, _ in steps if status in ("completed", "failed", "cancelled", "skipped")
+    )
     scan.items_count = sum(items for _, items in steps)
-    scan.save(update_fields=["severity_counts", "findings_count", "steps_total", "steps_done", "items_count"])
+    scan.save(
+        update_fields=[
+            "severity_counts",
+            "findings_count",
+            "steps_total",
+            "steps_done",
+            "items_count",
+        ]
+    )

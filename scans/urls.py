@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from scans import views
+from scans import views, views_dashboard, views_findings, views_reports
 
 app_name = "scans"
 
@@ -14,4 +14,8 @@ urlpatterns = [
     path("<int:pk>/findings", views.scan_findings, name="findings"),
     path("<int:pk>/cancel", views.scan_cancel, name="cancel"),
     path("<int:pk>/delete", views.scan_delete, name="delete"),
+    path("running", views_dashboard.dashboard_running, name="running"),
+    path("<int:pk>/diff", views_findings.scan_diff_panel, name="diff"),
+    path("<int:pk>/report", views_reports.scan_report_panel, name="report"),
+    path("<int:pk>/report.pdf", views_reports.scan_report_download, name="report_pdf"),
 ]

@@ -1,0 +1,23 @@
+"""Fixtures for findings, triage, exports, reports and the dashboard: completed scans recorded
+through the engine's recording path (scans.recording.findings_store)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from accounts.models import Team, User
+from scans.models import Scan
+from scans.runtime import FindingData
+from tests.scans.findings.factories import completed_scan, realistic_findings
+
+
+@pytest.fixture
+def make_scan(user: User, team: Team) -> Callable[..., Scan]:
+    def factory(findings: list[FindingData] | int = 20, **kwargs: Any) -> Scan:
+        data = realistic_findings(findings) if isinstance(findings, int) else findings
+        return completed_scan(team=kwargs.pop("team", team), user=user, findings=data, **kwargs)
+
+    return factory
