@@ -306,18 +306,17 @@ def _finish(step: ScanStep, status: str, error: str = "", **fields: Any) -> None
 def _inputs(step: ScanStep) -> tuple[list[Item], list[str]]:
     """Items and finding fingerprints flowing into the step (targets for a root)."""
     if not step.parents:
-        items = [Item.from_dict(raw) for raw in step.scan.plan.get("input_items", [])]
-        return items, []
+        return [Item.from_dict(raw) for raw in step.scan.plan.get("input_items", [])], []
     items: dict[tuple[str, str], Item] = {}
-    fingerprints: list[str] = []
+    fingerprints: dict[str, None] = {}  # ordered set
     for parent in ScanStep.objects.filter(scan_id=step.scan_id, node_id__in=step.parents).order_by(
         "position"
     ):
         for raw in parent.output_items:
             item = Item.from_dict(raw)
             items.setdefault((item.kind, item.value), item)
-        fingerprints.extend(fp for fp in parent.output_findings if fp not in fingerprints)
-    return list(items.values()), fingerprints
+        fingerprints.update(dict.fromkeys(parent.output_findings))
+    return list(items.values()), list(fingerprints)
 
 
 def _execute(step: ScanStep) -> str:

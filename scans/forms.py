@@ -6,8 +6,10 @@ from django import forms
 
 
 class ScanStartForm(forms.Form):
-    workflow = forms.ModelChoiceField(queryset=None, empty_label="Choose a workflow…")  # type: ignore[arg-type]
-    targets = forms.ModelMultipleChoiceField(
+    workflow: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose a workflow…"
+    )  # type: ignore[arg-type]
+    targets: forms.ModelMultipleChoiceField[Any] = forms.ModelMultipleChoiceField(
         queryset=None,  # type: ignore[arg-type]
         widget=forms.CheckboxSelectMultiple,
         help_text="Only authorized, unexpired targets of this team are listed.",

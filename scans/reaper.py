@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import structlog
 from django.conf import settings
@@ -47,7 +48,7 @@ def reap_stale_steps(*, stale_after_s: int | None = None) -> str:
                         step_id=step.pk,
                         level="warning",
                     )
-                    transaction.on_commit(lambda s=step: step_enqueue(s))
+                    transaction.on_commit(partial(step_enqueue, step))
             else:
                 updated = ScanStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, heartbeat_at=step.heartbeat_at).update(
                     status=StepStatus.FAILED, finished_at=now,

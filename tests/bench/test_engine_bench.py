@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import partial
 from typing import Any
 
 import pytest
@@ -37,6 +38,10 @@ def _p95(values: list[float]) -> float:
     return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
+def _task_done(task_id: str) -> bool:
+    return Task.objects.filter(id=task_id).exists()
+
+
 def _broker() -> str:
     return "redis" if settings.REDIS_URL else "orm"
 
@@ -50,7 +55,7 @@ def test_engine_overhead_per_step(
         started = time.perf_counter()
         task_id = async_task("math.floor", 1.5)
         wait_for(
-            lambda task_id=task_id: Task.objects.filter(id=task_id).exists(),
+            partial(_task_done, task_id),
             timeout_s=30,
             interval_s=0.01,
             what="the no-op task",

@@ -60,7 +60,8 @@ def test_an_operator_runs_a_scan_again_with_the_scope_checked_again(
     )
     assert answer.status_code == 200
     again = Scan.objects.exclude(pk=first.pk).get()
-    assert again.mode == "run" and again.requested_by.email == "ops@example.test"
+    assert again.mode == "run"
+    assert again.requested_by is not None and again.requested_by.email == "ops@example.test"
     assert list(again.targets.all()) == [target]
 
     authorize("127.0.0.1/32", excluded=True)
