@@ -46,7 +46,9 @@ class ScanStepSerializer(serializers.ModelSerializer):
 
 
 class ScanListSerializer(serializers.ModelSerializer):
-    workflow = serializers.PrimaryKeyRelatedField(read_only=True)
+    workflow: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     requested_by = serializers.EmailField(source="requested_by.email", read_only=True, default=None)
     duration_s = serializers.FloatField(read_only=True, allow_null=True)
     progress = serializers.IntegerField(source="progress_percent", read_only=True)
@@ -92,7 +94,9 @@ class ScanLogSerializer(serializers.ModelSerializer):
 
 
 class FindingSerializer(serializers.ModelSerializer):
-    scan = serializers.PrimaryKeyRelatedField(read_only=True)
+    scan: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
 
     class Meta:
         model = Finding

@@ -264,7 +264,6 @@ def scan_start_image(*, team: Team, user: User | None, image: str, consent: bool
     workflow on one image, which must be in scope (an `image` target or a `registry/org/*` one)."""
     from targets.models import Target
     from targets.scope import ScopeMatcher
-    from workflows.services import workflow_for_template
 
     if not consent:
         raise ScanRefused(
@@ -280,7 +279,11 @@ def scan_start_image(*, team: Team, user: User | None, image: str, consent: bool
                 ]
             }
         )
-    target = Target.objects.filter(team=team, pk=verdict.target_id).first()
+    target = (
+        Target.objects.filter(team=team, pk=verdict.target_id).first()
+        if verdict.target_id
+        else None
+    )
     targets = [target] if target is not None else []
     workflow = _builtin_workflow(team=team, user=user, template_key=CONTAINER_AUDIT)
     item = Item("image", image)
