@@ -37,16 +37,27 @@ def scan_list(request: HttpRequest) -> HttpResponse:
 
 
 def _scan_for(request: HttpRequest, pk: int) -> Scan:
-    return get_object_or_404(Scan.objects.select_related("workflow", "requested_by"), pk=pk, team=request.team)  # type: ignore[attr-defined]
+    team = request.team  # type: ignore[attr-defined]
+    return get_object_or_404(
+        Scan.objects.select_related("workflow", "requested_by"), pk=pk, team=team
+    )
 
 
 def _detail_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
     severity = request.GET.get("severity", "")
-    findings = Finding.objects.filter(scan=scan).annotate(rank=severity_rank_expression()).order_by("-rank", "title", "pk")
+    findings = (
+        Finding.objects.filter(scan=scan)
+        .annotate(rank=severity_rank_expression())
+        .order_by("-rank", "title", "pk")
+    )
     if severity in Severity.values:
         findings = findings.filter(severity=severity)
     findings_page = Paginator(findings, 50).get_page(request.GET.get("page"))
-    logs = list(ScanLog.objects.filter(scan=scan).select_related("step").order_by("-created_at", "-pk")[:LOG_TAIL])
+    logs = list(
+        ScanLog.objects.filter(scan=scan)
+        .select_related("step")
+        .order_by("-created_at", "-pk")[:LOG_TAIL]
+    )
     logs.reverse()
     return {
         "scan": scan,
