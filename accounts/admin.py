@@ -23,7 +23,10 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["email", "display_name"]
     fieldsets = (
         (None, {"fields": ("email", "password", "display_name")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
@@ -51,7 +54,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created by their users (the full key is shown to them once); operators see
     metadata and can revoke, never the key."""
 
-    list_display = ["prefix", "name", "user", "team", "role", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_display = [
+        "prefix",
+        "name",
+        "user",
+        "team",
+        "role",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_filter = ["role", "revoked_at", "created_at"]
     search_fields = ["prefix", "name", "user__email", "team__name"]
     readonly_fields = ["prefix", "key_hash", "user", "team", "created_at", "last_used_at"]
@@ -81,7 +94,19 @@ class KeyResetTokenAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "outcome", "status_code", "user_email", "team", "method", "path", "duration_ms", "client_ip", "request_id"]
+    list_display = [
+        "created_at",
+        "action",
+        "outcome",
+        "status_code",
+        "user_email",
+        "team",
+        "method",
+        "path",
+        "duration_ms",
+        "client_ip",
+        "request_id",
+    ]
     list_filter = ["outcome", "action", "status_code", "created_at"]
     search_fields = ["request_id", "user_email", "path", "action"]
     date_hierarchy = "created_at"

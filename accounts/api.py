@@ -99,13 +99,17 @@ class MemberRoleSerializer(StrictSerializer):
 
 
 class RegisteredSerializer(serializers.Serializer):
-    user = inline_serializer("RegisteredUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()})
+    user = inline_serializer(
+        "RegisteredUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()}
+    )
     team = TeamSerializer()
     api_key = IssuedApiKeySerializer()
 
 
 class MeSerializer(serializers.Serializer):
-    user = inline_serializer("MeUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()})
+    user = inline_serializer(
+        "MeUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()}
+    )
     team = TeamSerializer()
     role = serializers.CharField()
     auth = serializers.CharField()
@@ -139,7 +143,12 @@ def _team_dict(team: Any) -> dict[str, Any]:
     return {"id": team.pk, "name": team.name, "is_personal": team.is_personal}
 
 
-ERRORS = {400: DetailSerializer, 401: DetailSerializer, 403: DetailSerializer, 429: DetailSerializer}
+ERRORS = {
+    400: DetailSerializer,
+    401: DetailSerializer,
+    403: DetailSerializer,
+    429: DetailSerializer,
+}
 
 
 # --- Unauthenticated endpoints (the CI path) -----------------------------------------------
@@ -172,7 +181,9 @@ class RegisterView(APIView):
             {
                 "user": {"id": user.pk, "email": user.email},
                 "team": _team_dict(team),
-                "api_key": IssuedApiKeySerializer(issued.api_key, context={"raw_key": issued.raw_key}).data,
+                "api_key": IssuedApiKeySerializer(
+                    issued.api_key, context={"raw_key": issued.raw_key}
+                ).data,
             },
             status=status.HTTP_201_CREATED,
         )
@@ -209,7 +220,10 @@ class ResetConfirmView(APIView):
     @extend_schema(
         summary="Exchange a reset token for a new API key; all previous keys are revoked",
         request=ResetConfirmSerializer,
-        responses={200: inline_serializer("ResetConfirmed", {"api_key": IssuedApiKeySerializer()}), **ERRORS},
+        responses={
+            200: inline_serializer("ResetConfirmed", {"api_key": IssuedApiKeySerializer()}),
+            **ERRORS,
+        },
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
@@ -224,7 +238,11 @@ class ResetConfirmView(APIView):
         except services.AuthenticationFailed as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(
-            {"api_key": IssuedApiKeySerializer(issued.api_key, context={"raw_key": issued.raw_key}).data}
+            {
+                "api_key": IssuedApiKeySerializer(
+                    issued.api_key, context={"raw_key": issued.raw_key}
+                ).data
+            }
         )
 
 
@@ -261,12 +279,16 @@ class TokenView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(summary="Who this credential acts as", responses={200: MeSerializer, **ERRORS}, tags=["auth"])
+    @extend_schema(
+        summary="Who this credential acts as",
+        responses={200: MeSerializer, **ERRORS},
+        tags=["auth"],
+    )
     def get(self, request: Request) -> Response:
         credential = getattr(request._request, "credential", None)
         return Response(
             {
-                "user": {"id": request.user.pk, "email": request.user.email},
+                "user": {"id": request.user.pk, "email": request.user.email},  # type: ignore[union-attr]
                 "team": _team_dict(request.team),  # type: ignore[attr-defined]
                 "role": request.role,  # type: ignore[attr-defined]
                 "auth": credential.via if credential else "session",
@@ -276,7 +298,10 @@ class MeView(APIView):
 
 @extend_schema(tags=["auth"])
 class ApiKeyViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
 ):
     """API keys of the current team: your own (owners see all). DELETE revokes."""
 
@@ -288,7 +313,7 @@ class ApiKeyViewSet(
             return ApiKey.objects.none()
         qs = ApiKey.objects.filter(team=self.request.team).select_related("user")  # type: ignore[attr-defined]
         if self.request.role != Role.OWNER:  # type: ignore[attr-defined]
-            qs = qs.filter(user=self.request.user)
+            qs = qs.filter(user=self.request.user)  # type: ignore[misc]
         return qs.order_by("-created_at")
 
     @extend_schema(
@@ -311,7 +336,10 @@ class ApiKeyViewSet(
         data = IssuedApiKeySerializer(issued.api_key, context={"raw_key": issued.raw_key}).data
         return Response(data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Revoke an API key", responses={200: ApiKeySerializer, **ERRORS, 404: DetailSerializer})
+    @extend_schema(
+        summary="Revoke an API key",
+        responses={200: ApiKeySerializer, **ERRORS, 404: DetailSerializer},
+    )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         api_key = self.get_object()
         try:
@@ -323,7 +351,10 @@ class ApiKeyViewSet(
 
 @extend_schema(tags=["teams"])
 class MemberViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Members of the current team. Owners invite existing users, change roles, remove members."""
 
@@ -335,30 +366,47 @@ class MemberViewSet(
             return Membership.objects.none()
         return Membership.objects.filter(team=self.request.team).select_related("user", "team")  # type: ignore[attr-defined]
 
-    @extend_schema(summary="Invite an existing user by e-mail", request=MemberInviteSerializer, responses={201: MembershipSerializer, **ERRORS})
+    @extend_schema(
+        summary="Invite an existing user by e-mail",
+        request=MemberInviteSerializer,
+        responses={201: MembershipSerializer, **ERRORS},
+    )
     def create(self, request: Request) -> Response:
         body = MemberInviteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             membership = services.team_member_invite(
-                team=request.team, inviter=request.user, **body.validated_data  # type: ignore[attr-defined]
+                team=request.team,  # type: ignore[attr-defined]
+                inviter=request.user,  # type: ignore[arg-type]
+                **body.validated_data,
             )
         except DjangoValidationError as exc:
             return _validation(exc)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Change a member's role", request=MemberRoleSerializer, responses={200: MembershipSerializer, **ERRORS})
+    @extend_schema(
+        summary="Change a member's role",
+        request=MemberRoleSerializer,
+        responses={200: MembershipSerializer, **ERRORS},
+    )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         membership = self.get_object()
         body = MemberRoleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            services.team_member_set_role(membership=membership, actor=request.user, role=body.validated_data["role"])  # type: ignore[arg-type]
+            services.team_member_set_role(
+                membership=membership,
+                actor=request.user,  # type: ignore[arg-type]
+                role=body.validated_data["role"],
+            )
         except DjangoValidationError as exc:
             return _validation(exc)
         return Response(MembershipSerializer(membership).data)
 
-    @extend_schema(summary="Remove a member (their keys in this team are revoked)", responses={204: None, **ERRORS})
+    @extend_schema(
+        summary="Remove a member (their keys in this team are revoked)",
+        responses={204: None, **ERRORS},
+    )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         membership = self.get_object()
         try:
@@ -370,7 +418,10 @@ class MemberViewSet(
 
 @extend_schema(tags=["teams"])
 class TeamListView(APIView):
-    @extend_schema(summary="Teams the user belongs to, with their role", responses={200: MembershipSerializer(many=True)})
+    @extend_schema(
+        summary="Teams the user belongs to, with their role",
+        responses={200: MembershipSerializer(many=True)},
+    )
     def get(self, request: Request) -> Response:
         return Response(MembershipSerializer(services.teams_for(request.user), many=True).data)  # type: ignore[arg-type]
 
@@ -398,7 +449,12 @@ class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return AuditEvent.objects.none()
         qs = AuditEvent.objects.filter(team=self.request.team)  # type: ignore[attr-defined]
         params = self.request.query_params
-        for param, lookup in (("action", "action"), ("outcome", "outcome"), ("request_id", "request_id"), ("user", "user_email")):
+        for param, lookup in (
+            ("action", "action"),
+            ("outcome", "outcome"),
+            ("request_id", "request_id"),
+            ("user", "user_email"),
+        ):
             if params.get(param):
                 qs = qs.filter(**{lookup: params[param]})
         if params.get("status"):
@@ -414,4 +470,3 @@ class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 except serializers.ValidationError as exc:
                     raise serializers.ValidationError({param: exc.detail}) from None
         return qs.order_by("-created_at", "-pk")
-

@@ -53,10 +53,12 @@ class BearerAuthentication(BaseAuthentication):
             claims = jwt_decode(token)
         except JwtError as exc:
             raise AuthenticationFailed(str(exc)) from exc
-        api_key = (
-            ApiKey.objects.select_related("user", "team").filter(pk=claims.api_key_id).first()
-        )
-        if api_key is None or api_key.user_id != claims.user_id or api_key.team_id != claims.team_id:
+        api_key = ApiKey.objects.select_related("user", "team").filter(pk=claims.api_key_id).first()
+        if (
+            api_key is None
+            or api_key.user_id != claims.user_id
+            or api_key.team_id != claims.team_id
+        ):
             raise AuthenticationFailed("Token does not match an API key.")
         # A JWT dies with the key it was made from (revocation, reset).
         return credential_for_key(api_key, via="jwt")

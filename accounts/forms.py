@@ -21,20 +21,28 @@ class LoginForm(AuthenticationForm):
 
 
 class SignupForm(forms.Form):
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
     display_name = forms.CharField(max_length=120, required=False, label="Name (optional)")
     password1 = forms.CharField(
-        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="At least 10 characters, not a common or all-numeric password.",
     )
     password2 = forms.CharField(
-        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
         if User.objects.filter(email=email).exists():
-            raise forms.ValidationError("An account with this e-mail already exists; log in instead.")
+            raise forms.ValidationError(
+                "An account with this e-mail already exists; log in instead."
+            )
         return email
 
     def clean(self) -> dict[str, Any]:
@@ -63,13 +71,20 @@ class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. “GitLab CI”.")
     role = forms.ChoiceField(choices=Role.choices)
     expires_in_days = forms.IntegerField(
-        min_value=1, max_value=3650, required=False, label="Expires in (days)",
+        min_value=1,
+        max_value=3650,
+        required=False,
+        label="Expires in (days)",
         help_text="Leave empty for a key that does not expire.",
     )
 
     def __init__(self, *args: Any, max_role: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        allowed = [(value, label) for value, label in Role.choices if ROLE_RANK[Role(value)] <= ROLE_RANK[Role(max_role)]]
+        allowed = [
+            (value, label)
+            for value, label in Role.choices
+            if ROLE_RANK[Role(value)] <= ROLE_RANK[Role(max_role)]
+        ]
         role_field = self.fields["role"]
         assert isinstance(role_field, forms.ChoiceField)
         role_field.choices = allowed

@@ -161,6 +161,9 @@ class KeyResetToken(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"key reset for {self.user} ({'used' if self.used_at else 'unused'})"
+
 
 class AuditEvent(models.Model):
     """One API request or security event. Mirrored as a line in var/log/requests.ndjson."""

@@ -41,7 +41,9 @@ class TeamRolePermission(BasePermission):
         return role_at_least(getattr(request, "role", None), required_role_for(request, view))
 
 
-def team_role_required(role: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def team_role_required(
+    role: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Decorator for page views: logged in, and at least `role` in the current team."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

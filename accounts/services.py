@@ -49,7 +49,9 @@ def user_register(*, email: str, password: str | None = None, display_name: str 
         user = User.objects.create_user(email, password, display_name=display_name)
     except IntegrityError as exc:  # a concurrent sign-up with the same address
         raise ValidationError({"email": ["An account with this e-mail already exists."]}) from exc
-    team = Team.objects.create(name=f"{display_name or email.split('@')[0]}'s team", personal_owner=user)
+    team = Team.objects.create(
+        name=f"{display_name or email.split('@')[0]}'s team", personal_owner=user
+    )
     Membership.objects.create(team=team, user=user, role=Role.OWNER)
     audit_record("account.registered", user=user, team=team)
     return user
@@ -95,10 +97,14 @@ def team_member_invite(*, team: Team, inviter: User, email: str, role: str) -> M
     if role not in Role.values:
         raise ValidationError({"role": [f"Role must be one of {', '.join(Role.values)}."]})
     if team.is_personal:
-        raise ValidationError({"email": ["A personal team cannot have other members; create a team."]})
+        raise ValidationError(
+            {"email": ["A personal team cannot have other members; create a team."]}
+        )
     invitee = User.objects.filter(email=normalize_email(email), is_active=True).first()
     if invitee is None:
-        raise ValidationError({"email": ["No Outpost account uses this e-mail; ask them to sign up first."]})
+        raise ValidationError(
+            {"email": ["No Outpost account uses this e-mail; ask them to sign up first."]}
+        )
     if Membership.objects.filter(team=team, user=invitee).exists():
         raise ValidationError({"email": [f"{invitee.email} is already a member of this team."]})
     membership = Membership.objects.create(team=team, user=invitee, role=role, invited_by=inviter)
@@ -187,7 +193,9 @@ def api_key_create(
     if role not in Role.values:
         raise ValidationError({"role": [f"Role must be one of {', '.join(Role.values)}."]})
     if not role_at_least(ceiling, role):
-        raise ValidationError({"role": [f"You act as {ceiling} in this team; a key cannot be {role}."]})
+        raise ValidationError(
+            {"role": [f"You act as {ceiling} in this team; a key cannot be {role}."]}
+        )
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": ["Give the key a name (what uses it)."]})
@@ -352,7 +360,9 @@ def key_reset_confirm(*, email: str, token: str) -> IssuedKey:
             if used == 1:
                 revoked = ApiKey.objects.filter(user=user, revoked_at=None).update(revoked_at=now)
                 team = Team.objects.get(personal_owner=user)
-                issued = api_key_create(team=team, user=user, name=f"reset {now:%Y-%m-%d %H:%M} UTC")
+                issued = api_key_create(
+                    team=team, user=user, name=f"reset {now:%Y-%m-%d %H:%M} UTC"
+                )
                 audit_record(
                     "key_reset.confirmed",
                     user=user,

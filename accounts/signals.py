@@ -17,7 +17,9 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 
 @receiver(user_login_failed)
-def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+def _login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
     # Django has already replaced the password with asterisks; only the e-mail is kept.
     email = str(credentials.get("username") or credentials.get("email") or "")[:254]
     audit_record("login", outcome=AuditEvent.Outcome.FAILED, user_email=email)

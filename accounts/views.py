@@ -90,7 +90,9 @@ def _teams_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     team = request.team  # type: ignore[attr-defined]
     return {
         "memberships": services.teams_for(request.user),  # type: ignore[arg-type]
-        "members": Membership.objects.filter(team=team).select_related("user", "invited_by").order_by("user__email"),
+        "members": Membership.objects.filter(team=team)
+        .select_related("user", "invited_by")
+        .order_by("user__email"),
         "invite_form": extra.pop("invite_form", None) or InviteForm(),
         "team_form": extra.pop("team_form", None) or TeamCreateForm(),
         "roles": Role.choices,
@@ -128,7 +130,9 @@ def team_create(request: HttpRequest) -> HttpResponse:
         request.session["team_id"] = team.pk
         messages.success(request, f"Team {team.name} created; you are its owner.")
         return redirect("accounts:teams")
-    return render(request, "accounts/teams.html", _teams_context(request, team_form=form), status=400)
+    return render(
+        request, "accounts/teams.html", _teams_context(request, team_form=form), status=400
+    )
 
 
 @require_POST
@@ -137,11 +141,22 @@ def member_invite(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
-            services.team_member_invite(team=request.team, inviter=request.user, **form.cleaned_data)  # type: ignore[attr-defined]
+            services.team_member_invite(
+                team=request.team,  # type: ignore[attr-defined]
+                inviter=request.user,  # type: ignore[arg-type]
+                **form.cleaned_data,
+            )
         except ValidationError as exc:
-            form.add_error("email", exc.message_dict.get("email", exc.messages) if hasattr(exc, "error_dict") else exc.messages)
+            form.add_error(
+                "email",
+                exc.message_dict.get("email", exc.messages)
+                if hasattr(exc, "error_dict")
+                else exc.messages,
+            )
         else:
-            messages.success(request, f"{form.cleaned_data['email']} added as {form.cleaned_data['role']}.")
+            messages.success(
+                request, f"{form.cleaned_data['email']} added as {form.cleaned_data['role']}."
+            )
             form = InviteForm()
     template = "accounts/_members.html" if request.htmx else "accounts/teams.html"  # type: ignore[attr-defined]
     status = 400 if form.errors else 200
@@ -153,7 +168,11 @@ def member_invite(request: HttpRequest) -> HttpResponse:
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership, pk=pk, team=request.team)  # type: ignore[attr-defined]
     try:
-        services.team_member_set_role(membership=membership, actor=request.user, role=request.POST.get("role", ""))  # type: ignore[arg-type]
+        services.team_member_set_role(
+            membership=membership,
+            actor=request.user,  # type: ignore[arg-type]
+            role=request.POST.get("role", ""),
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     template = "accounts/_members.html" if request.htmx else "accounts/teams.html"  # type: ignore[attr-defined]

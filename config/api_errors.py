@@ -70,7 +70,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         errors = data if isinstance(data, dict) else {"non_field_errors": data}
         response.data = {"detail": f"Invalid input: {_summary(errors)}", "errors": errors}
     elif isinstance(data, dict) and "detail" in data:
-        response.data = {"detail": str(data["detail"]), **{k: v for k, v in data.items() if k != "detail"}}
+        response.data = {
+            "detail": str(data["detail"]),
+            **{k: v for k, v in data.items() if k != "detail"},
+        }
     else:
         response.data = {"detail": _summary(data), "errors": data}
     return response

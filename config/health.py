@@ -21,7 +21,11 @@ def _database() -> dict[str, object]:
             cursor.fetchone()
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
-    return {"ok": True, "vendor": connection.vendor, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    return {
+        "ok": True,
+        "vendor": connection.vendor,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
 
 
 def _broker() -> dict[str, object]:

@@ -16,9 +16,7 @@ class RejectUnknownFieldsMixin:
             known = set(self.fields)  # type: ignore[attr-defined]
             unknown = sorted(str(k) for k in data if k not in known)
             if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}
-                )
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
@@ -34,4 +32,5 @@ class DetailSerializer(serializers.Serializer):
     """The error shape of every endpoint."""
 
     detail = serializers.CharField()
-    errors = serializers.DictField(required=False)
+    # A declared field, popped from the class by DRF's metaclass: it does not shadow .errors.
+    errors = serializers.DictField(required=False)  # type: ignore[assignment]

@@ -18,7 +18,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
         return dashboard(request)
     context = {
-        "active_keys": ApiKey.objects.filter(team=team, user=request.user, revoked_at=None).count(),
+        # login_required: request.user is a User here.
+        "active_keys": ApiKey.objects.filter(  # type: ignore[misc]
+            team=team, user=request.user, revoked_at=None
+        ).count(),
         "member_count": Membership.objects.filter(team=team).count(),
         "api_base": request.build_absolute_uri("/api/v1/"),
     }
@@ -36,7 +39,9 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    detail = str(exception) if exception and str(exception) else "You do not have permission to do this."
+    detail = (
+        str(exception) if exception and str(exception) else "You do not have permission to do this."
+    )
     return _error(request, 403, detail)
 
 
@@ -46,4 +51,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest) -> HttpResponse:
     request_id = getattr(request, "request_id", "")
-    return _error(request, 500, f"Something went wrong on our side; it is logged under request id {request_id}.")
+    return _error(
+        request,
+        500,
+        f"Something went wrong on our side; it is logged under request id {request_id}.",
+    )

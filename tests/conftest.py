@@ -19,7 +19,9 @@ from accounts.services import IssuedKey, api_key_create, user_register
 
 pytest_plugins = ["tests.workers", "tests.scanning"]
 
-REQUIRED_SERVICES = {s.strip() for s in os.environ.get("OUTPOST_REQUIRE_SERVICES", "").split(",") if s.strip()}
+REQUIRED_SERVICES = {
+    s.strip() for s in os.environ.get("OUTPOST_REQUIRE_SERVICES", "").split(",") if s.strip()
+}
 
 
 def service_unavailable(name: str, reason: str) -> None:
@@ -76,6 +78,8 @@ def _isolated_runtime(settings: Any, tmp_path: Any) -> None:
     settings.AUDIT_LOG_PATH = tmp_path / "log" / "requests.ndjson"
     settings.RATE_LIMIT_ENABLED = False
     settings.RATELIMIT_ENABLE = False
+    # Argon2id at test cost (tests/hashers.py): production's takes ~1 s per hash under load.
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastArgon2idHasher", *settings.PASSWORD_HASHERS]
 
 
 @pytest.fixture
@@ -90,7 +94,7 @@ def sync_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
 def make_user(db: None) -> Callable[..., User]:
     counter = {"n": 0}
 
-    def factory(email: str | None = None, password: str = "correct horse battery 9") -> User:
+    def factory(email: str | None = None, password: str = "correct horse battery 9") -> User:  # noqa: S107
         counter["n"] += 1
         return user_register(email=email or f"user{counter['n']}@example.test", password=password)
 
@@ -141,7 +145,9 @@ def api() -> Callable[[str | None], APIClient]:
 
 
 @pytest.fixture
-def owner_api(user: User, team: Team, issue_key: Callable[..., IssuedKey], api: Callable[..., APIClient]) -> APIClient:
+def owner_api(
+    user: User, team: Team, issue_key: Callable[..., IssuedKey], api: Callable[..., APIClient]
+) -> APIClient:
     return api(issue_key(user, team).raw_key)
 
 

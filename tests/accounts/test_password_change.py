@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -13,7 +15,25 @@ OLD = "correct horse battery 9"
 NEW = "a brand new passphrase 42"
 
 
-def test_the_password_page_changes_the_password_to_an_argon2id_hash(user: User) -> None:
+@pytest.fixture
+def production_hashers(settings: Any) -> None:
+    """The hashers of config/settings.py, not the test-cost Argon2id of tests/conftest.py."""
+    from config import settings as project_settings
+
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
+
+
+def test_production_hashes_with_argon2id_first() -> None:
+    from config import settings as project_settings
+
+    assert (
+        project_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    )
+
+
+def test_the_password_page_changes_the_password_to_an_argon2id_hash(
+    production_hashers: None, user: User
+) -> None:
     assert user.password.startswith("argon2$argon2id$")
     browser = Client()
     browser.force_login(user)
@@ -23,7 +43,7 @@ def test_the_password_page_changes_the_password_to_an_argon2id_hash(user: User) 
     )
     assert answer.status_code == 302
     user.refresh_from_db()
-    assert user.password.startswith("argon2$argon2id$")
+    assert user.password.startswith("argon2$argon2id$v=19$m=102400,t=2,p=8$")
     assert user.check_password(NEW)
     assert not user.check_password(OLD)
     assert browser.get("/").status_code == 200  # still logged in
