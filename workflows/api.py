@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from accounts.models import Role, Team, User
 from config.serializers import DetailSerializer, StrictSerializer
 from workflows import services
-from workflows.graph import graph_normalize, graph_order, graph_validate
+from workflows.graph import graph_normalize, graph_order, graph_ordered, graph_validate
 from workflows.models import Workflow
 from workflows.nodes import node_types
 from workflows.templates import TEMPLATES
@@ -50,7 +50,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
     node_count = serializers.IntegerField(read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
     updated_by = serializers.EmailField(source="updated_by.email", read_only=True, allow_null=True)
-    graph = serializers.JSONField(read_only=True)
+    graph = serializers.SerializerMethodField(help_text="See the graph format in docs/workflows.md")
     problems = serializers.SerializerMethodField(
         help_text="What stops the workflow from running (empty: it can run)"
     )
@@ -62,6 +62,10 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "created_by", "updated_by", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.JSONField())
+    def get_graph(self, obj: Workflow) -> dict[str, Any]:
+        return graph_ordered(obj.graph)
 
     @extend_schema_field(GraphErrorSerializer(many=True))
     def get_problems(self, obj: Workflow) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from accounts.models import Role, role_at_least
 from accounts.permissions import team_role_required
 from workflows import services
 from workflows.forms import NodeConfigForm, RunForm, WorkflowSettingsForm
-from workflows.graph import GraphError, graph_validate
+from workflows.graph import GraphError, graph_ordered, graph_validate
 from workflows.models import Workflow
 from workflows.node_config import config_normalize
 from workflows.nodes import GROUPS, get_node_type, node_type, node_types
@@ -27,22 +27,25 @@ MAX_SUMMARY_LENGTH = 48
 
 
 def config_summary(node: dict[str, Any]) -> str:
-    """A short line of what differs from the defaults, for the node on the canvas."""
+    """A short line for the node on the canvas: what differs from the defaults, else the
+    first setting (so a port scan says which ports)."""
     kind = node_type(node.get("type", ""))
     if kind is None or not kind.is_available:
         return ""
     defaults = config_normalize(kind, {})
+    config = node.get("config") or {}
+    changed = [(k, v) for k, v in config.items() if v != defaults.get(k)]
+    shown = changed or list(config.items())[:1]
     parts = []
-    for name, value in (node.get("config") or {}).items():
-        if value == defaults.get(name):
-            continue
+    for name, value in shown:
+        words = name.replace("_", " ")
         if isinstance(value, list):
-            parts.append(f"{len(value)} {name}")
+            parts.append(f"{len(value)} {words}")
         elif isinstance(value, bool):
-            parts.append(name.replace("_", " ") if value else f"no {name.replace('_', ' ')}")
-        else:
-            parts.append(f"{name.replace('_', ' ')} {value}")
-    text = " · ".join(parts) or "defaults"
+            parts.append(words if value else f"no {words}")
+        elif value != "":
+            parts.append(f"{words} {value}")
+    text = " · ".join(parts)
     return text if len(text) <= MAX_SUMMARY_LENGTH else text[: MAX_SUMMARY_LENGTH - 1] + "…"
 
 
@@ -68,7 +71,7 @@ def graph_state(workflow: Workflow) -> dict[str, Any]:
     return {
         "revision": workflow.revision,
         "name": workflow.name,
-        "graph": workflow.graph,
+        "graph": graph_ordered(workflow.graph),
         "html": {n["id"]: node_html(n, problems) for n in nodes},
         "problems": [p.to_dict() for p in problems],
     }

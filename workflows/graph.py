@@ -298,6 +298,45 @@ def graph_normalize(graph: dict[str, Any]) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges}
 
 
+def _config_ordered(kind_name: Any, config: dict[str, Any]) -> dict[str, Any]:
+    kind = node_type(kind_name) if isinstance(kind_name, str) else None
+    specs = kind.config_fields if kind is not None and kind.is_available else []
+    ordered: dict[str, Any] = {}
+    for spec in specs:
+        if spec.name not in config:
+            continue
+        value = config[spec.name]
+        if spec.type == "list" and isinstance(value, list):
+            names = [f.name for f in spec.fields]
+            value = [
+                {
+                    **{n: r[n] for n in names if n in r},
+                    **{k: r[k] for k in sorted(r) if k not in names},
+                }
+                if isinstance(r, dict)
+                else r
+                for r in value
+            ]
+        ordered[spec.name] = value
+    ordered.update({k: config[k] for k in sorted(config) if k not in ordered})
+    return ordered
+
+
+def graph_ordered(graph: dict[str, Any]) -> dict[str, Any]:
+    """The same graph with its keys in the canonical order. PostgreSQL's jsonb does not keep
+    key order, so a graph read back from the database is put in order before it is exported or
+    shown (exports must be byte-for-byte stable)."""
+    nodes = []
+    for node in graph.get("nodes", []):
+        ordered = {k: node[k] for k in ("id", "type", "label") if k in node}
+        ordered["config"] = _config_ordered(node.get("type"), node.get("config") or {})
+        ordered.update({k: node[k] for k in ("x", "y") if k in node})
+        ordered.update({k: v for k, v in node.items() if k not in ordered})
+        nodes.append(ordered)
+    edges = [{"from": e.get("from"), "to": e.get("to")} for e in graph.get("edges", [])]
+    return {"nodes": nodes, "edges": edges}
+
+
 def graph_parents(graph: dict[str, Any]) -> dict[str, list[str]]:
     """Node id -> the ids of the nodes feeding it, in graph order (roots map to [])."""
     parents: dict[str, list[str]] = {node["id"]: [] for node in graph.get("nodes", [])}

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
-from workflows.graph import GraphError, graph_normalize, graph_validate
+from workflows.graph import GraphError, graph_normalize, graph_ordered, graph_validate
 from workflows.models import Workflow, empty_graph
 from workflows.templates import template_get
 
@@ -262,7 +262,7 @@ def workflow_export_document(workflow: Workflow) -> dict[str, Any]:
         "version": EXPORT_VERSION,
         "name": workflow.name,
         "description": workflow.description,
-        "graph": workflow.graph,
+        "graph": graph_ordered(workflow.graph),
     }
 
 

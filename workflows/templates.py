@@ -15,7 +15,7 @@ from workflows.graph import GraphError, graph_normalize, graph_validate
 
 def _chain(*types: str, y: int = 60) -> dict[str, Any]:
     nodes = [
-        {"id": kind.replace("_", "-"), "type": kind, "config": {}, "x": 60 + 240 * i, "y": y}
+        {"id": kind.replace("_", "-"), "type": kind, "config": {}, "x": 60 + 220 * i, "y": y}
         for i, kind in enumerate(types)
     ]
     edges = [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(nodes)]
@@ -29,7 +29,7 @@ def _quick_recon() -> dict[str, Any]:
 def _web_exposure() -> dict[str, Any]:
     graph = _chain("dns_resolve", "port_scan", "http_probe", "nuclei")
     graph["nodes"].append(
-        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 780, "y": 170}
+        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 720, "y": 170}
     )
     graph["edges"].append({"from": "http-probe", "to": "tls-inspect"})
     return graph

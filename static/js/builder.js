@@ -24,8 +24,8 @@
   const alertText = document.getElementById("builder-alert-text");
   const emptyEl = document.getElementById("canvas-empty");
   const undoButton = root.querySelector('[data-action="undo"]');
-  const NODE_W = 190;
-  const LAYER_X = 240;
+  const NODE_W = 180;
+  const LAYER_X = 220;
   const ROW_Y = 110;
 
   const editor = new window.Drawflow(canvasEl);

@@ -37,3 +37,13 @@ def workflow(team: Team, user: User) -> Workflow:
     return workflow_create(
         team=team, user=user, name="Nightly", description="ports then gate", graph=chain_graph()
     )
+
+
+@pytest.fixture
+def service_only_type(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Adding a node type is one line in NODE_TYPES (here a test module)."""
+    from workflows import nodes
+
+    monkeypatch.setitem(nodes.NODE_TYPES, "svc_only", "tests.workflows.service_only_node")
+    monkeypatch.setattr(nodes, "_loaded", {})
+    return "svc_only"

@@ -243,3 +243,22 @@ def test_the_endpoints_are_in_the_openapi_schema(owner_api: APIClient) -> None:
                  "/api/v1/workflows/{id}/export", "/api/v1/workflows/import", "/api/v1/workflows/validate",
                  "/api/v1/workflows/templates", "/api/v1/workflows/node-types"):  # fmt: skip
         assert path in paths, path
+
+
+def test_a_draft_that_cannot_run_yet_is_saved_with_its_problems_listed(
+    owner_api: APIClient, service_only_type: str
+) -> None:
+    empty = owner_api.post("/api/v1/workflows", {"name": "Blank"}, format="json").json()
+    assert "at least one node" in empty["problems"][0]["message"]
+    graph = {
+        "nodes": [{"id": "first", "type": service_only_type, "config": {}, "x": 0, "y": 0}],
+        "edges": [],
+    }
+    saved = owner_api.put(
+        f"/api/v1/workflows/{empty['id']}",
+        {"name": "Blank", "description": "", "graph": graph, "revision": 1},
+        format="json",
+    )
+    assert saved.status_code == 200
+    assert saved.json()["problems"][0]["node"] == "first"
+    assert "cannot start a workflow" in saved.json()["problems"][0]["message"]

@@ -165,16 +165,6 @@ def test_findings_consumers_follow_any_node() -> None:
     assert errors_of(g) == []
 
 
-@pytest.fixture
-def service_only_type(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Adding a node type is one line in NODE_TYPES (here a test module)."""
-    from workflows import nodes
-
-    monkeypatch.setitem(nodes.NODE_TYPES, "svc_only", "tests.workflows.service_only_node")
-    monkeypatch.setattr(nodes, "_loaded", {})
-    return "svc_only"
-
-
 def test_a_root_must_accept_something_a_target_gives(service_only_type: str) -> None:
     (error,) = graph_validate(graph(node("first", service_only_type)))
     assert (error.node, error.field) == ("first", "type")
