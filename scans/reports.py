@@ -11,6 +11,7 @@ made by scans.charts, and the URL fetcher refuses every URL except `data:`.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,9 @@ from config.api_errors import Conflict
 from scans.charts import severity_bars_svg
 from scans.models import Finding, Report, Scan
 from scans.runtime import SEVERITIES
+
+# weasyprint logs every page it lays out at INFO: hundreds of lines per report.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 EVIDENCE_MAX_CHARS = 300
 TEXT_MAX_CHARS = 900

@@ -3,6 +3,7 @@ and triage form, and the scan page's diff against the previous scan."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -107,6 +108,9 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "scans/finding_detail.html",
         {
             "finding": finding,
+            "evidence_json": json.dumps(finding.evidence, indent=2, sort_keys=True, default=str)
+            if finding.evidence
+            else "",
             "state": state,
             "history": finding_history(team=team, fingerprint=finding.fingerprint),
             "occurrences": occurrences,
