@@ -344,6 +344,14 @@ def key_reset_send(*, email: str) -> bool:
         from_email=None,
         recipient_list=[user.email],
     )
+    # The request itself was recorded without an account (its answer must not tell); now that
+    # one matched, its holder sees the token go out in their own audit log.
+    audit_record(
+        "key_reset.token_sent",
+        user=user,
+        team=Team.objects.filter(personal_owner=user).first(),
+        detail={"expires_in_s": settings.API_KEY_RESET_TOKEN_LIFETIME_S},
+    )
     return True
 
 

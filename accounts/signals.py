@@ -1,4 +1,7 @@
-"""Login outcomes go to the audit log (the credentials themselves never do)."""
+"""Login outcomes go to the audit log (the credentials themselves never do).
+
+They are filed under the account's personal team when the request has no team yet (a login
+happens before one is chosen), so the account holder sees them in `GET /api/v1/audit`."""
 
 from __future__ import annotations
 
@@ -8,12 +11,19 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from accounts.audit import audit_record
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Team, normalize_email
+
+
+def _team_of(request: Any, email: str) -> Team | None:
+    return (
+        getattr(request, "team", None)
+        or Team.objects.filter(personal_owner__email=normalize_email(email)).first()
+    )
 
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    audit_record("login", user=user, team=getattr(request, "team", None))
+    audit_record("login", user=user, team=_team_of(request, user.email))
 
 
 @receiver(user_login_failed)
@@ -22,10 +32,12 @@ def _login_failed(
 ) -> None:
     # Django has already replaced the password with asterisks; only the e-mail is kept.
     email = str(credentials.get("username") or credentials.get("email") or "")[:254]
-    audit_record("login", outcome=AuditEvent.Outcome.FAILED, user_email=email)
+    audit_record(
+        "login", outcome=AuditEvent.Outcome.FAILED, user_email=email, team=_team_of(request, email)
+    )
 
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        audit_record("logout", user=user)
+        audit_record("logout", user=user, team=_team_of(request, user.email))

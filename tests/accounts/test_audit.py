@@ -236,3 +236,25 @@ def test_owners_read_the_audit_log_with_filters(
     for member in (analyst, viewer):
         denied = api(issue_key(member, shared_team).raw_key).get("/api/v1/audit")
         assert denied.status_code == 403
+
+
+def test_the_account_holder_sees_their_logins_and_resets_in_their_audit_log(
+    sync_tasks: None,
+    user: User,
+    team: Team,
+    make_user: Callable[..., User],
+    issue_key: Callable[..., IssuedKey],
+    api: Callable[..., APIClient],
+) -> None:
+    stranger = make_user("stranger@example.test")
+    Client().post("/accounts/login", {"username": user.email, "password": "guessing 12345"})
+    Client().post("/accounts/login", {"username": user.email.upper(), "password": PASSWORD})
+    Client().post("/accounts/login", {"username": stranger.email, "password": "guessing 12345"})
+    APIClient().post("/api/v1/auth/reset-request", {"email": user.email}, format="json")
+
+    owner = api(issue_key(user, team).raw_key)
+    rows = owner.get("/api/v1/audit", {"page_size": 100}).json()["results"]
+    seen = {(row["action"], row["outcome"]) for row in rows}
+    assert {("login", "failed"), ("login", "ok"), ("key_reset.token_sent", "ok")} <= seen
+    # Nothing about another account.
+    assert all(row["user_email"] in (user.email, "") for row in rows)
