@@ -249,8 +249,8 @@
   }
 
   async function undo() {
+    await flush(); // a save still on its way may be the change to undo
     if (!history.length || stale) return;
-    await flush();
     const previous = history.pop();
     rebuild(previous, null);
     await post(previous, { remember: false });

@@ -226,6 +226,7 @@ def test_keyboard_delete_and_undo(
     workflow = wait_for_revision(workflow, 2)
     assert "tls_inspect" not in [n["type"] for n in workflow.graph["nodes"]]
     assert len(workflow.graph["edges"]) == 2
+    expect(page.locator("#builder-status")).to_have_text("Saved · revision 2")
     page.keyboard.press("Control+z")
     workflow = wait_for_revision(workflow, 3)
     assert [n["type"] for n in workflow.graph["nodes"]][-1] == "tls_inspect"
