@@ -169,18 +169,6 @@ def workflow_create_from_template(
     )
 
 
-def workflow_for_template(*, team: Team, user: User | None, template_key: str) -> Workflow:
-    """The team's copy of a built-in template, made on first use and reused afterwards (so the
-    CI image scans of one image share a workflow and can be diffed)."""
-    template = template_get(template_key)
-    if template is None:
-        raise WorkflowInvalid(fields={"template": [f"Unknown template {template_key!r}."]})
-    existing = Workflow.objects.filter(team=team, name=template.name).order_by("pk").first()
-    if existing is not None:
-        return existing
-    return workflow_create_from_template(team=team, user=user, template_key=template_key)
-
-
 @transaction.atomic
 def workflow_update(
     *,
