@@ -118,6 +118,7 @@ def run(ctx: StepContext) -> StepResult:
         ctx.log(line)
     result = StepResult()
     scans: list[Plan] = []
+    failures: list[str] = []
     for index, (clone, scan) in enumerate(pairs, start=1):
         if ctx.is_cancelled():
             result.error = "cancelled"
@@ -128,12 +129,17 @@ def run(ctx: StepContext) -> StepResult:
         cloned = invoke(ctx, TOOL, clone, workdir=workdir, timeout_s=ctx.timeout_s)
         result.runs.append(cloned)
         if not cloned.ok:
-            ctx.log(f"{clone.subject}: clone failed: {run_failure(cloned)}")
+            failures.append(f"{clone.subject}: clone failed: {run_failure(cloned)}")
+            ctx.log(failures[-1])
             continue
         scan.input_files = {CHECKOUT: Path(workdir / CHECKOUT)}
         scans.append(scan)
     if pairs and not scans:
-        result.error = "no repository could be cloned"
+        result.error = (
+            failures[0]
+            if len(failures) == 1
+            else (f"no repository could be cloned; first: {failures[0]}")
+        )
         return result
     scanned = run_plans(ctx, TOOL, scans, parse)
     scanned.runs = result.runs + scanned.runs
