@@ -149,3 +149,33 @@ def test_the_environment_variable_turns_limits_off() -> None:
 
     assert read("false") == "False False"
     assert read(None) == "True True"
+
+
+def test_a_forged_x_forwarded_for_does_not_dodge_the_per_ip_limit(limits: None, db: None) -> None:
+    # No trusted proxy (the default): the header is the client's own word, and is ignored.
+    for n in range(LIMIT):
+        answer = Client(REMOTE_ADDR="10.0.5.1", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").post(
+            "/accounts/login", {"username": f"x{n}@example.test", "password": WRONG_PASSWORD}
+        )
+        assert answer.status_code == 200
+    blocked = Client(REMOTE_ADDR="10.0.5.1", HTTP_X_FORWARDED_FOR="192.0.2.99").post(
+        "/accounts/login", {"username": "x9@example.test", "password": WRONG_PASSWORD}
+    )
+    assert blocked.status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_address_counts(
+    limits: None, settings: Any, db: None
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.6.1"
+    for n in range(LIMIT):
+        answer = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.7").post(
+            "/accounts/login", {"username": f"p{n}@example.test", "password": WRONG_PASSWORD}
+        )
+        assert answer.status_code == 200
+    same_client = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.7")
+    assert same_client.post("/accounts/login", {"username": "p9@example.test"}).status_code == 429
+    # Another client behind the same proxy is not blocked; a spoofed first hop is ignored.
+    other = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.4")
+    assert other.post("/accounts/login", {"username": "q@example.test"}).status_code == 200

@@ -92,3 +92,44 @@ def test_logging_in_and_out_in_the_browser(page: Any, live_server: Any, user: Us
     assert user.email in page.inner_text(".who")
     page.click("text=Log out")
     page.wait_for_url(f"{live_server.url}/accounts/login")
+
+
+def test_an_owner_changes_a_role_and_removes_a_member_in_the_browser(
+    page: Any,
+    login_as: Any,
+    dialogs: Any,
+    user: User,
+    make_user: Any,
+    issue_key: Any,
+    live_server: Any,
+) -> None:
+    from accounts.services import team_create, team_member_invite
+
+    red = team_create(name="Red team", owner=user)
+    colleague = make_user("colleague@example.test")
+    membership = team_member_invite(team=red, inviter=user, email=colleague.email, role="analyst")
+    key = issue_key(colleague, red)
+    login_as(user)
+    page.goto("/accounts/teams")
+    page.click(f"form:has(input[name=team_id][value='{red.pk}']) button")
+    page.wait_for_selector("text=Members of Red team")
+
+    page.select_option(f"select[aria-label='Role of {colleague.email}']", "viewer")
+    page.wait_for_function(
+        "() => document.querySelector(\"select[aria-label='Role of colleague@example.test']\")"
+        " && document.querySelector(\"select[aria-label='Role of colleague@example.test']\").value === 'viewer'"
+    )
+    page.wait_for_timeout(300)
+    membership.refresh_from_db()
+    assert membership.role == Role.VIEWER
+
+    page.click(f"tr:has-text('{colleague.email}') >> text=Remove")
+    page.wait_for_selector(f"tr:has-text('{colleague.email}')", state="detached")
+    assert dialogs.messages == [
+        f"Remove {colleague.email} from Red team? Their API keys in this team stop working."
+    ]
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    refused = httpx.get(
+        f"{live_server.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {key.raw_key}"}
+    )
+    assert refused.status_code == 401
