@@ -62,5 +62,8 @@ def build_logging(*, level: str, json: bool) -> dict[str, Any]:
             "django.server": {"level": "WARNING"},
             "django.request": {"level": "ERROR"},
             "django.db.backends": {"level": "INFO"},
+            # httpx logs every request URL at INFO; webhook URLs are secrets (integrations).
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
     }

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "targets",
     "workflows",
     "scans.apps.ScansConfig",
+    "integrations.apps.IntegrationsConfig",
 ]
 if CORS_ALLOWED_ORIGINS:
     INSTALLED_APPS.append("corsheaders")
@@ -257,6 +258,13 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Views scope their querysets by request.team; the schema's fake request gets team=None.
     "GET_MOCK_REQUEST": "config.schema.build_mock_request",
+    # Choice sets that share a field name with another app's (kind, status, event).
+    "ENUM_NAME_OVERRIDES": {
+        "IntegrationKindEnum": "integrations.models.IntegrationKind",
+        "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
+        "DeliveryEventEnum": "integrations.models.DeliveryEvent",
+        "RuleEventEnum": "integrations.models.RuleEvent",
+    },
 }
 
 # Bodies above this are refused with 413 before anything parses them.
@@ -324,6 +332,22 @@ GRYPE_ENABLED = env_bool("GRYPE_ENABLED", False)
 # secret_scan may clone file:// repositories (and plain paths) only when this is on: they read the
 # worker's own disk.
 SECRET_SCAN_ALLOW_FILE_REPOS = env_bool("SECRET_SCAN_ALLOW_FILE_REPOS", False)
+
+# --- Integrations, notifications and scheduled scans (integrations app) ---------------------
+# Fernet key(s) for webhook URLs and signing secrets at rest, comma-separated: the first encrypts,
+# all decrypt (rotation: README "Integrations and schedules"). Empty: derived from SECRET_KEY.
+INTEGRATIONS_KEY = env_str("INTEGRATIONS_KEY", "")
+# Webhook URLs on loopback/private/link-local addresses (SSRF): allowed in development only.
+INTEGRATIONS_ALLOW_PRIVATE_URLS = env_bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", not IS_PRODUCTION)
+INTEGRATIONS_PROXY = env_str("INTEGRATIONS_PROXY", "")  # outbound HTTP(S) proxy for deliveries
+# Links in messages point here.
+PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
+DELIVERY_TIMEOUT_S = env_int("DELIVERY_TIMEOUT_S", 10)
+# Waits after failed attempts 1, 2, …: their count + 1 is the number of attempts.
+DELIVERY_RETRY_DELAYS_S = [float(d) for d in env_list("DELIVERY_RETRY_DELAYS_S", ["1", "2", "60", "300"])]
+DELIVERY_INLINE_RETRY_MAX_S = 3.0  # shorter waits are slept in the task, longer ones re-enqueue it
+DELIVERY_INLINE_BUDGET_S = 15.0  # …while the task has spent less than this
+DELIVERY_STALE_S = 120  # a "sending" claim older than this (its worker died) may be taken over
 
 # --- Audit log ------------------------------------------------------------------------------
 AUDIT_LOG_PATH = Path(env_str("AUDIT_LOG_PATH", str(LOG_DIR / "requests.ndjson")))

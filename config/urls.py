@@ -12,6 +12,7 @@ API_MODULES = [
     "targets.urls_api",
     "workflows.urls_api",
     "scans.urls_api",
+    "integrations.urls_api",
 ]
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("targets/", include("targets.urls")),
     path("scans/", include("scans.urls")),
+    path("integrations/", include("integrations.urls")),
     path("findings/", include("scans.urls_findings")),
     path("workflows/", include("workflows.urls")),
     path("admin/", admin.site.urls),

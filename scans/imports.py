@@ -16,6 +16,7 @@ from accounts.models import Team, User
 from scans.engine import scan_log
 from scans.models import Scan, ScanStatus, ScanStep, StepStatus
 from scans.recording import artifact_record, assets_record, findings_store, scan_counts_refresh
+from scans.signals import scan_finished
 
 IMPORTABLE_TOOLS = ("trivy", "grype", "gitleaks", "nuclei", "nmap")
 
@@ -110,6 +111,8 @@ def scan_import(
                 "findings": len(fingerprints),
             },
         )
+        # An imported scan ends like any other: notification rules (integrations) hear of it.
+        transaction.on_commit(lambda: scan_finished.send(sender=Scan, scan_id=scan.pk))
     return scan
 
 

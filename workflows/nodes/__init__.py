@@ -42,6 +42,11 @@ NODE_TYPES: dict[str, str] = {
     "condition": "workflows.nodes.condition",
     "rules": "workflows.nodes.rules",
     "delay": "workflows.nodes.delay",
+    # Notify
+    "slack_alert": "workflows.nodes.slack_alert",
+    "discord_alert": "workflows.nodes.discord_alert",
+    "webhook": "workflows.nodes.webhook",
+    "email": "workflows.nodes.email",
 }
 
 _loaded: dict[str, NodeType] = {}

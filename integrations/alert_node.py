@@ -1,0 +1,89 @@
+"""The runner of the workflow alert nodes `slack_alert`, `discord_alert`, `webhook` and `email`:
+send the findings that reach the node (at or above a severity, optionally only those the
+previous scan of the same workflow and targets did not have) to one of the team's integrations.
+
+The node only queues a Delivery; a worker sends it (no task waits for another), and the
+integration's delivery log shows what happened. The integration is checked at run time: it must
+belong to the scan's team and be of the node's kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integrations.kinds import NODE_KIND
+from scans.runtime import (
+    ITEM_KINDS,
+    SEVERITIES,
+    Command,
+    Item,
+    StepContext,
+    StepFailed,
+    StepResult,
+    severity_at_least,
+)
+
+CONFIG_FIELDS: list[dict[str, Any]] = [
+    {"name": "integration", "type": "int", "min": 1, "max": 2**31 - 1, "required": True,
+     "label": "Integration id",
+     "help": "Id of one of the team's integrations of this kind (Integrations page)."},
+    {"name": "min_severity", "type": "choice", "choices": list(reversed(SEVERITIES)),
+     "default": "info", "help": "Send findings at or above this severity."},
+    {"name": "only_new", "type": "bool", "default": True,
+     "help": "Only findings the previous scan of this workflow and targets did not have."},
+]  # fmt: skip
+ACCEPTS = set(ITEM_KINDS)
+EMITS: set[str] = set()
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    argv = ["notify:integration", "--integration", str(config.get("integration", "")),
+            "--min-severity", str(config.get("min_severity", "info"))]  # fmt: skip
+    if config.get("only_new", True):
+        argv.append("--only-new")
+    return [Command(argv=argv)]
+
+
+def run(ctx: StepContext) -> StepResult:
+    from integrations.delivery import delivery_create
+    from integrations.messages import message_for_scan
+    from integrations.models import DeliveryEvent, Integration
+    from integrations.notify import scan_new_fingerprints
+    from scans.models import Scan
+
+    kind = NODE_KIND[ctx.node_type]
+    integration_id = int(ctx.config.get("integration") or 0)
+    integration = Integration.objects.filter(pk=integration_id, team_id=ctx.team_id).first()
+    if integration is None:
+        raise StepFailed(f"integration #{integration_id} is not an integration of this team")
+    if integration.kind != kind:
+        raise StepFailed(
+            f"integration #{integration.pk} is a {integration.kind} integration; "
+            f"{ctx.node_type} needs a {kind} one"
+        )
+    if not integration.is_enabled:
+        ctx.log(f"integration “{integration.name}” is disabled: nothing sent")
+        return StepResult()
+    minimum = str(ctx.config.get("min_severity") or "info")
+    findings = [f for f in ctx.findings if severity_at_least(f.severity, minimum)]
+    scan = Scan.objects.select_related("team").get(pk=ctx.scan_id)
+    new = scan_new_fingerprints(scan)
+    if ctx.config.get("only_new", True):
+        findings = [f for f in findings if f.fingerprint in new]
+    if not findings:
+        ctx.log(
+            f"no {'new ' if ctx.config.get('only_new', True) else ''}findings at or above {minimum}: nothing sent"
+        )
+        return StepResult()
+    message = message_for_scan(
+        scan, event=DeliveryEvent.WORKFLOW, findings=findings, new=new, source=ctx.node_id
+    )
+    delivery = delivery_create(
+        integration=integration, message=message, event=DeliveryEvent.WORKFLOW, scan=scan
+    )
+    assert delivery is not None
+    ctx.log(
+        f"queued delivery #{delivery.pk} to {integration.kind} “{integration.name}” with "
+        f"{len(findings)} finding(s)"
+    )
+    return StepResult()

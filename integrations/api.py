@@ -1,0 +1,411 @@
+"""Integrations API: CRUD (secrets write-only, shown masked), test message, delivery log,
+notification rules, a scan's findings on demand (`scans/{id}/notify`, `actions/send-slack`), and
+the `integrations/slack|discord` shorthands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.serializers import DetailSerializer, StrictSerializer
+from integrations import notify, services
+from integrations.acting import acting_team, acting_user
+from integrations.models import (
+    Delivery,
+    Integration,
+    IntegrationKind,
+    NotificationRule,
+    RuleEvent,
+)
+from scans.models import Scan
+from scans.runtime import SEVERITIES
+
+ERRORS = {
+    400: DetailSerializer,
+    401: DetailSerializer,
+    403: DetailSerializer,
+    404: DetailSerializer,
+}
+SEVERITY_CHOICES = list(SEVERITIES)
+
+
+# --- Serializers -----------------------------------------------------------------------------
+
+
+class IntegrationSerializer(serializers.ModelSerializer):
+    destination = serializers.CharField(
+        read_only=True,
+        help_text="Masked webhook URL (scheme, host, last 4 characters) or the e-mail recipients",
+    )
+    recipients = serializers.ListField(child=serializers.EmailField(), read_only=True)
+    has_signing_secret = serializers.SerializerMethodField()
+    secret_readable = serializers.BooleanField(
+        read_only=True,
+        help_text="false: the stored secret cannot be decrypted with the current key; set it again",
+    )
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Integration
+        fields = [
+            "id", "kind", "name", "is_enabled", "destination", "recipients", "has_signing_secret",
+            "secret_readable", "created_by", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_has_signing_secret(self, obj: Integration) -> bool:
+        return obj.kind == IntegrationKind.WEBHOOK
+
+
+class IntegrationCreateSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=IntegrationKind.choices)
+    name = serializers.CharField(max_length=services.NAME_MAX)
+    webhook_url = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, max_length=2000,
+        help_text="slack, discord, webhook: the URL to post to. Stored encrypted, never shown again.",
+    )  # fmt: skip
+    signing_secret = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, max_length=services.SECRET_MAX,
+        trim_whitespace=False,
+        help_text=f"webhook: the HMAC-SHA256 key ({services.SECRET_MIN}+ characters). Stored encrypted.",
+    )  # fmt: skip
+    recipients = serializers.ListField(
+        child=serializers.CharField(max_length=254), required=False,
+        max_length=services.MAX_RECIPIENTS, help_text="email: the addresses to write to",
+    )  # fmt: skip
+    is_enabled = serializers.BooleanField(default=True)
+
+
+class IntegrationUpdateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=services.NAME_MAX, required=False)
+    webhook_url = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, max_length=2000,
+        help_text="Replace the URL (empty or absent: keep it)",
+    )  # fmt: skip
+    signing_secret = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, max_length=services.SECRET_MAX,
+        trim_whitespace=False, help_text="Replace the signing secret (empty or absent: keep it)",
+    )  # fmt: skip
+    recipients = serializers.ListField(
+        child=serializers.CharField(max_length=254), required=False,
+        max_length=services.MAX_RECIPIENTS,
+    )  # fmt: skip
+    is_enabled = serializers.BooleanField(required=False)
+
+
+class KindIntegrationCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=services.NAME_MAX, required=False)
+    webhook_url = serializers.CharField(write_only=True, max_length=2000)
+    is_enabled = serializers.BooleanField(default=True)
+
+
+class AttemptSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    response_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    duration_ms = serializers.FloatField()
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    integration: serializers.PrimaryKeyRelatedField[Integration] = (
+        serializers.PrimaryKeyRelatedField(read_only=True)
+    )
+    scan: serializers.PrimaryKeyRelatedField[Scan] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
+    attempt_log = AttemptSerializer(many=True, read_only=True)
+    requested_by = serializers.EmailField(source="requested_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id", "integration", "scan", "event", "status", "summary", "attempts", "response_code",
+            "error", "attempt_log", "requested_by", "created_at", "next_attempt_at", "delivered_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class NotifySerializer(StrictSerializer):
+    integration = serializers.IntegerField(min_value=1)
+    min_severity = serializers.ChoiceField(choices=SEVERITY_CHOICES, default="info")
+    only_new = serializers.BooleanField(
+        default=False, help_text="Only findings the previous scan did not have"
+    )
+
+
+class SendSlackSerializer(StrictSerializer):
+    scan_id = serializers.IntegerField(min_value=1)
+    integration = serializers.IntegerField(
+        min_value=1, required=False,
+        help_text="A Slack integration id; may be left out when the team has exactly one",
+    )  # fmt: skip
+    min_severity = serializers.ChoiceField(choices=SEVERITY_CHOICES, default="info")
+    only_new = serializers.BooleanField(default=False)
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    integration: serializers.PrimaryKeyRelatedField[Integration] = (
+        serializers.PrimaryKeyRelatedField(read_only=True)
+    )
+    integration_name = serializers.CharField(source="integration.name", read_only=True)
+
+    class Meta:
+        model = NotificationRule
+        fields = [
+            "id", "event", "min_severity", "integration", "integration_name", "is_enabled", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class RuleCreateSerializer(StrictSerializer):
+    event = serializers.ChoiceField(choices=RuleEvent.choices)
+    integration = serializers.IntegerField(min_value=1)
+    min_severity = serializers.ChoiceField(
+        choices=SEVERITY_CHOICES, default="high",
+        help_text="new_finding: new findings at or above this severity",
+    )  # fmt: skip
+    is_enabled = serializers.BooleanField(default=True)
+
+
+class RuleUpdateSerializer(StrictSerializer):
+    min_severity = serializers.ChoiceField(choices=SEVERITY_CHOICES, required=False)
+    is_enabled = serializers.BooleanField(required=False)
+
+
+# --- Views -------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["integrations"])
+class IntegrationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Integration]
+):
+    """Slack, Discord, webhook and e-mail integrations of the current team. Viewers read
+    (secrets are never returned, only masked); analysts and owners write."""
+
+    serializer_class = IntegrationSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[Integration]:
+        kind = self.request.query_params.get("kind") if self.action == "list" else None
+        if kind and kind not in IntegrationKind.values:
+            raise serializers.ValidationError(
+                {"kind": [f"One of {', '.join(IntegrationKind.values)}."]}
+            )
+        return services.integrations_for(acting_team(self.request), kind=kind)
+
+    @extend_schema(
+        summary="List integrations",
+        parameters=[OpenApiParameter("kind", str, enum=IntegrationKind.values)],
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="An integration", responses={200: IntegrationSerializer, **ERRORS})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Add an integration",
+        description="`webhook_url` for slack, discord and webhook; `signing_secret` for webhook; "
+        "`recipients` for email. Secrets are stored encrypted and never returned.",
+        request=IntegrationCreateSerializer,
+        responses={201: IntegrationSerializer, **ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        body = IntegrationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        integration = services.integration_create(
+            team=acting_team(request),
+            user=acting_user(request),
+            **body.validated_data,
+        )
+        return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change an integration (only the fields given; secrets are replaced, not shown)",
+        request=IntegrationUpdateSerializer,
+        responses={200: IntegrationSerializer, **ERRORS},
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        integration = self.get_object()
+        body = IntegrationUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.integration_update(
+            integration=integration,
+            user=acting_user(request),
+            **body.validated_data,
+        )
+        return Response(IntegrationSerializer(integration).data)
+
+    @extend_schema(summary="Delete an integration (its rules and delivery log go too)",
+                   responses={204: None, **ERRORS})  # fmt: skip
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.integration_delete(integration=self.get_object(), user=acting_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Send a test message (queued; see the delivery log)",
+        request=None,
+        responses={202: DeliverySerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        delivery = services.integration_test(
+            integration=self.get_object(), user=acting_user(request)
+        )
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="The integration's delivery log, newest first",
+                   responses={200: DeliverySerializer(many=True), **ERRORS})  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request: Request, pk: str | None = None) -> Response:
+        paginator = self.paginator
+        assert paginator is not None
+        deliveries = services.deliveries_for(self.get_object())
+        page = paginator.paginate_queryset(deliveries, request, view=self)
+        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+
+@extend_schema(tags=["integrations"])
+class KindIntegrationsView(APIView):
+    """`/integrations/slack` and `/integrations/discord`: the team's integrations of that kind,
+    and a shorthand to add one from a webhook URL."""
+
+    kind = IntegrationKind.SLACK
+
+    @extend_schema(
+        summary="List integrations of this kind", responses={200: IntegrationSerializer(many=True)}
+    )
+    def get(self, request: Request) -> Response:
+        integrations = services.integrations_for(acting_team(request), kind=self.kind)
+        return Response(IntegrationSerializer(integrations, many=True).data)
+
+    @extend_schema(
+        summary="Add an integration of this kind from its webhook URL",
+        request=KindIntegrationCreateSerializer,
+        responses={201: IntegrationSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = KindIntegrationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        integration = services.integration_create(
+            team=acting_team(request), user=acting_user(request), kind=self.kind,
+            name=data.get("name") or IntegrationKind(self.kind).label,
+            webhook_url=data["webhook_url"], is_enabled=data["is_enabled"],
+        )  # fmt: skip
+        return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["scans"])
+class ScanNotifyView(APIView):
+    """Send a scan's findings to one of the team's integrations now."""
+
+    @extend_schema(
+        summary="Send a scan's findings to an integration (queued; see its delivery log)",
+        request=NotifySerializer,
+        responses={202: DeliverySerializer, **ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        scan = get_object_or_404(
+            Scan.objects.select_related("team"), pk=pk, team=acting_team(request)
+        )
+        body = NotifySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        delivery = notify.scan_notify(
+            scan=scan, integration_id=data["integration"], user=acting_user(request),
+            min_severity=data["min_severity"], only_new=data["only_new"],
+        )  # fmt: skip
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=["scans"])
+class SendSlackActionView(APIView):
+    """`actions/send-slack {"scan_id", "integration"}`: the same as `scans/{id}/notify` for a
+    Slack integration."""
+
+    @extend_schema(
+        summary="Send a scan's findings to a Slack integration",
+        request=SendSlackSerializer,
+        responses={202: DeliverySerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = SendSlackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        team = acting_team(request)
+        scan = get_object_or_404(Scan.objects.select_related("team"), pk=data["scan_id"], team=team)
+        integration_id = data.get("integration")
+        if integration_id is None:
+            candidates = list(
+                services.integrations_for(team, kind=IntegrationKind.SLACK)
+                .filter(is_enabled=True)
+                .values_list("pk", flat=True)
+            )
+            if len(candidates) != 1:
+                raise serializers.ValidationError(
+                    {"integration": ["Name the Slack integration (the team has none or several)."]}
+                )
+            integration_id = candidates[0]
+        delivery = notify.scan_notify(
+            scan=scan, integration_id=integration_id, user=acting_user(request),
+            min_severity=data["min_severity"], only_new=data["only_new"], kind=IntegrationKind.SLACK,
+        )  # fmt: skip
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=["integrations"])
+class NotificationRuleViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[NotificationRule]
+):
+    """When to send: on scan completed, scan failed, or new findings at or above a severity."""
+
+    serializer_class = RuleSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[NotificationRule]:
+        return services.rules_for(acting_team(self.request))
+
+    @extend_schema(summary="List notification rules")
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="A notification rule", responses={200: RuleSerializer, **ERRORS})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(summary="Add a rule (one per event and integration)",
+                   request=RuleCreateSerializer, responses={201: RuleSerializer, **ERRORS})  # fmt: skip
+    def create(self, request: Request) -> Response:
+        body = RuleCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        rule = services.rule_create(
+            team=acting_team(request), user=acting_user(request), event=data["event"],
+            integration_id=data["integration"], min_severity=data["min_severity"],
+            is_enabled=data["is_enabled"],
+        )  # fmt: skip
+        return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Change a rule's severity or switch it on/off",
+                   request=RuleUpdateSerializer, responses={200: RuleSerializer, **ERRORS})  # fmt: skip
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rule = self.get_object()
+        body = RuleUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.rule_update(rule=rule, user=acting_user(request), **body.validated_data)
+        return Response(RuleSerializer(rule).data)
+
+    @extend_schema(summary="Delete a rule", responses={204: None, **ERRORS})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.rule_delete(rule=self.get_object(), user=acting_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

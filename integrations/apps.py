@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+
+
+def _drop_q_schedule(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A ScanSchedule deleted any way (its workflow or team deleted too) takes its django-q2
+    Schedule with it, so nothing fires for a schedule that no longer exists."""
+    from django_q.models import Schedule
+
+    if instance.q_schedule_id:
+        Schedule.objects.filter(pk=instance.q_schedule_id).delete()
+
+
+class IntegrationsConfig(AppConfig):
+    name = "integrations"
+    verbose_name = "Integrations, notification rules and schedules"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from integrations import checks  # noqa: F401  (registers the key check)
+        from integrations.models import ScanSchedule
+        from integrations.notify import on_scan_finished
+        from scans.signals import scan_finished
+
+        scan_finished.connect(on_scan_finished, dispatch_uid="integrations.on_scan_finished")
+        post_delete.connect(
+            _drop_q_schedule, sender=ScanSchedule, dispatch_uid="integrations.drop_q_schedule"
+        )

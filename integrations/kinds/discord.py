@@ -1,0 +1,99 @@
+"""Discord webhooks: one embed (title linking to the scan, summary, counts by severity as inline
+fields, the worst findings as fields, colour of the worst severity).
+
+Limits honoured (discord.com/developers/docs/resources/message#embed-object-embed-limits): title
+256, description 4096, at most 25 fields (name 256, value 1024), footer 2048, and 6000 characters
+over the whole embed — findings that do not fit are summed up in a last "… and N more" field.
+`allowed_mentions: {"parse": []}` and markdown escaping keep text from scanned systems from
+pinging @everyone or hiding a link behind innocent words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from integrations.kinds.text import clip
+from integrations.messages import Message, MessageFinding
+from integrations.outbound import Attempt, post_json
+
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+MAX_FIELDS = 25
+FOOTER_MAX = 2048
+EMBED_TOTAL_MAX = 6000
+FINDINGS_SHOWN = 15
+COLOURS = {
+    "critical": 0xC026D3, "high": 0xEF4444, "medium": 0xF59E0B, "low": 0x3B82F6, "info": 0x64748B,
+    "": 0x2DD4BF,
+}  # fmt: skip
+_MARKDOWN = re.compile(r"([\\*_~`|>\[\]()<@])")
+_LINE_MARKUP = re.compile(r"^([#-])", re.MULTILINE)  # headings and list items
+
+
+def escape(text: str) -> str:
+    return _LINE_MARKUP.sub(r"\\\1", _MARKDOWN.sub(r"\\\1", text))
+
+
+def _finding_field(finding: MessageFinding) -> dict[str, Any]:
+    new = " (new)" if finding.is_new else ""
+    name = clip(f"[{finding.severity.upper()}] {escape(finding.title)}{new}", FIELD_NAME_MAX)
+    details = [escape(finding.location)]
+    if finding.component:
+        version = f" {finding.version}" if finding.version else ""
+        fixed = f" (fixed in {finding.fixed_version})" if finding.fixed_version else ""
+        details.append(escape(f"{finding.component}{version}{fixed}"))
+    details += [escape(finding.rule_id), escape(finding.tool)]
+    value = " · ".join(d for d in details if d) or "—"
+    return {"name": name, "value": clip(value, FIELD_VALUE_MAX), "inline": False}
+
+
+def _size(embed: dict[str, Any]) -> int:
+    fields = sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
+    footer = len(embed.get("footer", {}).get("text", ""))
+    return len(embed.get("title", "")) + len(embed.get("description", "")) + fields + footer
+
+
+def render(message: Message) -> dict[str, Any]:
+    """The JSON body for a Discord webhook."""
+    embed: dict[str, Any] = {
+        "title": clip(message.title, TITLE_MAX),
+        "description": clip(escape(message.summary), DESCRIPTION_MAX),
+        "color": COLOURS.get(message.worst_severity, COLOURS[""]),
+        "footer": {"text": clip(f"Outpost · {message.team}", FOOTER_MAX)},
+    }
+    if message.scan_url:
+        embed["url"] = message.scan_url
+    fields = [
+        {"name": severity.capitalize(), "value": str(count), "inline": True}
+        for severity, count in message.counts.items()
+    ]
+    if message.scan_status:
+        fields.append({"name": "Status", "value": message.scan_status, "inline": True})
+    if message.new_total:
+        fields.append({"name": "New", "value": str(message.new_total), "inline": True})
+    shown = [_finding_field(f) for f in message.findings[:FINDINGS_SHOWN]]
+    # Reserve one field and its characters for the "… and N more" line.
+    more_reserve = 40
+    while shown and (
+        len(fields) + len(shown) > MAX_FIELDS - 1
+        or _size({**embed, "fields": fields + shown}) > EMBED_TOTAL_MAX - more_reserve
+    ):
+        shown.pop()
+    embed["fields"] = fields + shown
+    more = message.findings_total - len(shown)
+    if message.findings_total and more > 0:
+        embed["fields"].append(
+            {"name": "More", "value": f"… and {more} more finding(s)", "inline": False}
+        )
+    return {"username": "Outpost", "allowed_mentions": {"parse": []}, "embeds": [embed]}
+
+
+def deliver(
+    *, integration: Any, message: Message, delivery_id: int, secrets: dict[str, Any]
+) -> Attempt:
+    body = json.dumps(render(message), separators=(",", ":")).encode()
+    return post_json(str(secrets.get("url", "")), body, {})

@@ -1,0 +1,141 @@
+"""Fixtures for the integrations tests. The one fake of this suite is `receiver`: a real HTTP
+server on 127.0.0.1 that stands in for Slack, Discord and a webhook endpoint, answers with the
+status codes a test queues, and records every request it got. The scanning fixtures
+(`authorize`, `make_workflow`, `http_server`) come from tests/scanning.py."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Team, User
+from integrations.models import Integration
+from integrations.services import integration_create
+from scans.models import Scan, ScanStatus
+from scans.recording import findings_store, scan_counts_refresh
+from scans.runtime import FindingData
+
+SIGNING_SECRET = "correct-horse-battery-staple-0123"
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """What the local receiver got. `answers` are status codes used in order (then 200)."""
+
+    port: int
+    requests: list[Received] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+    delay_s: float = 0.0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def to(self, path: str) -> list[Received]:
+        return [r for r in self.requests if r.path == path]
+
+    def wait_for(self, path: str, count: int = 1, timeout_s: float = 60) -> list[Received]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = self.to(path)
+            if len(got) >= count:
+                return got
+            time.sleep(0.1)
+        pytest.fail(f"receiver got {len(self.to(path))} request(s) on {path}, expected {count}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    record = Receiver(port=0)
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            with lock:
+                record.requests.append(Received(self.path, dict(self.headers.items()), body))
+                status = record.answers.pop(0) if record.answers else 200
+            if record.delay_s:
+                time.sleep(record.delay_s)
+            # Like many servers, an error answer quotes the path (a webhook's secret part).
+            answer = b"ok" if status < 400 else f"Cannot POST {self.path}".encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    record.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield record
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def make_integration(user: User, team: Team) -> Callable[..., Integration]:
+    def factory(kind: str, url: str = "", name: str = "", **extra: Any) -> Integration:
+        if kind == "webhook":
+            extra.setdefault("signing_secret", SIGNING_SECRET)
+        if kind == "email":
+            extra.setdefault("recipients", ["secops@example.test"])
+        return integration_create(
+            team=extra.pop("team", team), user=user, kind=kind, name=name or f"{kind} channel",
+            webhook_url=url, **extra,
+        )  # fmt: skip
+
+    return factory
+
+
+def finding(
+    severity: str, title: str, location: str = "127.0.0.1:443", **extra: Any
+) -> FindingData:
+    return FindingData(
+        tool="nuclei", severity=severity, title=title, rule_id=extra.pop("rule_id", title.lower()[:40]),
+        location=location, **extra,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def finished_scan(team: Team, user: User) -> Callable[..., Scan]:
+    """A completed scan of the team holding `findings`, stored by the engine's own recording
+    service (what a finished workflow leaves behind)."""
+
+    def factory(
+        findings: list[FindingData], *, scan_team: Team | None = None, **fields: Any
+    ) -> Scan:
+        now = timezone.now()
+        scan = Scan.objects.create(
+            team=scan_team or team, workflow_name=fields.pop("workflow_name", "nightly recon"),
+            status=fields.pop("status", ScanStatus.COMPLETED), requested_by=user, has_consent=True,
+            target_snapshot=[{"kind": "domain", "value": "example.test"}], targets_key="k",
+            started_at=now, finished_at=now, **fields,
+        )  # fmt: skip
+        findings_store(scan=scan, step=None, findings=findings)
+        scan_counts_refresh(scan)
+        return scan
+
+    return factory
