@@ -36,6 +36,7 @@ import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import LogConfig
+from docker.utils.socket import STDERR, frames_iter
 
 from scans.runtime import ToolInvocation, ToolRun
 
@@ -70,18 +71,18 @@ class _OutputCollector:
     total: int = 0
     over_cap: threading.Event = field(default_factory=threading.Event)
 
-    def consume(self, stream: Iterator[tuple[bytes | None, bytes | None]]) -> None:
+    def consume(self, frames: Iterator[tuple[int, bytes]]) -> None:
+        """Reads (stream id, bytes) frames: 1 is stdout, 2 stderr."""
         try:
-            for out, err in stream:
-                for chunk, sink in ((out, self.stdout), (err, self.stderr)):
-                    if not chunk:
-                        continue
-                    room = self.cap - self.total
-                    if room > 0:
-                        sink.extend(chunk[:room])
-                    self.total += len(chunk)
-                    if self.total > self.cap:
-                        self.over_cap.set()
+            for stream_id, chunk in frames:
+                if not chunk:
+                    continue
+                room = self.cap - self.total
+                if room > 0:
+                    (self.stderr if stream_id == STDERR else self.stdout).extend(chunk[:room])
+                self.total += len(chunk)
+                if self.total > self.cap:
+                    self.over_cap.set()
                 # Past the cap the stream is still drained (and dropped) until the container is
                 # killed: the engine holds a container until its stdio has been copied out, so an
                 # unread stream would block the kill and the removal.
@@ -231,11 +232,13 @@ class DockerExecutor:
         # Attach before start, so not a byte is missed even from a tool that exits at once. The
         # attach stream is raw (no log driver in between: json-file decoding caps throughput at
         # a few MB/s, far below what a runaway tool prints before the cap stops it).
-        stream = api.attach(
-            container.id, stdout=True, stderr=True, stream=True, logs=False, demux=True
-        )
+        sock = api.attach_socket(container.id, params={"stdout": 1, "stderr": 1, "stream": 1})
+        # The client's read timeout (60 s) must not end the stream of a tool that is silent for
+        # a while: the stream would stop being drained and the engine would block on it.
+        _without_read_timeout(sock)
+        frames = frames_iter(sock, tty=False)
         collector = _OutputCollector(cap=max(0, int(invocation.max_output_bytes)))
-        reader = threading.Thread(target=collector.consume, args=(stream,), daemon=True)
+        reader = threading.Thread(target=collector.consume, args=(frames,), daemon=True)
         reader.start()
         container.start()
         deadline = time.monotonic() + invocation.timeout_s
@@ -257,7 +260,7 @@ class DockerExecutor:
                 break
             collector.over_cap.wait(self.poll_interval_s)
         reader.join(timeout=30)  # the stream ends once the container has stopped
-        _close(stream)
+        _close(sock)
 
         result.stdout = bytes(collector.stdout)
         result.stderr = bytes(collector.stderr)
@@ -291,6 +294,12 @@ class DockerExecutor:
 def _kill(container: Any) -> None:
     with contextlib.suppress(NotFound, APIError):  # already gone or already stopped
         container.kill()
+
+
+def _without_read_timeout(sock: Any) -> None:
+    for candidate in (sock, getattr(sock, "_sock", None)):
+        if candidate is not None and hasattr(candidate, "settimeout"):
+            candidate.settimeout(None)
 
 
 def _close(stream: Any) -> None:

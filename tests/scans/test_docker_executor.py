@@ -107,6 +107,27 @@ def test_a_tool_without_network_sees_only_loopback(sandbox: Any) -> None:
     assert run.stdout.decode().split() == ["lo"]
 
 
+def test_a_tool_silent_for_longer_than_the_clients_read_timeout_keeps_its_output(
+    test_images: dict[str, str], tmp_path: Path, run_label: str, docker_client: Any
+) -> None:
+    import docker
+
+    executor = DockerExecutor(docker.from_env(timeout=2))  # every API call times out after 2 s
+
+    run = executor.run(
+        ToolInvocation(
+            argv=["sh", "-c", "sleep 4; echo done; echo late >&2"],
+            timeout_s=30,
+            workdir=tmp_path / "silent",
+            image=test_images["busybox"],
+            labels={"outpost.step": "1", "outpost.test": run_label},
+        )
+    )
+
+    assert run.ok, run.error
+    assert (run.stdout, run.stderr) == (b"done\n", b"late\n")
+
+
 def test_it_kills_a_tool_past_the_memory_limit_and_says_so(sandbox: Any) -> None:
     run = sandbox("a=xxxxxxxxxxxxxxxx; while :; do a=$a$a; done", memory_mb=32)
 
