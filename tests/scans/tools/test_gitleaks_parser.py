@@ -25,6 +25,7 @@ def place(leak: dict[str, Any]) -> tuple[str, str, str]:
     return leak["rule"], leak["file"].lstrip("/"), str(leak.get("lineNumber", ""))
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", SAMPLES)
 def test_it_reads_one_high_finding_per_distinct_leak(name: str) -> None:
     data = sample(name)

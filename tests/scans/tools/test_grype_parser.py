@@ -21,6 +21,7 @@ EXPECTED_SEVERITY = {
 SAMPLES = ["grype/check_all_fields.json", "grype/many_vulns4.json", "grype/no_vuln.json"]
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", SAMPLES)
 def test_it_reads_one_finding_per_distinct_match_with_its_severity(name: str) -> None:
     data = sample(name)

@@ -42,6 +42,7 @@ def raw_expectation(data: bytes) -> Counter[str]:
     return expected
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", SAMPLES)
 def test_it_reads_every_open_port_and_vulners_entry_with_its_severity(name: str) -> None:
     data = sample(name)

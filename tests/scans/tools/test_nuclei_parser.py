@@ -31,6 +31,7 @@ def raw_results(data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.splitlines() if line.strip()]
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", SAMPLES)
 def test_it_reads_every_result_with_its_severity(name: str) -> None:
     data = sample(name)

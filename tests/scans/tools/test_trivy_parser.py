@@ -38,6 +38,7 @@ def raw_entries(document: Any) -> list[dict[str, Any]]:
     return entries
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", SAMPLES)
 def test_it_reads_every_finding_of_the_sample_with_its_severity(name: str) -> None:
     data = sample(name)
