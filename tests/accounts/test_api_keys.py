@@ -155,3 +155,21 @@ def test_an_owner_sees_every_key_of_the_team_and_others_see_their_own(
     # An owner may revoke a member's key.
     assert api(owner_key.raw_key).delete(f"{KEYS}/{analyst_key.api_key.pk}").status_code == 200
     assert analyst_client.get(ME).status_code == 401
+
+
+def test_the_browser_session_reaches_the_api_in_its_current_team_with_csrf(
+    user: User, shared_team: Team
+) -> None:
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    me = browser.get(ME)
+    assert me.status_code == 200
+    assert me.json()["auth"] == "session"
+    assert me.json()["team"]["is_personal"] is True
+    # A write without the CSRF token is refused (a forged cross-site request).
+    forged = browser.post(KEYS, {"name": "csrf"}, content_type="application/json")
+    assert forged.status_code == 403
+    assert "CSRF" in forged.json()["detail"]
+    assert not ApiKey.objects.filter(name="csrf").exists()
