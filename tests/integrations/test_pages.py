@@ -252,3 +252,16 @@ def test_the_scan_page_links_to_notify_and_schedule(
     assert f"/integrations/schedules/new?scan={scan.pk}" in page
     nav = browser.get("/integrations/").content.decode()
     assert nav.index(">Integrations</a>") < nav.index(">API keys</a>")
+
+
+def test_the_workflow_panel_links_to_a_prefilled_schedule(
+    browser: Client, make_workflow: Any
+) -> None:
+    workflow = make_workflow(
+        [{"id": "ports", "type": "port_scan", "config": {"ports": "80"}}], name="perimeter"
+    )
+    panel = browser.get(f"/workflows/{workflow.pk}/panel").content.decode()
+    assert f"/integrations/schedules/new?workflow={workflow.pk}" in panel
+    form = browser.get(f"/integrations/schedules/new?workflow={workflow.pk}").content.decode()
+    assert 'value="perimeter (scheduled)"' in form
+    assert f'<option value="{workflow.pk}" selected>' in form
