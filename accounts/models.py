@@ -45,7 +45,11 @@ class UserManager(BaseUserManager["User"]):
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
-        return self.create_user(email, password, **extra)
+        user = self.create_user(email, password, **extra)
+        # `manage.py createsuperuser` operators use the app too: the personal team sign-up gives.
+        team = Team.objects.create(name=f"{user.email.split('@')[0]}'s team", personal_owner=user)
+        Membership.objects.create(team=team, user=user, role=Role.OWNER)
+        return user
 
 
 def normalize_email(email: str) -> str:

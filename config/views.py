@@ -6,8 +6,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from accounts.models import ApiKey, Membership
-
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -17,15 +15,8 @@ def home(request: HttpRequest) -> HttpResponse:
         from scans.views_dashboard import dashboard
 
         return dashboard(request)
-    context = {
-        # login_required: request.user is a User here.
-        "active_keys": ApiKey.objects.filter(  # type: ignore[misc]
-            team=team, user=request.user, revoked_at=None
-        ).count(),
-        "member_count": Membership.objects.filter(team=team).count(),
-        "api_base": request.build_absolute_uri("/api/v1/"),
-    }
-    return render(request, "home.html", context)
+    # Only an account in no team gets here (one added in the admin has no personal team).
+    return render(request, "home.html")
 
 
 def _error(request: HttpRequest, status: int, message: str) -> HttpResponse:

@@ -309,3 +309,25 @@ def test_the_key_form_offers_no_role_above_the_users(
     forged = browser.post("/accounts/api-keys/create", {"name": "escalate", "role": "owner"})
     assert forged.status_code == 400
     assert not ApiKey.objects.filter(name="escalate").exists()
+
+
+def test_createsuperuser_gets_a_personal_team(db: None) -> None:
+    admin = User.objects.create_superuser("ops@example.test", "correct horse battery 9")
+    team = Team.objects.get(personal_owner=admin)
+    assert Membership.objects.get(team=team, user=admin).role == Role.OWNER
+    browser = Client()
+    browser.force_login(admin)
+    assert browser.get("/accounts/api-keys").status_code == 200
+
+
+def test_an_account_in_no_team_is_told_how_to_get_one(db: None) -> None:
+    loner = User.objects.create_user("loner@example.test", "correct horse battery 9")
+    browser = Client()
+    browser.force_login(loner)
+    home = browser.get("/")
+    assert home.status_code == 200
+    assert "No team yet" in home.content.decode()
+    assert browser.get("/accounts/api-keys").status_code == 403
+    created = browser.post("/accounts/teams/create", {"name": "Loner's team"})
+    assert created.status_code == 302
+    assert browser.get("/accounts/api-keys").status_code == 200
