@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
         "DeliveryEventEnum": "integrations.models.DeliveryEvent",
         "RuleEventEnum": "integrations.models.RuleEvent",
+        "FindingStatusEnum": "scans.models.Finding.Status",
     },
 }
 

@@ -33,6 +33,10 @@ class FindingListSerializer(FindingSerializer):
 
 
 class FindingEventSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(
+        read_only=True,
+        help_text="triage (a person), reopened (seen again), auto_fixed (not seen again)",
+    )
     user = serializers.EmailField(source="user.email", read_only=True, default=None)
     scan = serializers.PrimaryKeyRelatedField(read_only=True)  # type: ignore[var-annotated]
 
@@ -181,6 +185,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(FindingDetailSerializer(finding).data)
 
     @extend_schema(
+        operation_id="findings_triage_bulk",
         summary=f"Triage up to {TRIAGE_MAX} findings at once, by id",
         request=BulkTriageSerializer,
         responses={200: TriageResultSerializer, **ERRORS},
