@@ -60,6 +60,8 @@ def test_the_signed_in_pages(
 
     page.goto("/")
     _assert_fits(screenshot(page, "home"))
+    # Every nav link and the account block fit in one row of the top bar at 1280 px.
+    assert page.locator("header.topbar").bounding_box()["height"] < 60
 
     page.goto("/accounts/api-keys")
     page.fill("#id_name", "GitHub Actions deploy")
@@ -93,4 +95,18 @@ def test_the_api_docs_load_under_the_csp(
     assert page.locator(".opblock").count() >= 10
     assert page.get_by_text("/api/v1/auth/register", exact=True).count() >= 1
     screenshot(page, "api-docs")
+    assert page_errors == []
+
+
+def test_the_page_for_an_account_in_no_team(
+    page: Any,
+    page_errors: list[str],
+    login_as: Callable[[User], None],
+    screenshot: Callable[..., Any],
+    db: None,
+) -> None:
+    login_as(User.objects.create_user("loner@example.test", "correct horse battery 9"))
+    page.goto("/")
+    assert page.inner_text("h1") == "No team yet"
+    _assert_fits(screenshot(page, "home-no-team"))
     assert page_errors == []
