@@ -345,7 +345,9 @@ INTEGRATIONS_PROXY = env_str("INTEGRATIONS_PROXY", "")  # outbound HTTP(S) proxy
 PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DELIVERY_TIMEOUT_S = env_int("DELIVERY_TIMEOUT_S", 10)
 # Waits after failed attempts 1, 2, …: their count + 1 is the number of attempts.
-DELIVERY_RETRY_DELAYS_S = [float(d) for d in env_list("DELIVERY_RETRY_DELAYS_S", ["1", "2", "60", "300"])]
+DELIVERY_RETRY_DELAYS_S = [
+    float(d) for d in env_list("DELIVERY_RETRY_DELAYS_S", ["1", "2", "60", "300"])
+]
 DELIVERY_INLINE_RETRY_MAX_S = 3.0  # shorter waits are slept in the task, longer ones re-enqueue it
 DELIVERY_INLINE_BUDGET_S = 15.0  # …while the task has spent less than this
 DELIVERY_STALE_S = 120  # a "sending" claim older than this (its worker died) may be taken over
@@ -393,7 +395,9 @@ for _cidr in METRICS_ALLOWED_IPS:
     try:
         ipaddress.ip_network(_cidr, strict=False)
     except ValueError as _exc:
-        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_cidr!r} is not an address or network") from _exc
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_cidr!r} is not an address or network"
+        ) from _exc
 # Request counts are summed in each process and added to shared cache counters this often.
 METRICS_FLUSH_S = float(env_str("METRICS_FLUSH_S", "10"))
 MIDDLEWARE.insert(0, "config.metrics.RequestMetricsMiddleware")
