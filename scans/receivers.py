@@ -15,14 +15,14 @@ from scans.signals import scan_finished
 
 @receiver(scan_finished, dispatch_uid="scans.findings_after_scan")
 def findings_after_scan(sender: Any, scan_id: int, **kwargs: Any) -> None:
-    from scans.dashboard import open_findings_refresh
-    from scans.triage import scan_findings_close_missing
+    from scans.triage import open_findings_refresh_soon, scan_findings_close_missing
 
     scan = Scan.objects.filter(pk=scan_id).first()
     if scan is None:
         return
     scan_findings_close_missing(scan)
-    open_findings_refresh(scan.team_id)
+    # Recounting a large team takes seconds: a worker does it (imports end inside a request).
+    open_findings_refresh_soon(scan.team_id)
 
 
 @receiver(pre_delete, sender=Scan, dispatch_uid="scans.scan_fingerprints_before_delete")

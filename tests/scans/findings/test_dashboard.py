@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_finished_scan_refreshes_the_open_counts_and_top_assets(
-    make_scan: Callable[..., Any], team: Any
+    make_scan: Callable[..., Any], team: Any, sync_tasks: None
 ) -> None:
     data = realistic_findings(50)
     scan = make_scan(data)
