@@ -46,7 +46,7 @@ def test_the_secret_scan_fails_on_a_secret_that_is_not_in_the_reviewed_baseline(
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "secret-scan", repo / "scripts" / "secret-scan")
-    (repo / "settings.py").write_text('DATABASE_URL = "postgres://user:pass@db.example:5432/app"\n')
+    (repo / "settings.py").write_text('DATABASE_URL = "postgres://user:pass@db.internal:5432/app"\n')
     run(["git", "init", "-q"], cwd=repo)
     run(["git", "add", "."], cwd=repo)
     scan = [PY, "scripts/secret-scan"]
@@ -62,12 +62,16 @@ def test_the_secret_scan_fails_on_a_secret_that_is_not_in_the_reviewed_baseline(
     (repo / ".secrets.baseline").write_text(json.dumps(baseline))
     assert run(scan, cwd=repo).returncode == 0
 
+    # a documentation line naming an example domain is not reported
+    (repo / "docs.md").write_text("curl https://admin:" + "hunter2hunter2@outpost.example.com/api\n")
     (repo / "deploy.env").write_text("AWS_ACCESS_KEY_ID=" + "AKIA" + "Z7QXWERTYUPL3M5N\n")
+    run(["git", "add", "docs.md"], cwd=repo)
     run(["git", "add", "deploy.env"], cwd=repo)
     leaked = run(scan, cwd=repo)
     assert leaked.returncode == 1
     assert "deploy.env:1  AWS Access Key" in leaked.stdout
     assert "settings.py" not in leaked.stdout, "the reviewed finding stays accepted"
+    assert "docs.md" not in leaked.stdout
 
 
 def test_the_sbom_lists_every_locked_runtime_pin(tmp_path: Path) -> None:
