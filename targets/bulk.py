@@ -27,6 +27,7 @@ MAX_BULK_LINES = 10_000
 MODES = ("all_or_nothing", "valid_only")
 CSV_COLUMNS = ("value", "kind", "note", "expires_at", "excluded")
 _COMMENT_RE = re.compile(r"\s+#")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE = {"1", "true", "yes", "y", "x", "excluded", "exclude"}
 _FALSE = {"", "0", "false", "no", "n"}
 
@@ -99,8 +100,9 @@ def parse_expiry(text: str) -> datetime | None:
     if not text:
         return None
     try:
-        moment = parse_datetime(text)
-        day = None if moment else parse_date(text)
+        # A bare date first: parse_datetime would read it as that day's midnight.
+        day = parse_date(text) if _DATE_RE.fullmatch(text) else None
+        moment = None if day else parse_datetime(text)
     except ValueError:
         moment, day = None, None
     if moment is not None:
@@ -162,8 +164,8 @@ def rows_from_csv(text: str) -> list[BulkRow]:
             line = reader.line_num
             if not cells or not "".join(cells).strip() or cells[0].strip().startswith("#"):
                 continue
-            if not rows and cells[0].strip().lower() == "value":
-                names = tuple(c.strip().lower() for c in cells)
+            names = tuple(c.strip().lower() for c in cells)
+            if not rows and "value" in names:  # the header line
                 unknown = [n for n in names if n not in CSV_COLUMNS]
                 if unknown:
                     rows.append(

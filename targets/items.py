@@ -4,15 +4,17 @@ Items come from the engine and from tools (a redirect, a CNAME, a port scan), so
 trusted to be canonical: each is parsed into the key the matcher looks up. A value that does not
 parse is never in scope; the parse error is the reason.
 
-The host parser is the hot path of every scope check: it uses `socket.inet_pton` (strict, the
-same addresses `ipaddress` accepts) and one regular expression, not `ipaddress` objects.
+This is the hot path of every scope check (the matcher's own lookups are a few dict probes), so
+the common, already-canonical shapes take a fast path: one regular expression, then the same
+host parser. Anything the fast path does not recognise goes through targets.parsing, the same
+code that normalizes targets; tests/targets/test_scope.py checks that both paths agree.
 """
 
 from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from targets.parsing import (
     ImageRef,
@@ -29,15 +31,31 @@ _HOSTNAME_RE = re.compile(
 )
 _SERVICE_RE = re.compile(r"(\[[^\]]+\]|[^:/\[\]]+):([0-9]{1,5})/([a-z]+)")
 _URL_RE = re.compile(r"(https?)://([^/?#]+)([^?#]*)(?:\?([^#]*))?", re.IGNORECASE)
+# Already-normalized URLs: lower-case scheme and host, and only characters that normalization
+# keeps as they are (no '%', so no percent-encoding to check).
+_CANONICAL_URL_RE = re.compile(
+    r"(https?)://([a-z0-9._-]+|\[[0-9a-f.]*:[0-9a-f:.]*\])(?::([0-9]{1,5}))?"
+    r"(/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?(?:\?([A-Za-z0-9._~!$&'()*+,;=:@/?-]*))?(?:#.*)?"
+)
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_CANONICAL_IMAGE_RE = re.compile(
+    rf"(?:((?:{_LABEL}(?:\.{_LABEL})+|localhost)(?::([0-9]{{1,5}}))?)/)?"
+    rf"({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?"
+)
+_CANONICAL_HTTPS_REPO_RE = re.compile(
+    r"https?://([a-z0-9.-]+)(?::([0-9]{1,5}))?/((?:[A-Za-z0-9_~+][A-Za-z0-9._~+-]*/)*[A-Za-z0-9_~+][A-Za-z0-9._~+-]*?)(?:\.git)?/?"
+)
 _MAPPED_V4_PREFIX = 0xFFFF
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ItemError(ValueError):
     """An item value that cannot be in scope because it does not parse."""
 
 
-@dataclass(frozen=True, slots=True)
-class HostKey:
+class HostKey(NamedTuple):
     """A host: either a name (lower-case A-labels) or an address (version + integer)."""
 
     name: str  # canonical text: "example.com", "10.0.0.1", "2001:db8::1"
@@ -51,9 +69,12 @@ class HostKey:
     def as_ipv6(self) -> HostKey | None:
         return HostKey(self.name, 6, self.mapped_from) if self.mapped_from is not None else None
 
+    @property
+    def in_url(self) -> str:
+        return f"[{self.name}]" if self.version == 6 else self.name
 
-@dataclass(frozen=True, slots=True)
-class UrlKey:
+
+class UrlKey(NamedTuple):
     origin: str  # scheme://host[:port] (default port stripped)
     host: HostKey
     path: str
@@ -106,8 +127,24 @@ def service_host(value: str) -> HostKey:
 
 def url_key(value: str) -> UrlKey:
     """Scheme, host, port, path and query of a URL item, normalized like URL targets."""
-    match = _URL_RE.match(value)
-    if match is None:
+    fast = _CANONICAL_URL_RE.fullmatch(value)
+    if fast is None:
+        return url_key_normalized(value)
+    scheme, host_text, port_text, path, query = fast.groups()
+    host = host_key(host_text)
+    port = int(port_text) if port_text else None
+    if port is not None and not 0 < port < 65536:
+        raise ItemError(f"`{shown(value)}`: port must be 1\u201365535")
+    hostport = (
+        host.in_url if port is None or port == _DEFAULT_PORTS[scheme] else f"{host.in_url}:{port}"
+    )
+    return UrlKey(f"{scheme}://{hostport}", host, path or "/", query or "")
+
+
+def url_key_normalized(value: str) -> UrlKey:
+    """url_key through the full URL normalization of targets (any URL the fast path skips)."""
+    original = _URL_RE.match(value)
+    if original is None:
         raise ItemError(f"`{shown(value)}` is not an http(s) URL")
     try:
         canonical = parse_url(value, value)
@@ -120,10 +157,35 @@ def url_key(value: str) -> UrlKey:
         host_text = hostport[: hostport.index("]") + 1]
     else:
         host_text = hostport.partition(":")[0]
-    return UrlKey(f"{scheme}://{hostport}", host_key(host_text), path or "/", query or "")
+    host = host_key(host_text)
+    netloc = original.group(2)
+    if host.version == 4 and netloc.startswith("[") and "]" in netloc:
+        host = host_key(netloc[: netloc.index("]") + 1])  # keep what an IPv4-mapped host was
+    return UrlKey(f"{scheme}://{hostport}", host, path or "/", query or "")
 
 
 def image_ref(value: str) -> ImageRef:
+    """A normalized image reference (docker rules); prefixes are not images."""
+    fast = _CANONICAL_IMAGE_RE.fullmatch(value)
+    if fast is not None:
+        domain, port, path, tag, digest = fast.groups()
+        first = path.partition("/")[0]
+        # Docker reads a first component with '.' (or "localhost") as a registry only before a
+        # '/'; those shapes, and odd ports, take the full parser.
+        if (domain is not None or ("." not in first and first != "localhost")) and (
+            port is None or 0 < int(port) < 65536
+        ):
+            if domain is None or domain == "docker.io" or domain == "index.docker.io":
+                domain = "docker.io"
+                if "/" not in path:
+                    path = f"library/{path}"
+            name = f"{domain}/{path}"
+            if len(name) <= 255:
+                return ImageRef(name, tag or "", digest or "")
+    return image_ref_normalized(value)
+
+
+def image_ref_normalized(value: str) -> ImageRef:
     try:
         ref = split_image(value, value.strip())
     except TargetParseError as exc:
@@ -134,6 +196,20 @@ def image_ref(value: str) -> ImageRef:
 
 
 def repo_path(value: str) -> str:
+    """host/org/repo of a repository item, whatever its transport."""
+    fast = _CANONICAL_HTTPS_REPO_RE.fullmatch(value)
+    if fast is not None:
+        host, port, path = fast.groups()
+        if (
+            _HOSTNAME_RE.fullmatch(host)
+            and not host.rpartition(".")[2].isdigit()
+            and (port is None or 0 < int(port) < 65536)
+        ):
+            return f"{host}/{path}"
+    return repo_path_normalized(value)
+
+
+def repo_path_normalized(value: str) -> str:
     try:
         return split_repo(value, value.strip()).scope_path
     except TargetParseError as exc:

@@ -26,6 +26,7 @@ import re
 import socket
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 import idna
@@ -91,8 +92,7 @@ class ParsedTarget:
         return self.kind == "image" and self.value.endswith("/*")
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRef:
+class ImageRef(NamedTuple):
     """A normalized image reference: `domain/path[:tag][@digest]`, or a prefix `domain/path/*`."""
 
     name: str  # domain/path, e.g. docker.io/library/nginx
@@ -110,8 +110,7 @@ class ImageRef:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RepoRef:
+class RepoRef(NamedTuple):
     transport: str  # https | http | ssh | git
     user: str
     host: str  # lower-case, IPv6 in brackets
@@ -132,6 +131,8 @@ class RepoRef:
 def shown(raw: object, limit: int = 80) -> str:
     """A value as it can be safely quoted in a message: control characters escaped, cut short."""
     text = raw if isinstance(raw, str) else repr(raw)
+    if len(text) <= limit and text.isprintable():
+        return text
     out: list[str] = []
     for ch in text[:limit]:
         if ch == " " or not (_BAD_CHAR_RE.match(ch) or unicodedata.category(ch).startswith("C")):

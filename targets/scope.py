@@ -18,15 +18,15 @@ Rules (docs: README "Targets and scope"):
 - an expired authorization covers nothing; targets of other teams are never loaded.
 
 Each lookup is a dict/set probe: exact values directly, wildcards by walking the host's labels
-(O(labels)), CIDRs by one probe per prefix length present (at most 33 or 129, in practice a
-handful), URL targets per path ancestor, image prefixes per path component. No scan over targets.
+(O(labels)), IPs and CIDRs by one binary search over flattened ranges (targets.ranges), URL
+targets per path ancestor, image prefixes per path component. No scan over targets.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,7 +42,8 @@ from targets.items import (
     url_key,
     url_path_prefixes,
 )
-from targets.parsing import _BAD_CHAR_RE, MAX_VALUE_LENGTH, ImageRef, shown, split_image, split_repo
+from targets.parsing import MAX_VALUE_LENGTH, ImageRef, shown, split_image, split_repo
+from targets.ranges import AddressRanges
 
 # Item kinds, plus the target kinds that name a host.
 _KIND_ALIASES = {"domain": "host", "ip": "host"}
@@ -66,11 +67,23 @@ class TargetRow:
     expires_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class _Rule:
-    target_id: int
-    value: str
-    expires_ts: float | None
+    """One compiled target, with the verdict it gives ready-made (checks allocate nothing)."""
+
+    __slots__ = ("expires_ts", "target_id", "value", "verdict")
+
+    def __init__(
+        self, target_id: int, value: str, expires_ts: float | None, *, excluded: bool
+    ) -> None:
+        self.target_id = target_id
+        self.value = value
+        self.expires_ts = expires_ts
+        reason = (
+            f"excluded by #{target_id} {value}"
+            if excluded
+            else f"covered by target #{target_id} {value}"
+        )
+        self.verdict = Verdict(not excluded, reason, target_id)
 
 
 @dataclass
@@ -79,11 +92,10 @@ class _RuleSet:
 
     hosts: dict[str, list[_Rule]] = field(default_factory=dict)
     wildcards: dict[str, list[_Rule]] = field(default_factory=dict)  # apex -> rules
-    # version -> prefix length -> (address >> host bits) -> rules; lengths longest first.
-    networks: dict[int, dict[int, dict[int, list[_Rule]]]] = field(
-        default_factory=lambda: {4: {}, 6: {}}
+    # IP and CIDR targets per IP version, flattened for one binary search per address.
+    ranges: dict[int, AddressRanges[_Rule]] = field(
+        default_factory=lambda: {4: AddressRanges(), 6: AddressRanges()}
     )
-    lengths: dict[int, list[int]] = field(default_factory=lambda: {4: [], 6: []})
     urls: dict[tuple[str, str], list[_Rule]] = field(default_factory=dict)  # (origin, path)
     urls_exact: dict[tuple[str, str, str], list[_Rule]] = field(default_factory=dict)  # + query
     images: dict[str, list[_Rule]] = field(default_factory=dict)  # name:tag / name@digest
@@ -102,11 +114,8 @@ class _RuleSet:
                 self.hosts.setdefault(value, []).append(rule)
         elif kind in ("ip", "cidr"):
             network = ipaddress.ip_network(value)
-            bits = network.max_prefixlen
-            table = self.networks[network.version].setdefault(network.prefixlen, {})
-            table.setdefault(int(network.network_address) >> (bits - network.prefixlen), []).append(
-                rule
-            )
+            first, last = int(network.network_address), int(network.broadcast_address)
+            self.ranges[network.version].add(first, last, rule)
         elif kind == "url":
             key = url_key(value)
             if key.query:
@@ -129,76 +138,74 @@ class _RuleSet:
             self.size -= 1
 
     def finish(self) -> None:
-        for version, tables in self.networks.items():
-            self.lengths[version] = sorted(tables, reverse=True)  # most specific first
+        for ranges in self.ranges.values():
+            ranges.finish()
 
     # --- lookups: the first live rule, or None ---
 
+    # `rules and _live(rules, now)`: most probes miss, and a miss costs no call.
+
     def host(self, key: HostKey, now: float) -> _Rule | None:
         if key.version:
-            bits = 32 if key.version == 4 else 128
-            tables = self.networks[key.version]
-            number = key.number
-            for length in self.lengths[key.version]:
-                rule = _live(tables[length].get(number >> (bits - length)), now)
-                if rule:
-                    return rule
-            return None
+            rules: Sequence[_Rule] | None = self.ranges[key.version].covering(key.number)
+            return (rules and _live(rules, now)) or None
         name = key.name
-        rule = _live(self.hosts.get(name), now)
-        if rule:
+        rules = self.hosts.get(name)
+        if rules and (rule := _live(rules, now)):
             return rule
-        if self.wildcards:
+        wildcards = self.wildcards
+        if wildcards:
             index = name.find(".")
             while index != -1:
-                rule = _live(self.wildcards.get(name[index + 1 :]), now)
-                if rule:
+                rules = wildcards.get(name[index + 1 :])
+                if rules and (rule := _live(rules, now)):
                     return rule
                 index = name.find(".", index + 1)
         return None
 
     def url(self, key: UrlKey, now: float) -> _Rule | None:
         if self.urls_exact:
-            rule = _live(self.urls_exact.get((key.origin, key.path, key.query)), now)
-            if rule:
+            rules = self.urls_exact.get((key.origin, key.path, key.query))
+            if rules and (rule := _live(rules, now)):
                 return rule
         if self.urls:
             for prefix in url_path_prefixes(key.path):
-                rule = _live(self.urls.get((key.origin, prefix)), now)
-                if rule:
+                rules = self.urls.get((key.origin, prefix))
+                if rules and (rule := _live(rules, now)):
                     return rule
         return None
 
     def image(self, ref: ImageRef, now: float) -> _Rule | None:
+        images = self.images
         if ref.digest:
-            rule = _live(self.images.get(f"{ref.name}@{ref.digest}"), now)
-            if rule:
+            rules = images.get(f"{ref.name}@{ref.digest}")
+            if rules and (rule := _live(rules, now)):
                 return rule
         if ref.tag or not ref.digest:
-            rule = _live(self.images.get(f"{ref.name}:{ref.tag or 'latest'}"), now)
-            if rule:
+            rules = images.get(f"{ref.name}:{ref.tag or 'latest'}")
+            if rules and (rule := _live(rules, now)):
                 return rule
-        rule = _live(self.image_repos.get(ref.name), now)
-        if rule:
+        rules = self.image_repos.get(ref.name)
+        if rules and (rule := _live(rules, now)):
             return rule
         if self.image_prefixes:
             index = ref.name.find("/")
             while index != -1:
-                rule = _live(self.image_prefixes.get(ref.name[:index]), now)
-                if rule:
+                rules = self.image_prefixes.get(ref.name[:index])
+                if rules and (rule := _live(rules, now)):
                     return rule
                 index = ref.name.find("/", index + 1)
         return None
 
     def repo(self, path: str, now: float) -> _Rule | None:
-        return _live(self.repos.get(path), now)
+        rules = self.repos.get(path)
+        return (rules and _live(rules, now)) or None
 
 
-def _live(rules: list[_Rule] | None, now: float) -> _Rule | None:
-    if rules:
-        for rule in rules:
-            if rule.expires_ts is None or rule.expires_ts > now:
-                return rule
+def _live(rules: Sequence[_Rule], now: float) -> _Rule | None:
+    for rule in rules:
+        if rule.expires_ts is None or rule.expires_ts > now:
+            return rule
     return None
 
 
@@ -212,7 +219,7 @@ class ScopeMatcher:
         for row in rows:
             if row.excluded:
                 # Exclusions never expire: expiry only ever narrows scope.
-                self.excluded.add(row, _Rule(row.id, row.value, None))
+                self.excluded.add(row, _Rule(row.id, row.value, None, excluded=True))
             else:
                 expires = row.expires_at.timestamp() if row.expires_at is not None else None
                 if (
@@ -221,7 +228,7 @@ class ScopeMatcher:
                     and expires <= self._fixed_now
                 ):
                     continue
-                self.included.add(row, _Rule(row.id, row.value, expires))
+                self.included.add(row, _Rule(row.id, row.value, expires, excluded=False))
         self.included.finish()
         self.excluded.finish()
 
@@ -249,9 +256,6 @@ class ScopeMatcher:
     def __len__(self) -> int:
         return self.included.size + self.excluded.size
 
-    def _now(self) -> float:
-        return self._fixed_now if self._fixed_now is not None else time.time()
-
     def check_value(self, kind: str, value: str) -> Verdict:
         """Check a raw string of an item kind (host, service, url, image, repo; domain and ip
         are accepted for host). Parse errors are out of scope, with the error as the reason."""
@@ -261,29 +265,54 @@ class ScopeMatcher:
         kind, value = item.kind, item.value
         if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
             return Verdict(False, f"`{shown(value)}` is not a valid {kind} value", None)
-        if value[0] == "-" or _BAD_CHAR_RE.search(value):
+        # isprintable() is False for controls, format (zero-width, bidi) and separator characters
+        # other than the space: the same set parsing refuses, in one C call.
+        if value[0] == "-" or not value.isprintable() or " " in value:
             return Verdict(
                 False,
                 f"`{shown(value)}` contains whitespace, a control character or a leading '-'",
                 None,
             )
-        now = self._now()
+        now = self._fixed_now if self._fixed_now is not None else time.time()
         try:
             if kind == "host":
-                return self._host_verdict("host", value, host_key(value), now)
+                key = host_key(value)
+                rule = self._excluding(key, now) or self.included.host(key, now)
+                return (
+                    rule.verdict
+                    if rule
+                    else Verdict(False, f"no target covers host {key.name}", None)
+                )
             if kind == "service":
-                return self._host_verdict("service", value, service_host(value), now)
+                key = service_host(value)
+                rule = self._excluding(key, now) or self.included.host(key, now)
+                if rule:
+                    return rule.verdict
+                return Verdict(False, f"no target covers service {value} (host {key.name})", None)
             if kind == "url":
-                return self._url_verdict(value, url_key(value), now)
+                url = url_key(value)
+                rule = (
+                    self._excluding(url.host, now)
+                    or self.excluded.url(url, now)
+                    or self.included.url(url, now)
+                    or self.included.host(url.host, now)
+                )
+                return (
+                    rule.verdict
+                    if rule
+                    else Verdict(False, f"no target covers url {shown(value, 200)}", None)
+                )
             if kind == "image":
                 ref = image_ref(value)
-                return self._verdict(
-                    "image", str(ref), self.excluded.image(ref, now), self.included.image(ref, now)
+                rule = self.excluded.image(ref, now) or self.included.image(ref, now)
+                return (
+                    rule.verdict if rule else Verdict(False, f"no target covers image {ref}", None)
                 )
             if kind == "repo":
                 path = repo_path(value)
-                return self._verdict(
-                    "repo", path, self.excluded.repo(path, now), self.included.repo(path, now)
+                rule = self.excluded.repo(path, now) or self.included.repo(path, now)
+                return (
+                    rule.verdict if rule else Verdict(False, f"no target covers repo {path}", None)
                 )
         except ItemError as exc:
             return Verdict(False, str(exc), None)
@@ -294,43 +323,6 @@ class ScopeMatcher:
         if rule is None and key.mapped_from is not None:
             rule = self.excluded.host(key.as_ipv6, now)  # type: ignore[arg-type]
         return rule
-
-    def _host_verdict(self, kind: str, value: str, key: HostKey, now: float) -> Verdict:
-        excluded = self._excluding(key, now)
-        if excluded:
-            return _excluded(excluded)
-        rule = self.included.host(key, now)
-        if rule:
-            return _covered(rule)
-        shown_value = key.name if kind == "host" else f"{value} (host {key.name})"
-        return Verdict(False, f"no target covers {kind} {shown_value}", None)
-
-    def _url_verdict(self, value: str, key: UrlKey, now: float) -> Verdict:
-        excluded = self._excluding(key.host, now) or self.excluded.url(key, now)
-        if excluded:
-            return _excluded(excluded)
-        rule = self.included.url(key, now) or self.included.host(key.host, now)
-        if rule:
-            return _covered(rule)
-        return Verdict(False, f"no target covers url {shown(value, 200)}", None)
-
-    @staticmethod
-    def _verdict(
-        kind: str, shown_value: str, excluded: _Rule | None, rule: _Rule | None
-    ) -> Verdict:
-        if excluded:
-            return _excluded(excluded)
-        if rule:
-            return _covered(rule)
-        return Verdict(False, f"no target covers {kind} {shown_value}", None)
-
-
-def _covered(rule: _Rule) -> Verdict:
-    return Verdict(True, f"covered by target #{rule.target_id} {rule.value}", rule.target_id)
-
-
-def _excluded(rule: _Rule) -> Verdict:
-    return Verdict(False, f"excluded by #{rule.target_id} {rule.value}", rule.target_id)
 
 
 # --- the obvious O(n) answer -----------------------------------------------------------------

@@ -18,6 +18,15 @@ from pytest_django import DjangoAssertNumQueries
 
 from accounts.models import Team, User
 from scans.runtime import Item
+from targets.items import (
+    ItemError,
+    image_ref,
+    image_ref_normalized,
+    repo_path,
+    repo_path_normalized,
+    url_key,
+    url_key_normalized,
+)
 from targets.models import Target
 from targets.parsing import TargetParseError, parse_target
 from targets.scope import ScopeMatcher, TargetRow, Verdict, linear_scan
@@ -71,6 +80,7 @@ def test_verdicts_say_which_target_or_exclusion_decided() -> None:
     )
 
 
+@settings(deadline=None)
 @given(
     st.lists(
         st.text(
@@ -117,7 +127,7 @@ networks = st.one_of(
 
 
 @given(st.lists(networks, max_size=12), st.lists(networks, max_size=4), st.data())
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_cidr_containment_agrees_with_ipaddress(
     included: list[ipaddress.IPv4Network],
     excluded: list[ipaddress.IPv4Network],
@@ -292,6 +302,7 @@ def test_an_expired_authorization_covers_nothing() -> None:
     assert not later.check(Item("host", "new.example.com")).in_scope
 
 
+@settings(deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -382,7 +393,7 @@ target_values = st.sampled_from([
         max_size=10,
     ),
 )
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_the_compiled_matcher_agrees_with_a_linear_scan(
     entries: list[tuple[str, bool]], items: list[Item]
 ) -> None:
@@ -512,3 +523,101 @@ def test_scan_items_refuse_a_range_larger_than_the_limit(team: Team, user: User)
         len(target_create(team=team, user=user, value="10.1.0.0/22").scan_items(max_hosts=1022))
         == 1022
     )
+
+
+# --- the items' fast paths agree with full normalization --------------------------------------
+
+url_text = st.builds(
+    lambda scheme, host, port, path, query, frag: f"{scheme}://{host}{port}{path}{query}{frag}",
+    st.sampled_from(["http", "https", "HTTP"]),
+    st.sampled_from(
+        [
+            "a.test",
+            "A.test",
+            "x.a.test.",
+            "10.0.0.1",
+            "[::1]",
+            "[::ffff:10.0.0.1]",
+            "[10.0.0.1]",
+            "1.2.3",
+            "b_c.test",
+            "-x.test",
+            "a..test",
+            "bücher.example",
+        ]
+    ),
+    st.sampled_from(["", ":80", ":443", ":0", ":8080", ":99999", ":080"]),
+    st.text(alphabet="/abAB09._~!$&'()*+,;=:@%-` ü", max_size=12),
+    st.sampled_from(["", "?", "?q=1", "?a=b&c=%zz", "?x=/y?z"]),
+    st.sampled_from(["", "#", "#frag"]),
+)
+image_text = st.builds(
+    lambda registry, path, tag, digest: registry + path + tag + digest,
+    st.sampled_from(
+        [
+            "",
+            "ghcr.io/",
+            "localhost/",
+            "localhost:5000/",
+            "docker.io/",
+            "index.docker.io/",
+            "Reg.io/",
+            "a.-b.io/",
+            "h:99999/",
+            "x_y.io/",
+        ]
+    ),
+    st.sampled_from(
+        [
+            "nginx",
+            "org/app",
+            "a.b/c",
+            "a_b.c/d",
+            "a__b/c--d",
+            "localhost",
+            "UP/x",
+            "a..b/c",
+            "0.0/0",
+            "deep/er/path",
+        ]
+    ),
+    st.sampled_from(["", ":1.25", ":latest", ":.bad", ":" + "t" * 129]),
+    st.sampled_from(
+        ["", f"@sha256:{SHA}", f"@sha256:{SHA.upper()}", "@sha256:abc", "@sha512:" + "e" * 128]
+    ),
+)
+repo_text = st.builds(
+    lambda scheme, host, port, path, suffix: f"{scheme}://{host}{port}/{path}{suffix}",
+    st.sampled_from(["https", "http", "ssh", "git"]),
+    st.sampled_from(["g.test", "G.test", "10.0.0.1", "g.test.", "-g.test", "g_h.test"]),
+    st.sampled_from(["", ":22", ":443", ":0", ":99999"]),
+    st.sampled_from(
+        ["o/r", "o/r/s", "o/.r", "o/../r", "o//r", "-o/r", "o/r.git.git", "O/R", "o/r~x+y"]
+    ),
+    st.sampled_from(["", ".git", "/", ".git/", "?x", "#y"]),
+)
+
+
+def _outcome(parse: Callable[[str], object], value: str) -> object:
+    try:
+        return parse(value)
+    except ItemError:
+        return "error"
+
+
+@given(url_text)
+@settings(max_examples=400, deadline=None)
+def test_the_url_fast_path_agrees_with_full_normalization(value: str) -> None:
+    assert _outcome(url_key, value) == _outcome(url_key_normalized, value)
+
+
+@given(image_text)
+@settings(max_examples=400, deadline=None)
+def test_the_image_fast_path_agrees_with_full_normalization(value: str) -> None:
+    assert _outcome(image_ref, value) == _outcome(image_ref_normalized, value)
+
+
+@given(repo_text)
+@settings(max_examples=400, deadline=None)
+def test_the_repo_fast_path_agrees_with_full_normalization(value: str) -> None:
+    assert _outcome(repo_path, value) == _outcome(repo_path_normalized, value)
