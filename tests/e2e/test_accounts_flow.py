@@ -89,7 +89,7 @@ def test_logging_in_and_out_in_the_browser(page: Any, live_server: Any, user: Us
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
-    assert user.email in page.inner_text(".who")
+    assert page.inner_text(".team-chip") == "analyst's team · owner"
     page.click("text=Log out")
     page.wait_for_url(f"{live_server.url}/accounts/login")
 
