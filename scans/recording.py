@@ -7,12 +7,14 @@ import hashlib
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from scans.bulk import copy_into, is_postgres, json_text
 from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
 from scans.runtime import SEVERITIES, FindingData, Item, ToolRun
 
@@ -31,6 +33,8 @@ def _chunks(values: list[str], size: int = CHUNK) -> Iterable[list[str]]:
 
 
 def _clip(value: str, limit: int) -> str:
+    # NUL cannot be stored in PostgreSQL text; tools do print it.
+    value = value.replace("\x00", "") if "\x00" in value else value
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -49,7 +53,9 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
         by_fp.setdefault(finding.fingerprint, finding)
     fingerprints = list(by_fp)
     existing: dict[str, Finding] = {}
-    for chunk in _chunks(fingerprints):
+    # A step of a scan that has no findings yet (every import, most tool steps) skips the lookup.
+    has_rows = Finding.objects.filter(scan=scan).exists()
+    for chunk in _chunks(fingerprints) if has_rows else []:
         for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk):
             existing[row.fingerprint] = row
     changed = []
@@ -71,43 +77,96 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
         states = finding_states_observe(
             scan=scan, severities={fp: by_fp[fp].severity for fp in new_fps}, now=now
         )
-        rows_to_create = []
-        for fp in new_fps:
-            data = by_fp[fp]
-            status, first_seen = states.get(fp, (Finding.Status.OPEN, now))
-            rows_to_create.append(
-                Finding(
-                    team_id=scan.team_id,
-                    scan=scan,
-                    step=step,
-                    tool=_clip(data.tool, 40),
-                    severity=data.severity,
-                    title=_clip(data.title or data.rule_id or "finding", 500),
-                    description=data.description,
-                    remediation=data.remediation,
-                    rule_id=_clip(data.rule_id, 200),
-                    component=_clip(data.component, 300),
-                    version=_clip(data.version, 200),
-                    fixed_version=_clip(data.fixed_version, 200),
-                    location=_clip(data.location, 1000),
-                    item=_clip(data.item, 1000),
-                    evidence=data.evidence,
-                    references=data.references[:50],
-                    tags=data.tags,
-                    fingerprint=fp,
-                    status=status,
-                    first_seen_at=first_seen,
-                    last_seen_at=now,
-                    created_at=now,
-                    is_latest=True,
-                )
-            )
-        Finding.objects.bulk_create(rows_to_create, batch_size=CHUNK, ignore_conflicts=True)
-        for chunk in _chunks(new_fps):
+        _findings_insert(
+            scan=scan,
+            step=step,
+            rows=[(fp, by_fp[fp], *states.get(fp, (Finding.Status.OPEN, now))) for fp in new_fps],
+            now=now,
+        )
+        # Fingerprints first seen right now have no earlier rows to demote.
+        seen_before = [fp for fp in new_fps if fp in states and states[fp][1] != now]
+        for chunk in _chunks(seen_before):
             Finding.objects.filter(
                 team_id=scan.team_id, fingerprint__in=chunk, is_latest=True
             ).exclude(scan=scan).update(is_latest=False)
     return fingerprints
+
+
+def _finding_values(
+    scan: Scan,
+    step: ScanStep | None,
+    fp: str,
+    data: FindingData,
+    status: str,
+    first_seen: Any,
+    now: Any,
+) -> dict[str, Any]:
+    return {
+        "team_id": scan.team_id,
+        "scan_id": scan.pk,
+        "step_id": step.pk if step else None,
+        "tool": _clip(data.tool, 40),
+        "severity": data.severity,
+        "title": _clip(data.title or data.rule_id or "finding", 500),
+        "description": _clip(data.description, 100_000),
+        "remediation": _clip(data.remediation, 100_000),
+        "rule_id": _clip(data.rule_id, 200),
+        "component": _clip(data.component, 300),
+        "version": _clip(data.version, 200),
+        "fixed_version": _clip(data.fixed_version, 200),
+        "location": _clip(data.location, 1000),
+        "item": _clip(data.item, 1000),
+        "evidence": data.evidence,
+        "references": data.references[:50],
+        "tags": data.tags,
+        "fingerprint": fp,
+        "status": status,
+        "first_seen_at": first_seen,
+        "last_seen_at": now,
+        "created_at": now,
+        "is_latest": True,
+    }
+
+
+JSON_COLUMNS = ("evidence", "references", "tags")
+
+
+def _findings_insert(
+    *, scan: Scan, step: ScanStep | None, rows: list[tuple[str, FindingData, str, Any]], now: Any
+) -> None:
+    """Insert new finding rows: COPY on PostgreSQL (scans.bulk), bulk_create elsewhere. A
+    concurrent step of the same scan storing the same fingerprint makes COPY fail as a whole;
+    then the ORM path skips the conflicting rows."""
+    if not rows:
+        return
+    values = [
+        _finding_values(scan, step, fp, data, status, first, now)
+        for fp, data, status, first in rows
+    ]
+    if is_postgres():
+        names = list(values[0])
+        # Column names are the attribute names (FKs as team_id, scan_id, step_id).
+        columns = [
+            Finding._meta.get_field(n).column if n not in ("team_id", "scan_id", "step_id") else n
+            for n in names
+        ]
+        json_at = {names.index(n) for n in JSON_COLUMNS}
+        try:
+            with transaction.atomic():
+                copy_into(
+                    Finding._meta.db_table,
+                    columns,
+                    (
+                        [json_text(v) if i in json_at else v for i, v in enumerate(row.values())]
+                        for row in values
+                    ),
+                )
+            return
+        except IntegrityError:
+            pass
+    Finding.objects.bulk_create(
+        [Finding(**row) for row in values], batch_size=CHUNK, ignore_conflicts=True
+    )
 
 
 def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
+from scans.bulk import finding_states_upsert, is_postgres
 from scans.models import Finding, FindingEvent, FindingState, Scan, ScanStatus
 
 CHUNK = 2000
@@ -54,6 +55,15 @@ def finding_states_observe(
     fingerprints = sorted(severities)
     states: dict[str, tuple[str, datetime]] = {}
     reopened: list[str] = []
+    if fingerprints and is_postgres():
+        for fp, status, first_seen in finding_states_upsert(
+            team_id=scan.team_id, severities=severities, now=now
+        ):
+            if status == Status.FIXED:
+                reopened.append(fp)
+                status = Status.OPEN
+            states[fp] = (status, first_seen)
+        fingerprints = []  # done in one statement
     for chunk in _chunks(fingerprints):
         FindingState.objects.bulk_create(
             [
