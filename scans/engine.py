@@ -161,21 +161,20 @@ def scan_finalize_if_done(scan_id: int) -> None:
         final = ScanStatus.FAILED
     else:
         final = ScanStatus.COMPLETED
+    error = scan.error
+    if final == ScanStatus.FAILED and not error:
+        failed = scan.steps.filter(status=StepStatus.FAILED).values_list("node_id", "error")
+        error = "; ".join(f"{node}: {reason}" for node, reason in failed)[:2000]
     now = timezone.now()
+    # Status, end time and error in one UPDATE: a reader never sees "failed" without its reason.
     updated = (
         Scan.objects.filter(pk=scan_id)
         .exclude(status__in=SCAN_TERMINAL)
-        .update(
-            status=final, finished_at=now, started_at=F("started_at") if scan.started_at else now
-        )
+        .update(status=final, finished_at=now, started_at=scan.started_at or now, error=error)
     )
     if not updated:
         return
     scan.refresh_from_db()
-    if final == ScanStatus.FAILED and not scan.error:
-        failed = scan.steps.filter(status=StepStatus.FAILED).values_list("node_id", "error")
-        scan.error = "; ".join(f"{node}: {error}" for node, error in failed)[:2000]
-        scan.save(update_fields=["error"])
     scan_counts_refresh(scan)
     scan_log(scan_id, f"scan {final}", level="error" if final == ScanStatus.FAILED else "info")
     transaction.on_commit(lambda: _scan_finished_hooks(scan_id))
