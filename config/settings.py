@@ -265,6 +265,9 @@ SPECTACULAR_SETTINGS = {
         "DeliveryEventEnum": "integrations.models.DeliveryEvent",
         "RuleEventEnum": "integrations.models.RuleEvent",
         "FindingStatusEnum": "scans.models.Finding.Status",
+        "TargetKindEnum": "targets.models.TargetKind",
+        "ScanStatusEnum": "scans.models.ScanStatus",
+        "ScanModeEnum": "scans.models.Scan.Mode",
     },
 }
 
