@@ -13,19 +13,48 @@ class ScanStepInline(admin.TabularInline):
     model = ScanStep
     extra = 0
     can_delete = False
-    fields = ["node_id", "node_type", "status", "attempt", "executor", "exit_code", "started_at", "finished_at", "error"]
+    fields = [
+        "node_id",
+        "node_type",
+        "status",
+        "attempt",
+        "executor",
+        "exit_code",
+        "started_at",
+        "finished_at",
+        "error",
+    ]
     readonly_fields = fields
     show_change_link = True
 
 
 @admin.register(Scan)
 class ScanAdmin(admin.ModelAdmin):
-    list_display = ["id", "team", "workflow_name", "source", "mode", "status", "findings_count", "requested_by", "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "team",
+        "workflow_name",
+        "source",
+        "mode",
+        "status",
+        "findings_count",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "mode", "source", "created_at"]
     search_fields = ["workflow_name", "team__name", "requested_by__email", "id"]
     date_hierarchy = "created_at"
     raw_id_fields = ["team", "workflow", "requested_by", "targets"]
-    readonly_fields = ["graph", "plan", "target_snapshot", "severity_counts", "cancel_requested_at", "started_at", "finished_at"]
+    readonly_fields = [
+        "graph",
+        "plan",
+        "target_snapshot",
+        "severity_counts",
+        "cancel_requested_at",
+        "started_at",
+        "finished_at",
+    ]
     inlines = [ScanStepInline]
     actions = ["cancel_scans", "rerun_scans"]
 
@@ -44,7 +73,9 @@ class ScanAdmin(admin.ModelAdmin):
                 continue
         self.message_user(request, f"{done} scan(s) cancelled.", messages.INFO)
 
-    @admin.action(description="Run selected scans again (same workflow and targets; you confirm the authorization)")
+    @admin.action(
+        description="Run selected scans again (same workflow and targets; you confirm the authorization)"
+    )
     def rerun_scans(self, request: HttpRequest, queryset: QuerySet[Scan]) -> None:
         """Operators start scans through the same service as the page and the API: scope,
         consent (given by the operator choosing this action) and the graph are checked again."""
@@ -53,7 +84,11 @@ class ScanAdmin(admin.ModelAdmin):
         for scan in queryset.select_related("workflow", "team"):
             target_ids = list(scan.targets.values_list("pk", flat=True))
             if scan.workflow is None or not target_ids:
-                self.message_user(request, f"Scan #{scan.pk}: no workflow or targets to run again.", messages.WARNING)
+                self.message_user(
+                    request,
+                    f"Scan #{scan.pk}: no workflow or targets to run again.",
+                    messages.WARNING,
+                )
                 continue
             try:
                 new = scan_start(
@@ -61,14 +96,29 @@ class ScanAdmin(admin.ModelAdmin):
                     target_ids=target_ids, consent=True,
                 )  # fmt: skip
             except ScanRefused as exc:
-                self.message_user(request, f"Scan #{scan.pk} refused: {' '.join(exc.messages)}", messages.ERROR)
+                self.message_user(
+                    request, f"Scan #{scan.pk} refused: {' '.join(exc.messages)}", messages.ERROR
+                )
             else:
-                self.message_user(request, f"Scan #{scan.pk} started again as #{new.pk}.", messages.SUCCESS)
+                self.message_user(
+                    request, f"Scan #{scan.pk} started again as #{new.pk}.", messages.SUCCESS
+                )
 
 
 @admin.register(ScanStep)
 class ScanStepAdmin(admin.ModelAdmin):
-    list_display = ["id", "scan", "node_id", "node_type", "status", "attempt", "executor", "exit_code", "heartbeat_at", "finished_at"]
+    list_display = [
+        "id",
+        "scan",
+        "node_id",
+        "node_type",
+        "status",
+        "attempt",
+        "executor",
+        "exit_code",
+        "heartbeat_at",
+        "finished_at",
+    ]
     list_filter = ["status", "node_type", "executor"]
     search_fields = ["node_id", "scan__id", "error"]
     raw_id_fields = ["scan"]
@@ -84,7 +134,18 @@ class ScanLogAdmin(admin.ModelAdmin):
 
 @admin.register(Finding)
 class FindingAdmin(admin.ModelAdmin):
-    list_display = ["id", "severity", "title", "tool", "rule_id", "location", "status", "team", "scan", "last_seen_at"]
+    list_display = [
+        "id",
+        "severity",
+        "title",
+        "tool",
+        "rule_id",
+        "location",
+        "status",
+        "team",
+        "scan",
+        "last_seen_at",
+    ]
     list_filter = ["severity", "status", "tool", "first_seen_at"]
     search_fields = ["title", "rule_id", "location", "component", "fingerprint"]
     raw_id_fields = ["team", "scan", "step"]

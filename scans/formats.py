@@ -8,7 +8,9 @@ from scans.models import Finding, Scan
 from scans.runtime import SEVERITIES
 
 
-def text_table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, max_width: int = 60) -> str:
+def text_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, max_width: int = 60
+) -> str:
     """A plain fixed-width table; long cells are cut with an ellipsis."""
 
     def cell(value: object) -> str:
@@ -21,7 +23,9 @@ def text_table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, max_
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
     line = "  ".join("-" * w for w in widths)
     out = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=False)), line]
-    out.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in body)
+    out.extend(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in body
+    )
     return "\n".join(out)
 
 
@@ -38,14 +42,48 @@ def scan_as_table(scan: Scan, findings: Iterable[Finding]) -> str:
     lines.append(
         text_table(
             ["step", "type", "status", "seconds", "items", "findings", "error"],
-            [(s.node_id, s.node_type, s.status, s.duration_s, s.items_out, s.findings_count, s.error) for s in scan.steps.all()],
+            [
+                (
+                    s.node_id,
+                    s.node_type,
+                    s.status,
+                    s.duration_s,
+                    s.items_out,
+                    s.findings_count,
+                    s.error,
+                )
+                for s in scan.steps.all()
+            ],
         )
     )
     lines.append("")
     lines.append(
         text_table(
-            ["severity", "tool", "rule", "title", "location", "component", "version", "fixed", "status"],
-            [(f.severity, f.tool, f.rule_id, f.title, f.location, f.component, f.version, f.fixed_version, f.status) for f in findings],
+            [
+                "severity",
+                "tool",
+                "rule",
+                "title",
+                "location",
+                "component",
+                "version",
+                "fixed",
+                "status",
+            ],
+            [
+                (
+                    f.severity,
+                    f.tool,
+                    f.rule_id,
+                    f.title,
+                    f.location,
+                    f.component,
+                    f.version,
+                    f.fixed_version,
+                    f.status,
+                )
+                for f in findings
+            ],
         )
     )
     return "\n".join(lines) + "\n"

@@ -7,213 +7,473 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_cache_table'),
-        ('targets', '0001_initial'),
-        ('workflows', '0001_initial'),
+        ("accounts", "0002_cache_table"),
+        ("targets", "0001_initial"),
+        ("workflows", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Scan',
+            name="Scan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('workflow_name', models.CharField(blank=True, max_length=200)),
-                ('workflow_revision', models.PositiveIntegerField(blank=True, null=True)),
-                ('graph', models.JSONField(blank=True, default=dict, help_text='The exact graph this scan ran')),
-                ('target_snapshot', models.JSONField(blank=True, default=list)),
-                ('targets_key', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('source', models.CharField(choices=[('workflow', 'Workflow'), ('import', 'Imported report'), ('docker_api', 'CI image scan')], default='workflow', max_length=16)),
-                ('mode', models.CharField(choices=[('run', 'Run'), ('dry_run', 'Dry run')], default='run', max_length=10)),
-                ('has_consent', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='pending', max_length=12)),
-                ('error', models.TextField(blank=True)),
-                ('plan', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('steps_total', models.PositiveIntegerField(default=0)),
-                ('steps_done', models.PositiveIntegerField(default=0)),
-                ('items_count', models.PositiveIntegerField(default=0)),
-                ('findings_count', models.PositiveIntegerField(default=0)),
-                ('severity_counts', models.JSONField(blank=True, default=dict)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('targets', models.ManyToManyField(blank=True, related_name='scans', to='targets.target')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scans', to='accounts.team')),
-                ('workflow', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='scans', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("workflow_name", models.CharField(blank=True, max_length=200)),
+                ("workflow_revision", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "graph",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="The exact graph this scan ran"
+                    ),
+                ),
+                ("target_snapshot", models.JSONField(blank=True, default=list)),
+                ("targets_key", models.CharField(blank=True, db_index=True, max_length=64)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("workflow", "Workflow"),
+                            ("import", "Imported report"),
+                            ("docker_api", "CI image scan"),
+                        ],
+                        default="workflow",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("run", "Run"), ("dry_run", "Dry run")],
+                        default="run",
+                        max_length=10,
+                    ),
+                ),
+                ("has_consent", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("plan", models.JSONField(blank=True, default=dict)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("steps_total", models.PositiveIntegerField(default=0)),
+                ("steps_done", models.PositiveIntegerField(default=0)),
+                ("items_count", models.PositiveIntegerField(default=0)),
+                ("findings_count", models.PositiveIntegerField(default=0)),
+                ("severity_counts", models.JSONField(blank=True, default=dict)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "targets",
+                    models.ManyToManyField(blank=True, related_name="scans", to="targets.target"),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scans",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="scans",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Asset',
+            name="Asset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('host', 'Host'), ('service', 'Service'), ('url', 'URL')], max_length=10)),
-                ('value', models.CharField(max_length=1000)),
-                ('attrs', models.JSONField(blank=True, default=dict)),
-                ('first_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assets', to='accounts.team')),
-                ('last_scan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scans.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("host", "Host"), ("service", "Service"), ("url", "URL")],
+                        max_length=10,
+                    ),
+                ),
+                ("value", models.CharField(max_length=1000)),
+                ("attrs", models.JSONField(blank=True, default=dict)),
+                ("first_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assets",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "last_scan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scans.scan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'value'],
+                "ordering": ["kind", "value"],
             },
         ),
         migrations.CreateModel(
-            name='ScanStep',
+            name="ScanStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(max_length=64)),
-                ('node_type', models.CharField(max_length=40)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('parents', models.JSONField(blank=True, default=list)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Topological order')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('skipped', 'Skipped')], db_index=True, default='pending', max_length=10)),
-                ('attempt', models.PositiveSmallIntegerField(default=0)),
-                ('max_attempts', models.PositiveSmallIntegerField(default=3)),
-                ('timeout_s', models.PositiveIntegerField(default=600)),
-                ('not_before', models.DateTimeField(blank=True, help_text='Backoff or delay', null=True)),
-                ('executor', models.CharField(blank=True, max_length=16)),
-                ('commands', models.JSONField(blank=True, default=list, help_text='[{argv, image}] as run')),
-                ('image', models.CharField(blank=True, max_length=300)),
-                ('image_digest', models.CharField(blank=True, max_length=300)),
-                ('exit_code', models.IntegerField(blank=True, null=True)),
-                ('stdout_tail', models.TextField(blank=True)),
-                ('stderr_tail', models.TextField(blank=True)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('worker', models.CharField(blank=True, max_length=120)),
-                ('items_in', models.PositiveIntegerField(default=0)),
-                ('items_out', models.PositiveIntegerField(default=0)),
-                ('findings_count', models.PositiveIntegerField(default=0)),
-                ('output_items', models.JSONField(blank=True, default=list)),
-                ('output_findings', models.JSONField(blank=True, default=list, help_text='Fingerprints passed on')),
-                ('out_of_scope', models.JSONField(blank=True, default=list)),
-                ('error', models.TextField(blank=True)),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='scans.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("node_id", models.CharField(max_length=64)),
+                ("node_type", models.CharField(max_length=40)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("parents", models.JSONField(blank=True, default=list)),
+                ("position", models.PositiveIntegerField(default=0, help_text="Topological order")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("skipped", "Skipped"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempt", models.PositiveSmallIntegerField(default=0)),
+                ("max_attempts", models.PositiveSmallIntegerField(default=3)),
+                ("timeout_s", models.PositiveIntegerField(default=600)),
+                (
+                    "not_before",
+                    models.DateTimeField(blank=True, help_text="Backoff or delay", null=True),
+                ),
+                ("executor", models.CharField(blank=True, max_length=16)),
+                (
+                    "commands",
+                    models.JSONField(blank=True, default=list, help_text="[{argv, image}] as run"),
+                ),
+                ("image", models.CharField(blank=True, max_length=300)),
+                ("image_digest", models.CharField(blank=True, max_length=300)),
+                ("exit_code", models.IntegerField(blank=True, null=True)),
+                ("stdout_tail", models.TextField(blank=True)),
+                ("stderr_tail", models.TextField(blank=True)),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("worker", models.CharField(blank=True, max_length=120)),
+                ("items_in", models.PositiveIntegerField(default=0)),
+                ("items_out", models.PositiveIntegerField(default=0)),
+                ("findings_count", models.PositiveIntegerField(default=0)),
+                ("output_items", models.JSONField(blank=True, default=list)),
+                (
+                    "output_findings",
+                    models.JSONField(blank=True, default=list, help_text="Fingerprints passed on"),
+                ),
+                ("out_of_scope", models.JSONField(blank=True, default=list)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="scans.scan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scan', 'position'],
+                "ordering": ["scan", "position"],
             },
         ),
         migrations.CreateModel(
-            name='ScanLog',
+            name="ScanLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('level', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('error', 'Error')], default='info', max_length=8)),
-                ('message', models.TextField()),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='logs', to='scans.scan')),
-                ('step', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='logs', to='scans.scanstep')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("info", "Info"), ("warning", "Warning"), ("error", "Error")],
+                        default="info",
+                        max_length=8,
+                    ),
+                ),
+                ("message", models.TextField()),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="logs",
+                        to="scans.scan",
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="logs",
+                        to="scans.scanstep",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tool', models.CharField(max_length=40)),
-                ('severity', models.CharField(choices=[('critical', 'Critical'), ('high', 'High'), ('medium', 'Medium'), ('low', 'Low'), ('info', 'Info')], default='info', max_length=8)),
-                ('title', models.CharField(max_length=500)),
-                ('description', models.TextField(blank=True)),
-                ('remediation', models.TextField(blank=True)),
-                ('rule_id', models.CharField(blank=True, max_length=200)),
-                ('component', models.CharField(blank=True, max_length=300)),
-                ('version', models.CharField(blank=True, max_length=200)),
-                ('fixed_version', models.CharField(blank=True, max_length=200)),
-                ('location', models.CharField(blank=True, max_length=1000)),
-                ('item', models.CharField(blank=True, max_length=1000)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('references', models.JSONField(blank=True, default=list)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('false_positive', 'False positive'), ('accepted', 'Accepted'), ('fixed', 'Fixed')], default='open', max_length=16)),
-                ('first_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='accounts.team')),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='scans.scan')),
-                ('step', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='findings', to='scans.scanstep')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tool", models.CharField(max_length=40)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("critical", "Critical"),
+                            ("high", "High"),
+                            ("medium", "Medium"),
+                            ("low", "Low"),
+                            ("info", "Info"),
+                        ],
+                        default="info",
+                        max_length=8,
+                    ),
+                ),
+                ("title", models.CharField(max_length=500)),
+                ("description", models.TextField(blank=True)),
+                ("remediation", models.TextField(blank=True)),
+                ("rule_id", models.CharField(blank=True, max_length=200)),
+                ("component", models.CharField(blank=True, max_length=300)),
+                ("version", models.CharField(blank=True, max_length=200)),
+                ("fixed_version", models.CharField(blank=True, max_length=200)),
+                ("location", models.CharField(blank=True, max_length=1000)),
+                ("item", models.CharField(blank=True, max_length=1000)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("references", models.JSONField(blank=True, default=list)),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("fingerprint", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("false_positive", "False positive"),
+                            ("accepted", "Accepted"),
+                            ("fixed", "Fixed"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("first_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="scans.scan",
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="findings",
+                        to="scans.scanstep",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Artifact',
+            name="Artifact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('path', models.CharField(help_text='Relative to ARTIFACTS_DIR', max_length=500)),
-                ('size', models.BigIntegerField(default=0)),
-                ('sha256', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='artifacts', to='scans.scan')),
-                ('step', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='artifacts', to='scans.scanstep')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("path", models.CharField(help_text="Relative to ARTIFACTS_DIR", max_length=500)),
+                ("size", models.BigIntegerField(default=0)),
+                ("sha256", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="artifacts",
+                        to="scans.scan",
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="artifacts",
+                        to="scans.scanstep",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scan', 'pk'],
+                "ordering": ["scan", "pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='scan',
-            index=models.Index(fields=['team', '-created_at'], name='scans_scan_team_id_54e150_idx'),
+            model_name="scan",
+            index=models.Index(
+                fields=["team", "-created_at"], name="scans_scan_team_id_54e150_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='scan',
-            index=models.Index(fields=['team', 'status'], name='scans_scan_team_id_b6606f_idx'),
+            model_name="scan",
+            index=models.Index(fields=["team", "status"], name="scans_scan_team_id_b6606f_idx"),
         ),
         migrations.AddIndex(
-            model_name='scan',
-            index=models.Index(fields=['workflow', 'targets_key', '-created_at'], name='scans_scan_workflo_b310da_idx'),
+            model_name="scan",
+            index=models.Index(
+                fields=["workflow", "targets_key", "-created_at"],
+                name="scans_scan_workflo_b310da_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='asset',
-            constraint=models.UniqueConstraint(fields=('team', 'kind', 'value'), name='asset_unique'),
+            model_name="asset",
+            constraint=models.UniqueConstraint(
+                fields=("team", "kind", "value"), name="asset_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='scanstep',
-            index=models.Index(fields=['status', 'heartbeat_at'], name='scans_scans_status_54219c_idx'),
+            model_name="scanstep",
+            index=models.Index(
+                fields=["status", "heartbeat_at"], name="scans_scans_status_54219c_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scanstep',
-            constraint=models.UniqueConstraint(fields=('scan', 'node_id'), name='scanstep_unique_node'),
+            model_name="scanstep",
+            constraint=models.UniqueConstraint(
+                fields=("scan", "node_id"), name="scanstep_unique_node"
+            ),
         ),
         migrations.AddIndex(
-            model_name='scanlog',
-            index=models.Index(fields=['scan', 'created_at'], name='scans_scanl_scan_id_372da0_idx'),
+            model_name="scanlog",
+            index=models.Index(
+                fields=["scan", "created_at"], name="scans_scanl_scan_id_372da0_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['team', 'fingerprint'], name='scans_findi_team_id_4ccdf3_idx'),
+            model_name="finding",
+            index=models.Index(
+                fields=["team", "fingerprint"], name="scans_findi_team_id_4ccdf3_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['team', 'status', 'severity'], name='scans_findi_team_id_326d27_idx'),
+            model_name="finding",
+            index=models.Index(
+                fields=["team", "status", "severity"], name="scans_findi_team_id_326d27_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['scan', 'severity'], name='scans_findi_scan_id_e4cff9_idx'),
+            model_name="finding",
+            index=models.Index(fields=["scan", "severity"], name="scans_findi_scan_id_e4cff9_idx"),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['team', '-created_at'], name='scans_findi_team_id_ea05fc_idx'),
+            model_name="finding",
+            index=models.Index(
+                fields=["team", "-created_at"], name="scans_findi_team_id_ea05fc_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.UniqueConstraint(fields=('scan', 'fingerprint'), name='finding_unique_per_scan'),
+            model_name="finding",
+            constraint=models.UniqueConstraint(
+                fields=("scan", "fingerprint"), name="finding_unique_per_scan"
+            ),
         ),
     ]

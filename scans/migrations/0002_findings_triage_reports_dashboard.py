@@ -24,13 +24,18 @@ def backfill_triage_state(apps, schema_editor):
     newest_ids = [g["newest"] for g in groups]
     for start in range(0, len(newest_ids), 2000):
         Finding.objects.filter(id__in=newest_ids[start : start + 2000]).update(is_latest=True)
-    rows = {r.id: r for r in Finding.objects.filter(is_latest=True).only("id", "status", "severity")}
+    rows = {
+        r.id: r for r in Finding.objects.filter(is_latest=True).only("id", "status", "severity")
+    }
     FindingState.objects.bulk_create(
         [
             FindingState(
-                team_id=g["team_id"], fingerprint=g["fingerprint"],
-                status=rows[g["newest"]].status, severity=rows[g["newest"]].severity,
-                first_seen_at=g["first"], last_seen_at=g["last"],
+                team_id=g["team_id"],
+                fingerprint=g["fingerprint"],
+                status=rows[g["newest"]].status,
+                severity=rows[g["newest"]].severity,
+                first_seen_at=g["first"],
+                last_seen_at=g["last"],
             )
             for g in groups
         ],
@@ -40,181 +45,341 @@ def backfill_triage_state(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_cache_table'),
-        ('scans', '0001_initial'),
+        ("accounts", "0002_cache_table"),
+        ("scans", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FindingEvent',
+            name="FindingEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('kind', models.CharField(choices=[('triage', 'Triage'), ('reopened', 'Seen again'), ('auto_fixed', 'Not seen by the next scan')], default='triage', max_length=12)),
-                ('from_status', models.CharField(blank=True, max_length=16)),
-                ('to_status', models.CharField(max_length=16)),
-                ('comment', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("fingerprint", models.CharField(max_length=64)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("triage", "Triage"),
+                            ("reopened", "Seen again"),
+                            ("auto_fixed", "Not seen by the next scan"),
+                        ],
+                        default="triage",
+                        max_length=12,
+                    ),
+                ),
+                ("from_status", models.CharField(blank=True, max_length=16)),
+                ("to_status", models.CharField(max_length=16)),
+                ("comment", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='FindingState',
+            name="FindingState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('false_positive', 'False positive'), ('accepted', 'Accepted'), ('fixed', 'Fixed')], default='open', max_length=16)),
-                ('severity', models.CharField(choices=[('critical', 'Critical'), ('high', 'High'), ('medium', 'Medium'), ('low', 'Low'), ('info', 'Info')], default='info', max_length=8)),
-                ('comment', models.TextField(blank=True)),
-                ('updated_at', models.DateTimeField(blank=True, help_text='Last triage', null=True)),
-                ('first_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("fingerprint", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("false_positive", "False positive"),
+                            ("accepted", "Accepted"),
+                            ("fixed", "Fixed"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("critical", "Critical"),
+                            ("high", "High"),
+                            ("medium", "Medium"),
+                            ("low", "Low"),
+                            ("info", "Info"),
+                        ],
+                        default="info",
+                        max_length=8,
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "updated_at",
+                    models.DateTimeField(blank=True, help_text="Last triage", null=True),
+                ),
+                ("first_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='OpenFindingsDay',
+            name="OpenFindingsDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('counts', models.JSONField(default=dict, help_text='{severity: open findings}')),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('top_assets', models.JSONField(default=list, help_text='[{item, score, counts}] worst first')),
-                ('refreshed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("counts", models.JSONField(default=dict, help_text="{severity: open findings}")),
+                ("total", models.PositiveIntegerField(default=0)),
+                (
+                    "top_assets",
+                    models.JSONField(default=list, help_text="[{item, score, counts}] worst first"),
+                ),
+                ("refreshed_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['team', 'day'],
+                "ordering": ["team", "day"],
             },
         ),
         migrations.CreateModel(
-            name='Report',
+            name="Report",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('rendering', 'Rendering'), ('ready', 'Ready'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('path', models.CharField(blank=True, help_text='Relative to ARTIFACTS_DIR', max_length=500)),
-                ('size', models.BigIntegerField(default=0)),
-                ('pages', models.PositiveIntegerField(default=0)),
-                ('findings_count', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('render_ms', models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("rendering", "Rendering"),
+                            ("ready", "Ready"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "path",
+                    models.CharField(
+                        blank=True, help_text="Relative to ARTIFACTS_DIR", max_length=500
+                    ),
+                ),
+                ("size", models.BigIntegerField(default=0)),
+                ("pages", models.PositiveIntegerField(default=0)),
+                ("findings_count", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("render_ms", models.PositiveIntegerField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='finding',
-            name='is_latest',
+            model_name="finding",
+            name="is_latest",
             field=models.BooleanField(default=True),
         ),
         migrations.AddField(
-            model_name='finding',
-            name='severity_rank',
-            field=models.GeneratedField(db_persist=True, expression=models.Case(models.When(severity='info', then=models.Value(0)), models.When(severity='low', then=models.Value(1)), models.When(severity='medium', then=models.Value(2)), models.When(severity='high', then=models.Value(3)), models.When(severity='critical', then=models.Value(4)), default=models.Value(0), output_field=models.IntegerField()), output_field=models.SmallIntegerField()),
+            model_name="finding",
+            name="severity_rank",
+            field=models.GeneratedField(
+                db_persist=True,
+                expression=models.Case(
+                    models.When(severity="info", then=models.Value(0)),
+                    models.When(severity="low", then=models.Value(1)),
+                    models.When(severity="medium", then=models.Value(2)),
+                    models.When(severity="high", then=models.Value(3)),
+                    models.When(severity="critical", then=models.Value(4)),
+                    default=models.Value(0),
+                    output_field=models.IntegerField(),
+                ),
+                output_field=models.SmallIntegerField(),
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_latest', True)), fields=['team', 'severity_rank', 'last_seen_at', 'id'], name='finding_latest_rank'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_latest", True)),
+                fields=["team", "severity_rank", "last_seen_at", "id"],
+                name="finding_latest_rank",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_latest', True)), fields=['team', 'status', 'severity_rank', 'last_seen_at', 'id'], name='finding_latest_st_rank'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_latest", True)),
+                fields=["team", "status", "severity_rank", "last_seen_at", "id"],
+                name="finding_latest_st_rank",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_latest', True)), fields=['team', 'severity', 'last_seen_at', 'id'], name='finding_latest_sev_seen'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_latest", True)),
+                fields=["team", "severity", "last_seen_at", "id"],
+                name="finding_latest_sev_seen",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_latest', True)), fields=['team', 'last_seen_at', 'id'], name='finding_latest_seen'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_latest", True)),
+                fields=["team", "last_seen_at", "id"],
+                name="finding_latest_seen",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_latest', True)), fields=['team', 'first_seen_at', 'id'], name='finding_latest_first'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_latest", True)),
+                fields=["team", "first_seen_at", "id"],
+                name="finding_latest_first",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_latest', True)), fields=['team', 'rule_id'], name='finding_latest_rule'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_latest", True)),
+                fields=["team", "rule_id"],
+                name="finding_latest_rule",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_latest', True)), fields=['team', 'tool', 'severity_rank', 'last_seen_at', 'id'], name='finding_latest_tool'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_latest", True)),
+                fields=["team", "tool", "severity_rank", "last_seen_at", "id"],
+                name="finding_latest_tool",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['scan', 'severity_rank', 'id'], name='finding_scan_rank'),
+            model_name="finding",
+            index=models.Index(fields=["scan", "severity_rank", "id"], name="finding_scan_rank"),
         ),
         migrations.AddField(
-            model_name='findingevent',
-            name='scan',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scans.scan'),
+            model_name="findingevent",
+            name="scan",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="scans.scan",
+            ),
         ),
         migrations.AddField(
-            model_name='findingevent',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.team'),
+            model_name="findingevent",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.team"
+            ),
         ),
         migrations.AddField(
-            model_name='findingevent',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="findingevent",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='findingstate',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='finding_states', to='accounts.team'),
+            model_name="findingstate",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="finding_states",
+                to="accounts.team",
+            ),
         ),
         migrations.AddField(
-            model_name='findingstate',
-            name='updated_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="findingstate",
+            name="updated_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='openfindingsday',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.team'),
+            model_name="openfindingsday",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.team"
+            ),
         ),
         migrations.AddField(
-            model_name='report',
-            name='requested_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="report",
+            name="requested_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='report',
-            name='scan',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reports', to='scans.scan'),
+            model_name="report",
+            name="scan",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="reports", to="scans.scan"
+            ),
         ),
         migrations.AddField(
-            model_name='report',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.team'),
+            model_name="report",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.team"
+            ),
         ),
         migrations.AddIndex(
-            model_name='findingevent',
-            index=models.Index(fields=['team', 'fingerprint', 'created_at'], name='findingevent_history'),
+            model_name="findingevent",
+            index=models.Index(
+                fields=["team", "fingerprint", "created_at"], name="findingevent_history"
+            ),
         ),
         migrations.AddIndex(
-            model_name='findingstate',
-            index=models.Index(fields=['team', 'status', 'severity'], name='findingstate_counts'),
+            model_name="findingstate",
+            index=models.Index(fields=["team", "status", "severity"], name="findingstate_counts"),
         ),
         migrations.AddConstraint(
-            model_name='findingstate',
-            constraint=models.UniqueConstraint(fields=('team', 'fingerprint'), name='findingstate_unique'),
+            model_name="findingstate",
+            constraint=models.UniqueConstraint(
+                fields=("team", "fingerprint"), name="findingstate_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='openfindingsday',
-            constraint=models.UniqueConstraint(fields=('team', 'day'), name='openfindingsday_unique'),
+            model_name="openfindingsday",
+            constraint=models.UniqueConstraint(
+                fields=("team", "day"), name="openfindingsday_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='report',
-            index=models.Index(fields=['scan', 'created_at'], name='report_scan_created'),
+            model_name="report",
+            index=models.Index(fields=["scan", "created_at"], name="report_scan_created"),
         ),
         migrations.RunPython(backfill_triage_state, migrations.RunPython.noop),
     ]
