@@ -94,6 +94,13 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = TargetForm(request.POST)
         if form.is_valid():
+            expires_at = form.cleaned_data["expires_at"]
+            shown_expiry = (
+                target.expires_at.replace(second=0, microsecond=0) if target.expires_at else None
+            )
+            if expires_at == shown_expiry:
+                # The form shows minutes: an untouched expiry is not a change (nor a re-authorization).
+                expires_at = services.UNSET
             try:
                 services.target_update(
                     target=target,
@@ -101,7 +108,7 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     value=form.cleaned_data["value"],
                     kind=form.cleaned_data["kind"] or None,
                     note=form.cleaned_data["note"],
-                    expires_at=form.cleaned_data["expires_at"],
+                    expires_at=expires_at,
                     excluded=form.cleaned_data["excluded"],
                 )
             except ValidationError as exc:

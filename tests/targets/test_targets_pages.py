@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -50,6 +52,10 @@ def test_the_list_shows_targets_with_exclusion_and_expiry_badges(
     assert html.count('<span class="badge muted">expired</span>') == 1
     assert html.count('<span class="badge ok">in scope</span>') == 2
     assert 'id="add-target"' in html and "Bulk import" in html
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), (
+        "element ids must be unique (the filter and the add form both have a kind)"
+    )
     assert 'href="/targets/"' in html  # the nav link
 
 
@@ -168,6 +174,40 @@ def test_edit_changes_a_target_and_records_the_editor(
     assert target.value == "www.example.com"
     event = AuditEvent.objects.get(action="target.updated")
     assert event.detail["changes"]["value"] == ["example.com", "www.example.com"]
+
+
+def test_editing_only_the_note_keeps_the_authorization_and_its_expiry(
+    owner_client: Client, team: Team, user: User, make_member: Callable[..., User]
+) -> None:
+    until = timezone.now() + timedelta(days=10, seconds=17)
+    target = target_create(team=team, user=user, value="10.20.0.0/16", expires_at=until)
+    authorized_at = target.authorized_at
+    editor = make_member(team, "analyst", "editor@example.test")
+    client = Client()
+    client.force_login(editor)
+    client.post("/accounts/teams/switch", {"team_id": team.pk})
+    form = client.get(f"/targets/{target.pk}/edit").content.decode()
+    shown = re.search(r'name="expires_at" value="([^"]+)"', form)
+    assert shown is not None
+    answer = client.post(
+        f"/targets/{target.pk}/edit",
+        {"value": "10.20.0.0/16", "kind": "cidr", "expires_at": shown.group(1), "note": "lab"},
+    )
+    assert answer.status_code == 302
+    target.refresh_from_db()
+    assert (target.note, target.expires_at, target.authorized_at, target.authorized_by) == (
+        "lab",
+        until,
+        authorized_at,
+        user,
+    )
+    later = (until + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    client.post(
+        f"/targets/{target.pk}/edit",
+        {"value": "10.20.0.0/16", "kind": "cidr", "expires_at": later, "note": "lab"},
+    )
+    target.refresh_from_db()
+    assert target.authorized_by == editor and target.authorized_at > authorized_at
 
 
 def test_viewers_see_no_write_controls_and_cannot_write(
