@@ -58,9 +58,11 @@ def deliver(
             connection=connection,
         ).send(fail_silently=False)
     except smtplib.SMTPResponseException as exc:
+        answer = exc.smtp_error
+        text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
         return Attempt(
             ok=False, retryable=400 <= exc.smtp_code < 500, response_code=exc.smtp_code,
-            error=f"SMTP {exc.smtp_code}: {exc.smtp_error[:200]!r}", duration_ms=_ms(started),
+            error=f"SMTP {exc.smtp_code}: {text[:200]}", duration_ms=_ms(started),
         )  # fmt: skip
     except smtplib.SMTPRecipientsRefused:
         return Attempt(ok=False, error="every recipient was refused", duration_ms=_ms(started))

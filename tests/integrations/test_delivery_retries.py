@@ -169,3 +169,71 @@ def test_a_disabled_integration_sends_nothing_but_its_test_message(
     assert delivery.error == "the integration is disabled"
     assert delivery_send(_test_delivery(integration, user).pk) == "delivered"
     assert len(receiver.requests) == 1
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[dict[str, Any]]:
+    """A minimal SMTP server on 127.0.0.1 that answers MAIL FROM with the queued codes."""
+    import socketserver
+    import threading
+
+    state: dict[str, Any] = {"mail_codes": [], "messages": 0}
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(b"220 outpost-test ESMTP\r\n")
+            in_data = False
+            for raw in self.rfile:
+                line = raw.decode(errors="replace").rstrip("\r\n")
+                if in_data:
+                    if line == ".":
+                        in_data = False
+                        state["messages"] += 1
+                        self.wfile.write(b"250 queued\r\n")
+                    continue
+                verb = line.split(" ", 1)[0].upper()
+                if verb in ("EHLO", "HELO"):
+                    self.wfile.write(b"250 outpost-test\r\n")
+                elif verb == "MAIL":
+                    code = state["mail_codes"].pop(0) if state["mail_codes"] else 250
+                    self.wfile.write(f"{code} sender answer\r\n".encode())
+                elif verb in ("RCPT", "RSET", "NOOP"):
+                    self.wfile.write(b"250 ok\r\n")
+                elif verb == "DATA":
+                    in_data = True
+                    self.wfile.write(b"354 go ahead\r\n")
+                elif verb == "QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state["port"] = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def test_email_retries_a_4xx_smtp_answer_but_not_a_5xx(
+    settings: Any, smtp_server: dict[str, Any], make_integration: Any, user: Any
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server["port"]
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.DELIVERY_RETRY_DELAYS_S = [0.2]
+    mailer = make_integration("email")
+
+    smtp_server["mail_codes"] = [451]  # greylisted: try again
+    retried = _test_delivery(mailer, user)
+    assert delivery_send(retried.pk) == "delivered"
+    retried.refresh_from_db()
+    assert [a["response_code"] for a in retried.attempt_log] == [451, None]
+    assert smtp_server["messages"] == 1
+
+    smtp_server["mail_codes"] = [550]  # refused for good
+    refused = _test_delivery(mailer, user)
+    assert delivery_send(refused.pk) == "failed"
+    refused.refresh_from_db()
+    assert refused.attempts == 1 and refused.error == "SMTP 550: sender answer"
+    assert smtp_server["messages"] == 1
