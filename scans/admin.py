@@ -13,7 +13,7 @@ class ScanStepInline(admin.TabularInline):
     model = ScanStep
     extra = 0
     can_delete = False
-    fields = [
+    fields: list[str] = [
         "node_id",
         "node_type",
         "status",

@@ -146,10 +146,7 @@ def _findings_insert(
     if is_postgres():
         names = list(values[0])
         # Column names are the attribute names (FKs as team_id, scan_id, step_id).
-        columns = [
-            Finding._meta.get_field(n).column if n not in ("team_id", "scan_id", "step_id") else n
-            for n in names
-        ]
+        columns: list[str] = list(names)
         json_at = {names.index(n) for n in JSON_COLUMNS}
         try:
             with transaction.atomic():
