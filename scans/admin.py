@@ -13,7 +13,7 @@ class ScanStepInline(admin.TabularInline):
     model = ScanStep
     extra = 0
     can_delete = False
-    fields: list[str] = [
+    fields = [
         "node_id",
         "node_type",
         "status",
@@ -24,7 +24,7 @@ class ScanStepInline(admin.TabularInline):
         "finished_at",
         "error",
     ]
-    readonly_fields = fields
+    readonly_fields = list(fields)  # type: ignore[arg-type]
     show_change_link = True
 
 
