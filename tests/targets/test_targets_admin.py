@@ -54,7 +54,9 @@ def test_adding_in_the_admin_parses_refuses_duplicates_and_audits(
     assert answer.status_code == 302, answer.content.decode()[:2000]
     target = Target.objects.get(team=team)
     assert (target.kind, target.value) == ("domain", "*.example.com")
-    assert target.authorized_by is not None and target.authorized_by.email == "operator@example.test"
+    assert (
+        target.authorized_by is not None and target.authorized_by.email == "operator@example.test"
+    )
     assert AuditEvent.objects.filter(action="target.created", team=team).exists()
     again = staff_client.post(
         "/admin/targets/target/add/", {"team": team.pk, "value": "*.example.com", "kind": ""}
