@@ -55,7 +55,9 @@ RUN rm -rf /app/build \
 # --- runtime: no compiler, no pip, a non-root user ---------------------------------------------
 FROM base AS runtime
 ARG OUTPOST_UID=10001
-RUN groupadd --system --gid "$OUTPOST_UID" outpost \
+# The python slim image ships a system pip; nothing installs packages at run time.
+RUN (python3 -m pip uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true) \
+    && groupadd --system --gid "$OUTPOST_UID" outpost \
     && useradd --system --uid "$OUTPOST_UID" --gid outpost --home-dir /var/lib/outpost \
          --no-create-home --shell /usr/sbin/nologin outpost \
     && mkdir -p /var/lib/outpost \
