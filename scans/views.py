@@ -32,7 +32,9 @@ def scan_list(request: HttpRequest) -> HttpResponse:
         "statuses": ScanStatus.choices,
         "any_running": any(not s.is_finished for s in page.object_list),
     }
-    template = "scans/_list.html" if request.htmx else "scans/list.html"  # type: ignore[attr-defined]
+    # A boosted navigation (hx-boost) wants the whole page; an HTMX poll or filter the fragment.
+    partial = request.htmx and not request.htmx.boosted  # type: ignore[attr-defined]
+    template = "scans/_list.html" if partial else "scans/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
 
 
