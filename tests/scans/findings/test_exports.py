@@ -70,6 +70,7 @@ def test_csv_neutralises_spreadsheet_formulas(
     assert row["title"].startswith("'=")
 
 
+@pytest.mark.smoke
 def test_sarif_validates_against_the_2_1_0_schema_with_rules_and_locations(
     make_scan: Callable[..., Any], owner_api: Any
 ) -> None:

@@ -18,6 +18,7 @@ from tests.scans.findings.factories import realistic_findings
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.smoke
 def test_a_finding_triaged_as_false_positive_keeps_that_status_in_the_next_scan(
     make_scan: Callable[..., Any], owner_api: Any
 ) -> None:
