@@ -46,7 +46,9 @@ def test_the_secret_scan_fails_on_a_secret_that_is_not_in_the_reviewed_baseline(
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "secret-scan", repo / "scripts" / "secret-scan")
-    (repo / "settings.py").write_text('DATABASE_URL = "postgres://user:pass@db.internal:5432/app"\n')
+    (repo / "settings.py").write_text(
+        'DATABASE_URL = "postgres://user:pass@db.internal:5432/app"\n'
+    )
     run(["git", "init", "-q"], cwd=repo)
     run(["git", "add", "."], cwd=repo)
     scan = [PY, "scripts/secret-scan"]
@@ -63,7 +65,9 @@ def test_the_secret_scan_fails_on_a_secret_that_is_not_in_the_reviewed_baseline(
     assert run(scan, cwd=repo).returncode == 0
 
     # a documentation line naming an example domain is not reported
-    (repo / "docs.md").write_text("curl https://admin:" + "hunter2hunter2@outpost.example.com/api\n")
+    (repo / "docs.md").write_text(
+        "curl https://admin:" + "hunter2hunter2@outpost.example.com/api\n"
+    )
     (repo / "deploy.env").write_text("AWS_ACCESS_KEY_ID=" + "AKIA" + "Z7QXWERTYUPL3M5N\n")
     run(["git", "add", "docs.md"], cwd=repo)
     run(["git", "add", "deploy.env"], cwd=repo)
