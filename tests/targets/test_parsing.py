@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 
 from targets.parsing import MAX_VALUE_LENGTH, TargetParseError, parse_target
 
-pytestmark = pytest.mark.smoke
-
 SHA = "a" * 64
 
 
@@ -53,6 +51,7 @@ SHA = "a" * 64
         ("https://GitHub.com/org/repo.git/", "repo", "https://github.com/org/repo.git"),
     ],
 )
+@pytest.mark.smoke
 def test_it_detects_and_normalizes_each_kind(raw: str, kind: str, value: str) -> None:
     parsed = parse_target(raw)
     assert (parsed.kind, parsed.value) == (kind, value)
