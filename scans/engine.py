@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
-import traceback
 from datetime import timedelta
 from importlib import import_module
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -46,7 +44,8 @@ from scans.recording import (
     runs_record,
     scan_counts_refresh,
 )
-from scans.runtime import FindingData, Item, StepContext, StepFailed, StepResult
+from scans.runtime import FindingData, Item, StepContext, StepResult
+from scans.watch import StepWatcher, ctx_closed, run_guarded
 
 log = structlog.get_logger(__name__)
 
@@ -188,46 +187,6 @@ def _scan_finished_hooks(scan_id: int) -> None:
 
 
 # --- Running one step --------------------------------------------------------------------------
-
-
-class StepWatcher(threading.Thread):
-    """Heart-beats a running step and raises its stop flag on cancel or timeout."""
-
-    def __init__(self, step: ScanStep) -> None:
-        super().__init__(name=f"watch-step-{step.pk}", daemon=True)
-        self.step_id = step.pk
-        self.scan_id = step.scan_id
-        self.timeout_s = step.timeout_s
-        self.started = time.monotonic()
-        self.stop_flag = threading.Event()
-        self.done = threading.Event()
-        self.reason = ""
-
-    def run(self) -> None:
-        last_beat = 0.0
-        try:
-            while not self.done.wait(0.5):
-                now = time.monotonic()
-                if now - self.started > self.timeout_s and not self.stop_flag.is_set():
-                    self.reason = f"timed out after {self.timeout_s} s"
-                    self.stop_flag.set()
-                if (
-                    not self.stop_flag.is_set()
-                    and Scan.objects.filter(
-                        pk=self.scan_id, cancel_requested_at__isnull=False
-                    ).exists()
-                ):
-                    self.reason = "cancelled"
-                    self.stop_flag.set()
-                if now - last_beat >= settings.STEP_HEARTBEAT_S:
-                    ScanStep.objects.filter(pk=self.step_id, status=StepStatus.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
-                    last_beat = now
-        except Exception:  # a DB hiccup must not kill the step; the reaper covers a dead worker
-            log.exception("step.watcher_error", step_id=self.step_id)
-        finally:
-            connection.close()
 
 
 def step_claim(step_id: int) -> ScanStep | None:
@@ -408,54 +367,11 @@ def _execute(step: ScanStep) -> str:
         heartbeat=lambda: None,  # the watcher heart-beats; runners may still call this
         is_cancelled=watcher.stop_flag.is_set,
     )
-    result = _run_guarded(runner, ctx, watcher)
+    result = run_guarded(runner, ctx, watcher)
     if watcher.stop_flag.is_set():
         # A stop request wins over whatever the runner made of it.
         result.error = watcher.reason or result.error or "stopped"
     return _record(step, result, workdir, input_fps)
-
-
-STOP_GRACE_S = 1.0
-
-
-def _run_guarded(runner: Any, ctx: StepContext, watcher: StepWatcher) -> StepResult:
-    """Run the runner in its own thread so a timeout or cancel ends the step on time even when a
-    runner is stuck in a blocking call: tools see the stop flag (executors kill their process or
-    container); a runner that does not return within a short grace period is abandoned (its
-    thread ends with its own bounded I/O timeouts, its late output is discarded)."""
-    box: dict[str, StepResult] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = runner.run(ctx)
-        except StepFailed as exc:
-            box["result"] = StepResult(error=exc.reason, transient=exc.transient)
-        except Exception as exc:
-            log.exception("step.runner_error")
-            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            box["result"] = StepResult(error=f"tool error: {summary}")
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(timeout=0.2)
-            if watcher.stop_flag.is_set():
-                thread.join(timeout=STOP_GRACE_S)
-                break
-    finally:
-        watcher.done.set()
-        watcher.join(timeout=5)
-    if "result" not in box:
-        ctx_closed[ctx.step_id] = True
-        return StepResult(error=watcher.reason or "stopped")
-    return box["result"]
-
-
-# Steps whose runner was abandoned: their late log lines are dropped.
-ctx_closed: dict[int, bool] = {}
 
 
 def _record(step: ScanStep, result: StepResult, workdir: Path, input_fps: list[str]) -> str:
