@@ -48,7 +48,8 @@ def _workers() -> dict[str, object]:
     except Exception as exc:
         return {"ok": False, "clusters": 0, "error": type(exc).__name__}
     workers = sum(len(stat.workers) for stat in clusters)
-    return {"ok": bool(clusters), "clusters": len(clusters), "workers": workers}
+    # A cluster that is starting (or stopping) has no worker processes yet: nothing would run.
+    return {"ok": workers > 0, "clusters": len(clusters), "workers": workers}
 
 
 @never_cache
