@@ -20,6 +20,7 @@ from accounts.ratelimits import rate_limit_wait
 from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
 from scans.formats import scan_as_table
+from scans.imports import IMPORTABLE_TOOLS
 from scans.models import (
     Finding,
     Scan,
@@ -378,7 +379,7 @@ class ScanViewSet(
 
 
 class ImportSerializer(StrictSerializer):
-    tool = serializers.ChoiceField(choices=["trivy", "grype", "gitleaks", "nuclei", "nmap"])
+    tool = serializers.ChoiceField(choices=list(IMPORTABLE_TOOLS))
     file = serializers.FileField()
     target = serializers.CharField(required=False, allow_blank=True, max_length=500)
     workflow = serializers.CharField(

@@ -9,10 +9,16 @@ scans.triage when the database is PostgreSQL; SQLite keeps the ORM path.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
+
+
+def chunks(values: list[str], size: int = 2000) -> Iterator[list[str]]:
+    """Slices of `values`, small enough for one `IN (…)` query on every database."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def is_postgres() -> bool:

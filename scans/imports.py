@@ -17,8 +17,10 @@ from scans.engine import scan_log
 from scans.models import Scan, ScanStatus, ScanStep, StepStatus
 from scans.recording import artifact_record, assets_record, findings_store, scan_counts_refresh
 from scans.signals import scan_finished
+from scans.tools import ADAPTERS
 
-IMPORTABLE_TOOLS = ("trivy", "grype", "gitleaks", "nuclei", "nmap")
+# Every containerized tool adapter can read its own reports.
+IMPORTABLE_TOOLS = tuple(ADAPTERS)
 
 
 class ImportRefused(ValidationError):

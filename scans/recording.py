@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from scans.bulk import copy_into, is_postgres, json_text
+from scans.bulk import chunks, copy_into, is_postgres, json_text
 from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
 from scans.runtime import SEVERITIES, FindingData, Item, ToolRun
 
@@ -25,11 +25,6 @@ CHUNK = 2000
 def tail_text(data: bytes, limit: int = TAIL_BYTES) -> str:
     """The last `limit` bytes as text (tools print anything; undecodable bytes are replaced)."""
     return data[-limit:].decode("utf-8", errors="replace").replace("\x00", "")
-
-
-def _chunks(values: list[str], size: int = CHUNK) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _clip(value: str, limit: int) -> str:
@@ -55,7 +50,7 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
     existing: dict[str, Finding] = {}
     # A step of a scan that has no findings yet (every import, most tool steps) skips the lookup.
     has_rows = Finding.objects.filter(scan=scan).exists()
-    for chunk in _chunks(fingerprints) if has_rows else []:
+    for chunk in chunks(fingerprints) if has_rows else []:
         for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk):
             existing[row.fingerprint] = row
     changed = []
@@ -85,7 +80,7 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
         )
         # Fingerprints first seen right now have no earlier rows to demote.
         seen_before = [fp for fp in new_fps if fp in states and states[fp][1] != now]
-        for chunk in _chunks(seen_before):
+        for chunk in chunks(seen_before):
             Finding.objects.filter(
                 team_id=scan.team_id, fingerprint__in=chunk, is_latest=True
             ).exclude(scan=scan).update(is_latest=False)
@@ -173,7 +168,7 @@ def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:
 
     fps = list(fingerprints)
     dropped = 0
-    for chunk in _chunks(fps):
+    for chunk in chunks(fps):
         dropped += Finding.objects.filter(scan=scan, fingerprint__in=chunk).delete()[0]
     findings_latest_refresh(team_id=scan.team_id, fingerprints=fps)
     return dropped
@@ -181,7 +176,7 @@ def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:
 
 def findings_for(scan: Scan, fingerprints: list[str]) -> list[FindingData]:
     found: list[FindingData] = []
-    for chunk in _chunks(fingerprints):
+    for chunk in chunks(fingerprints):
         found.extend(
             row.as_data() for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk)
         )

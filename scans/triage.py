@@ -13,7 +13,7 @@ finding that the next completed scan of the same workflow and targets no longer 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
-from scans.bulk import finding_states_upsert, is_postgres
+from scans.bulk import chunks, finding_states_upsert, is_postgres
 from scans.models import Finding, FindingEvent, FindingState, Scan, ScanStatus
 
 CHUNK = 2000
@@ -36,11 +36,6 @@ class TriageResult:
     status: str
     requested: int  # distinct fingerprints asked for
     changed: int  # fingerprints whose status or comment changed
-
-
-def _chunks(values: list[str], size: int = CHUNK) -> Iterator[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def finding_states_observe(
@@ -64,7 +59,7 @@ def finding_states_observe(
                 status = Status.OPEN
             states[fp] = (status, first_seen)
         fingerprints = []  # done in one statement
-    for chunk in _chunks(fingerprints):
+    for chunk in chunks(fingerprints):
         FindingState.objects.bulk_create(
             [
                 FindingState(
@@ -84,7 +79,7 @@ def finding_states_observe(
                 status = Status.OPEN
             states[fp] = (status, first_seen)
     if reopened:
-        for chunk in _chunks(reopened):
+        for chunk in chunks(reopened):
             FindingState.objects.filter(team_id=scan.team_id, fingerprint__in=chunk).update(
                 status=Status.OPEN
             )
@@ -110,7 +105,7 @@ def findings_latest_refresh(*, team_id: int, fingerprints: Iterable[str]) -> Non
     remaining row of each fingerprint becomes its latest occurrence; a fingerprint with no row
     left loses its state unless someone triaged it (that decision must survive)."""
     fps = sorted(set(fingerprints))
-    for chunk in _chunks(fps):
+    for chunk in chunks(fps):
         with transaction.atomic():
             remaining = (
                 Finding.objects.filter(team_id=team_id, fingerprint__in=chunk)
@@ -145,7 +140,7 @@ def finding_triage(
     now = timezone.now()
     changed = 0
     with transaction.atomic():
-        for chunk in _chunks(fps):
+        for chunk in chunks(fps):
             states = list(
                 FindingState.objects.select_for_update()
                 .filter(team=team, fingerprint__in=chunk)
@@ -212,7 +207,7 @@ def scan_findings_close_missing(scan: Scan) -> int:
     now = timezone.now()
     closed = 0
     with transaction.atomic():
-        for chunk in _chunks(diff.fixed):
+        for chunk in chunks(diff.fixed):
             # Still latest in the previous scan: no other scan saw it since.
             candidates = set(
                 Finding.objects.filter(
