@@ -103,6 +103,13 @@ class BodySizeLimitMiddleware:
         large = any(request.path.startswith(p) for p in settings.LARGE_BODY_PATHS)
         limit = settings.IMPORT_MAX_BYTES if large else settings.API_MAX_BODY_BYTES
         if length > limit:
+            if not request.path.startswith("/api/"):
+                # A page (the report-import form): a readable page, not a JSON blob in the tab;
+                # the upload pages (LARGE_BODY_PATHS) get a link back to their form.
+                from config.views import payload_too_large
+
+                back = request.path if large else ""
+                return payload_too_large(request, length=length, limit=limit, back=back)
             return JsonResponse(
                 {"detail": f"Request body too large: {length} bytes, the limit is {limit} bytes."},
                 status=413,

@@ -40,6 +40,21 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return _error(request, 404, "Not found.")
 
 
+def payload_too_large(
+    request: HttpRequest, *, length: int, limit: int, back: str = ""
+) -> HttpResponse:
+    """413 page for a form post over the size limit (BodySizeLimitMiddleware refuses it before
+    anything reads the body): the sizes in words, and `back` to the form when it has one."""
+    from django.template.defaultfilters import filesizeformat
+
+    size, most = filesizeformat(length), filesizeformat(limit)
+    if size == most:
+        size, most = f"{length:,} bytes", f"{limit:,} bytes"
+    message = f"The upload is too large: {size}; the limit is {most}."
+    context = {"status": 413, "message": message, "back": back}
+    return render(request, "error.html", context, status=413)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     request_id = getattr(request, "request_id", "")
     return _error(

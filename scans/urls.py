@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from scans import views, views_dashboard, views_findings, views_reports
+from scans import views, views_dashboard, views_findings, views_import, views_reports
 
 app_name = "scans"
 
 urlpatterns = [
     path("", views.scan_list, name="list"),
     path("new", views.scan_new, name="new"),
+    path("import", views_import.report_import, name="import"),
     path("<int:pk>/", views.scan_detail, name="detail"),
     path("<int:pk>/live", views.scan_live, name="live"),
     path("<int:pk>/findings", views.scan_findings, name="findings"),
