@@ -8,6 +8,8 @@ scans.triage when the database is PostgreSQL; SQLite keeps the ORM path.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -21,15 +23,34 @@ def chunks(values: list[str], size: int = 2000) -> Iterator[list[str]]:
         yield values[start : start + size]
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for bulk work. Tens of thousands of fresh findings,
+    rows and JSON texts are alive at once; every collection would walk all of them again (it
+    made parsing 20,000 Trivy vulnerabilities about twice as slow, and storing them a sixth
+    slower). They hold no cycles, so reference counting frees them; collection resumes after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 def json_text(value: Any) -> str:
     if not value:
         return "{}" if isinstance(value, dict) else "[]"
+    text = _ENCODER.encode(value)
     # jsonb refuses the NUL escape; tools do print NUL bytes.
-    return json.dumps(value, separators=(",", ":"), default=str).replace("\\u0000", "")
+    return text.replace("\\u0000", "") if "\\u0000" in text else text
 
 
 def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -44,30 +65,31 @@ def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
 
 
 def finding_states_upsert(
-    *, team_id: int, severities: dict[str, str], now: Any
+    *, team_id: int, fingerprints: list[str], severities: list[str], now: Any
 ) -> list[tuple[str, str, Any]]:
-    """Create or refresh the (team, fingerprint) triage states in one statement; returns
-    (fingerprint, status, first_seen_at) for each. Rows are locked in fingerprint order, like the
-    ORM path, so concurrent scans of one team queue instead of deadlocking."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS outpost_seen_fingerprints "
-            "(fingerprint varchar(64) PRIMARY KEY, severity varchar(8)) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("TRUNCATE outpost_seen_fingerprints")
-    copy_into("outpost_seen_fingerprints", ["fingerprint", "severity"], sorted(severities.items()))
+    """Create or refresh the (team, fingerprint) triage states in one statement (the two lists
+    are passed as arrays). Rows are locked in fingerprint order, like the ORM path, so
+    concurrent scans of one team queue instead of deadlocking.
+
+    Returns (fingerprint, status, first_seen_at) only for the states that existed before: a
+    state created now is ("open", now), which the caller knows without 20,000 rows coming back."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO scans_findingstate
-                (team_id, fingerprint, status, severity, comment, updated_by_id, updated_at,
-                 first_seen_at, last_seen_at)
-            SELECT %s, fingerprint, 'open', severity, '', NULL, NULL, %s, %s
-            FROM outpost_seen_fingerprints ORDER BY fingerprint
-            ON CONFLICT (team_id, fingerprint)
-            DO UPDATE SET severity = EXCLUDED.severity, last_seen_at = EXCLUDED.last_seen_at
-            RETURNING fingerprint, status, first_seen_at
+            WITH seen AS (
+                INSERT INTO scans_findingstate
+                    (team_id, fingerprint, status, severity, comment, updated_by_id, updated_at,
+                     first_seen_at, last_seen_at)
+                SELECT %s, s.fingerprint, 'open', s.severity, '', NULL, NULL, %s, %s
+                FROM unnest(%s::varchar[], %s::varchar[]) AS s (fingerprint, severity)
+                ORDER BY s.fingerprint
+                ON CONFLICT (team_id, fingerprint)
+                DO UPDATE SET severity = EXCLUDED.severity, last_seen_at = EXCLUDED.last_seen_at
+                RETURNING fingerprint, status, first_seen_at
+            )
+            SELECT fingerprint, status, first_seen_at FROM seen
+            WHERE status <> 'open' OR first_seen_at <> %s
             """,
-            [team_id, now, now],
+            [team_id, now, now, fingerprints, severities, now],
         )
         return list(cursor.fetchall())

@@ -19,6 +19,7 @@ from django.utils.functional import cached_property
 
 from accounts.models import Team
 from scans.models import Finding, Severity
+from scans.runtime import SEVERITY_RANK
 
 COUNT_CAP = 10_000
 # The planner's row estimate is trusted to skip the capped count only this far past the cap.
@@ -84,11 +85,12 @@ def findings_for_team(team: Team, **filters: Any) -> QuerySet[Finding]:
         base.filter(scan_id=filters["scan"]) if filters.get("scan") else base.filter(is_latest=True)
     )
     if filters.get("severity"):
-        severities = filters["severity"]
+        # As ranks (the form allows only known severities): the list's indexes hold the rank.
+        ranks = sorted({SEVERITY_RANK[s] for s in filters["severity"]})
         qs = (
-            qs.filter(severity=severities[0])
-            if len(severities) == 1
-            else qs.filter(severity__in=severities)
+            qs.filter(severity_rank=ranks[0])
+            if len(ranks) == 1
+            else qs.filter(severity_rank__in=ranks)
         )
     if filters.get("status"):
         statuses = filters["status"]

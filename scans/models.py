@@ -217,8 +217,14 @@ class Finding(models.Model):
         ACCEPTED = "accepted", "Accepted"
         FIXED = "fixed", "Fixed"
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="findings")
-    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="findings")
+    # Every index costs each stored finding (a 20,000-finding report writes 20,000 entries into
+    # each): `team` and `scan` need none of their own, the composite indexes below lead with them.
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="findings", db_index=False
+    )
+    scan = models.ForeignKey(
+        Scan, on_delete=models.CASCADE, related_name="findings", db_index=False
+    )
     step = models.ForeignKey(
         ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
     )
@@ -257,12 +263,12 @@ class Finding(models.Model):
             models.UniqueConstraint(fields=["scan", "fingerprint"], name="finding_unique_per_scan")
         ]
         indexes = [
+            # A fingerprint's rows in the team (triage, history, "latest" bookkeeping).
             models.Index(fields=["team", "fingerprint"]),
-            models.Index(fields=["team", "status", "severity"]),
-            models.Index(fields=["scan", "severity"]),
-            models.Index(fields=["team", "-created_at"]),
             # The findings list (scans.findings.FINDING_SORTS): filter + sort, one row per
-            # fingerprint. Partial: only the latest occurrences are listed across scans.
+            # fingerprint. Partial: only the latest occurrences are listed across scans. A
+            # severity filter is a severity_rank filter (scans.findings), so the rank index
+            # also serves "high, newest first".
             *[
                 models.Index(fields=fields, name=name, condition=models.Q(is_latest=True))
                 for name, fields in (
@@ -271,7 +277,6 @@ class Finding(models.Model):
                         "finding_latest_st_rank",
                         ["team", "status", "severity_rank", "last_seen_at", "id"],
                     ),
-                    ("finding_latest_sev_seen", ["team", "severity", "last_seen_at", "id"]),
                     ("finding_latest_seen", ["team", "last_seen_at", "id"]),
                     ("finding_latest_first", ["team", "first_seen_at", "id"]),
                     ("finding_latest_rule", ["team", "rule_id"]),
@@ -281,6 +286,7 @@ class Finding(models.Model):
                     ),
                 )
             ],
+            # A scan's findings, worst first, and its per-severity counts.
             models.Index(fields=["scan", "severity_rank", "id"], name="finding_scan_rank"),
         ]
 
@@ -358,7 +364,10 @@ class FindingState(models.Model):
     """The triage state of one fingerprint in a team: it outlives the scans, so the same finding
     found again by the next scan keeps its status (scans.triage, scans.recording)."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="finding_states")
+    # findingstate_unique (team, fingerprint) is the team's index.
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="finding_states", db_index=False
+    )
     fingerprint = models.CharField(max_length=64)
     status = models.CharField(
         max_length=16, choices=Finding.Status.choices, default=Finding.Status.OPEN

@@ -4,7 +4,7 @@ the asset inventory, artifacts on disk, and the step's command record."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from scans.bulk import chunks, copy_into, is_postgres, json_text
+from scans.bulk import chunks, copy_into, gc_paused, is_postgres, json_text
 from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
 from scans.runtime import SEVERITIES, FindingData, Item, ToolRun
 
@@ -38,13 +38,18 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
     tags of ones already in this scan (logic nodes). Triage status and first-seen time come from
     the team's state of each fingerprint (scans.triage); the new rows become the fingerprints'
     latest occurrences. Returns the fingerprints."""
+    with gc_paused():
+        return _findings_store(scan=scan, step=step, findings=findings)
+
+
+def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingData]) -> list[str]:
     from scans.triage import finding_states_observe
 
     now = timezone.now()
     by_fp: dict[str, FindingData] = {}
     for finding in findings:
-        severity = finding.severity if finding.severity in SEVERITIES else "info"
-        finding.severity = severity
+        if finding.severity not in SEVERITIES:
+            finding.severity = "info"
         by_fp.setdefault(finding.fingerprint, finding)
     fingerprints = list(by_fp)
     existing: dict[str, Finding] = {}
@@ -68,6 +73,7 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
                         team_id=scan.team_id, fingerprint=row.fingerprint
                     ).update(severity=row.severity)
 
+        # Sorted once: the triage states are locked in this order (scans.triage).
         new_fps = sorted(fp for fp in fingerprints if fp not in existing)
         states = finding_states_observe(
             scan=scan, severities={fp: by_fp[fp].severity for fp in new_fps}, now=now
@@ -78,7 +84,8 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
             rows=[(fp, by_fp[fp], *states.get(fp, (Finding.Status.OPEN, now))) for fp in new_fps],
             now=now,
         )
-        # Fingerprints first seen right now have no earlier rows to demote.
+        # Only fingerprints with an earlier state can have earlier rows to demote; the others
+        # were first seen right now.
         seen_before = [fp for fp in new_fps if fp in states and states[fp][1] != now]
         for chunk in chunks(seen_before):
             Finding.objects.filter(
@@ -87,43 +94,54 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
     return fingerprints
 
 
-def _finding_values(
-    scan: Scan,
-    step: ScanStep | None,
+# The columns of a new finding row, in the order _finding_row gives them (FKs by attname).
+FINDING_COLUMNS = (
+    "team_id", "scan_id", "step_id", "tool", "severity", "title", "description", "remediation",
+    "rule_id", "component", "version", "fixed_version", "location", "item", "evidence",
+    "references", "tags", "fingerprint", "status", "first_seen_at", "last_seen_at", "created_at",
+    "is_latest",
+)  # fmt: skip
+
+
+def _fit(value: str, limit: int) -> str:
+    # The common case (short, no NUL) is returned as it is.
+    return value if len(value) <= limit and "\x00" not in value else _clip(value, limit)
+
+
+def _finding_row(
+    ids: tuple[int, int, int | None],
     fp: str,
     data: FindingData,
     status: str,
     first_seen: Any,
     now: Any,
-) -> dict[str, Any]:
-    return {
-        "team_id": scan.team_id,
-        "scan_id": scan.pk,
-        "step_id": step.pk if step else None,
-        "tool": _clip(data.tool, 40),
-        "severity": data.severity,
-        "title": _clip(data.title or data.rule_id or "finding", 500),
-        "description": _clip(data.description, 100_000),
-        "remediation": _clip(data.remediation, 100_000),
-        "rule_id": _clip(data.rule_id, 200),
-        "component": _clip(data.component, 300),
-        "version": _clip(data.version, 200),
-        "fixed_version": _clip(data.fixed_version, 200),
-        "location": _clip(data.location, 1000),
-        "item": _clip(data.item, 1000),
-        "evidence": data.evidence,
-        "references": data.references[:50],
-        "tags": data.tags,
-        "fingerprint": fp,
-        "status": status,
-        "first_seen_at": first_seen,
-        "last_seen_at": now,
-        "created_at": now,
-        "is_latest": True,
-    }
-
-
-JSON_COLUMNS = ("evidence", "references", "tags")
+    as_json: Callable[[Any], Any],
+) -> tuple[Any, ...]:
+    """One new finding row as FINDING_COLUMNS; `as_json` turns the JSON cells into what the
+    writer takes (text for COPY, the objects themselves for the ORM)."""
+    return (
+        *ids,
+        _fit(data.tool, 40),
+        data.severity,
+        _fit(data.title or data.rule_id or "finding", 500),
+        _fit(data.description, 100_000),
+        _fit(data.remediation, 100_000),
+        _fit(data.rule_id, 200),
+        _fit(data.component, 300),
+        _fit(data.version, 200),
+        _fit(data.fixed_version, 200),
+        _fit(data.location, 1000),
+        _fit(data.item, 1000),
+        as_json(data.evidence),
+        as_json(data.references[:50]),
+        as_json(data.tags),
+        fp,
+        status,
+        first_seen,
+        now,
+        now,
+        True,
+    )
 
 
 def _findings_insert(
@@ -134,31 +152,33 @@ def _findings_insert(
     then the ORM path skips the conflicting rows."""
     if not rows:
         return
-    values = [
-        _finding_values(scan, step, fp, data, status, first, now)
-        for fp, data, status, first in rows
-    ]
+    ids = (scan.team_id, scan.pk, step.pk if step else None)
     if is_postgres():
-        names = list(values[0])
-        # Column names are the attribute names (FKs as team_id, scan_id, step_id).
-        columns: list[str] = list(names)
-        json_at = {names.index(n) for n in JSON_COLUMNS}
         try:
             with transaction.atomic():
                 copy_into(
                     Finding._meta.db_table,
-                    columns,
+                    FINDING_COLUMNS,
                     (
-                        [json_text(v) if i in json_at else v for i, v in enumerate(row.values())]
-                        for row in values
+                        _finding_row(ids, fp, data, status, first, now, json_text)
+                        for fp, data, status, first in rows
                     ),
                 )
             return
         except IntegrityError:
             pass
     Finding.objects.bulk_create(
-        [Finding(**row) for row in values], batch_size=CHUNK, ignore_conflicts=True
+        [
+            Finding(**dict(zip(FINDING_COLUMNS, _finding_row(ids, *row, now, _same), strict=True)))
+            for row in rows
+        ],
+        batch_size=CHUNK,
+        ignore_conflicts=True,
     )
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:

@@ -91,9 +91,17 @@ class FindingData:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint_of(
+        # Asked for several times per finding on the way to the database (dedup, store); the
+        # hash is kept with the fields it was made of, so changing one of them recomputes it.
+        key = (self.tool, self.rule_id, self.location, self.component)
+        cached = self.__dict__.get("_fingerprint")
+        if cached is not None and cached[0] == key:
+            return str(cached[1])
+        value = fingerprint_of(
             tool=self.tool, rule_id=self.rule_id, location=self.location, component=self.component
         )
+        self.__dict__["_fingerprint"] = (key, value)
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "fingerprint": self.fingerprint}

@@ -51,8 +51,13 @@ def finding_states_observe(
     states: dict[str, tuple[str, datetime]] = {}
     reopened: list[str] = []
     if fingerprints and is_postgres():
+        # Only states that existed before come back; the new ones are ("open", now).
+        states = {fp: (Status.OPEN, now) for fp in fingerprints}
         for fp, status, first_seen in finding_states_upsert(
-            team_id=scan.team_id, severities=severities, now=now
+            team_id=scan.team_id,
+            fingerprints=fingerprints,
+            severities=[severities[fp] for fp in fingerprints],
+            now=now,
         ):
             if status == Status.FIXED:
                 reopened.append(fp)

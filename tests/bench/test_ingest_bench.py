@@ -1,7 +1,14 @@
 """Ingestion benchmark (`make bench`): a synthetic Trivy report with 20,000 vulnerabilities is
-imported (parse + normalize + dedup + store as findings) into PostgreSQL, against the raw path
-measured in the same run: `json.loads` + `COPY` of the same rows into a plain table.
-Goal: ≤ 3x the raw path."""
+imported (parse + normalize + dedup + triage states + store as findings) into PostgreSQL, against
+raw paths measured in the same run:
+
+- the baseline the goal (≤ 3x) is judged against: `json.loads` + COPY of the same rows (every
+  column a finding row has, the vulnerability kept as its evidence) into a plain table shaped
+  like the findings table, without its indexes;
+- for reference, two more: the same COPY into the findings table itself (its indexes and foreign
+  keys: what storing costs before any of the import's own work), and the narrowest floor, nine
+  columns into an unlogged temporary table.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +20,11 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from scans.imports import scan_import
-from scans.models import Finding
+from scans.models import Finding, Scan, ScanStatus
+from scans.recording import FINDING_COLUMNS
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -45,64 +54,121 @@ def synthetic_report(size: int, *, salt: str) -> bytes:
     return json.dumps(report).encode()
 
 
-def raw_copy(data: bytes) -> float:
-    """The floor: decode the JSON and COPY one row per vulnerability, nothing else."""
-    started = time.perf_counter()
-    document = json.loads(data)
+def _copy(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def same_rows(data: bytes, *, team_id: int, scan_id: int) -> list[tuple[Any, ...]]:
+    """json.loads and one full finding row per vulnerability, values taken as they come."""
+    now = timezone.now()
     rows = []
-    for result in document["Results"]:
+    for result in json.loads(data)["Results"]:
         for v in result["Vulnerabilities"]:
-            location = f"{result['Target']} {v['PkgName']}"
+            location = result["Target"]
             fingerprint = hashlib.sha256(
                 f"trivy|{v['VulnerabilityID']}|{location}|{v['PkgName']}".encode()
             ).hexdigest()
             rows.append(
                 (
-                    "trivy",
-                    v["Severity"].lower(),
-                    v["Title"],
-                    v["VulnerabilityID"],
-                    v["PkgName"],
-                    v["InstalledVersion"],
-                    v["FixedVersion"],
-                    location,
-                    fingerprint,
+                    team_id, scan_id, None, "trivy", v["Severity"].lower(), v["Title"], "", "",
+                    v["VulnerabilityID"], v["PkgName"], v["InstalledVersion"], v["FixedVersion"],
+                    location, location, json.dumps(v), "[]", "[]", fingerprint, "open", now, now,
+                    now, True,
                 )
-            )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS raw_findings (tool text, severity text, title text, rule_id text,"
-            " component text, version text, fixed_version text, location text, fingerprint text)"
-        )
-        cursor.execute("TRUNCATE raw_findings")
-        with cursor.cursor.copy(
-            "COPY raw_findings (tool, severity, title, rule_id, component, version, fixed_version, location, fingerprint) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
+            )  # fmt: skip
+    return rows
+
+
+def raw_same_rows(data: bytes, *, table: str, team_id: int, scan_id: int) -> float:
+    started = time.perf_counter()
+    _copy(table, FINDING_COLUMNS, same_rows(data, team_id=team_id, scan_id=scan_id))
+    return time.perf_counter() - started
+
+
+def raw_narrow(data: bytes) -> float:
+    """The narrowest floor: nine columns into an unlogged temporary table."""
+    started = time.perf_counter()
+    rows = []
+    for result in json.loads(data)["Results"]:
+        for v in result["Vulnerabilities"]:
+            location = result["Target"]
+            fingerprint = hashlib.sha256(
+                f"trivy|{v['VulnerabilityID']}|{location}|{v['PkgName']}".encode()
+            ).hexdigest()
+            rows.append(
+                (
+                    "trivy", v["Severity"].lower(), v["Title"], v["VulnerabilityID"], v["PkgName"],
+                    v["InstalledVersion"], v["FixedVersion"], location, fingerprint,
+                )
+            )  # fmt: skip
+    _copy(
+        "raw_findings",
+        ("tool", "severity", "title", "rule_id", "component", "version", "fixed_version",
+         "location", "fingerprint"),
+        rows,
+    )  # fmt: skip
     return time.perf_counter() - started
 
 
 def test_importing_20000_vulnerabilities_against_json_load_and_copy(
     require_postgres: None, user: Any, team: Any
 ) -> None:
-    raw_times, import_times = [], []
-    for round_ in range(ROUNDS):
-        data = synthetic_report(VULNERABILITIES, salt=f"r{round_}")
-        raw_times.append(raw_copy(data))
-        started = time.perf_counter()
-        scan = scan_import(
-            team=team, user=user, tool="trivy", data=data, target=f"bench/r{round_}:1"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_plain_finding (LIKE scans_finding INCLUDING DEFAULTS "
+            "INCLUDING GENERATED INCLUDING IDENTITY)"
         )
-        import_times.append(time.perf_counter() - started)
-        assert Finding.objects.filter(scan=scan).count() == VULNERABILITIES
+        cursor.execute(
+            "CREATE TEMP TABLE raw_findings (tool text, severity text, title text, rule_id text,"
+            " component text, version text, fixed_version text, location text, fingerprint text)"
+        )
+    holder = Scan.objects.create(team=team, workflow_name="raw COPY", status=ScanStatus.COMPLETED)
+    plain, indexed, narrow, imports = [], [], [], []
+    try:
+        for round_ in range(ROUNDS):
+            data = synthetic_report(VULNERABILITIES, salt=f"r{round_}")
+            narrow.append(raw_narrow(data))
+            plain.append(
+                raw_same_rows(data, table="bench_plain_finding", team_id=team.pk, scan_id=holder.pk)
+            )
+            started = time.perf_counter()
+            scan = scan_import(
+                team=team, user=user, tool="trivy", data=data, target=f"bench/r{round_}:1"
+            )
+            imports.append(time.perf_counter() - started)
+            assert Finding.objects.filter(scan=scan).count() == VULNERABILITIES
+            indexed.append(
+                raw_same_rows(data, table="scans_finding", team_id=team.pk, scan_id=holder.pk)
+            )
+            Finding.objects.filter(scan=holder).delete()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_plain_finding")
 
-    raw_s, import_s = statistics.median(raw_times), statistics.median(import_times)
-    ratio = import_s / raw_s
+    import_s = statistics.median(imports)
+    plain_s, indexed_s, narrow_s = (statistics.median(t) for t in (plain, indexed, narrow))
+    ratio = import_s / plain_s
     print(
-        f"\n[ingest, PostgreSQL] {VULNERABILITIES:,} Trivy vulnerabilities ({len(data) / 2**20:.1f} MiB): "
-        f"import (parse + store) median {import_s:.2f} s, raw json.loads + COPY median {raw_s:.2f} s, "
-        f"ratio {ratio:.2f}x (goal ≤ 3x: {'met' if ratio <= 3 else 'NOT met'}); {VULNERABILITIES / import_s:,.0f} findings/s"
+        f"\n[ingest, PostgreSQL] {VULNERABILITIES:,} Trivy vulnerabilities ({len(data) / 2**20:.1f} MiB), "
+        f"medians of {ROUNDS}:\n"
+        f"  import (parse + normalize + dedup + triage states + store): {import_s:.3f} s, "
+        f"{VULNERABILITIES / import_s:,.0f} findings/s\n"
+        f"  raw json.loads + COPY of the same rows, plain table:        {plain_s:.3f} s -> "
+        f"import is {ratio:.2f}x (goal <= 3x: {'met' if ratio <= 3 else 'NOT met'})\n"
+        f"  raw json.loads + COPY of the same rows, the findings table: {indexed_s:.3f} s -> "
+        f"import is {import_s / indexed_s:.2f}x\n"
+        f"  raw json.loads + COPY of 9 columns, temporary table:        {narrow_s:.3f} s -> "
+        f"import is {import_s / narrow_s:.2f}x"
     )
-    # The goal (≤ 3x) is not met yet (see the issue note); this guards against regressions.
-    assert ratio <= 40, f"{ratio:.1f}x: ingestion regressed"
+    # The goal is not met (see issue 6): COPY of the same rows into the findings table alone,
+    # with the indexes the findings list needs at a million rows (issue 7), takes ~4x the plain
+    # table. This guards the import's own work on top of that against regressions.
+    assert import_s / indexed_s <= 3.5, (
+        f"{import_s / indexed_s:.1f}x a COPY into the findings table"
+    )
