@@ -1,0 +1,277 @@
+"""`POST /api/v1/scan/docker {"image": …}` end to end: the API, a real django-q2 worker process and
+the real Docker executor run the built-in "Container image audit" workflow on an authorized image.
+
+Trivy itself cannot run on a test machine (it downloads its vulnerability database and the image
+from registries none of them reach), so the worker's TOOL_IMAGE_TRIVY is the local stand-in
+`outpost-test/trivy-fake:1` (scripts/build-test-images, as in test_trivy_container.py). Only the
+binary is a stand-in: the argv the adapter builds (the stand-in refuses any other shape), the
+sandboxed container, the output collection and the Trivy parser are the real ones, and the report
+it writes is a real Trivy report (trivy/scheme_2_many_vulns.json in the scanner outputs), from
+which the expected findings are worked out here independently of the parser.
+
+The worker is a separate process: what it must know (executor, tool image, tool network, no
+Grype) reaches it as environment variables through `worker_cluster.env` (tests/workers.py), read
+by config/settings.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+
+from accounts.models import Role, Team
+from scans.models import Finding, Scan
+from tests.scans.tools.conftest import build_test_images, sample
+from tests.workers import WorkerCluster, wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+IMAGE = "nginx:1.25"
+DOCKER_SCAN_URL = "/api/v1/scan/docker"
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def _expected_findings() -> tuple[int, Counter[str], set[str]]:
+    """What the stand-in's report holds, read from its raw JSON: distinct vulnerabilities (by
+    id, package and package path), their severities as Outpost names them, their ids."""
+    document = json.loads(sample("trivy/scheme_2_many_vulns.json"))
+    vulnerabilities: dict[tuple[str, str, str], str] = {}
+    for result in document["Results"]:
+        assert not result.get("Misconfigurations") and not result.get("Secrets")
+        for vuln in result.get("Vulnerabilities") or []:
+            key = (
+                vuln["VulnerabilityID"],
+                vuln["PkgName"],
+                vuln.get("PkgPath") or result["Target"],
+            )
+            vulnerabilities[key] = vuln["Severity"]
+    severities = Counter("info" if s == "UNKNOWN" else s.lower() for s in vulnerabilities.values())
+    return len(vulnerabilities), severities, {key[0] for key in vulnerabilities}
+
+
+@pytest.fixture
+def tool_images() -> dict[str, str]:
+    """The local test images (scripts/build-test-images, built once per test process)."""
+    return build_test_images()
+
+
+@pytest.fixture(autouse=True)
+def private_var_dir(worker_cluster: WorkerCluster, settings: Any, tmp_path: Path) -> Path:
+    """Artifacts in a folder of this test's own, for this process and the worker alike: scan ids
+    start at 1 in every test database, and the default var/artifacts/scan-1 is shared by every
+    test run of this checkout (deleting "our" scan must not touch another run's files)."""
+    var_dir = tmp_path / "var"
+    settings.ARTIFACTS_DIR = var_dir / "artifacts"
+    settings.ARTIFACTS_DIR.mkdir(parents=True)
+    worker_cluster.env["OUTPOST_VAR_DIR"] = str(var_dir)
+    return var_dir
+
+
+@pytest.fixture
+def private_queue(worker_cluster: WorkerCluster, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A Redis queue of this test's own. With Redis as the broker, every test run on a machine
+    enqueues to and reads from the queue named by Q_CLUSTER_NAME ("outpost" unless set): another
+    run's worker took this test's step (it then ran against that run's database) and its running
+    cluster made `wait_ready` return before ours was up. The ORM broker needs nothing: its queue
+    is in this run's own test database."""
+    if not django_settings.REDIS_URL:
+        return str(django_settings.Q_CLUSTER_NAME)
+    from django_q.conf import Conf
+
+    name = f"outpost-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    # django-q2 read the name into Conf at import; the worker reads it from its environment.
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "Q_STAT", f"django_q:{name}:cluster")
+    worker_cluster.env["Q_CLUSTER_NAME"] = name
+    return name
+
+
+@pytest.fixture
+def image_worker(
+    worker_cluster: WorkerCluster,
+    private_queue: str,
+    tool_images: dict[str, str],
+    settings: Any,
+) -> Callable[..., WorkerCluster]:
+    """Starts a worker that runs tools with the Docker executor, Trivy from `trivy_image` (the
+    stand-in unless a test says otherwise) without network, and no Grype step."""
+    # The workflow is built in this process (scan_start_image): Trivy only, as the worker expects.
+    settings.GRYPE_ENABLED = False
+
+    def start(trivy_image: str = tool_images["trivy"]) -> WorkerCluster:
+        worker_cluster.env.update(
+            {
+                "SCAN_EXECUTOR": "docker",
+                "TOOL_IMAGE_TRIVY": trivy_image,
+                "TOOL_NETWORK_TRIVY": "none",
+                "GRYPE_ENABLED": "false",
+            }
+        )
+        worker_cluster.start()
+        return worker_cluster
+
+    return start
+
+
+def _poll_until_finished(client: Any, scan_id: int, worker: WorkerCluster) -> dict[str, Any]:
+    """Poll the API as a CI job would, until the scan is in a terminal state."""
+    seen: list[str] = []
+
+    def finished() -> dict[str, Any] | None:
+        answer = client.get(f"/api/v1/scans/{scan_id}")
+        assert answer.status_code == 200, answer.content
+        body: dict[str, Any] = answer.json()
+        if not seen or seen[-1] != body["status"]:
+            seen.append(body["status"])
+        return body if body["status"] in TERMINAL else None
+
+    try:
+        result: dict[str, Any] = wait_for(
+            finished, timeout_s=90, interval_s=0.3, what=f"scan #{scan_id} to finish"
+        )
+    except BaseException:
+        print(f"statuses seen: {seen}\nworker log:\n{worker.log()}")
+        raise
+    return result
+
+
+@pytest.mark.slow
+def test_an_authorized_image_is_scanned_by_a_worker_and_its_findings_are_read_then_deleted(
+    image_worker: Callable[..., WorkerCluster],
+    owner_api: Any,
+    authorize: Any,
+    tool_images: dict[str, str],
+) -> None:
+    expected, severities, vulnerability_ids = _expected_findings()
+    assert expected > 0
+    authorize(IMAGE, kind="image")
+    worker = image_worker()
+
+    answer = owner_api.post(DOCKER_SCAN_URL, {"image": IMAGE}, format="json")
+
+    assert answer.status_code == 202, answer.content
+    body = answer.json()
+    assert set(body) == {"scan_id", "status"} and body["status"] == "pending"
+    scan_id = body["scan_id"]
+    assert answer["Location"] == f"/api/v1/scans/{scan_id}"
+
+    detail = _poll_until_finished(owner_api, scan_id, worker)
+
+    assert detail["status"] == "completed", (detail["error"], detail["steps"], worker.log())
+    assert detail["source"] == "docker_api"
+    assert detail["workflow_name"] == "Container image audit"
+    assert detail["findings_count"] == expected
+    assert {k: v for k, v in detail["severity_counts"].items() if v} == dict(severities)
+    [step] = detail["steps"]
+    assert step["node_type"] == "trivy" and step["status"] == "completed"
+    assert step["executor"] == "docker"
+    assert step["image"] == tool_images["trivy"]
+    assert step["findings_count"] == expected
+    [command] = step["commands"]
+    assert command["argv"][:2] == ["trivy", "image"]
+    assert command["argv"][-2:] == ["--", IMAGE]
+    assert f"trivy-fake: image {IMAGE}" in step["stderr_tail"]
+
+    as_json = owner_api.get(f"/api/v1/scans/{scan_id}?format=json")
+    assert as_json.status_code == 200 and as_json["Content-Type"] == "application/json"
+    assert as_json.json()["findings_count"] == expected
+    findings = owner_api.get(f"/api/v1/scans/{scan_id}/findings?page_size=100").json()
+    assert findings["count"] == expected
+    assert {f["rule_id"] for f in findings["results"]} == vulnerability_ids
+    assert {f["item"] for f in findings["results"]} == {IMAGE}
+    assert {f["tool"] for f in findings["results"]} == {"trivy"}
+
+    table = owner_api.get(f"/api/v1/scans/{scan_id}?format=table")
+    assert table.status_code == 200 and table["Content-Type"].startswith("text/plain")
+    text = table.content.decode()
+    assert f"Scan #{scan_id}" in text and "status=completed" in text
+    for vulnerability_id in vulnerability_ids:
+        assert vulnerability_id in text
+    order = ("critical", "high", "medium", "low", "info")
+    assert "findings: " + "  ".join(f"{s}={severities.get(s, 0)}" for s in order) in text
+
+    artifacts = django_settings.ARTIFACTS_DIR / f"scan-{scan_id}"
+    assert any(artifacts.rglob("trivy-1.json"))
+    deleted = owner_api.delete(f"/api/v1/scans/{scan_id}")
+    assert deleted.status_code == 204, deleted.content
+    assert owner_api.get(f"/api/v1/scans/{scan_id}").status_code == 404
+    assert not Scan.objects.filter(pk=scan_id).exists()
+    assert not Finding.objects.filter(scan_id=scan_id).exists()
+    assert not artifacts.exists()
+
+
+def test_an_image_that_is_not_an_authorized_target_is_refused_and_no_scan_is_made(
+    owner_api: Any,
+    authorize: Any,
+    team: Team,
+    make_member: Any,
+    issue_key: Any,
+    api: Any,
+) -> None:
+    authorize(IMAGE, kind="image")
+
+    for image in ("nginx:1.26", "registry.evil.test/nginx:1.25", ""):
+        answer = owner_api.post(DOCKER_SCAN_URL, {"image": image}, format="json")
+        assert answer.status_code == 400, (image, answer.content)
+        assert "image" in answer.json()["errors"], answer.json()
+        assert answer.json()["detail"]
+    refused = owner_api.post(DOCKER_SCAN_URL, {"image": "nginx:1.26"}, format="json").json()
+    assert "not in scope" in " ".join(refused["errors"]["image"])
+    assert "image target" in refused["detail"]
+
+    no_consent = owner_api.post(
+        DOCKER_SCAN_URL, {"image": IMAGE, "authorize_targets": False}, format="json"
+    )
+    assert no_consent.status_code == 400 and "authorize_targets" in no_consent.json()["errors"]
+    viewer = api(issue_key(make_member(team, Role.VIEWER), team).raw_key)
+    assert viewer.post(DOCKER_SCAN_URL, {"image": IMAGE}, format="json").status_code == 403
+    assert api().post(DOCKER_SCAN_URL, {"image": IMAGE}, format="json").status_code == 401
+
+    # An exclusion of the whole repository wins over the tag's authorization.
+    authorize("nginx", kind="image", excluded=True)
+    excluded = owner_api.post(DOCKER_SCAN_URL, {"image": IMAGE}, format="json")
+    assert excluded.status_code == 400, excluded.content
+    assert "exclu" in " ".join(excluded.json()["errors"]["image"]).lower(), excluded.json()
+    assert Scan.objects.count() == 0
+
+
+@pytest.mark.slow
+def test_a_trivy_image_that_is_not_available_fails_the_scan_with_a_clear_error(
+    image_worker: Callable[..., WorkerCluster],
+    owner_api: Any,
+    authorize: Any,
+    require_docker: Any,
+) -> None:
+    import docker.errors
+
+    missing = "outpost-test/not-built:1"
+    with pytest.raises(docker.errors.ImageNotFound):
+        require_docker.images.get(missing)
+    authorize(IMAGE, kind="image")
+    worker = image_worker(trivy_image=missing)
+
+    answer = owner_api.post(DOCKER_SCAN_URL, {"image": IMAGE}, format="json")
+    assert answer.status_code == 202, answer.content
+    detail = _poll_until_finished(owner_api, answer.json()["scan_id"], worker)
+
+    assert detail["status"] == "failed", detail
+    [step] = detail["steps"]
+    assert step["status"] == "failed"
+    assert step["image"] == missing
+    reason = f"image {missing} is not available locally and cannot be pulled"
+    assert reason in step["error"], step
+    # The scan says which step failed on what, and it failed at once: a missing image is not
+    # a transient failure worth retrying.
+    assert detail["error"].startswith("trivy: ") and reason in detail["error"], detail["error"]
+    assert step["attempt"] == 1
+    assert detail["findings_count"] == 0
+    table = owner_api.get(f"/api/v1/scans/{detail['id']}?format=table").content.decode()
+    assert "status=failed" in table and f"error: {detail['error']}" in table
