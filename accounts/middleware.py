@@ -87,6 +87,9 @@ class RequestContextMiddleware:
             log.exception("audit.write_failed")
 
 
+MULTIPART_FRAMING_BYTES = 16 * 1024
+
+
 class BodySizeLimitMiddleware:
     """Refuse oversized bodies with 413 from `Content-Length`, before anything reads them.
     (Bodies without a length are capped by DATA_UPLOAD_MAX_MEMORY_SIZE → 413 in the API.)"""
@@ -102,7 +105,9 @@ class BodySizeLimitMiddleware:
             return JsonResponse({"detail": "Content-Length is not a number."}, status=400)
         large = any(request.path.startswith(p) for p in settings.LARGE_BODY_PATHS)
         limit = settings.IMPORT_MAX_BYTES if large else settings.API_MAX_BODY_BYTES
-        if length > limit:
+        # An upload's body is the file plus the multipart framing and the form's other fields:
+        # a report of exactly the limit must get through to the view, which checks the file.
+        if length > limit + (MULTIPART_FRAMING_BYTES if large else 0):
             if not request.path.startswith("/api/"):
                 # A page (the report-import form): a readable page, not a JSON blob in the tab;
                 # the upload pages (LARGE_BODY_PATHS) get a link back to their form.

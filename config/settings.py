@@ -32,7 +32,7 @@ IS_PRODUCTION = ENVIRONMENT == "production"
 # Runtime state (SQLite database, artifacts, logs) lives outside the code.
 VAR_DIR = Path(env_str("OUTPOST_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 LOG_DIR = VAR_DIR / "log"
-ARTIFACTS_DIR = VAR_DIR / "artifacts"
+ARTIFACTS_DIR = Path(env_str("OUTPOST_ARTIFACTS_DIR", str(VAR_DIR / "artifacts"))).resolve()
 for _folder in (VAR_DIR, LOG_DIR, ARTIFACTS_DIR):
     _folder.mkdir(parents=True, exist_ok=True)
 

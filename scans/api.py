@@ -7,7 +7,12 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -138,6 +143,24 @@ def _positive_int(params: Any, name: str) -> int | None:
     return value
 
 
+class ScanResultsSerializer(ScanDetailSerializer):
+    """`?format=json`: the scan with its results, like `?format=table` in JSON."""
+
+    results = serializers.SerializerMethodField(
+        help_text="Every finding of the scan, worst first (also paged at /findings)"
+    )
+
+    class Meta(ScanDetailSerializer.Meta):
+        fields = [*ScanDetailSerializer.Meta.fields, "results"]
+        read_only_fields = fields
+
+    @extend_schema_field(FindingSerializer(many=True))
+    def get_results(self, scan: Scan) -> Any:
+        from scans.exports import scan_findings_ordered
+
+        return FindingSerializer(scan_findings_ordered(scan), many=True).data
+
+
 class ScanDiffSerializer(serializers.Serializer):
     scan = serializers.IntegerField()
     previous_scan = serializers.IntegerField(allow_null=True)
@@ -260,11 +283,11 @@ class ScanViewSet(
         )
 
     @extend_schema(
-        summary="A scan with its steps; `?format=table|csv|sarif` gives its findings as a text "
-        "table, CSV (streamed) or SARIF 2.1.0",
+        summary="A scan with its steps; `?format=json` adds its findings (`results`), "
+        "`?format=table|csv|sarif` gives them as a text table, CSV (streamed) or SARIF 2.1.0",
         parameters=[OpenApiParameter("format", str, enum=["json", "table", "csv", "sarif"])],
         responses={
-            200: ScanDetailSerializer,
+            200: ScanResultsSerializer,
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
             (200, "application/sarif+json"): OpenApiResponse(OpenApiTypes.OBJECT),
@@ -287,6 +310,9 @@ class ScanViewSet(
             return scan_export_response(scan, fmt)
         if fmt != "json":
             raise serializers.ValidationError({"format": ["One of json, table, csv, sarif."]})
+        if "format" in request.query_params:
+            # Asked for by name, JSON is an export like the others: the scan with its results.
+            return Response(ScanResultsSerializer(scan).data)
         return Response(ScanDetailSerializer(scan).data)
 
     @extend_schema(
@@ -379,7 +405,12 @@ class ScanViewSet(
 
 
 class ImportSerializer(StrictSerializer):
-    tool = serializers.ChoiceField(choices=list(IMPORTABLE_TOOLS))
+    tool = serializers.ChoiceField(
+        choices=list(IMPORTABLE_TOOLS),
+        error_messages={
+            "invalid_choice": f'"{{input}}" is not a tool Outpost reads; one of {", ".join(IMPORTABLE_TOOLS)}.'
+        },
+    )
     file = serializers.FileField()
     target = serializers.CharField(required=False, allow_blank=True, max_length=500)
     workflow = serializers.CharField(

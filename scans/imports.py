@@ -4,6 +4,7 @@ it becomes a completed scan with the same findings, dedup, triage, diff and expo
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,10 @@ from scans.tools import ADAPTERS
 
 # Every containerized tool adapter can read its own reports.
 IMPORTABLE_TOOLS = tuple(ADAPTERS)
+
+
+# Parsers start their refusals with "not a <tool> (JSON) report: "; the message below says it.
+_REPEATED_PREFIX = re.compile(r"^not an? [\w. -]{1,40} report:\s*", re.IGNORECASE)
 
 
 class ImportRefused(ValidationError):
@@ -53,10 +58,10 @@ def scan_import(
     adapter = get_adapter(tool)
     try:
         parsed = adapter.parse(data, subject=target)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         # Parsers raise ValueError for what they refuse (bad JSON, XML entities, wrong shape);
         # KeyError/TypeError/AttributeError mean the document is not the shape this tool writes.
-        reason = str(exc) or type(exc).__name__
+        reason = _REPEATED_PREFIX.sub("", str(exc)) or type(exc).__name__
         raise ImportRefused({"file": [f"Not a valid {tool} report: {reason[:300]}"]}) from exc
 
     label = (label or "").strip()[:200] or f"import: {tool}"

@@ -93,6 +93,7 @@ def worker_cluster(transactional_db: None, tmp_path: Path) -> Iterator[WorkerClu
         "REDIS_URL": settings.REDIS_URL,
         "Q_CLUSTER_NAME": settings.Q_CLUSTER_NAME,
         "OUTPOST_VAR_DIR": str(settings.VAR_DIR),
+        "OUTPOST_ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR),
         "WORKERS": os.environ.get("TEST_WORKERS", "2"),
         "SCAN_EXECUTOR": settings.SCAN_EXECUTOR,
         "RATE_LIMIT_ENABLED": "false",

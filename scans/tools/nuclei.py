@@ -128,6 +128,8 @@ def _results(data: bytes) -> list[Any]:
         return [json.loads(line) for line in body.splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
         raise ValueError(f"not a nuclei JSON or JSON Lines report: {exc}") from exc
+    except RecursionError:
+        raise ValueError("not a nuclei JSON or JSON Lines report: nested too deeply") from None
 
 
 @bulk_parser

@@ -133,6 +133,9 @@ def load_json(data: bytes, tool: str) -> Any:
         return json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a {tool} JSON report: {exc}") from exc
+    except RecursionError:
+        # "[[[[…" a hundred thousand deep: json gives up on the nesting (no report is that deep).
+        raise ValueError(f"not a {tool} JSON report: nested too deeply") from None
 
 
 def as_list(value: Any) -> list[Any]:

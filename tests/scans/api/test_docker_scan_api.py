@@ -16,8 +16,6 @@ by config/settings.py."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -63,41 +61,17 @@ def tool_images() -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def private_var_dir(worker_cluster: WorkerCluster, settings: Any, tmp_path: Path) -> Path:
-    """Artifacts in a folder of this test's own, for this process and the worker alike: scan ids
-    start at 1 in every test database, and the default var/artifacts/scan-1 is shared by every
-    test run of this checkout (deleting "our" scan must not touch another run's files)."""
-    var_dir = tmp_path / "var"
-    settings.ARTIFACTS_DIR = var_dir / "artifacts"
+def private_artifacts(worker_cluster: WorkerCluster, settings: Any, tmp_path: Path) -> Path:
+    """Artifacts in a folder of this test's own, for this process and the worker alike."""
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
     settings.ARTIFACTS_DIR.mkdir(parents=True)
-    worker_cluster.env["OUTPOST_VAR_DIR"] = str(var_dir)
-    return var_dir
-
-
-@pytest.fixture
-def private_queue(worker_cluster: WorkerCluster, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A Redis queue of this test's own. With Redis as the broker, every test run on a machine
-    enqueues to and reads from the queue named by Q_CLUSTER_NAME ("outpost" unless set): another
-    run's worker took this test's step (it then ran against that run's database) and its running
-    cluster made `wait_ready` return before ours was up. The ORM broker needs nothing: its queue
-    is in this run's own test database."""
-    if not django_settings.REDIS_URL:
-        return str(django_settings.Q_CLUSTER_NAME)
-    from django_q.conf import Conf
-
-    name = f"outpost-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    # django-q2 read the name into Conf at import; the worker reads it from its environment.
-    monkeypatch.setattr(Conf, "PREFIX", name)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
-    monkeypatch.setattr(Conf, "Q_STAT", f"django_q:{name}:cluster")
-    worker_cluster.env["Q_CLUSTER_NAME"] = name
-    return name
+    worker_cluster.env["OUTPOST_ARTIFACTS_DIR"] = str(settings.ARTIFACTS_DIR)
+    return Path(settings.ARTIFACTS_DIR)
 
 
 @pytest.fixture
 def image_worker(
     worker_cluster: WorkerCluster,
-    private_queue: str,
     tool_images: dict[str, str],
     settings: Any,
 ) -> Callable[..., WorkerCluster]:
@@ -183,6 +157,9 @@ def test_an_authorized_image_is_scanned_by_a_worker_and_its_findings_are_read_th
     as_json = owner_api.get(f"/api/v1/scans/{scan_id}?format=json")
     assert as_json.status_code == 200 and as_json["Content-Type"] == "application/json"
     assert as_json.json()["findings_count"] == expected
+    results = as_json.json()["results"]
+    assert len(results) == expected and {f["rule_id"] for f in results} == vulnerability_ids
+    assert "results" not in owner_api.get(f"/api/v1/scans/{scan_id}").json()
     findings = owner_api.get(f"/api/v1/scans/{scan_id}/findings?page_size=100").json()
     assert findings["count"] == expected
     assert {f["rule_id"] for f in findings["results"]} == vulnerability_ids

@@ -162,11 +162,18 @@ def test_it_refuses_an_unknown_tool_an_empty_a_corrupt_or_a_wrong_tool_file(
     cases: list[tuple[str, bytes, str, str]] = [
         # tool, file, the field the error is on, what the error must say
         ("zap", sample("trivy/scheme_2_many_vulns.json"), "tool", "zap"),
+        # The refusal lists the tools Outpost reads.
+        ("zap", b"{}", "tool", "one of nmap, trivy, grype, gitleaks, nuclei"),
         ("trivy", b"", "file", "empty"),
         ("trivy", b" \n\t\n", "file", "empty"),
         ("trivy", b"{not json", "file", "trivy"),
         ("nmap", gitleaks_report, "file", "nmap"),
         ("trivy", grype_report, "file", "trivy"),
+        # JSON nested past what the decoder recurses into (was a 500: RecursionError).
+        *[
+            (tool, b"[" * 100_000, "file", "nested too deeply")
+            for tool in ("trivy", "grype", "gitleaks", "nuclei")
+        ],
     ]
     for tool, data, field, says in cases:
         answer = _upload(owner_api, tool, data)
