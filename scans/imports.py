@@ -84,7 +84,7 @@ def scan_import(
         )
         step = ScanStep.objects.create(
             scan=scan, node_id="import", node_type=tool, status=StepStatus.COMPLETED,
-            attempt=1, started_at=now, finished_at=now, executor="import",
+            attempt=1, max_attempts=1, started_at=now, finished_at=now, executor="import",
         )  # fmt: skip
         folder = settings.ARTIFACTS_DIR / f"scan-{scan.pk}" / "import"
         folder.mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,8 @@ def test_importing_a_real_trivy_report_creates_a_completed_scan_with_every_findi
     assert detail.json()["source"] == "import"
     assert detail.json()["findings_count"] == expected
     assert detail.json()["target_snapshot"] == [{"kind": "import", "value": "registry.test/app:1"}]
+    [step] = detail.json()["steps"]
+    assert (step["executor"], step["attempt"], step["max_attempts"]) == ("import", 1, 1)
     listed = owner_api.get(f"/api/v1/scans/{body['scan_id']}/findings?page_size=100").json()
     assert listed["count"] == expected
     assert {f["rule_id"] for f in listed["results"]} == rules
