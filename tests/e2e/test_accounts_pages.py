@@ -87,6 +87,25 @@ def test_the_signed_in_pages(
     assert page_errors == []
 
 
+@pytest.mark.parametrize("width", [800, 1024, 1179, 1180, 1280, 1440])
+def test_the_top_bar_is_one_row_at_every_desktop_width(
+    page: Any, login_as: Callable[[User], None], user: User, width: int
+) -> None:
+    # From 701 px to ~1150 px the nine sections and the account area wrapped into two or three
+    # rows; below 1180 px they now fold into the Menu button, as on a phone.
+    page.set_viewport_size({"width": width, "height": 800})
+    login_as(user)
+    page.goto("/")
+    bar = page.locator("header.topbar, .topbar").first.bounding_box()
+    assert bar is not None and bar["height"] < 64, (width, bar)
+    folded = page.locator("label.nav-toggle-label").is_visible()
+    assert folded == (width < 1180)
+    assert page.locator("nav.nav a >> text=API docs").is_visible() == (not folded)
+    if folded:
+        page.click("label.nav-toggle-label")
+        page.wait_for_selector("nav.nav a >> text=API docs", state="visible")
+
+
 def test_the_api_docs_load_under_the_csp(
     page: Any, page_errors: list[str], screenshot: Callable[..., Any], db: None
 ) -> None:
