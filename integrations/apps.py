@@ -14,12 +14,23 @@ def _drop_q_schedule(sender: Any, instance: Any, **kwargs: Any) -> None:
         Schedule.objects.filter(pk=instance.q_schedule_id).delete()
 
 
+RESUME_LOST_NAME = "outpost: resume lost deliveries"
+
+
+def _ensure_schedules(**kwargs: Any) -> None:
+    """The recurring sweep of lost deliveries (integrations.delivery.deliveries_resume_lost),
+    created idempotently after `migrate`, like the scan reaper."""
+    from scans.schedules import schedule_every_minute
+
+    schedule_every_minute(name=RESUME_LOST_NAME, func="integrations.tasks.deliveries_resume_lost")
+
+
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Integrations, notification rules and schedules"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete
+        from django.db.models.signals import post_delete, post_migrate
 
         from integrations import checks  # noqa: F401  (registers the key check)
         from integrations.models import ScanSchedule
@@ -30,3 +41,4 @@ class IntegrationsConfig(AppConfig):
         post_delete.connect(
             _drop_q_schedule, sender=ScanSchedule, dispatch_uid="integrations.drop_q_schedule"
         )
+        post_migrate.connect(_ensure_schedules, sender=self)

@@ -2,7 +2,8 @@
 
 - A delivery is claimed with a conditional UPDATE (pending/retrying → sending), so a task
   delivered twice sends once; a claim older than DELIVERY_STALE_S (a worker died mid-send) may be
-  taken over.
+  taken over, and `deliveries_resume_lost` (every minute) hands such deliveries, and ones whose
+  task was lost, to the broker again.
 - Each attempt is bounded by DELIVERY_TIMEOUT_S (10 s). 5xx, 429, timeouts and connection errors
   are retried after DELIVERY_RETRY_DELAYS_S (1, 2, 60, 300 s by default: five attempts); a 4xx, a
   redirect or a refused URL is final at once.
@@ -93,6 +94,40 @@ def delivery_enqueue(delivery_id: int, *, at: Any = None) -> None:
         group="deliveries",
         timeout=int(settings.DELIVERY_INLINE_BUDGET_S + settings.DELIVERY_TIMEOUT_S + 60),
     )
+
+
+# A delivery whose task or retry schedule should have run this long ago was lost (a worker killed
+# before it ran the task, a flushed Redis).
+LOST_AFTER_S = 600
+
+
+def deliveries_resume_lost() -> int:
+    """Hand lost deliveries to the broker again (the `outpost: resume lost deliveries` schedule,
+    every minute): a "sending" claim older than DELIVERY_STALE_S (its worker died mid-send), and
+    a pending or retrying delivery whose task never ran. The claim makes a duplicate harmless:
+    if the first task runs after all, only one of them sends."""
+    now = timezone.now()
+    lost = now - timedelta(seconds=LOST_AFTER_S)
+    ids = list(
+        Delivery.objects.filter(
+            Q(
+                status=DeliveryStatus.SENDING,
+                claimed_at__lt=now - timedelta(seconds=settings.DELIVERY_STALE_S),
+            )
+            | Q(status=DeliveryStatus.PENDING, next_attempt_at__isnull=True, created_at__lt=lost)
+            | Q(
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
+                next_attempt_at__lt=lost,
+            )
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    for delivery_id in ids:
+        delivery_enqueue(delivery_id)
+    if ids:
+        log.info("deliveries.resumed", count=len(ids))
+    return len(ids)
 
 
 def retry_delay_s(attempts: int, retry_after_s: float | None = None) -> float | None:

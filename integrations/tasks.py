@@ -19,3 +19,9 @@ def schedule_fire(schedule_id: int) -> str:
     from integrations.schedules import schedule_fire as fire
 
     return fire(schedule_id)
+
+
+def deliveries_resume_lost() -> str:
+    from integrations.delivery import deliveries_resume_lost as resume
+
+    return f"resumed={resume()}"

@@ -7,15 +7,20 @@ from typing import Any
 REAPER_NAME = "outpost: reap stale scan steps"
 
 
-def ensure_schedules(**kwargs: Any) -> None:
+def schedule_every_minute(*, name: str, func: str) -> None:
+    """Create or refresh the recurring schedule `name` running the task `func` every minute."""
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(
-        name=REAPER_NAME,
+        name=name,
         defaults={
-            "func": "scans.tasks.reap",
+            "func": func,
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
             "repeats": -1,
         },
     )
+
+
+def ensure_schedules(**kwargs: Any) -> None:
+    schedule_every_minute(name=REAPER_NAME, func="scans.tasks.reap")

@@ -237,3 +237,42 @@ def test_email_retries_a_4xx_smtp_answer_but_not_a_5xx(
     refused.refresh_from_db()
     assert refused.attempts == 1 and refused.error == "SMTP 550: sender answer"
     assert smtp_server["messages"] == 1
+
+
+def test_lost_deliveries_are_handed_to_the_broker_again_and_sent_once(
+    sync_tasks: None, receiver: Any, make_integration: Any, user: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.apps import RESUME_LOST_NAME
+    from integrations.delivery import deliveries_resume_lost
+
+    integration = make_integration("slack", receiver.url("/slack/lost"))
+    now = timezone.now()
+    # A worker died mid-send five minutes ago; another delivery's task never reached a worker.
+    died = _test_delivery(integration, user)
+    Delivery.objects.filter(pk=died.pk).update(
+        status=DeliveryStatus.SENDING, claimed_at=now - timedelta(minutes=5)
+    )
+    never_ran = _test_delivery(integration, user)
+    Delivery.objects.filter(pk=never_ran.pk).update(created_at=now - timedelta(minutes=20))
+    # Still in flight: a fresh claim and a fresh delivery are left alone.
+    sending = _test_delivery(integration, user)
+    Delivery.objects.filter(pk=sending.pk).update(
+        status=DeliveryStatus.SENDING, claimed_at=now - timedelta(seconds=10)
+    )
+    fresh = _test_delivery(integration, user)
+
+    assert deliveries_resume_lost() == 2
+
+    statuses = dict(Delivery.objects.values_list("pk", "status"))
+    assert statuses[died.pk] == statuses[never_ran.pk] == DeliveryStatus.DELIVERED
+    assert statuses[sending.pk] == DeliveryStatus.SENDING
+    assert statuses[fresh.pk] == DeliveryStatus.PENDING
+    assert len(receiver.to("/slack/lost")) == 2
+    assert deliveries_resume_lost() == 0  # nothing lost any more
+    # The sweep runs every minute on the workers (created after migrate, like the reaper).
+    schedule = Schedule.objects.get(name=RESUME_LOST_NAME)
+    assert schedule.func == "integrations.tasks.deliveries_resume_lost" and schedule.minutes == 1
