@@ -6,12 +6,19 @@ neither many accounts from one address nor one account from many addresses gets 
 
 from __future__ import annotations
 
+import structlog
 from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 
 from accounts.network import client_ip
+
+log = structlog.get_logger(__name__)
+
+# While the counters cannot be read (the cache is down), attempts are refused, not let through
+# uncounted: a password-guessing window must not open because Redis restarted.
+STORE_DOWN_WAIT_S = 30
 
 
 def rate_limit_wait(request: HttpRequest, group: str, *, account: str | None = None) -> int | None:
@@ -24,14 +31,18 @@ def rate_limit_wait(request: HttpRequest, group: str, *, account: str | None = N
         keys.append(f"account:{account.strip().lower()[:254]}")
     wait: int | None = None
     for key in keys:
-        usage = get_usage(
-            request,
-            group=f"outpost.{group}",
-            key=lambda _group, _request, value=key: value,
-            rate=rate,
-            method=ALL,
-            increment=True,
-        )
+        try:
+            usage = get_usage(
+                request,
+                group=f"outpost.{group}",
+                key=lambda _group, _request, value=key: value,
+                rate=rate,
+                method=ALL,
+                increment=True,
+            )
+        except Exception as exc:  # the cache backend's own errors (redis.ConnectionError, …)
+            log.error("ratelimit.store_unreachable", group=group, error=type(exc).__name__)
+            return STORE_DOWN_WAIT_S
         if usage and usage["should_limit"]:
             wait = max(wait or 0, int(usage["time_left"]) or 1)
     return wait

@@ -179,3 +179,27 @@ def test_behind_a_trusted_proxy_the_forwarded_client_address_counts(
     # Another client behind the same proxy is not blocked; a spoofed first hop is ignored.
     other = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.4")
     assert other.post("/accounts/login", {"username": "q@example.test"}).status_code == 200
+
+
+def test_attempts_are_refused_while_the_counters_are_unreachable(
+    limits: None, settings: Any, user: User
+) -> None:
+    # A Redis that does not answer (nothing listens on port 1): the limiter fails closed with a
+    # 429 and Retry-After, never a 500 and never an uncounted password guess.
+    settings.CACHES = {
+        **settings.CACHES,
+        "counters-down": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "counters-down"
+
+    refused = _login(user.email, password="correct horse battery 9")
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) == 30
+    token = APIClient(REMOTE_ADDR="127.0.0.1").post(
+        "/api/v1/auth/token", {"api_key": "opk_x"}, format="json"
+    )
+    assert token.status_code == 429
