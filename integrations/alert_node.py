@@ -25,8 +25,8 @@ from scans.runtime import (
 
 CONFIG_FIELDS: list[dict[str, Any]] = [
     {"name": "integration", "type": "int", "min": 1, "max": 2**31 - 1, "required": True,
-     "label": "Integration id",
-     "help": "Id of one of the team's integrations of this kind (Integrations page)."},
+     "label": "Integration", "options_from": "integrations.alert_node.integration_options",
+     "help": "One of the team's integrations of this kind (Integrations page)."},
     {"name": "min_severity", "type": "choice", "choices": list(reversed(SEVERITIES)),
      "default": "info", "help": "Send findings at or above this severity."},
     {"name": "only_new", "type": "bool", "default": True,
@@ -34,6 +34,19 @@ CONFIG_FIELDS: list[dict[str, Any]] = [
 ]  # fmt: skip
 ACCEPTS = set(ITEM_KINDS)
 EMITS: set[str] = set()
+
+
+def integration_options(team_id: int, node_type: str) -> list[tuple[int, str]]:
+    """The builder's choices for the node's `integration`: the team's integrations of the
+    node's kind, by name."""
+    from integrations.models import Integration
+
+    kind = NODE_KIND.get(node_type, "")
+    rows = Integration.objects.filter(team_id=team_id, kind=kind).order_by("name", "pk")
+    return [
+        (row.pk, row.name if row.is_enabled else f"{row.name} (disabled)")
+        for row in rows.only("pk", "name", "is_enabled")
+    ]
 
 
 def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:

@@ -225,7 +225,7 @@ def _node_panel(
 ) -> HttpResponse:
     kind = get_node_type(node["type"])
     form = extra.pop("form", None) or NodeConfigForm(
-        node_type=kind, node=node, initial={"revision": workflow.revision}
+        node_type=kind, node=node, team_id=workflow.team_id, initial={"revision": workflow.revision}
     )
     context = {
         "workflow": workflow,
@@ -260,7 +260,7 @@ def node_panel(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
             {"workflow": workflow, "read_only": True},
             status=403,
         )
-    form = NodeConfigForm(request.POST, node_type=kind, node=node)
+    form = NodeConfigForm(request.POST, node_type=kind, node=node, team_id=workflow.team_id)
     if not form.is_valid():
         return _node_panel(request, workflow, node, form=form)
     graph = copy.deepcopy(workflow.graph)

@@ -10,6 +10,7 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from workflows.graph import MAX_LABEL_LENGTH
 from workflows.nodes import FieldSpec, NodeType
@@ -98,6 +99,29 @@ def _form_field(spec: FieldSpec) -> forms.Field:
     return forms.CharField(strip=False, widget=forms.TextInput(attrs=attrs), **common)
 
 
+def _options_field(spec: FieldSpec, team_id: int, node_type: str, *, current: Any) -> forms.Field:
+    """A select of the team's objects for an id field (FieldSpec.options_from). An id the team
+    no longer has (deleted, or of another kind) stays visible as such, so the problem shows, and
+    is refused on save (NodeConfigForm.clean)."""
+    find = import_string(spec.options_from)
+    options = [(int(value), str(label)) for value, label in find(team_id, node_type)]
+    choices: list[tuple[Any, str]] = [("", "—"), *options]
+    stale = isinstance(current, int) and current not in {value for value, _ in options}
+    if stale:
+        choices.append((current, f"#{current}: not available to this node any more"))
+    help_text = spec.help if options else f"{spec.help} There is none yet: add one first."
+    field = forms.TypedChoiceField(
+        choices=choices,
+        coerce=int,
+        empty_value=None,
+        label=spec.title,
+        help_text=help_text,
+        required=False,
+    )
+    field.stale_value = current if stale else None  # type: ignore[attr-defined]
+    return field
+
+
 class NodeConfigForm(forms.Form):
     """The label, one field per scalar config field, and rows of sub-fields for list fields
     (named `<field>-<row>-<sub>`)."""
@@ -111,7 +135,12 @@ class NodeConfigForm(forms.Form):
     revision = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
     def __init__(
-        self, *args: Any, node_type: NodeType, node: dict[str, Any], **kwargs: Any
+        self,
+        *args: Any,
+        node_type: NodeType,
+        node: dict[str, Any],
+        team_id: int | None = None,
+        **kwargs: Any,
     ) -> None:
         config = node.get("config") or {}
         kwargs.setdefault("initial", {})
@@ -123,7 +152,12 @@ class NodeConfigForm(forms.Form):
             if spec.type == "list":
                 self._add_list_field(spec, config.get(spec.name) or [])
                 continue
-            self.fields[spec.name] = _form_field(spec)
+            if spec.options_from and team_id is not None:
+                self.fields[spec.name] = _options_field(
+                    spec, team_id, node_type.type, current=config.get(spec.name)
+                )
+            else:
+                self.fields[spec.name] = _form_field(spec)
             self.initial.setdefault(spec.name, config.get(spec.name, spec.default))
         self.fields["label"].widget.attrs["placeholder"] = node_type.label
 
@@ -154,6 +188,14 @@ class NodeConfigForm(forms.Form):
                 row.append((sub, name))
             rows_of_fields.append(row)
         self.list_fields.append((spec, rows_of_fields))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name, field in self.fields.items():
+            stale = getattr(field, "stale_value", None)
+            if stale is not None and data.get(name) == stale:
+                self.add_error(name, f"#{stale} is not one of this team's to choose: pick another.")
+        return data
 
     def scalar_fields(self) -> list[forms.BoundField]:
         """The label and the scalar config fields, in schema order (not list rows or revision)."""

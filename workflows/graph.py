@@ -22,7 +22,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from scans.runtime import ITEM_KINDS
-from workflows.node_config import config_errors, config_normalize
+from workflows.node_config import REQUIRED, config_errors, config_normalize
 from workflows.nodes import NodeType, node_type
 
 MAX_NODES = 100
@@ -41,8 +41,9 @@ TARGET_ITEM_KINDS = frozenset({"host", "url", "image", "repo"})
 class GraphError:
     """One problem, named by node (None: the whole graph) and field (None: the whole node).
 
-    `draft_ok` problems (no node yet, a first node that cannot take targets) make a graph not
-    runnable but do not stop it being saved: a graph is built one node at a time."""
+    `draft_ok` problems (no node yet, a first node that cannot take targets, a required config
+    value not given yet) make a graph not runnable but do not stop it being saved: a graph is
+    built one node at a time."""
 
     node: str | None
     field: str | None
@@ -155,7 +156,8 @@ class _Checker:
             return
         problems = config_errors(registered, node.get("config", {}))
         for field, message in problems.items():
-            self.error(node_id, field, message)
+            # A value still to be given (an alert node's integration) stops a run, not a save.
+            self.error(node_id, field, message, draft_ok=message == REQUIRED)
         self.types[node_id] = registered
 
     def check_edge(self, edge: Any) -> None:

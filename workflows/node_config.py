@@ -9,6 +9,10 @@ from typing import Any
 
 from workflows.nodes import FieldSpec, NodeType
 
+# A required value not given yet. A node just dropped on the canvas has none: the graph may be
+# saved like that (a draft), but not run (workflows.graph).
+REQUIRED = "is required"
+
 # Config strings end up in argv lists and logs: no control characters (tab allowed).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -35,7 +39,7 @@ def value_error(spec: FieldSpec, value: Any) -> str:
         if _CONTROL.search(value):
             return "must not contain control characters"
         if spec.required and not value.strip():
-            return "is required"
+            return REQUIRED
     elif spec.type == "bool":
         if not isinstance(value, bool):
             return "must be true or false"
@@ -64,7 +68,7 @@ def _record_errors(specs: tuple[FieldSpec, ...], record: Any, prefix: str) -> di
         if spec.name in record:
             problem = value_error(spec, record[spec.name])
         elif spec.required or spec.default is None:
-            problem = "is required"
+            problem = REQUIRED
         else:
             problem = ""
         if problem:
@@ -87,7 +91,7 @@ def config_errors(node: NodeType, config: Any) -> dict[str, str]:
     for name, spec in specs.items():
         if name not in config:
             if spec.required and spec.default is None:
-                errors[name] = "is required"
+                errors[name] = REQUIRED
             continue
         value = config[name]
         problem = value_error(spec, value)

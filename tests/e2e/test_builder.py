@@ -346,3 +346,37 @@ def test_a_dry_run_and_a_run_start_from_the_builder(
     scan = Scan.objects.filter(workflow=workflow, mode="run").get()
     assert link.get_attribute("href") == f"/scans/{scan.pk}/"
     assert_clean(page, page_errors)
+
+
+def test_an_alert_node_picks_its_integration_from_the_teams_by_name(
+    builder_page: Any,
+    page_errors: list[str],
+    screenshot: Callable[..., Any],
+    user: User,
+    team: Team,
+) -> None:
+    from integrations.services import integration_create
+
+    page = builder_page
+    for name, url in (("#secops", "https://hooks.slack.com/services/T1/B1/a"),
+                      ("#ops-night", "https://hooks.slack.com/services/T1/B1/b")):  # fmt: skip
+        integration_create(team=team, user=user, kind="slack", name=name, webhook_url=url)
+    workflow = workflow_create(
+        team=team, user=user, name="Alerts", description="", graph={"nodes": [], "edges": []}
+    )
+    open_builder(page, workflow)
+    drop(page, "slack_alert", 200, 160)
+    expect(node(page, "slack_alert")).to_have_count(1)
+
+    node(page, "slack_alert").locator(".wf-node-title").click()
+    page.wait_for_selector("#panel select[name=integration]")
+    labels = page.locator("#panel select[name=integration] option").all_inner_texts()
+    assert labels == ["—", "#ops-night", "#secops"]
+    page.select_option("#panel select[name=integration]", label="#secops")
+    page.click("#panel button[type=submit]")
+    page.wait_for_selector("#panel .saved-note")
+    saved = wait_for_revision(workflow, 3)
+    chosen = saved.graph["nodes"][0]["config"]["integration"]
+    assert saved.team.integrations.get(pk=chosen).name == "#secops"
+    screenshot(page, "builder-alert-node")
+    assert_clean(page, page_errors)

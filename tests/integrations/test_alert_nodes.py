@@ -41,6 +41,8 @@ def test_an_alert_node_needs_an_integration_and_can_follow_any_node() -> None:
     ]
     errors = graph_validate({"nodes": nodes, "edges": [{"from": "web", "to": "tell"}]})
     assert [(e.node, e.field) for e in errors] == [("tell", "integration")]
+    # A node just dropped on the canvas has no integration yet: saved as a draft, not runnable.
+    assert errors[0].draft_ok
     nodes[1]["config"] = {"integration": 3, "min_severity": "high"}
     assert graph_validate({"nodes": nodes, "edges": [{"from": "web", "to": "tell"}]}) == []
 
@@ -149,3 +151,72 @@ def test_a_workflow_alert_node_posts_to_slack_on_a_real_worker(
     assert ScanStep.objects.get(scan=scan, node_id="tell").status == "completed"
     assert receiver.to("/discord/theirs") == []
     wait_for(lambda: Delivery.objects.get(integration=slack).status == "delivered", what="delivery")
+
+
+def test_the_builder_offers_the_teams_integrations_of_the_nodes_kind_by_name(
+    make_integration: Any, make_user: Any, user: Any, team: Any
+) -> None:
+    import re
+
+    from django.test import Client
+
+    from accounts.models import Team
+    from workflows.services import workflow_create
+
+    ops = make_integration("slack", "https://hooks.slack.com/services/T1/B1/a", name="#ops")
+    sec = make_integration("slack", "https://hooks.slack.com/services/T1/B1/b", name="#secops")
+    make_integration("discord", "https://discord.com/api/webhooks/1/x", name="Discord room")
+    stranger = make_user("stranger@example.test")
+    theirs = make_integration(
+        "slack", "https://hooks.slack.com/services/T9/B9/z", name="#theirs",
+        team=Team.objects.get(personal_owner=stranger),
+    )  # fmt: skip
+    graph = {"nodes": [{"id": "tell", "type": "slack_alert", "config": {"integration": 999_999},
+                        "x": 0, "y": 0}], "edges": []}  # fmt: skip
+    workflow = workflow_create(team=team, user=user, name="Alerts", description="", graph=graph)
+    browser = Client()
+    browser.force_login(user)
+    url = f"/workflows/{workflow.pk}/nodes/tell"
+
+    panel = browser.get(url).content.decode()
+    select = re.search(r'<select name="integration".*?</select>', panel, flags=re.S)
+    assert select is not None, panel
+    options = re.findall(r'<option value="(\d*)"[^>]*>([^<]*)</option>', select[0])
+    # The team's Slack integrations by name; the id the node held (gone) shown as such.
+    assert options == [
+        ("", "—"),
+        (str(ops.pk), "#ops"),
+        (str(sec.pk), "#secops"),
+        ("999999", "#999999: not available to this node any more"),
+    ]
+
+    def save(integration: Any) -> Any:
+        workflow.refresh_from_db()
+        return browser.post(url, {"revision": workflow.revision, "integration": integration,
+                                  "min_severity": "high", "only_new": "on"})  # fmt: skip
+
+    assert "not one of this team" in save(999_999).content.decode()
+    assert "Select a valid choice" in save(theirs.pk).content.decode()
+    save(sec.pk)
+    workflow.refresh_from_db()
+    [node] = workflow.graph["nodes"]
+    assert node["config"] == {"integration": sec.pk, "min_severity": "high", "only_new": True}
+
+
+@pytest.mark.django_db
+def test_a_workflow_whose_alert_node_has_no_integration_yet_is_saved_but_not_run(
+    user: Any, team: Any
+) -> None:
+    from scans.services import ScanRefused, scan_start
+    from targets.services import target_create
+    from workflows.services import workflow_create
+
+    graph = {"nodes": [{"id": "ports", "type": "port_scan", "config": {}, "x": 0, "y": 0},
+                       {"id": "tell", "type": "slack_alert", "config": {}, "x": 200, "y": 0}],
+             "edges": [{"from": "ports", "to": "tell"}]}  # fmt: skip
+    workflow = workflow_create(team=team, user=user, name="Draft", description="", graph=graph)
+    target = target_create(team=team, user=user, value="127.0.0.1", note="lab")
+
+    with pytest.raises(ScanRefused) as refused:
+        scan_start(team=team, user=user, workflow=workflow, target_ids=[target.pk], consent=True)
+    assert "tell.integration: is required" in str(refused.value)

@@ -46,6 +46,10 @@ class FieldSpec:
     max_items: int = DEFAULT_LIST_MAX_ITEMS
     # Optional check beyond the type and limits: raises ValueError naming the problem.
     validate: Callable[[Any], Any] | None = field(default=None, compare=False)
+    # An int field naming one of the team's objects (an alert node's integration): the dotted
+    # path of `options(team_id, node_type) -> [(id, label), …]`, shown as a select in the
+    # builder. The stored value stays the id; the runner checks it again at run time.
+    options_from: str = ""
 
     @property
     def title(self) -> str:
@@ -77,6 +81,7 @@ class FieldSpec:
             fields=tuple(cls.from_dict(f) for f in raw.get("fields") or ()),
             max_items=int(raw.get("max_items") or DEFAULT_LIST_MAX_ITEMS),
             validate=raw.get("validate"),
+            options_from=str(raw.get("options_from") or ""),
         )
 
 
