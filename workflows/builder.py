@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Role, role_at_least
@@ -26,9 +27,10 @@ from workflows.views import team_of, user_of, workflow_for
 MAX_SUMMARY_LENGTH = 48
 
 
-def config_summary(node: dict[str, Any]) -> str:
+def config_summary(node: dict[str, Any], *, team_id: int | None = None) -> str:
     """A short line for the node on the canvas: what differs from the defaults, else the
-    first setting (so a port scan says which ports)."""
+    first setting (so a port scan says which ports). An id field with options (an alert node's
+    integration) shows the option's name."""
     kind = node_type(node.get("type", ""))
     if kind is None or not kind.is_available:
         return ""
@@ -36,10 +38,15 @@ def config_summary(node: dict[str, Any]) -> str:
     config = node.get("config") or {}
     changed = [(k, v) for k, v in config.items() if v != defaults.get(k)]
     shown = changed or list(config.items())[:1]
+    specs = {spec.name: spec for spec in kind.config_fields}
     parts = []
     for name, value in shown:
         words = name.replace("_", " ")
-        if isinstance(value, list):
+        spec = specs.get(name)
+        if spec is not None and spec.options_from and team_id is not None:
+            names = dict(import_string(spec.options_from)(team_id, kind.type))
+            parts.append(names.get(value, f"{words} #{value} (not available)"))
+        elif isinstance(value, list):
             parts.append(f"{len(value)} {words}")
         elif isinstance(value, bool):
             parts.append(words if value else f"no {words}")
@@ -49,7 +56,9 @@ def config_summary(node: dict[str, Any]) -> str:
     return text if len(text) <= MAX_SUMMARY_LENGTH else text[: MAX_SUMMARY_LENGTH - 1] + "…"
 
 
-def node_html(node: dict[str, Any], problems: list[GraphError]) -> str:
+def node_html(
+    node: dict[str, Any], problems: list[GraphError], *, team_id: int | None = None
+) -> str:
     kind = node_type(node.get("type", ""))
     return render_to_string(
         "workflows/_node.html",
@@ -57,7 +66,7 @@ def node_html(node: dict[str, Any], problems: list[GraphError]) -> str:
             "node": node,
             "kind": kind,
             "title": node.get("label") or (kind.label if kind else node.get("type")),
-            "summary": config_summary(node),
+            "summary": config_summary(node, team_id=team_id),
             "problems": [p for p in problems if p.node == node.get("id")],
         },
     )
@@ -72,7 +81,7 @@ def graph_state(workflow: Workflow) -> dict[str, Any]:
         "revision": workflow.revision,
         "name": workflow.name,
         "graph": graph_ordered(workflow.graph),
-        "html": {n["id"]: node_html(n, problems) for n in nodes},
+        "html": {n["id"]: node_html(n, problems, team_id=workflow.team_id) for n in nodes},
         "problems": [p.to_dict() for p in problems],
     }
 

@@ -378,5 +378,7 @@ def test_an_alert_node_picks_its_integration_from_the_teams_by_name(
     saved = wait_for_revision(workflow, 3)
     chosen = saved.graph["nodes"][0]["config"]["integration"]
     assert saved.team.integrations.get(pk=chosen).name == "#secops"
+    # The canvas says which channel, by name.
+    expect(node(page, "slack_alert")).to_contain_text("#secops")
     screenshot(page, "builder-alert-node")
     assert_clean(page, page_errors)
