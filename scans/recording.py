@@ -103,11 +103,6 @@ FINDING_COLUMNS = (
 )  # fmt: skip
 
 
-def _fit(value: str, limit: int) -> str:
-    # The common case (short, no NUL) is returned as it is.
-    return value if len(value) <= limit and "\x00" not in value else _clip(value, limit)
-
-
 def _finding_row(
     ids: tuple[int, int, int | None],
     fp: str,
@@ -121,17 +116,17 @@ def _finding_row(
     writer takes (text for COPY, the objects themselves for the ORM)."""
     return (
         *ids,
-        _fit(data.tool, 40),
+        _clip(data.tool, 40),
         data.severity,
-        _fit(data.title or data.rule_id or "finding", 500),
-        _fit(data.description, 100_000),
-        _fit(data.remediation, 100_000),
-        _fit(data.rule_id, 200),
-        _fit(data.component, 300),
-        _fit(data.version, 200),
-        _fit(data.fixed_version, 200),
-        _fit(data.location, 1000),
-        _fit(data.item, 1000),
+        _clip(data.title or data.rule_id or "finding", 500),
+        _clip(data.description, 100_000),
+        _clip(data.remediation, 100_000),
+        _clip(data.rule_id, 200),
+        _clip(data.component, 300),
+        _clip(data.version, 200),
+        _clip(data.fixed_version, 200),
+        _clip(data.location, 1000),
+        _clip(data.item, 1000),
         as_json(data.evidence),
         as_json(data.references[:50]),
         as_json(data.tags),

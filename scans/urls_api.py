@@ -3,15 +3,15 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scans import api, api_findings, metrics
+from scans import api, api_ci, api_findings, metrics
 
 router = SimpleRouter(trailing_slash=False)
 router.register("scans", api.ScanViewSet, basename="scan")
 router.register("findings", api_findings.FindingViewSet, basename="finding")
 
 urlpatterns = [
-    path("scans/import", api.ScanImportView.as_view(), name="scan-import"),
-    path("scan/docker", api.DockerScanView.as_view(), name="scan-docker"),
+    path("scans/import", api_ci.ScanImportView.as_view(), name="scan-import"),
+    path("scan/docker", api_ci.DockerScanView.as_view(), name="scan-docker"),
     path("metrics", metrics.MetricsView.as_view(), name="team-metrics"),
     *router.urls,
 ]

@@ -27,10 +27,16 @@ from workflows.views import team_of, user_of, workflow_for
 MAX_SUMMARY_LENGTH = 48
 
 
-def config_summary(node: dict[str, Any], *, team_id: int | None = None) -> str:
+def config_summary(
+    node: dict[str, Any],
+    *,
+    team_id: int | None = None,
+    option_names: dict[tuple[str, str], dict[Any, str]] | None = None,
+) -> str:
     """A short line for the node on the canvas: what differs from the defaults, else the
     first setting (so a port scan says which ports). An id field with options (an alert node's
-    integration) shows the option's name."""
+    integration) shows the option's name; `option_names` keeps the looked-up names for the
+    other nodes of the same graph (one query per node type, not per node)."""
     kind = node_type(node.get("type", ""))
     if kind is None or not kind.is_available:
         return ""
@@ -44,7 +50,11 @@ def config_summary(node: dict[str, Any], *, team_id: int | None = None) -> str:
         words = name.replace("_", " ")
         spec = specs.get(name)
         if spec is not None and spec.options_from and team_id is not None:
-            names = dict(import_string(spec.options_from)(team_id, kind.type))
+            key = (spec.options_from, kind.type)
+            cache = option_names if option_names is not None else {}
+            if key not in cache:
+                cache[key] = dict(import_string(spec.options_from)(team_id, kind.type))
+            names = cache[key]
             parts.append(names.get(value, f"{words} #{value} (not available)"))
         elif isinstance(value, list):
             parts.append(f"{len(value)} {words}")
@@ -57,7 +67,11 @@ def config_summary(node: dict[str, Any], *, team_id: int | None = None) -> str:
 
 
 def node_html(
-    node: dict[str, Any], problems: list[GraphError], *, team_id: int | None = None
+    node: dict[str, Any],
+    problems: list[GraphError],
+    *,
+    team_id: int | None = None,
+    option_names: dict[tuple[str, str], dict[Any, str]] | None = None,
 ) -> str:
     kind = node_type(node.get("type", ""))
     return render_to_string(
@@ -66,7 +80,7 @@ def node_html(
             "node": node,
             "kind": kind,
             "title": node.get("label") or (kind.label if kind else node.get("type")),
-            "summary": config_summary(node, team_id=team_id),
+            "summary": config_summary(node, team_id=team_id, option_names=option_names),
             "problems": [p for p in problems if p.node == node.get("id")],
         },
     )
@@ -77,11 +91,15 @@ def graph_state(workflow: Workflow) -> dict[str, Any]:
     and what still stops the workflow from running."""
     problems = graph_validate(workflow.graph)
     nodes = workflow.graph.get("nodes", [])
+    option_names: dict[tuple[str, str], dict[Any, str]] = {}
     return {
         "revision": workflow.revision,
         "name": workflow.name,
         "graph": graph_ordered(workflow.graph),
-        "html": {n["id"]: node_html(n, problems, team_id=workflow.team_id) for n in nodes},
+        "html": {
+            n["id"]: node_html(n, problems, team_id=workflow.team_id, option_names=option_names)
+            for n in nodes
+        },
         "problems": [p.to_dict() for p in problems],
     }
 

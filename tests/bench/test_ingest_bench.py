@@ -16,6 +16,7 @@ import hashlib
 import json
 import statistics
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -64,49 +65,44 @@ def _copy(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> 
             copy.write_row(row)
 
 
-def same_rows(data: bytes, *, team_id: int, scan_id: int) -> list[tuple[Any, ...]]:
-    """json.loads and one full finding row per vulnerability, values taken as they come."""
-    now = timezone.now()
-    rows = []
+def _vulnerabilities(data: bytes) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """json.loads, then each vulnerability with its location and a fingerprint."""
     for result in json.loads(data)["Results"]:
+        location = result["Target"]
         for v in result["Vulnerabilities"]:
-            location = result["Target"]
             fingerprint = hashlib.sha256(
                 f"trivy|{v['VulnerabilityID']}|{location}|{v['PkgName']}".encode()
             ).hexdigest()
-            rows.append(
-                (
-                    team_id, scan_id, None, "trivy", v["Severity"].lower(), v["Title"], "", "",
-                    v["VulnerabilityID"], v["PkgName"], v["InstalledVersion"], v["FixedVersion"],
-                    location, location, json.dumps(v), "[]", "[]", fingerprint, "open", now, now,
-                    now, True,
-                )
-            )  # fmt: skip
-    return rows
+            yield v, location, fingerprint
 
 
 def raw_same_rows(data: bytes, *, table: str, team_id: int, scan_id: int) -> float:
+    """One full finding row per vulnerability, values taken as they come, COPY'd to `table`."""
     started = time.perf_counter()
-    _copy(table, FINDING_COLUMNS, same_rows(data, team_id=team_id, scan_id=scan_id))
+    now = timezone.now()
+    rows = [
+        (
+            team_id, scan_id, None, "trivy", v["Severity"].lower(), v["Title"], "", "",
+            v["VulnerabilityID"], v["PkgName"], v["InstalledVersion"], v["FixedVersion"],
+            location, location, json.dumps(v), "[]", "[]", fingerprint, "open", now, now, now,
+            True,
+        )
+        for v, location, fingerprint in _vulnerabilities(data)
+    ]  # fmt: skip
+    _copy(table, FINDING_COLUMNS, rows)
     return time.perf_counter() - started
 
 
 def raw_narrow(data: bytes) -> float:
     """The narrowest floor: nine columns into an unlogged temporary table."""
     started = time.perf_counter()
-    rows = []
-    for result in json.loads(data)["Results"]:
-        for v in result["Vulnerabilities"]:
-            location = result["Target"]
-            fingerprint = hashlib.sha256(
-                f"trivy|{v['VulnerabilityID']}|{location}|{v['PkgName']}".encode()
-            ).hexdigest()
-            rows.append(
-                (
-                    "trivy", v["Severity"].lower(), v["Title"], v["VulnerabilityID"], v["PkgName"],
-                    v["InstalledVersion"], v["FixedVersion"], location, fingerprint,
-                )
-            )  # fmt: skip
+    rows = [
+        (
+            "trivy", v["Severity"].lower(), v["Title"], v["VulnerabilityID"], v["PkgName"],
+            v["InstalledVersion"], v["FixedVersion"], location, fingerprint,
+        )
+        for v, location, fingerprint in _vulnerabilities(data)
+    ]  # fmt: skip
     _copy(
         "raw_findings",
         ("tool", "severity", "title", "rule_id", "component", "version", "fixed_version",
