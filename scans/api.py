@@ -190,7 +190,7 @@ def _diff_response(scan: Scan) -> dict[str, Any]:
         if owner is None or not fps:
             return []
         qs = (
-            Finding.objects.filter(scan=owner, fingerprint__in=fps[:2000])
+            Finding.objects.filter(team_id=owner.team_id, scan=owner, fingerprint__in=fps[:2000])
             .annotate(rank=severity_rank_expression())
             .order_by("-rank", "title")
         )

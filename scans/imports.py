@@ -100,8 +100,8 @@ def scan_import(
         assets_record(scan=scan, items=items)
         step.findings_count = len(fingerprints)
         step.items_out = len(items)
-        step.output_findings = fingerprints
-        step.save(update_fields=["findings_count", "items_out", "output_findings"])
+        # No node follows an import: its step passes no fingerprints on (output_findings).
+        step.save(update_fields=["findings_count", "items_out"])
         scan_counts_refresh(scan)
         scan_log(
             scan.pk,

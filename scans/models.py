@@ -217,16 +217,32 @@ class Finding(models.Model):
         ACCEPTED = "accepted", "Accepted"
         FIXED = "fixed", "Fixed"
 
-    # Every index costs each stored finding (a 20,000-finding report writes 20,000 entries into
-    # each): `team` and `scan` need none of their own, the composite indexes below lead with them.
+    # Every index and every foreign-key check costs each stored finding (a 20,000-finding report
+    # writes 20,000 entries into each, and the database checks each key of each row at commit):
+    # `team` and `scan` need no index of their own, the composite indexes below lead with them.
+    # Only `scan` is checked by the database (which also stops a finding of a team deleted
+    # meanwhile from being stored: the team's scans go with it). A finding's team is its scan's
+    # team, denormalized for the team-wide indexes and written with the scan's own team_id;
+    # Django's delete collector cascades it. Its step is one of that scan's steps, which are
+    # only ever deleted with the scan and its findings: nothing looks findings up by step.
     team = models.ForeignKey(
-        Team, on_delete=models.CASCADE, related_name="findings", db_index=False
+        Team,
+        on_delete=models.CASCADE,
+        related_name="findings",
+        db_index=False,
+        db_constraint=False,
     )
     scan = models.ForeignKey(
         Scan, on_delete=models.CASCADE, related_name="findings", db_index=False
     )
     step = models.ForeignKey(
-        ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
+        ScanStep,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="findings",
+        db_index=False,
+        db_constraint=False,
     )
     tool = models.CharField(max_length=40)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
@@ -260,11 +276,14 @@ class Finding(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["scan", "fingerprint"], name="finding_unique_per_scan")
+            # One row per fingerprint in a scan (the scan fixes the team, so this is unique per
+            # scan), and the index of a fingerprint's rows in the team (triage, history, "latest"
+            # bookkeeping): one index for both. Look a scan's fingerprints up with its team_id.
+            models.UniqueConstraint(
+                fields=["team", "fingerprint", "scan"], name="finding_unique_per_scan"
+            )
         ]
         indexes = [
-            # A fingerprint's rows in the team (triage, history, "latest" bookkeeping).
-            models.Index(fields=["team", "fingerprint"]),
             # The findings list (scans.findings.FINDING_SORTS): filter + sort, one row per
             # fingerprint. Partial: only the latest occurrences are listed across scans. A
             # severity filter is a severity_rank filter (scans.findings), so the rank index
@@ -364,9 +383,15 @@ class FindingState(models.Model):
     """The triage state of one fingerprint in a team: it outlives the scans, so the same finding
     found again by the next scan keeps its status (scans.triage, scans.recording)."""
 
-    # findingstate_unique (team, fingerprint) is the team's index.
+    # findingstate_unique (team, fingerprint) is the team's index. Not checked by the database
+    # (a report's 20,000 states would be 20,000 checks): states are written by a scan of the team,
+    # whose findings' scan key is checked in the same transaction, or by a request of a member.
     team = models.ForeignKey(
-        Team, on_delete=models.CASCADE, related_name="finding_states", db_index=False
+        Team,
+        on_delete=models.CASCADE,
+        related_name="finding_states",
+        db_index=False,
+        db_constraint=False,
     )
     fingerprint = models.CharField(max_length=64)
     status = models.CharField(

@@ -56,7 +56,7 @@ def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[Finding
     # A step of a scan that has no findings yet (every import, most tool steps) skips the lookup.
     has_rows = Finding.objects.filter(scan=scan).exists()
     for chunk in chunks(fingerprints) if has_rows else []:
-        for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk):
+        for row in Finding.objects.filter(team_id=scan.team_id, scan=scan, fingerprint__in=chunk):
             existing[row.fingerprint] = row
     changed = []
     for fp, row in existing.items():
@@ -184,7 +184,9 @@ def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:
     fps = list(fingerprints)
     dropped = 0
     for chunk in chunks(fps):
-        dropped += Finding.objects.filter(scan=scan, fingerprint__in=chunk).delete()[0]
+        dropped += Finding.objects.filter(
+            team_id=scan.team_id, scan=scan, fingerprint__in=chunk
+        ).delete()[0]
     findings_latest_refresh(team_id=scan.team_id, fingerprints=fps)
     return dropped
 
@@ -193,7 +195,10 @@ def findings_for(scan: Scan, fingerprints: list[str]) -> list[FindingData]:
     found: list[FindingData] = []
     for chunk in chunks(fingerprints):
         found.extend(
-            row.as_data() for row in Finding.objects.filter(scan=scan, fingerprint__in=chunk)
+            row.as_data()
+            for row in Finding.objects.filter(
+                team_id=scan.team_id, scan=scan, fingerprint__in=chunk
+            )
         )
     return found
 

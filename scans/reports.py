@@ -165,7 +165,9 @@ def report_context(scan: Scan) -> dict[str, Any]:
     diff = scan_diff(scan)
     by_fp_prev: dict[str, Finding] = {}
     if diff.previous is not None and diff.fixed:
-        for row in Finding.objects.filter(scan=diff.previous, fingerprint__in=diff.fixed[:2000]):
+        for row in Finding.objects.filter(
+            team_id=scan.team_id, scan=diff.previous, fingerprint__in=diff.fixed[:2000]
+        ):
             by_fp_prev[row.fingerprint] = row
     new_set = set(diff.new)
     new_rows = [f for f in findings if f.fingerprint in new_set][:100]

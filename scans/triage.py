@@ -202,30 +202,27 @@ def finding_triage(
 def scan_findings_close_missing(scan: Scan) -> int:
     """`open` findings that the previous completed scan of the same workflow and targets reported
     and this completed scan does not are marked `fixed` (unless a later scan still saw them)."""
-    from scans.diff import scan_diff
+    from scans.diff import scan_previous
 
     if scan.status != ScanStatus.COMPLETED or scan.mode != Scan.Mode.RUN:
         return 0
-    diff = scan_diff(scan)
-    if diff.previous is None or not diff.fixed:
+    previous = scan_previous(scan)
+    if previous is None:
         return 0
+    # The previous scan's rows that are still their fingerprint's latest occurrence: neither this
+    # scan (its rows became the latest) nor any other since reported them.
+    missing = sorted(
+        Finding.objects.filter(team_id=scan.team_id, scan=previous, is_latest=True).values_list(
+            "fingerprint", flat=True
+        )
+    )
     now = timezone.now()
     closed = 0
     with transaction.atomic():
-        for chunk in chunks(diff.fixed):
-            # Still latest in the previous scan: no other scan saw it since.
-            candidates = set(
-                Finding.objects.filter(
-                    scan=diff.previous, fingerprint__in=chunk, is_latest=True
-                ).values_list("fingerprint", flat=True)
-            )
+        for chunk in chunks(missing):
             states = list(
                 FindingState.objects.select_for_update()
-                .filter(
-                    team_id=scan.team_id,
-                    fingerprint__in=sorted(candidates),
-                    status=Status.OPEN,
-                )
+                .filter(team_id=scan.team_id, fingerprint__in=chunk, status=Status.OPEN)
                 .order_by("fingerprint")
             )
             fps = [s.fingerprint for s in states]

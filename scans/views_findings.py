@@ -133,9 +133,9 @@ def scan_diff_panel(request: HttpRequest, pk: int) -> HttpResponse:
         if owner is None or not fps:
             return []
         return list(
-            Finding.objects.filter(scan=owner, fingerprint__in=fps[:2000]).order_by(
-                "-severity_rank", "title", "pk"
-            )[:limit]
+            Finding.objects.filter(
+                team_id=owner.team_id, scan=owner, fingerprint__in=fps[:2000]
+            ).order_by("-severity_rank", "title", "pk")[:limit]
         )
 
     return render(
