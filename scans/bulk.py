@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -65,13 +65,21 @@ def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
 
 
 def finding_states_upsert(
-    *, team_id: int, fingerprints: list[str], severities: list[str], now: Any
+    *,
+    team_id: int,
+    fingerprints: list[str],
+    severities: list[str],
+    now: Any,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[tuple[str, str, Any]]:
     """Create or refresh the (team, fingerprint) triage states in one statement. Rows are locked in fingerprint order, like the ORM path, so
     concurrent scans of one team queue instead of deadlocking.
 
     The lists go as two comma-joined texts that the server splits (fingerprints are hex digests,
     severities known words): adapting 40,000 strings as arrays on the client took longer.
+
+    `meanwhile` runs while the server works on the statement (it is sent in pipeline mode and
+    its result read afterwards): the caller's own preparation costs no extra time.
 
     Returns (fingerprint, status, first_seen_at) only for the states that existed before: a
     state created now is ("open", now), which the caller knows without 20,000 rows coming back."""
@@ -80,7 +88,8 @@ def finding_states_upsert(
     fps_text, severities_text = ",".join(fingerprints), ",".join(severities)
     if fps_text.count(",") != len(fingerprints) - 1 or len(severities) != len(fingerprints):
         raise ValueError("fingerprints and severities must be as many, without commas")
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    with connection.connection.pipeline(), connection.cursor() as cursor:
         cursor.execute(
             """
             WITH seen AS (
@@ -100,4 +109,6 @@ def finding_states_upsert(
             """,
             [team_id, now, now, fps_text, severities_text, now],
         )
+        if meanwhile is not None:
+            meanwhile()
         return list(cursor.fetchall())

@@ -4,6 +4,7 @@ the asset inventory, artifacts on disk, and the step's command record."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -75,15 +76,29 @@ def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[Finding
 
         # Sorted once: the triage states are locked in this order (scans.triage).
         new_fps = sorted(fp for fp in fingerprints if fp not in existing)
+        ids = (scan.team_id, scan.pk, step.pk if step else None)
+        as_json = json_text if is_postgres() else _same
+        rows: list[tuple[Any, ...]] = []
+
+        def prepare() -> None:
+            # As first seen now and open; the states that existed before are applied below.
+            rows.extend(
+                _finding_row(ids, fp, by_fp[fp], Finding.Status.OPEN, now, now, as_json)
+                for fp in new_fps
+            )
+
         states = finding_states_observe(
-            scan=scan, severities={fp: by_fp[fp].severity for fp in new_fps}, now=now
-        )
-        _findings_insert(
             scan=scan,
-            step=step,
-            rows=[(fp, by_fp[fp], *states.get(fp, (Finding.Status.OPEN, now))) for fp in new_fps],
+            severities={fp: by_fp[fp].severity for fp in new_fps},
             now=now,
+            meanwhile=prepare,
         )
+        earlier = {fp: state for fp, state in states.items() if state != (Finding.Status.OPEN, now)}
+        for index, fp in enumerate(new_fps) if earlier else ():
+            if fp in earlier:
+                cells = rows[index]
+                rows[index] = (*cells[:_STATUS], *earlier[fp], *cells[_FIRST_SEEN + 1 :])
+        _findings_insert(rows)
         # Only fingerprints with an earlier state can have earlier rows to demote; the others
         # were first seen right now.
         seen_before = [fp for fp in new_fps if fp in states and states[fp][1] != now]
@@ -101,6 +116,10 @@ FINDING_COLUMNS = (
     "references", "tags", "fingerprint", "status", "first_seen_at", "last_seen_at", "created_at",
     "is_latest",
 )  # fmt: skip
+_STATUS = FINDING_COLUMNS.index("status")
+_FIRST_SEEN = FINDING_COLUMNS.index("first_seen_at")
+assert _FIRST_SEEN == _STATUS + 1
+_JSON_CELLS = tuple(FINDING_COLUMNS.index(c) for c in ("evidence", "references", "tags"))
 
 
 def _finding_row(
@@ -139,34 +158,25 @@ def _finding_row(
     )
 
 
-def _findings_insert(
-    *, scan: Scan, step: ScanStep | None, rows: list[tuple[str, FindingData, str, Any]], now: Any
-) -> None:
-    """Insert new finding rows: COPY on PostgreSQL (scans.bulk), bulk_create elsewhere. A
-    concurrent step of the same scan storing the same fingerprint makes COPY fail as a whole;
-    then the ORM path skips the conflicting rows."""
+def _findings_insert(rows: list[tuple[Any, ...]]) -> None:
+    """Insert new finding rows (FINDING_COLUMNS): COPY on PostgreSQL (scans.bulk), bulk_create
+    elsewhere. A concurrent step of the same scan storing the same fingerprint makes COPY fail
+    as a whole; then the ORM path skips the conflicting rows."""
     if not rows:
         return
-    ids = (scan.team_id, scan.pk, step.pk if step else None)
     if is_postgres():
         try:
             with transaction.atomic():
-                copy_into(
-                    Finding._meta.db_table,
-                    FINDING_COLUMNS,
-                    (
-                        _finding_row(ids, fp, data, status, first, now, json_text)
-                        for fp, data, status, first in rows
-                    ),
-                )
+                copy_into(Finding._meta.db_table, FINDING_COLUMNS, rows)
             return
         except IntegrityError:
-            pass
+            # The JSON cells were written as text for COPY; the ORM takes the values.
+            rows = [
+                tuple(json.loads(v) if i in _JSON_CELLS else v for i, v in enumerate(row))
+                for row in rows
+            ]
     Finding.objects.bulk_create(
-        [
-            Finding(**dict(zip(FINDING_COLUMNS, _finding_row(ids, *row, now, _same), strict=True)))
-            for row in rows
-        ],
+        [Finding(**dict(zip(FINDING_COLUMNS, row, strict=True))) for row in rows],
         batch_size=CHUNK,
         ignore_conflicts=True,
     )

@@ -13,7 +13,7 @@ finding that the next completed scan of the same workflow and targets no longer 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,11 +39,16 @@ class TriageResult:
 
 
 def finding_states_observe(
-    *, scan: Scan, severities: dict[str, str], now: datetime
+    *,
+    scan: Scan,
+    severities: dict[str, str],
+    now: datetime,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, tuple[str, datetime]]:
     """Record that `scan` saw these fingerprints (fingerprint -> severity): create the missing
     states, bump last-seen and severity, reopen the ones triaged `fixed`. Returns each
-    fingerprint's (status, first_seen_at) for the new Finding rows.
+    fingerprint's (status, first_seen_at) for the new Finding rows. `meanwhile` (the caller's
+    preparation of those rows) runs while PostgreSQL works on the states, else first.
 
     The upsert takes row locks in fingerprint order, so two scans of the same team storing the
     same fingerprints at once queue behind each other instead of both marking a row "latest"."""
@@ -58,12 +63,15 @@ def finding_states_observe(
             fingerprints=fingerprints,
             severities=[severities[fp] for fp in fingerprints],
             now=now,
+            meanwhile=meanwhile,
         ):
             if status == Status.FIXED:
                 reopened.append(fp)
                 status = Status.OPEN
             states[fp] = (status, first_seen)
         fingerprints = []  # done in one statement
+    elif meanwhile is not None:
+        meanwhile()
     for chunk in chunks(fingerprints):
         FindingState.objects.bulk_create(
             [
