@@ -115,7 +115,8 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 SQLITE_PATH = VAR_DIR / "outpost.sqlite3"
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}")
+# Unset or empty (a compose file passing an empty variable): the embedded SQLite database.
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; IMMEDIATE transactions take the

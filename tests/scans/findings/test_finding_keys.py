@@ -1,0 +1,78 @@
+"""What the database still guarantees about stored findings after their team and step keys
+stopped being foreign-key constraints (each key of a 20,000-finding report was a check at
+commit): the scan key is checked, one fingerprint per scan is unique, and deleting a team or a
+scan the way the product does (Django's collector: the admin, the API) leaves nothing behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from accounts.models import Team
+from scans.models import Finding, FindingState, Scan
+from scans.recording import findings_store
+from scans.runtime import FindingData
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_finding_of_a_scan_that_does_not_exist_is_refused(
+    make_scan: Callable[..., Scan], team: Team
+) -> None:
+    scan = make_scan(3)
+    missing = scan.pk + 1000
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Finding.objects.create(
+            team=team, scan_id=missing, tool="t", title="orphan", fingerprint="f" * 64
+        )
+    assert not Finding.objects.filter(title="orphan").exists()
+    assert Finding.objects.filter(scan=scan).count() == 3
+
+
+def test_one_fingerprint_is_stored_once_per_scan(
+    make_scan: Callable[..., Scan], team: Team
+) -> None:
+    scan = make_scan(3)
+    row = Finding.objects.filter(scan=scan).first()
+    assert row is not None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Finding.objects.create(
+            team=team, scan=scan, tool=row.tool, title="again", fingerprint=row.fingerprint
+        )
+    # Storing the same finding again through the recording path keeps the one row.
+    findings_store(scan=scan, step=None, findings=[row.as_data()])
+    assert Finding.objects.filter(scan=scan, fingerprint=row.fingerprint).count() == 1
+
+
+def test_deleting_a_team_removes_its_findings_and_states_and_no_other_teams(
+    make_scan: Callable[..., Scan], team: Team
+) -> None:
+    other_team = Team.objects.create(name="Other")
+    make_scan(25)
+    make_scan(25)
+    kept = make_scan(10, team=other_team)
+    assert FindingState.objects.filter(team=team).count() > 0
+
+    team.delete()
+
+    assert not Finding.objects.exclude(team_id=other_team.pk).exists()
+    assert not FindingState.objects.exclude(team_id=other_team.pk).exists()
+    assert Finding.objects.filter(scan=kept).count() == 10
+    assert FindingState.objects.filter(team=other_team).count() == 10
+
+
+def test_deleting_a_scan_removes_its_findings_and_steps(
+    make_scan: Callable[..., Scan],
+) -> None:
+    scan = make_scan(
+        [FindingData(tool="t", severity="high", title=f"f{i}", rule_id=f"R{i}") for i in range(5)]
+    )
+    step_ids = list(scan.steps.values_list("pk", flat=True))
+    assert Finding.objects.filter(scan=scan).count() == 5
+
+    scan.delete()
+
+    assert not Finding.objects.filter(scan_id=scan.pk).exists()
+    assert not Finding.objects.filter(step_id__in=step_ids).exists()
