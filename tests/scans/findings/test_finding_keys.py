@@ -9,9 +9,12 @@ from collections.abc import Callable
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
 
-from accounts.models import Team
-from scans.models import Finding, FindingState, Scan
+from accounts.models import Team, User
+from scans.models import Finding, FindingState, Scan, ScanStep
 from scans.recording import findings_store
 from scans.runtime import FindingData
 
@@ -76,3 +79,23 @@ def test_deleting_a_scan_removes_its_findings_and_steps(
 
     assert not Finding.objects.filter(scan_id=scan.pk).exists()
     assert not Finding.objects.filter(step_id__in=step_ids).exists()
+
+
+def test_a_finding_whose_step_was_deleted_alone_still_shows(
+    make_scan: Callable[..., Scan], user: User, owner_api: APIClient, client: Client
+) -> None:
+    # The admin can delete one step of a scan; its findings keep the (now dangling) step id,
+    # which nothing reads: the pages and the API show them as before.
+    scan = make_scan(2)
+    finding = Finding.objects.filter(scan=scan).first()
+    assert finding is not None and finding.step_id is not None
+    ScanStep.objects.filter(pk=finding.step_id).delete()
+    assert Finding.objects.filter(scan=scan).count() == 2
+
+    client.force_login(user)
+    page = client.get(reverse("findings:detail", args=[finding.pk]))
+    assert page.status_code == 200
+    assert finding.title in page.content.decode()
+    answer = owner_api.get(f"/api/v1/findings/{finding.pk}")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["fingerprint"] == finding.fingerprint
