@@ -330,6 +330,13 @@ TOOL_NETWORK = {
     "gitleaks": env_str("TOOL_NETWORK_GITLEAKS", "none"),
     "nuclei": env_str("TOOL_NETWORK_NUCLEI", "bridge"),
 }
+# Tools whose downloads (vulnerability databases) are kept between runs in a Docker volume per
+# tool (TOOL_CACHE_VOLUME_PREFIX + tool, at /cache = $XDG_CACHE_HOME), made writable for the
+# sandbox user once by TOOL_IMAGE_CACHE_INIT (`chown`, as root with only CAP_CHOWN).
+TOOL_CACHE = env_bool("TOOL_CACHE", True)
+TOOL_CACHE_TOOLS = ("trivy", "grype")
+TOOL_CACHE_VOLUME_PREFIX = env_str("TOOL_CACHE_VOLUME_PREFIX", "outpost-cache-")
+TOOL_IMAGE_CACHE_INIT = env_str("TOOL_IMAGE_CACHE_INIT", "busybox:1.36.1")
 TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 1024)
 TOOL_CPUS = float(env_str("TOOL_CPUS", "1.0"))
 TOOL_PIDS_LIMIT = env_int("TOOL_PIDS_LIMIT", 256)

@@ -140,6 +140,11 @@ class ToolInvocation:
     pids_limit: int = 256
     labels: dict[str, str] = field(default_factory=dict)
     cancel_check: Callable[[], bool] | None = None  # polled; True stops the tool
+    # Docker only: a named volume kept between runs, mounted at /cache ($XDG_CACHE_HOME) for the
+    # tool's downloads (vulnerability databases); made writable for the sandbox user with
+    # `cache_init_image` the first time. Empty: no cache.
+    cache_volume: str = ""
+    cache_init_image: str = ""
 
 
 @dataclass
@@ -158,6 +163,7 @@ class ToolRun:
     output_truncated: bool = False
     duration_ms: float = 0.0
     error: str = ""  # why it did not complete (timeout, OOM, output cap, cannot pull image…)
+    notes: list[str] = field(default_factory=list)  # for the scan log (e.g. ran without cache)
     output_dir: Path | None = (
         None  # files the tool wrote (/output in docker, workdir/output locally)
     )

@@ -10,6 +10,12 @@ Sandbox (every container, whatever the tool):
 - input files bind-mounted read-only at `/input/<name>`;
 - a wall-clock timeout and a cancel check, both of which kill the container; an output cap
   (stdout + stderr) past which the container is killed;
+- a tool with a cache (`ToolInvocation.cache_volume`: trivy's and grype's databases) gets its
+  own named volume at `/cache` (`XDG_CACHE_HOME`), the same on every run of that tool and
+  mounted into no other tool's containers; the first time a worker process uses it, a
+  throwaway container of `cache_init_image` running `chown 65534:65534 /cache` as root with
+  CAP_CHOWN alone (no network, read-only root) hands it to the sandbox user. When that cannot
+  be done the tool runs without a cache, and the run's notes say why;
 - the container is always removed, whatever happened (`finally`), and is labelled
   `outpost.managed=1` + `outpost.step=<id>` so `remove_orphans` can clean up after a worker that
   died between create and remove.
@@ -41,6 +47,9 @@ from docker.utils.socket import STDERR, frames_iter
 from scans.runtime import ToolInvocation, ToolRun
 
 CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own tmpfs, not the host's /tmp
+CACHE_DIR = "/cache"
+CACHE_LABEL = "outpost.cache"
+CACHE_INIT_TIMEOUT_S = 60
 MANAGED_LABEL = "outpost.managed"
 STEP_LABEL = "outpost.step"
 SANDBOX_USER = "65534:65534"
@@ -88,6 +97,19 @@ class _OutputCollector:
                 # unread stream would block the kill and the removal.
         except (DockerException, requests.RequestException, OSError, ValueError):
             return  # the stream ends when the container is killed or removed
+
+
+class _CacheUnavailable(Exception):
+    pass
+
+
+# Cache volumes this process has handed to the sandbox user (once per process and volume), and
+# when preparing one last failed: it is not tried again for CACHE_RETRY_S (a pull that cannot
+# reach a registry may take long; every run would wait for it).
+_caches_ready: set[str] = set()
+_caches_failed: dict[str, tuple[float, str]] = {}
+_caches_lock = threading.Lock()
+CACHE_RETRY_S = 600.0
 
 
 class DockerExecutor:
@@ -147,10 +169,11 @@ class DockerExecutor:
         digests = image.attrs.get("RepoDigests") or []
         result.image_digest = str(digests[0]) if digests else str(image.id)
 
+        cache = self._cache(invocation, result)
         container = None
         try:
             container = self.client.containers.create(
-                **self._create_args(invocation, image, output_dir)
+                **self._create_args(invocation, image, output_dir, cache=cache)
             )
             self._supervise(container, invocation, result)
         finally:
@@ -171,8 +194,72 @@ class DockerExecutor:
             result.error = f"image {ref} is not available locally and cannot be pulled: {reason}"
             return None
 
+    def _cache(self, invocation: ToolInvocation, result: ToolRun) -> str:
+        """The invocation's cache volume, ready for the sandbox user; "" when it has none or it
+        cannot be prepared (the tool then runs without one: slower, not wrong)."""
+        name = invocation.cache_volume
+        if not name:
+            return ""
+        with _caches_lock:
+            if name in _caches_ready:
+                return name
+            failed_at, reason = _caches_failed.get(name, (0.0, ""))
+        if reason and time.monotonic() - failed_at < CACHE_RETRY_S:
+            result.notes.append(f"tool cache {name} unavailable, running without it: {reason}")
+            return ""
+        try:
+            self._cache_prepare(name, invocation)
+        except (_CacheUnavailable, DockerException, requests.RequestException) as exc:
+            reason = str(getattr(exc, "explanation", None) or exc)[:300]
+            with _caches_lock:
+                _caches_failed[name] = (time.monotonic(), reason)
+            result.notes.append(f"tool cache {name} unavailable, running without it: {reason}")
+            return ""
+        with _caches_lock:
+            _caches_ready.add(name)
+            _caches_failed.pop(name, None)
+        return name
+
+    def _cache_prepare(self, name: str, invocation: ToolInvocation) -> None:
+        # Creating a volume that exists returns it; a concurrent chown is harmless.
+        self.client.volumes.create(name=name, labels={CACHE_LABEL: "1"})
+        probe = ToolRun(argv=[], executor=self.name, exit_code=None)
+        image = (
+            self._image(invocation.cache_init_image, probe) if invocation.cache_init_image else None
+        )
+        if image is None:
+            raise _CacheUnavailable(probe.error or "no image to prepare it with")
+        container = self.client.containers.create(
+            image=image.id,
+            entrypoint=["chown"],
+            command=[SANDBOX_USER, CACHE_DIR],
+            user="0:0",
+            cap_drop=["ALL"],
+            cap_add=["CHOWN"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            network_mode="none",
+            mem_limit="64m",
+            pids_limit=16,
+            volumes={name: {"bind": CACHE_DIR, "mode": "rw"}},
+            labels=_labels(invocation),
+            detach=True,
+        )
+        try:
+            container.start()
+            status = container.wait(timeout=CACHE_INIT_TIMEOUT_S)
+            if status.get("StatusCode") != 0:
+                tail = container.logs(stdout=True, stderr=True)[-300:]
+                raise _CacheUnavailable(
+                    f"chown exited with {status.get('StatusCode')}: "
+                    f"{tail.decode(errors='replace').strip()}"
+                )
+        finally:
+            with contextlib.suppress(NotFound):
+                container.remove(force=True)
+
     def _create_args(
-        self, invocation: ToolInvocation, image: Any, output_dir: Path
+        self, invocation: ToolInvocation, image: Any, output_dir: Path, *, cache: str = ""
     ) -> dict[str, Any]:
         argv = list(invocation.argv)
         image_entrypoint = (image.attrs.get("Config") or {}).get("Entrypoint") or []
@@ -189,18 +276,17 @@ class DockerExecutor:
             if not name or "/" in name or name in {".", ".."}:
                 raise ValueError(f"invalid input file name {name!r}")
             volumes[str(Path(path).resolve())] = {"bind": f"/input/{name}", "mode": "ro"}
-        labels = {
-            STEP_LABEL: str(invocation.labels.get(STEP_LABEL, "")),
-            **{str(k): str(v) for k, v in invocation.labels.items()},
-            MANAGED_LABEL: "1",
-        }
+        environment = {"HOME": CONTAINER_TMP}
+        if cache:
+            volumes[cache] = {"bind": CACHE_DIR, "mode": "rw"}
+            environment["XDG_CACHE_HOME"] = CACHE_DIR
         memory = f"{int(invocation.memory_mb)}m"
         return {
             "image": image.id,
             "entrypoint": entrypoint,
             "command": command,
             "user": self.user,
-            "environment": {"HOME": CONTAINER_TMP, **invocation.env},
+            "environment": {**environment, **invocation.env},
             "working_dir": CONTAINER_TMP,
             "read_only": True,
             "tmpfs": {CONTAINER_TMP: f"rw,nosuid,nodev,size={int(self.tmpfs_mb)}m,mode=1777"},
@@ -212,7 +298,7 @@ class DockerExecutor:
             "pids_limit": int(invocation.pids_limit),
             "network_mode": invocation.network,
             "volumes": volumes,
-            "labels": labels,
+            "labels": _labels(invocation),
             # Read back through the log stream; capped on disk too, so a tool printing faster
             # than we read cannot fill the engine's disk before it is stopped.
             "log_config": LogConfig(
@@ -289,6 +375,16 @@ class DockerExecutor:
             result.error = "killed by SIGKILL (exit code 137)"
         if pids_hit and (result.timed_out or result.cancelled):
             result.error += f" (process limit of {invocation.pids_limit} reached)"
+
+
+def _labels(invocation: ToolInvocation) -> dict[str, str]:
+    """Every container of an invocation (the tool's, a cache's preparation) carries its step, so
+    the reaper finds those a dead worker left."""
+    return {
+        STEP_LABEL: str(invocation.labels.get(STEP_LABEL, "")),
+        **{str(k): str(v) for k, v in invocation.labels.items()},
+        MANAGED_LABEL: "1",
+    }
 
 
 def _kill(container: Any) -> None:

@@ -74,7 +74,13 @@ def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s:
         },
         cancel_check=ctx.is_cancelled,
     )
-    return executor.run(invocation)
+    if settings.TOOL_CACHE and tool in settings.TOOL_CACHE_TOOLS:
+        invocation.cache_volume = f"{settings.TOOL_CACHE_VOLUME_PREFIX}{tool}"
+        invocation.cache_init_image = settings.TOOL_IMAGE_CACHE_INIT
+    run = executor.run(invocation)
+    for note in run.notes:
+        ctx.log(note)
+    return run
 
 
 def run_failure(run: ToolRun) -> str:

@@ -4,8 +4,9 @@
 `trivy image` for image items, `trivy repo` for repo items (Trivy clones it itself), always
 `--format json --output /output/trivy-N.json`, targets after `--`. Trivy needs its vulnerability
 database: the upstream image downloads it on first use (network `TOOL_NETWORK_TRIVY`) into
-`$HOME` = the sandbox's /tmp, so every run downloads it again unless `skip_db_update` is set and
-the image carries a database.
+`$XDG_CACHE_HOME/trivy`, the tool's cache volume kept between runs (scans.executors.docker);
+`skip_db_update` uses the database already there (or one the image carries) without checking
+for a newer one.
 
 Reads both report shapes: the legacy top-level list of results (Trivy < 0.20) and
 `SchemaVersion` 2 (`{"ArtifactName", "Results": [...]}`), with `Vulnerabilities`,

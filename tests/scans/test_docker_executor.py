@@ -218,3 +218,58 @@ def test_remove_orphans_removes_containers_of_steps_that_no_longer_run(
         for made in (orphan, running):
             with contextlib.suppress(NotFound):  # already removed by the test
                 made.remove(force=True)
+
+
+@pytest.fixture
+def cache_volume(docker_client: Any, run_label: str) -> Iterator[str]:
+    name = f"outpost-test-cache-{run_label}"
+    yield name
+    with contextlib.suppress(NotFound):
+        docker_client.volumes.get(name).remove(force=True)
+
+
+def test_a_tool_cache_is_kept_between_runs_for_the_sandbox_user_and_that_tool_only(
+    sandbox: Any, cache_volume: str, test_images: dict[str, str], docker_client: Any
+) -> None:
+    cache = {"cache_volume": cache_volume, "cache_init_image": test_images["busybox"]}
+
+    first = sandbox(
+        'id -u; echo "$XDG_CACHE_HOME"; mkdir -p "$XDG_CACHE_HOME/db" '
+        '&& echo v2 > "$XDG_CACHE_HOME/db/metadata" && stat -c "%u %a" /cache',
+        **cache,
+    )
+    assert first.ok, (first.stderr, first.notes)
+    assert first.stdout.decode().split() == ["65534", "/cache", "65534", "755"]
+    assert first.notes == []
+
+    again = sandbox("cat /cache/db/metadata; echo x > /pwned", **cache)
+    assert again.stdout.decode().strip() == "v2"  # the download of the first run is there
+    assert b"Read-only file system" in again.stderr  # and the rest of the sandbox is as before
+
+    other_tool = sandbox("ls /cache; echo home=$XDG_CACHE_HOME")
+    assert b"No such file or directory" in other_tool.stderr
+    assert other_tool.stdout.decode().strip() == "home="
+
+    volume = docker_client.volumes.get(cache_volume)
+    assert volume.attrs["Labels"] == {"outpost.cache": "1"}
+
+
+def test_a_cache_that_cannot_be_prepared_leaves_the_tool_running_without_one(
+    sandbox: Any, cache_volume: str
+) -> None:
+    started = time.monotonic()
+    run = sandbox(
+        'echo "cache=$XDG_CACHE_HOME"; ls /cache',
+        cache_volume=cache_volume,
+        cache_init_image="outpost-test/not-built:0",
+    )
+
+    assert run.stdout.decode().strip() == "cache="
+    assert b"No such file or directory" in run.stderr
+    assert len(run.notes) == 1
+    assert run.notes[0].startswith(f"tool cache {cache_volume} unavailable, running without it:")
+    assert "outpost-test/not-built:0" in run.notes[0]
+    # Not tried again at every run: the next one says so at once.
+    again = sandbox("true", cache_volume=cache_volume, cache_init_image="outpost-test/not-built:0")
+    assert again.ok and again.notes == run.notes
+    assert time.monotonic() - started < 20

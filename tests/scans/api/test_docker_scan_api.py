@@ -15,17 +15,20 @@ by config/settings.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from docker.errors import NotFound
 
 from accounts.models import Role, Team
-from scans.models import Finding, Scan
+from scans.models import Finding, Scan, ScanLog
 from tests.scans.tools.conftest import build_test_images, sample
 from tests.workers import WorkerCluster, wait_for
 
@@ -70,13 +73,25 @@ def private_artifacts(worker_cluster: WorkerCluster, settings: Any, tmp_path: Pa
 
 
 @pytest.fixture
+def cache_prefix(require_docker: Any) -> Iterator[str]:
+    """A volume-name prefix of this test's own for the tools' caches; removed afterwards."""
+    prefix = f"outpost-test-{uuid.uuid4().hex[:10]}-"
+    yield prefix
+    for volume in require_docker.volumes.list(filters={"name": prefix}):
+        with contextlib.suppress(NotFound):
+            volume.remove(force=True)
+
+
+@pytest.fixture
 def image_worker(
     worker_cluster: WorkerCluster,
     tool_images: dict[str, str],
     settings: Any,
+    cache_prefix: str,
 ) -> Callable[..., WorkerCluster]:
     """Starts a worker that runs tools with the Docker executor, Trivy from `trivy_image` (the
-    stand-in unless a test says otherwise) without network, and no Grype step."""
+    stand-in unless a test says otherwise) without network, and no Grype step. Trivy's cache
+    volume is prepared with the local busybox image."""
     # The workflow is built in this process (scan_start_image): Trivy only, as the worker expects.
     settings.GRYPE_ENABLED = False
 
@@ -87,6 +102,8 @@ def image_worker(
                 "TOOL_IMAGE_TRIVY": trivy_image,
                 "TOOL_NETWORK_TRIVY": "none",
                 "GRYPE_ENABLED": "false",
+                "TOOL_IMAGE_CACHE_INIT": tool_images["busybox"],
+                "TOOL_CACHE_VOLUME_PREFIX": cache_prefix,
             }
         )
         worker_cluster.start()
@@ -123,6 +140,8 @@ def test_an_authorized_image_is_scanned_by_a_worker_and_its_findings_are_read_th
     owner_api: Any,
     authorize: Any,
     tool_images: dict[str, str],
+    cache_prefix: str,
+    require_docker: Any,
 ) -> None:
     expected, severities, vulnerability_ids = _expected_findings()
     assert expected > 0
@@ -153,6 +172,14 @@ def test_an_authorized_image_is_scanned_by_a_worker_and_its_findings_are_read_th
     assert command["argv"][:2] == ["trivy", "image"]
     assert command["argv"][-2:] == ["--", IMAGE]
     assert f"trivy-fake: image {IMAGE}" in step["stderr_tail"]
+    # Trivy's database cache: a volume of its own, handed to the sandbox user, kept for the
+    # next run (the stand-in downloads nothing, so it is empty).
+    assert not ScanLog.objects.filter(scan_id=scan_id, message__contains="tool cache").exists()
+    owner = require_docker.containers.run(
+        tool_images["busybox"], ["stat", "-c", "%u", "/cache"], remove=True,
+        network_mode="none", volumes={f"{cache_prefix}trivy": {"bind": "/cache", "mode": "ro"}},
+    )  # fmt: skip
+    assert owner.decode().strip() == "65534"
 
     as_json = owner_api.get(f"/api/v1/scans/{scan_id}?format=json")
     assert as_json.status_code == 200 and as_json["Content-Type"] == "application/json"

@@ -4,13 +4,18 @@ reachable, so the images are made from this machine's busybox-static and nmap)."
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
+from docker.errors import NotFound
 
 from tests.conftest import service_unavailable
 from tests.scanning import SCANNER_OUTPUTS
@@ -63,13 +68,22 @@ def test_images() -> dict[str, str]:
 
 
 @pytest.fixture
-def tool_images_settings(settings: Any, test_images: dict[str, str]) -> dict[str, str]:
+def tool_images_settings(settings: Any, test_images: dict[str, str]) -> Iterator[dict[str, str]]:
     """settings.TOOL_IMAGES pointed at the local images; nmap on the host network (bridge is
-    disabled on test machines, and only 127.0.0.1 is ever scanned), the others without network."""
+    disabled on test machines, and only 127.0.0.1 is ever scanned), the others without network;
+    the tools' cache volumes are this test's own (prepared with the local busybox), removed
+    afterwards."""
     settings.TOOL_IMAGES = {
         **settings.TOOL_IMAGES,
         "nmap": test_images["nmap"],
         "trivy": test_images["trivy"],
     }
     settings.TOOL_NETWORK = {**settings.TOOL_NETWORK, "nmap": "host", "trivy": "none"}
-    return test_images
+    settings.TOOL_IMAGE_CACHE_INIT = test_images["busybox"]
+    prefix = f"outpost-test-{uuid.uuid4().hex[:10]}-"
+    settings.TOOL_CACHE_VOLUME_PREFIX = prefix
+    yield test_images
+    client = docker.from_env()
+    for volume in client.volumes.list(filters={"name": prefix}):
+        with contextlib.suppress(NotFound):
+            volume.remove(force=True)

@@ -48,3 +48,22 @@ def test_a_tool_that_fails_fails_the_step_with_its_reason(
 
     assert "outpost-test/not-built:1 is not available locally and cannot be pulled" in result.error
     assert result.findings == []
+
+
+def test_trivy_runs_with_its_cache_or_says_in_the_log_why_it_ran_without(
+    tool_images_settings: dict[str, str], step_context: Any, settings: Any
+) -> None:
+    ctx = step_context(items=[Item("image", "nginx:1.25")], executor=DockerExecutor())
+    assert trivy.run(ctx).error == ""
+    assert not [line for line in step_context.logs if "tool cache" in line]
+
+    # A cache whose preparation image is missing: the scan runs anyway, and its log says so.
+    settings.TOOL_CACHE_VOLUME_PREFIX += "other-"
+    settings.TOOL_IMAGE_CACHE_INIT = "outpost-test/not-built:2"
+    ctx = step_context(items=[Item("image", "nginx:1.25")], executor=DockerExecutor())
+    result = trivy.run(ctx)
+
+    assert result.error == "" and result.findings
+    [note] = [line for line in step_context.logs if "tool cache" in line]
+    assert note.startswith(f"tool cache {settings.TOOL_CACHE_VOLUME_PREFIX}trivy unavailable")
+    assert "outpost-test/not-built:2" in note
