@@ -30,6 +30,19 @@ def _database_url() -> str:
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+def _group_running(pgid: int) -> bool:
+    """Whether a process of this process group is alive (zombies have closed their files)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid pgrp …: comm may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
 @dataclass
 class WorkerCluster:
     """Handle on a running qcluster: kill it (as a crash would), start another, read its log."""
@@ -62,11 +75,17 @@ class WorkerCluster:
         raise RuntimeError(f"worker not ready after {timeout_s} s:\n{self.log()}")
 
     def kill(self, proc: subprocess.Popen[bytes] | None = None) -> None:
-        """SIGKILL the whole process group: no clean-up, like a machine dying."""
+        """SIGKILL the whole process group: no clean-up, like a machine dying. Returns when no
+        process of the group runs any more (not only its leader): a worker still exiting keeps
+        its broker connection open, and Redis hands a blocked BLPOP of that connection the next
+        task, which is then lost with it (what the reaper's resend sweep is for, minutes later)."""
         for p in [proc] if proc else list(self.processes):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            while _group_running(p.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def stop(self) -> None:
         for p in self.processes:
