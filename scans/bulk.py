@@ -57,7 +57,9 @@ def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
     """COPY rows into `table` (names are ours, never user input). JSON cells must be given as
     text (`json_text`)."""
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with connection.cursor() as cursor:
+    # The psycopg cursor is used directly: its errors are turned into Django's (IntegrityError…)
+    # here, as Django's own cursor wrapper would.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
             for row in rows:
@@ -72,8 +74,9 @@ def finding_states_upsert(
     now: Any,
     meanwhile: Callable[[], object] | None = None,
 ) -> list[tuple[str, str, Any]]:
-    """Create or refresh the (team, fingerprint) triage states in one statement. Rows are locked in fingerprint order, like the ORM path, so
-    concurrent scans of one team queue instead of deadlocking.
+    """Create or refresh the (team, fingerprint) triage states in one statement. Rows are
+    locked in fingerprint order, like the ORM path, so concurrent scans of one team queue
+    instead of deadlocking.
 
     The lists go as two comma-joined texts that the server splits (fingerprints are hex digests,
     severities known words): adapting 40,000 strings as arrays on the client took longer.

@@ -99,3 +99,37 @@ def test_a_finding_whose_step_was_deleted_alone_still_shows(
     answer = owner_api.get(f"/api/v1/findings/{finding.pk}")
     assert answer.status_code == 200, answer.content
     assert answer.json()["fingerprint"] == finding.fingerprint
+
+
+def test_rows_that_meet_a_concurrent_steps_row_are_stored_around_it_with_their_json(
+    make_scan: Callable[..., Scan], team: Team
+) -> None:
+    # Another step of the scan stored one of these fingerprints in the meantime: on PostgreSQL
+    # the COPY fails as a whole and the rows go again through the ORM, skipping that one.
+    from django.utils import timezone
+
+    from scans.bulk import is_postgres, json_text
+    from scans.recording import _finding_row, _findings_insert, _same
+
+    scan = make_scan(1)
+    taken = Finding.objects.get(scan=scan)
+    data = [
+        FindingData(
+            tool="t", severity="low", title=f"n{i}", rule_id=f"N{i}",
+            evidence={"port": i, "tags": ["a"]}, references=[f"https://example.test/{i}"],
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    now = timezone.now()
+    as_json = json_text if is_postgres() else _same
+    ids = (team.pk, scan.pk, None)
+    rows = [_finding_row(ids, d.fingerprint, d, "open", now, now, as_json) for d in data]
+    rows.append(_finding_row(ids, taken.fingerprint, taken.as_data(), "open", now, now, as_json))
+
+    _findings_insert(rows)
+
+    assert Finding.objects.filter(scan=scan).count() == 4
+    assert Finding.objects.get(scan=scan, fingerprint=taken.fingerprint).pk == taken.pk
+    stored = Finding.objects.get(scan=scan, rule_id="N2")
+    assert stored.evidence == {"port": 2, "tags": ["a"]}
+    assert stored.references == ["https://example.test/2"]
