@@ -208,6 +208,10 @@ class ScanLog(models.Model):
         return f"{self.created_at:%H:%M:%S} {self.message[:80]}"
 
 
+# A foreign key without an index or a database constraint (see Finding, FindingState).
+_UNCHECKED_KEY: dict[str, Any] = {"db_index": False, "db_constraint": False}
+
+
 class Finding(models.Model):
     """One normalized finding of one scan. `fingerprint` identifies it across scans."""
 
@@ -217,32 +221,20 @@ class Finding(models.Model):
         ACCEPTED = "accepted", "Accepted"
         FIXED = "fixed", "Fixed"
 
-    # Every index and every foreign-key check costs each stored finding (a 20,000-finding report
-    # writes 20,000 entries into each, and the database checks each key of each row at commit):
-    # `team` and `scan` need no index of their own, the composite indexes below lead with them.
-    # Only `scan` is checked by the database (which also stops a finding of a team deleted
-    # meanwhile from being stored: the team's scans go with it). A finding's team is its scan's
-    # team, denormalized for the team-wide indexes and written with the scan's own team_id;
-    # Django's delete collector cascades it. Its step is one of that scan's steps, which are
-    # only ever deleted with the scan and its findings: nothing looks findings up by step.
-    team = models.ForeignKey(
-        Team,
-        on_delete=models.CASCADE,
-        related_name="findings",
-        db_index=False,
-        db_constraint=False,
-    )
-    scan = models.ForeignKey(
-        Scan, on_delete=models.CASCADE, related_name="findings", db_index=False
-    )
+    # Every index and foreign-key check costs each stored finding (a 20,000-finding report makes
+    # 20,000 entries in each index and 20,000 checks per key at commit). `team` and `scan` need no
+    # index of their own: the composite indexes lead with them. Only `scan` is a constraint; the
+    # team is the scan's team (denormalized for the indexes), the step one of the scan's steps
+    # (deleted only with it, never looked up); Django's delete collector cascades both.
+    team = models.ForeignKey(Team, models.CASCADE, related_name="findings", **_UNCHECKED_KEY)
+    scan = models.ForeignKey(Scan, models.CASCADE, related_name="findings", db_index=False)
     step = models.ForeignKey(
         ScanStep,
+        models.DO_NOTHING,
         null=True,
         blank=True,
-        on_delete=models.DO_NOTHING,
         related_name="findings",
-        db_index=False,
-        db_constraint=False,
+        **_UNCHECKED_KEY,
     )
     tool = models.CharField(max_length=40)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
@@ -383,16 +375,10 @@ class FindingState(models.Model):
     """The triage state of one fingerprint in a team: it outlives the scans, so the same finding
     found again by the next scan keeps its status (scans.triage, scans.recording)."""
 
-    # findingstate_unique (team, fingerprint) is the team's index. Not checked by the database
-    # (a report's 20,000 states would be 20,000 checks): states are written by a scan of the team,
-    # whose findings' scan key is checked in the same transaction, or by a request of a member.
-    team = models.ForeignKey(
-        Team,
-        on_delete=models.CASCADE,
-        related_name="finding_states",
-        db_index=False,
-        db_constraint=False,
-    )
+    # findingstate_unique (team, fingerprint) is the team's index. Not a constraint (20,000
+    # checks a report): states are written by a scan of the team, in the transaction that checks
+    # its findings' scan key, or by a request of a member.
+    team = models.ForeignKey(Team, models.CASCADE, related_name="finding_states", **_UNCHECKED_KEY)
     fingerprint = models.CharField(max_length=64)
     status = models.CharField(
         max_length=16, choices=Finding.Status.choices, default=Finding.Status.OPEN

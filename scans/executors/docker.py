@@ -204,21 +204,19 @@ class DockerExecutor:
             if name in _caches_ready:
                 return name
             failed_at, reason = _caches_failed.get(name, (0.0, ""))
-        if reason and time.monotonic() - failed_at < CACHE_RETRY_S:
-            result.notes.append(f"tool cache {name} unavailable, running without it: {reason}")
-            return ""
-        try:
-            self._cache_prepare(name, invocation)
-        except (_CacheUnavailable, DockerException, requests.RequestException) as exc:
-            reason = str(getattr(exc, "explanation", None) or exc)[:300]
-            with _caches_lock:
-                _caches_failed[name] = (time.monotonic(), reason)
-            result.notes.append(f"tool cache {name} unavailable, running without it: {reason}")
-            return ""
-        with _caches_lock:
-            _caches_ready.add(name)
-            _caches_failed.pop(name, None)
-        return name
+        if not reason or time.monotonic() - failed_at >= CACHE_RETRY_S:
+            try:
+                self._cache_prepare(name, invocation)
+                with _caches_lock:
+                    _caches_ready.add(name)
+                    _caches_failed.pop(name, None)
+                return name
+            except (_CacheUnavailable, DockerException, requests.RequestException) as exc:
+                reason = str(getattr(exc, "explanation", None) or exc)[:300]
+                with _caches_lock:
+                    _caches_failed[name] = (time.monotonic(), reason)
+        result.notes.append(f"tool cache {name} unavailable, running without it: {reason}")
+        return ""
 
     def _cache_prepare(self, name: str, invocation: ToolInvocation) -> None:
         # Creating a volume that exists returns it; a concurrent chown is harmless.

@@ -29,7 +29,7 @@ from docker.errors import NotFound
 
 from accounts.models import Role, Team
 from scans.models import Finding, Scan, ScanLog
-from tests.scans.tools.conftest import build_test_images, sample
+from tests.scans.tools.conftest import build_test_images, sample, trivy_expected
 from tests.workers import WorkerCluster, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -40,21 +40,12 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 
 def _expected_findings() -> tuple[int, Counter[str], set[str]]:
-    """What the stand-in's report holds, read from its raw JSON: distinct vulnerabilities (by
-    id, package and package path), their severities as Outpost names them, their ids."""
-    document = json.loads(sample("trivy/scheme_2_many_vulns.json"))
-    vulnerabilities: dict[tuple[str, str, str], str] = {}
-    for result in document["Results"]:
+    """What the stand-in's report holds, read from its raw JSON (vulnerabilities only: its ids
+    are the vulnerability ids)."""
+    raw = sample("trivy/scheme_2_many_vulns.json")
+    for result in json.loads(raw)["Results"]:
         assert not result.get("Misconfigurations") and not result.get("Secrets")
-        for vuln in result.get("Vulnerabilities") or []:
-            key = (
-                vuln["VulnerabilityID"],
-                vuln["PkgName"],
-                vuln.get("PkgPath") or result["Target"],
-            )
-            vulnerabilities[key] = vuln["Severity"]
-    severities = Counter("info" if s == "UNKNOWN" else s.lower() for s in vulnerabilities.values())
-    return len(vulnerabilities), severities, {key[0] for key in vulnerabilities}
+    return trivy_expected(raw)
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ worked out here from the raw JSON, not taken from the parser under test."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Role, Team
 from scans.models import Finding, Scan
-from tests.scans.tools.conftest import sample
+from tests.scans.tools.conftest import sample, trivy_expected
 
 pytestmark = [pytest.mark.django_db]
 
@@ -66,34 +64,6 @@ def _upload(client: Any, tool: str, data: bytes, name: str = "report.json", **fi
     return client.post(IMPORT_URL, body, format="multipart")
 
 
-def _trivy_expected(raw: bytes) -> tuple[int, Counter[str], set[str]]:
-    """Count what a SchemaVersion 2 Trivy report holds, read straight from its JSON: distinct
-    vulnerabilities (a package path repeated in a report is one finding), failed
-    misconfigurations and secrets; their severities as Outpost names them; the rule ids."""
-    document = json.loads(raw)
-    assert document["SchemaVersion"] == 2
-    vulnerabilities: dict[tuple[str, str, str], str] = {}
-    others: list[tuple[str, str]] = []
-    for result in document["Results"]:
-        for vuln in result.get("Vulnerabilities") or []:
-            key = (
-                vuln["VulnerabilityID"],
-                vuln["PkgName"],
-                vuln.get("PkgPath") or result["Target"],
-            )
-            vulnerabilities[key] = vuln["Severity"]
-        for misconfiguration in result.get("Misconfigurations") or []:
-            if misconfiguration["Status"] == "FAIL":
-                rule = misconfiguration.get("AVDID") or misconfiguration["ID"]
-                others.append((rule, misconfiguration["Severity"]))
-        for secret in result.get("Secrets") or []:
-            others.append((secret["RuleID"], secret["Severity"]))
-    severities = [*vulnerabilities.values(), *(severity for _, severity in others)]
-    named = Counter("info" if s == "UNKNOWN" else s.lower() for s in severities)
-    rules = {key[0] for key in vulnerabilities} | {rule for rule, _ in others}
-    return len(severities), named, rules
-
-
 @pytest.mark.parametrize(
     "report", ["trivy/scheme_2_many_vulns.json", "trivy/misconfigurations_and_secrets.json"]
 )
@@ -101,7 +71,7 @@ def test_importing_a_real_trivy_report_creates_a_completed_scan_with_every_findi
     owner_api: Any, team: Team, report: str, private_artifacts: Path
 ) -> None:
     raw = sample(report)
-    expected, severities, rules = _trivy_expected(raw)
+    expected, severities, rules = trivy_expected(raw)
     assert expected > 0
 
     answer = _upload(owner_api, "trivy", raw, name=Path(report).name, target="registry.test/app:1")
@@ -144,7 +114,7 @@ def test_importing_the_same_report_twice_finds_nothing_new_and_everything_still_
 
     assert first.status_code == 201 and second.status_code == 201, second.json()
     n = first.json()["findings"]
-    assert n == _trivy_expected(raw)[0]
+    assert n == trivy_expected(raw)[0]
     assert second.json()["scan_id"] != first.json()["scan_id"]
     assert second.json()["findings"] == n
     assert second.json()["new"] == 0

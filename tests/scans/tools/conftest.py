@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,34 @@ def build_test_images() -> dict[str, str]:
     if done.returncode != 0:
         pytest.fail(f"scripts/build-test-images failed:\n{done.stdout}\n{done.stderr}")
     return dict(TEST_IMAGES)
+
+
+def trivy_expected(raw: bytes) -> tuple[int, Counter[str], set[str]]:
+    """Count what a SchemaVersion 2 Trivy report holds, read straight from its JSON: distinct
+    vulnerabilities (a package path repeated in a report is one finding), failed
+    misconfigurations and secrets; their severities as Outpost names them; the rule ids."""
+    document = json.loads(raw)
+    assert document["SchemaVersion"] == 2
+    vulnerabilities: dict[tuple[str, str, str], str] = {}
+    others: list[tuple[str, str]] = []
+    for result in document["Results"]:
+        for vuln in result.get("Vulnerabilities") or []:
+            key = (
+                vuln["VulnerabilityID"],
+                vuln["PkgName"],
+                vuln.get("PkgPath") or result["Target"],
+            )
+            vulnerabilities[key] = vuln["Severity"]
+        for misconfiguration in result.get("Misconfigurations") or []:
+            if misconfiguration["Status"] == "FAIL":
+                rule = misconfiguration.get("AVDID") or misconfiguration["ID"]
+                others.append((rule, misconfiguration["Severity"]))
+        for secret in result.get("Secrets") or []:
+            others.append((secret["RuleID"], secret["Severity"]))
+    severities = [*vulnerabilities.values(), *(severity for _, severity in others)]
+    named = Counter("info" if s == "UNKNOWN" else s.lower() for s in severities)
+    rules = {key[0] for key in vulnerabilities} | {rule for rule, _ in others}
+    return len(severities), named, rules
 
 
 @pytest.fixture(scope="session")
