@@ -66,6 +66,15 @@ def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
                 copy.write_row(row)
 
 
+def _joined(values: list[str]) -> str:
+    """One comma-joined text for the server to split (string_to_array): fingerprints are hex
+    digests, severities known words."""
+    text = ",".join(values)
+    if text.count(",") != len(values) - 1:
+        raise ValueError("values sent as one comma-joined text cannot contain commas")
+    return text
+
+
 def finding_states_upsert(
     *,
     team_id: int,
@@ -88,9 +97,9 @@ def finding_states_upsert(
     state created now is ("open", now), which the caller knows without 20,000 rows coming back."""
     if not fingerprints:
         return []
-    fps_text, severities_text = ",".join(fingerprints), ",".join(severities)
-    if fps_text.count(",") != len(fingerprints) - 1 or len(severities) != len(fingerprints):
-        raise ValueError("fingerprints and severities must be as many, without commas")
+    if len(severities) != len(fingerprints):
+        raise ValueError("fingerprints and severities must be as many")
+    fps_text, severities_text = _joined(fingerprints), _joined(severities)
     connection.ensure_connection()
     with connection.connection.pipeline(), connection.cursor() as cursor:
         cursor.execute(
@@ -115,3 +124,36 @@ def finding_states_upsert(
         if meanwhile is not None:
             meanwhile()
         return list(cursor.fetchall())
+
+
+def findings_demote(*, team_id: int, scan_id: int, fingerprints: list[str]) -> int:
+    """The team's rows of these fingerprints outside `scan` stop being their latest occurrence
+    (the scan's own rows just took over). One statement, driven by the fingerprints: each is
+    looked up in the (team, fingerprint, scan) index, and the rows found are updated by id.
+
+    The ORM's `fingerprint IN (…) AND is_latest` let the planner pick a partial list index
+    instead and read every latest row of the team for each batch of fingerprints: with the
+    statistics not yet caught up after a large import, re-importing a 20,000-finding report
+    over 100,000 latest rows spent ~1.7 s here, against ~0.6 s for this. `OFFSET 0` keeps the
+    per-fingerprint lookup from being flattened into a join, and the array of ids, unknown when
+    the statement is planned, is always looked up in the primary key."""
+    if not fingerprints:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE scans_finding SET is_latest = false
+            WHERE is_latest AND id = ANY(ARRAY(
+                SELECT older.id
+                FROM unnest(string_to_array(%s, ',')) AS s (fingerprint)
+                CROSS JOIN LATERAL (
+                    SELECT id FROM scans_finding
+                    WHERE team_id = %s AND fingerprint = s.fingerprint AND is_latest
+                        AND scan_id <> %s
+                    OFFSET 0
+                ) AS older
+            ))
+            """,
+            [_joined(fingerprints), team_id, scan_id],
+        )
+        return cursor.rowcount

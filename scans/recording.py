@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from scans.bulk import chunks, copy_into, gc_paused, is_postgres, json_text
+from scans.bulk import chunks, copy_into, findings_demote, gc_paused, is_postgres, json_text
 from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
 from scans.runtime import SEVERITIES, FindingData, Item, ToolRun
 
@@ -102,7 +102,9 @@ def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[Finding
         # Only fingerprints with an earlier state can have earlier rows to demote; the others
         # were first seen right now.
         seen_before = [fp for fp in new_fps if fp in states and states[fp][1] != now]
-        for chunk in chunks(seen_before):
+        if is_postgres():
+            findings_demote(team_id=scan.team_id, scan_id=scan.pk, fingerprints=seen_before)
+        for chunk in chunks(seen_before) if not is_postgres() else ():
             Finding.objects.filter(
                 team_id=scan.team_id, fingerprint__in=chunk, is_latest=True
             ).exclude(scan=scan).update(is_latest=False)

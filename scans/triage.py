@@ -126,13 +126,19 @@ def findings_latest_refresh(*, team_id: int, fingerprints: Iterable[str]) -> Non
                 .values_list("fingerprint", "id", "is_latest")
             )
             newest: dict[str, tuple[int, bool]] = {}
+            # Rows still marked latest that are not their fingerprint's newest, by id: a
+            # `fingerprint IN (…) AND is_latest` update can be planned as a read of every latest
+            # row of the team (see scans.bulk.findings_demote).
+            demote: list[int] = []
             for fp, pk, is_latest in remaining:
-                newest.setdefault(fp, (pk, is_latest))
+                if fp not in newest:
+                    newest[fp] = (pk, is_latest)
+                elif is_latest:
+                    demote.append(pk)
             promote = [pk for pk, is_latest in newest.values() if not is_latest]
+            if demote:
+                Finding.objects.filter(pk__in=demote).update(is_latest=False)
             if promote:
-                Finding.objects.filter(team_id=team_id, fingerprint__in=chunk).exclude(
-                    pk__in=[pk for pk, _ in newest.values()]
-                ).filter(is_latest=True).update(is_latest=False)
                 Finding.objects.filter(pk__in=promote).update(is_latest=True)
             gone = [fp for fp in chunk if fp not in newest]
             if gone:

@@ -210,6 +210,43 @@ def test_findings_list_and_dashboard_with_a_million_findings(
     assert list_p95 <= 100 and dashboard_p95 <= 300, figures
 
 
+@pytest.mark.timeout(3600)
+def test_importing_a_20000_vulnerability_report_next_to_a_million_findings(
+    million_findings: dict[str, Any], make_user: Callable[..., User]
+) -> None:
+    """The same 20,000-vulnerability Trivy report imported into a team with no findings (the
+    baseline, this run) and into the team with a million, then once more (every fingerprint
+    seen before: the million-finding team's rescan of an unchanged image)."""
+    from scans.imports import scan_import
+    from tests.bench.test_ingest_bench import VULNERABILITIES, synthetic_report
+
+    team, user = million_findings["team"], million_findings["user"]
+    empty = Team.objects.get(personal_owner=make_user("empty-team@example.test"))
+    data = synthetic_report(VULNERABILITIES, salt="scale")
+
+    def timed_import(into: Team) -> tuple[float, Scan]:
+        started = time.perf_counter()
+        scan = scan_import(team=into, user=user, tool="trivy", data=data, target="bench/scale:1")
+        return time.perf_counter() - started, scan
+
+    baseline_s, _ = timed_import(empty)
+    first_s, first = timed_import(team)
+    again_s, again = timed_import(team)
+    print(f"\n[bench] import of {VULNERABILITIES:,} Trivy vulnerabilities (PostgreSQL):")
+    print(f"[bench]   into a team with no findings (baseline):       {baseline_s:.2f} s")
+    print(
+        f"[bench]   into the team with {TOTAL:,} findings:         {first_s:.2f} s "
+        f"({first_s / baseline_s:.2f}x)"
+    )
+    print(
+        f"[bench]   the same report again (all seen before):       {again_s:.2f} s "
+        f"({again_s / baseline_s:.2f}x)"
+    )
+    assert Finding.objects.filter(scan=again, is_latest=True).count() == VULNERABILITIES
+    assert not Finding.objects.filter(scan=first, is_latest=True).exists()
+    assert Finding.objects.filter(team=team, is_latest=True).count() == TOTAL + VULNERABILITIES
+
+
 @pytest.mark.timeout(1800)
 def test_pdf_of_1000_findings_against_a_plain_1000_row_table(
     require_postgres: None, db: None, user: User, team: Team
