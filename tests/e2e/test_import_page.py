@@ -143,3 +143,51 @@ def test_an_upload_over_the_limit_gets_a_page_naming_the_limit(
     assert Scan.objects.count() == 0
     # The 413 document itself is what Chromium reports as a failed resource; nothing else may.
     assert [e for e in page_errors if "413" not in e] == []
+
+
+def test_a_sent_form_shows_the_import_in_progress_and_cannot_be_sent_twice(
+    page: Any,
+    page_errors: list[str],
+    login_as: Callable[[User], None],
+    screenshot: Callable[..., Any],
+    user: User,
+) -> None:
+    """The page's own submit handler runs; a listener the test adds after it keeps the first
+    submission from leaving (as a long upload would keep the page waiting) so that the page can be
+    looked at, then the form is sent for real."""
+    login_as(user)
+    page.goto("/scans/import")
+    assert page.locator(".import-progress").is_hidden()
+    page.select_option("#id_tool", "trivy")
+    page.set_input_files("#id_file", str(SCANNER_OUTPUTS / TRIVY_REPORT))
+    page.evaluate(
+        """() => {
+            window.submits = [];
+            document.querySelector("form.report-import").addEventListener("submit", (event) => {
+                window.submits.push(event.defaultPrevented);
+                event.preventDefault();
+            });
+        }"""
+    )
+    page.click("button[type=submit]")
+    status = page.locator(".import-progress")
+    assert status.is_visible()
+    size_kb = round((SCANNER_OUTPUTS / TRIVY_REPORT).stat().st_size / 1024)
+    assert f"Uploading and importing legacy_many_vulns.json ({size_kb} KB)" in status.inner_text()
+    assert page.is_disabled("button[type=submit]")
+    assert page.get_attribute("form.report-import", "aria-busy") == "true"
+    # A second try while the first is under way (Enter in a field submits the form even with the
+    # button disabled) is stopped by the page: the event arrives already prevented.
+    page.evaluate("() => document.querySelector('form.report-import').requestSubmit()")
+    assert page.evaluate("() => window.submits") == [False, True]
+    shots = screenshot(page, "scan-import-busy")
+    assert shots.overflow_px == {1280: 0, 390: 0}
+
+    page.evaluate("() => document.querySelector('form.report-import').submit()")
+    page.wait_for_url(re.compile(r"/scans/\d+/$"))
+    assert Scan.objects.count() == 1
+    page.go_back()
+    page.wait_for_url("**/scans/import")
+    assert page.locator(".import-progress").is_hidden()
+    assert not page.is_disabled("button[type=submit]")
+    assert page_errors == []
