@@ -104,10 +104,11 @@ def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[Finding
         seen_before = [fp for fp in new_fps if fp in states and states[fp][1] != now]
         if is_postgres():
             findings_demote(team_id=scan.team_id, scan_id=scan.pk, fingerprints=seen_before)
-        for chunk in chunks(seen_before) if not is_postgres() else ():
-            Finding.objects.filter(
-                team_id=scan.team_id, fingerprint__in=chunk, is_latest=True
-            ).exclude(scan=scan).update(is_latest=False)
+        else:
+            for chunk in chunks(seen_before):
+                Finding.objects.filter(
+                    team_id=scan.team_id, fingerprint__in=chunk, is_latest=True
+                ).exclude(scan=scan).update(is_latest=False)
     return fingerprints
 
 
