@@ -1,6 +1,6 @@
 """The report-import page in a real browser: the empty form, a corrupt upload (the error next to
-the file field), a real Trivy report that lands on the new scan, and an upload over the size
-limit; at 1280 and 390 px, with no console or CSP error and nothing wider than the screen.
+the file field), a real Trivy report that lands on the new scan, the form while an import is
+under way (it cannot be sent twice), and an upload over the size limit; at 1280 and 390 px, with no console or CSP error and nothing wider than the screen.
 Full-page screenshots go to var/screenshots/; the form, the error and the result's first screen
 are also kept in docs/screenshots/ for the README."""
 
