@@ -411,7 +411,7 @@ for _cidr in METRICS_ALLOWED_IPS:
         ) from _exc
 # Request counts are summed in each process and added to shared cache counters this often.
 METRICS_FLUSH_S = float(env_str("METRICS_FLUSH_S", "10"))
-MIDDLEWARE.insert(0, "config.metrics.RequestMetricsMiddleware")
+MIDDLEWARE.insert(0, "config.prometheus.RequestMetricsMiddleware")
 # collectstatic (image build): source maps are for developers with the files at hand; compressing
 # them with brotli took most of the build's time, so they are served uncompressed.
 WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]

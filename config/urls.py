@@ -21,7 +21,7 @@ urlpatterns = [
     path("targets/", include("targets.urls")),
     path("scans/", include("scans.urls")),
     path("integrations/", include("integrations.urls")),
-    path("findings/", include("scans.urls_findings")),
+    path("findings/", include("scans.findings.urls")),
     path("workflows/", include("workflows.urls")),
     path("admin/", admin.site.urls),
     path("health", health.health, name="health"),

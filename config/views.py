@@ -9,10 +9,10 @@ from django.shortcuts import render
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The team's dashboard (scans.views_dashboard); without a team, the welcome page."""
+    """The team's dashboard (scans.reports.views); without a team, the welcome page."""
     team = request.team  # type: ignore[attr-defined]
     if team is not None:
-        from scans.views_dashboard import dashboard
+        from scans.reports.views import dashboard
 
         return dashboard(request)
     # Only an account in no team gets here (one added in the admin has no personal team).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.kinds import NODE_KIND
-from scans.runtime import (
+from scans.engine.runtime import (
     ITEM_KINDS,
     SEVERITIES,
     Command,

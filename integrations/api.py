@@ -26,7 +26,7 @@ from integrations.models import (
     RuleEvent,
 )
 from scans.models import Scan
-from scans.runtime import SEVERITIES
+from scans.engine.runtime import SEVERITIES
 
 ERRORS = {
     400: DetailSerializer,

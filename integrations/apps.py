@@ -20,7 +20,7 @@ RESUME_LOST_NAME = "outpost: resume lost deliveries"
 def _ensure_schedules(**kwargs: Any) -> None:
     """The recurring sweep of lost deliveries (integrations.delivery.deliveries_resume_lost),
     created idempotently after `migrate`, like the scan reaper."""
-    from scans.schedules import schedule_every_minute
+    from scans.engine.recurring import schedule_every_minute
 
     schedule_every_minute(name=RESUME_LOST_NAME, func="integrations.tasks.deliveries_resume_lost")
 

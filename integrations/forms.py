@@ -14,7 +14,7 @@ from django.utils import timezone
 from integrations.models import Integration, IntegrationKind, RuleEvent
 from integrations.schedules import MAX_EVERY_HOURS
 from integrations.services import MAX_RECIPIENTS, NAME_MAX, SECRET_MAX, SECRET_MIN
-from scans.runtime import SEVERITIES
+from scans.engine.runtime import SEVERITIES
 from targets.models import Target
 from workflows.models import Workflow
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from scans.models import Finding, Scan, severity_rank_expression
-from scans.runtime import SEVERITIES, SEVERITY_RANK, FindingData
+from scans.engine.runtime import SEVERITIES, SEVERITY_RANK, FindingData
 
 # Findings carried in a message (the worst first); platforms show fewer, the webhook all of them.
 MAX_FINDINGS = 25

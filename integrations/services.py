@@ -28,7 +28,7 @@ from integrations.models import (
     RuleEvent,
 )
 from integrations.outbound import url_problem
-from scans.runtime import SEVERITIES
+from scans.engine.runtime import SEVERITIES
 
 NAME_MAX = 100
 SECRET_MIN = 16

@@ -1,5 +1,5 @@
 """Scans API: start (or dry-run), list, detail (`?format=json|table`), logs, findings, cancel, delete.
-The CI entry points (report import, image scan) are in scans/api_ci.py."""
+The CI entry points (report import, image scan) are in scans/imports/api.py."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from accounts.models import Role
 from accounts.ratelimits import rate_limit_wait
 from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
-from scans.formats import scan_as_table
+from scans.findings.text import scan_as_table
 from scans.models import (
     Finding,
     Scan,
@@ -167,7 +167,7 @@ class ScanResultsSerializer(ScanDetailSerializer):
 
     @extend_schema_field(FindingSerializer(many=True))
     def get_results(self, scan: Scan) -> Any:
-        from scans.exports import scan_findings_ordered
+        from scans.findings.exports import scan_findings_ordered
 
         return FindingSerializer(scan_findings_ordered(scan), many=True).data
 
@@ -182,7 +182,7 @@ class ScanDiffSerializer(serializers.Serializer):
 
 
 def _diff_response(scan: Scan) -> dict[str, Any]:
-    from scans.diff import scan_diff
+    from scans.findings.diff import scan_diff
 
     diff = scan_diff(scan)
 
@@ -312,7 +312,7 @@ class ScanViewSet(
                 scan_as_table(scan, findings), content_type="text/plain; charset=utf-8"
             )
         if fmt in ("csv", "sarif"):
-            from scans.exports import scan_export_response
+            from scans.findings.exports import scan_export_response
 
             return scan_export_response(scan, fmt)
         if fmt != "json":
@@ -402,7 +402,7 @@ class ScanViewSet(
     )
     @action(detail=True, methods=["get", "post"], url_path="report.pdf")
     def report_pdf(self, request: Request, pk: str | None = None) -> Any:
-        from scans.reports import report_pdf_response
+        from scans.reports.pdf import report_pdf_response
 
         return report_pdf_response(
             scan=self.get_object(),

@@ -10,8 +10,8 @@ class ScansConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from scans.schedules import ensure_schedules
+        from scans.engine.recurring import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self)
 
-        from scans import receivers  # noqa: F401  (triage and dashboard signal receivers)
+        from scans.findings import receivers# noqa: F401  (triage and dashboard signal receivers)

@@ -39,7 +39,7 @@ class ScanStartForm(forms.Form):
 
 
 # What each importable tool is called and the command that writes a report this page reads.
-# Decoration only: the list of tools is the adapter registry (scans.imports.IMPORTABLE_TOOLS);
+# Decoration only: the list of tools is the adapter registry (scans.imports.services.IMPORTABLE_TOOLS);
 # a tool added there shows up here with its bare name until it gets a line.
 REPORT_HINTS: dict[str, tuple[str, str]] = {
     "trivy": ("Trivy", "trivy image --format json --output trivy.json IMAGE"),
@@ -52,7 +52,7 @@ REPORT_HINTS: dict[str, tuple[str, str]] = {
 
 def report_tools() -> list[tuple[str, str, str]]:
     """(tool, label, command that writes its report) for every importable tool."""
-    from scans.imports import IMPORTABLE_TOOLS
+    from scans.imports.services import IMPORTABLE_TOOLS
 
     order = list(REPORT_HINTS)  # the common ones first; the registry's order is nmap first
     tools = sorted(IMPORTABLE_TOOLS, key=lambda t: order.index(t) if t in order else len(order))

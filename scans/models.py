@@ -256,7 +256,7 @@ class Finding(models.Model):
     last_seen_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     # The newest occurrence of this fingerprint in the team: the cross-scan findings list shows
-    # one row per fingerprint (scans.findings), kept by scans.recording.findings_store.
+    # one row per fingerprint (scans.findings.queries), kept by scans.findings.storage.findings_store.
     is_latest = models.BooleanField(default=True)
     # critical=4 … info=0, computed by the database so that "worst first" can use an index.
     severity_rank = models.GeneratedField(
@@ -276,9 +276,9 @@ class Finding(models.Model):
             )
         ]
         indexes = [
-            # The findings list (scans.findings.FINDING_SORTS): filter + sort, one row per
+            # The findings list (scans.findings.queries.FINDING_SORTS): filter + sort, one row per
             # fingerprint. Partial: only the latest occurrences are listed across scans. A
-            # severity filter is a severity_rank filter (scans.findings), so the rank index
+            # severity filter is a severity_rank filter (scans.findings.queries), so the rank index
             # also serves "high, newest first".
             *[
                 models.Index(fields=fields, name=name, condition=models.Q(is_latest=True))
@@ -305,7 +305,7 @@ class Finding(models.Model):
         return f"[{self.severity}] {self.title}"
 
     def as_data(self) -> Any:
-        from scans.runtime import FindingData
+        from scans.engine.runtime import FindingData
 
         return FindingData(
             tool=self.tool, severity=self.severity, title=self.title, rule_id=self.rule_id,
@@ -373,7 +373,7 @@ class Artifact(models.Model):
 
 class FindingState(models.Model):
     """The triage state of one fingerprint in a team: it outlives the scans, so the same finding
-    found again by the next scan keeps its status (scans.triage, scans.recording)."""
+    found again by the next scan keeps its status (scans.findings.triage, scans.findings.storage)."""
 
     # findingstate_unique (team, fingerprint) is the team's index. Not a constraint (20,000
     # checks a report): states are written by a scan of the team, in the transaction that checks
@@ -435,7 +435,7 @@ class FindingEvent(models.Model):
 
 
 class Report(models.Model):
-    """A PDF report of one scan, rendered by a worker task (scans.reports) into ARTIFACTS_DIR."""
+    """A PDF report of one scan, rendered by a worker task (scans.reports.pdf) into ARTIFACTS_DIR."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

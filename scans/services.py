@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
-from scans.engine import scan_advance, scan_enqueue_roots, scan_log
+from scans.engine.step import scan_advance, scan_enqueue_roots, scan_log
 from scans.models import SCAN_TERMINAL, Scan, ScanStatus, ScanStep, StepStatus
-from scans.runtime import Item
+from scans.engine.runtime import Item
 
 
 class ScanRefused(ValidationError):

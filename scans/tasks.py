@@ -4,12 +4,12 @@ from __future__ import annotations
 
 
 def step_run(step_id: int) -> str:
-    from scans.engine import step_run as run
+    from scans.engine.step import step_run as run
 
     return run(step_id)
 
 
 def reap() -> str:
-    from scans.reaper import reap_stale_steps
+    from scans.engine.reaper import reap_stale_steps
 
     return reap_stale_steps()

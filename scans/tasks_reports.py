@@ -4,6 +4,6 @@ from __future__ import annotations
 
 
 def report_render(report_id: int) -> str:
-    from scans.reports import report_render as render
+    from scans.reports.pdf import report_render as render
 
     return render(report_id)

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from scans import views, views_dashboard, views_findings, views_import, views_reports
+from scans import views, views_reports
+from scans.reports import views as views_dashboard
+from scans.findings import views as views_findings
+from scans.imports import views as views_import
 
 app_name = "scans"
 

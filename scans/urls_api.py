@@ -3,7 +3,10 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scans import api, api_ci, api_findings, metrics
+from scans import api
+from scans.imports import api as api_ci
+from scans.findings import api as api_findings
+from scans.reports import metrics
 
 router = SimpleRouter(trailing_slash=False)
 router.register("scans", api.ScanViewSet, basename="scan")

@@ -10,7 +10,7 @@ from accounts.models import Role, role_at_least
 from accounts.permissions import team_role_required
 from config.api_errors import Conflict
 from scans.models import Report, Scan
-from scans.reports import report_latest, report_request
+from scans.reports.pdf import report_latest, report_request
 
 
 @team_role_required(Role.VIEWER)

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from scans.runtime import Item
+from scans.engine.runtime import Item
 from targets.items import (
     HostKey,
     ItemError,

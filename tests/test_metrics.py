@@ -36,7 +36,7 @@ def metrics_on(settings: Any) -> Any:
     settings.METRICS_TOKEN = TOKEN
     settings.METRICS_ALLOWED_IPS = []
     settings.METRICS_FLUSH_S = 0  # every request reaches the shared counters at once
-    from config.metrics import TALLY
+    from config.prometheus import TALLY
 
     TALLY.flush()  # what earlier tests counted is not this test's
     return settings

@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from scans.runtime import (
+from scans.engine.runtime import (
     ITEM_KINDS,
     SEVERITIES,
     Command,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.runtime import ITEM_KINDS, Command, Item, StepContext, StepResult
+from scans.engine.runtime import ITEM_KINDS, Command, Item, StepContext, StepResult
 
 CONFIG_FIELDS: list[dict[str, Any]] = [
     {"name": "seconds", "type": "int", "default": 60, "min": 1, "max": 86400,

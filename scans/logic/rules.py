@@ -25,7 +25,7 @@ from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-from scans.runtime import (
+from scans.engine.runtime import (
     ITEM_KINDS,
     SEVERITIES,
     Command,

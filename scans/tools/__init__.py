@@ -1,8 +1,8 @@
 """Containerized tool adapters: one module per tool, listed in ADAPTERS (tool -> dotted path) and
-imported lazily. Each module is a runner in the sense of `scans.runtime` and also reads its
+imported lazily. Each module is a runner in the sense of `scans.engine.runtime` and also reads its
 tool's reports for imports:
 
-    CONFIG_FIELDS   the node's config schema (see scans.builtin.options)
+    CONFIG_FIELDS   the node's config schema (see scans.tools.kit.options)
     ACCEPTS, EMITS  item kinds
     commands(config, items) -> list[Command]   argv lists + the image from settings.TOOL_IMAGES
     run(ctx) -> StepResult                     runs them with ctx.executor, parses the reports

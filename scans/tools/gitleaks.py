@@ -30,12 +30,12 @@ from typing import Any
 
 from django.conf import settings
 
-from scans.builtin.options import ConfigField, timeout_field, validate_config
-from scans.builtin.secret_scan import GIT_CONFIG, _git_env, repo_url_problem
-from scans.runtime import Command, FindingData, Item, StepContext, StepResult
-from scans.tools.arguments import TargetRefused, repo_argument
-from scans.tools.invoke import Plan, invoke, run_failure, run_plans
-from scans.tools.report import (
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
+from scans.tools.secret_scan import GIT_CONFIG, _git_env, repo_url_problem
+from scans.engine.runtime import Command, FindingData, Item, StepContext, StepResult
+from scans.tools.kit.arguments import TargetRefused, repo_argument
+from scans.tools.kit.invoke import Plan, invoke, run_failure, run_plans
+from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,

@@ -23,11 +23,11 @@ from typing import Any
 
 from django.conf import settings
 
-from scans.builtin.options import ConfigField, timeout_field, validate_config
-from scans.runtime import Command, FindingData, Item, StepContext, StepFailed, StepResult
-from scans.tools.arguments import TargetRefused, image_argument
-from scans.tools.invoke import Plan, run_plans
-from scans.tools.report import (
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
+from scans.engine.runtime import Command, FindingData, Item, StepContext, StepFailed, StepResult
+from scans.tools.kit.arguments import TargetRefused, image_argument
+from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,

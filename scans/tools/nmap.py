@@ -33,12 +33,12 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from django.conf import settings
 
-from scans.builtin.options import ConfigField, timeout_field, validate_config
-from scans.builtin.port_spec import PortSpecError, parse_port_spec
-from scans.runtime import Command, FindingData, Item, StepContext, StepResult
-from scans.tools.arguments import TargetRefused, host_argument, service_argument
-from scans.tools.invoke import Plan, run_plans
-from scans.tools.report import ParsedReport, bulk_parser, cvss_severity, dedupe, text
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
+from scans.tools.kit.port_spec import PortSpecError, parse_port_spec
+from scans.engine.runtime import Command, FindingData, Item, StepContext, StepResult
+from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
+from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.reports import ParsedReport, bulk_parser, cvss_severity, dedupe, text
 
 TOOL = "nmap"
 ACCEPTS = {"host", "service"}

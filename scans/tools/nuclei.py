@@ -27,11 +27,11 @@ from typing import Any
 
 from django.conf import settings
 
-from scans.builtin.options import ConfigField, timeout_field, validate_config
-from scans.runtime import SEVERITIES, Command, FindingData, Item, StepContext, StepResult
-from scans.tools.arguments import TargetRefused, item_argument
-from scans.tools.invoke import Plan, run_plans
-from scans.tools.report import ParsedReport, as_list, bulk_parser, dedupe, named_severity, text
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
+from scans.engine.runtime import SEVERITIES, Command, FindingData, Item, StepContext, StepResult
+from scans.tools.kit.arguments import TargetRefused, item_argument
+from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.reports import ParsedReport, as_list, bulk_parser, dedupe, named_severity, text
 
 TOOL = "nuclei"
 ACCEPTS = {"host", "service", "url"}

@@ -4,7 +4,7 @@
 `trivy image` for image items, `trivy repo` for repo items (Trivy clones it itself), always
 `--format json --output /output/trivy-N.json`, targets after `--`. Trivy needs its vulnerability
 database: the upstream image downloads it on first use (network `TOOL_NETWORK_TRIVY`) into
-`$XDG_CACHE_HOME/trivy`, the tool's cache volume kept between runs (scans.executors.docker);
+`$XDG_CACHE_HOME/trivy`, the tool's cache volume kept between runs (scans.engine.executors.docker);
 `skip_db_update` uses the database already there (or one the image carries) without checking
 for a newer one.
 
@@ -28,11 +28,11 @@ from typing import Any
 
 from django.conf import settings
 
-from scans.builtin.options import ConfigField, timeout_field, validate_config
-from scans.runtime import Command, FindingData, Item, StepContext, StepResult
-from scans.tools.arguments import TargetRefused, image_argument, repo_argument
-from scans.tools.invoke import Plan, run_plans
-from scans.tools.report import (
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
+from scans.engine.runtime import Command, FindingData, Item, StepContext, StepResult
+from scans.tools.kit.arguments import TargetRefused, image_argument, repo_argument
+from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,

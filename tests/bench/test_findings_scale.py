@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from scans.models import Finding, OpenFindingsDay, Scan, ScanStatus
-from scans.runtime import SEVERITIES, fingerprint_of
+from scans.engine.runtime import SEVERITIES, fingerprint_of
 from tests.scans.findings.factories import completed_scan, realistic_findings
 
 TOTAL = 1_000_000
@@ -170,7 +170,7 @@ def test_findings_list_and_dashboard_with_a_million_findings(
         assert client.get("/").status_code == 200
 
     started = time.perf_counter()
-    from scans.dashboard import open_findings_refresh
+    from scans.reports.dashboard import open_findings_refresh
 
     open_findings_refresh(team.pk)
     refresh_ms = (time.perf_counter() - started) * 1000
@@ -187,7 +187,7 @@ def test_findings_list_and_dashboard_with_a_million_findings(
             f"[bench] {name:48s} median {median:7.1f} ms  p95 {p95:7.1f} ms  "
             f"{queries} SQL queries ({sql:.1f} ms in SQL, median)"
         )
-    from scans.findings import findings_for_team
+    from scans.findings.queries import findings_for_team
 
     for label, filters in (("severity=high, -last_seen", {"severity": ["high"], "sort": "-last_seen"}),
                            ("status=open, worst first", {"status": ["open"]})):  # fmt: skip
@@ -217,7 +217,7 @@ def test_importing_a_20000_vulnerability_report_next_to_a_million_findings(
     """The same 20,000-vulnerability Trivy report imported into a team with no findings (the
     baseline, this run) and into the team with a million, then once more (every fingerprint
     seen before: the million-finding team's rescan of an unchanged image)."""
-    from scans.imports import scan_import
+    from scans.imports.services import scan_import
     from tests.bench.test_ingest_bench import VULNERABILITIES, synthetic_report
 
     team, user = million_findings["team"], million_findings["user"]
@@ -253,7 +253,7 @@ def test_pdf_of_1000_findings_against_a_plain_1000_row_table(
 ) -> None:
     from weasyprint import HTML
 
-    from scans.reports import offline_url_fetcher, report_html
+    from scans.reports.pdf import offline_url_fetcher, report_html
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     data = realistic_findings(1000)

@@ -5,7 +5,7 @@
 2. A synthetic Trivy report with 20,000 vulnerabilities (the legacy sample's entries, repeated
    with distinct ids): the time of `trivy.parse` against `json.loads` of the same bytes alone,
    the floor any JSON report parser pays, with the garbage collector running as usual and paused
-   as the parsers pause it (scans.tools.report.bulk_parser). The ratios say what normalization
+   as the parsers pause it (scans.tools.kit.reports.bulk_parser). The ratios say what normalization
    costs on top.
 
 Run with `make bench`. (Storing findings in PostgreSQL is measured with the Finding model's
@@ -22,7 +22,7 @@ from collections.abc import Callable
 import pytest
 
 from scans.tools import get_adapter
-from scans.tools.report import bulk_parser
+from scans.tools.kit.reports import bulk_parser
 from tests.scanning import SCANNER_OUTPUTS
 
 ROUNDS = 5

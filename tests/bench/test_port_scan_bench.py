@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from scans.builtin.tcp_connect import scan_tcp_ports
+from scans.tools.kit.tcp_connect import scan_tcp_ports
 
 RUNS = 5
 NMAP = ["nmap", "-sT", "-p-", "-n", "-Pn", "-oG", "-", "127.0.0.1"]

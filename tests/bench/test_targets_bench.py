@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from accounts.models import Team, User
-from scans.runtime import Item
+from scans.engine.runtime import Item
 from targets.items import (
     HostKey,
     host_key,

@@ -20,8 +20,8 @@ from accounts.models import Team, User
 from integrations.models import Integration
 from integrations.services import integration_create
 from scans.models import Scan, ScanStatus
-from scans.recording import findings_store, scan_counts_refresh
-from scans.runtime import FindingData
+from scans.findings.storage import findings_store, scan_counts_refresh
+from scans.engine.runtime import FindingData
 
 SIGNING_SECRET = "correct-horse-battery-staple-0123"
 

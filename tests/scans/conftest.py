@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scans.builtin.targets import parse_service
-from scans.executors.local import LocalExecutor
-from scans.runtime import Executor, FindingData, Item, StepContext
+from scans.tools.kit.values import parse_service
+from scans.engine.executors.local import LocalExecutor
+from scans.engine.runtime import Executor, FindingData, Item, StepContext
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 

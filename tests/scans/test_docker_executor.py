@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from docker.errors import NotFound
 
-from scans.executors.docker import DockerExecutor, remove_orphans
-from scans.runtime import ToolInvocation, ToolRun
+from scans.engine.executors.docker import DockerExecutor, remove_orphans
+from scans.engine.runtime import ToolInvocation, ToolRun
 from tests.scans.tools.conftest import build_test_images
 
 

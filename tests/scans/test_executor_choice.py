@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from scans.executors import forget_auto_decision, get_executor, resolve_executor_name
-from scans.executors.local import LocalExecutor
+from scans.engine.executors import forget_auto_decision, get_executor, resolve_executor_name
+from scans.engine.executors.local import LocalExecutor
 
 
 class SilentEngine:

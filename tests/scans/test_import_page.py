@@ -16,7 +16,7 @@ from django.test import Client
 from accounts.middleware import MULTIPART_FRAMING_BYTES
 from accounts.models import Role, Team, User
 from scans.forms import ReportImportForm
-from scans.imports import IMPORTABLE_TOOLS
+from scans.imports.services import IMPORTABLE_TOOLS
 from scans.models import Finding, Scan
 from tests.scans.tools.conftest import sample
 

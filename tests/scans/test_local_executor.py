@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scans.executors.local import LocalExecutor
-from scans.runtime import ToolInvocation
+from scans.engine.executors.local import LocalExecutor
+from scans.engine.runtime import ToolInvocation
 
 
 def invocation(tmp_path: Path, argv: list[str], **options: object) -> ToolInvocation:

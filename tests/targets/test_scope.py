@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pytest_django import DjangoAssertNumQueries
 
 from accounts.models import Team, User
-from scans.runtime import Item
+from scans.engine.runtime import Item
 from targets.items import (
     ItemError,
     image_ref,

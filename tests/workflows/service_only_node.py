@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.runtime import Command, Item, StepContext, StepResult
+from scans.engine.runtime import Command, Item, StepContext, StepResult
 from workflows.nodes.base import NodeType
 
 NODE = NodeType(

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from scans.logic import condition, delay, rules
-from scans.runtime import FindingData, Item, StepContext, StepFailed
+from scans.engine.runtime import FindingData, Item, StepContext, StepFailed
 
 pytestmark = pytest.mark.smoke
 

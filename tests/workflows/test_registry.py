@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from scans.runtime import ITEM_KINDS
+from scans.engine.runtime import ITEM_KINDS
 from workflows.node_config import config_errors, config_normalize
 from workflows.nodes import GROUPS, NODE_TYPES, get_node_type, node_type, node_types
 

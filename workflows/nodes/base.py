@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from scans.runtime import ITEM_KINDS
+from scans.engine.runtime import ITEM_KINDS
 
 GROUPS = ("Discover", "Probe", "Scan", "Logic", "Notify", "Report")
 FIELD_TYPES = ("int", "str", "bool", "choice", "list")

@@ -8,5 +8,5 @@ NODE = NodeType(
     group="Discover",
     icon="globe",
     help="Resolve host names to their A/AAAA addresses (and follow CNAMEs in scope).",
-    runner="scans.builtin.dns_resolve",
+    runner="scans.tools.dns_resolve",
 )

@@ -8,5 +8,5 @@ NODE = NodeType(
     group="Probe",
     icon="http",
     help="Find web servers on hosts and services: status, title, server, redirects.",
-    runner="scans.builtin.http_probe",
+    runner="scans.tools.http_probe",
 )

@@ -8,5 +8,5 @@ NODE = NodeType(
     group="Discover",
     icon="radar",
     help="Find open TCP ports with fast connect scans (built in, no tool needed).",
-    runner="scans.builtin.port_scan",
+    runner="scans.tools.port_scan",
 )

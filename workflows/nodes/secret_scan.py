@@ -8,5 +8,5 @@ NODE = NodeType(
     group="Scan",
     icon="key",
     help="Secrets exposed in web responses and repositories (built in).",
-    runner="scans.builtin.secret_scan",
+    runner="scans.tools.secret_scan",
 )

@@ -8,5 +8,5 @@ NODE = NodeType(
     group="Probe",
     icon="lock",
     help="Check certificates and TLS versions: expiry, hostname match, weak protocols.",
-    runner="scans.builtin.tls_inspect",
+    runner="scans.tools.tls_inspect",
 )

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from accounts.models import Role, Team
-from scans.imports import scan_import
+from scans.imports.services import scan_import
 from scans.models import Artifact, Scan, ScanStep
 from targets.services import target_create
 from tests.scanning import SCANNER_OUTPUTS

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from scans.builtin import dns_resolve
-from scans.runtime import Item
+from scans.tools import dns_resolve
+from scans.engine.runtime import Item
 from tests.scans.builtin.conftest import DnsServer
 from tests.scans.conftest import StepContextFactory
 

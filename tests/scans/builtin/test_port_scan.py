@@ -10,11 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from scans.builtin import port_scan, tcp_connect
-from scans.builtin.port_spec import PortSpecError, parse_port_spec
-from scans.builtin.tcp_connect import scan_tcp_ports
-from scans.builtin.top_ports import TOP_100_TCP, TOP_1000_TCP
-from scans.runtime import Item
+from scans.tools import port_scan
+from scans.tools.kit import tcp_connect
+from scans.tools.kit.port_spec import PortSpecError, parse_port_spec
+from scans.tools.kit.tcp_connect import scan_tcp_ports
+from scans.tools.kit.top_ports import TOP_100_TCP, TOP_1000_TCP
+from scans.engine.runtime import Item
 from tests.scans.conftest import StepContextFactory
 
 

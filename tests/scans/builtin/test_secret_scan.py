@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from scans.builtin import secret_scan
-from scans.runtime import Item
+from scans.tools import secret_scan
+from scans.engine.runtime import Item
 from tests.scans.conftest import StepContextFactory
 
 AWS_KEY = "AKIAJ7Q2R5T8W1Y4B6D9"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scans.builtin import tls_inspect
-from scans.builtin.certificates import certificate_info, hostname_matches
-from scans.runtime import Item
+from scans.tools import tls_inspect
+from scans.tools.kit.certificates import certificate_info, hostname_matches
+from scans.engine.runtime import Item
 from tests.scans.builtin.conftest import TlsServer, make_ca, make_certificate, server_tls_context
 from tests.scans.conftest import StepContextFactory
 

@@ -53,7 +53,7 @@ def test_items_that_left_scope_are_dropped_before_the_next_step(
     assert ports.items_out == 1
     authorize("127.0.0.1/32", excluded=True)
 
-    from scans.engine import step_run
+    from scans.engine.step import step_run
 
     ScanStep.objects.filter(scan=scan, node_id="web").update(
         status="queued", error="", finished_at=None

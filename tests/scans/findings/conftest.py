@@ -1,5 +1,5 @@
 """Fixtures for findings, triage, exports, reports and the dashboard: completed scans recorded
-through the engine's recording path (scans.recording.findings_store)."""
+through the engine's recording path (scans.findings.storage.findings_store)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from accounts.models import Team, User
 from scans.models import Scan
-from scans.runtime import FindingData
+from scans.engine.runtime import FindingData
 from tests.scans.findings.factories import completed_scan, realistic_findings
 
 

@@ -1,7 +1,7 @@
 """Realistic findings for tests and benchmarks: the shapes the real adapters produce (Trivy/Grype
 package CVEs in images, Nuclei template hits on URLs, Gitleaks secrets at file:line, Nmap and the
 built-in checks on host:port), deterministic for a seed. A completed scan is made through the
-same recording path as the engine (scans.recording.findings_store)."""
+same recording path as the engine (scans.findings.storage.findings_store)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from scans.models import Scan, ScanStatus, ScanStep, StepStatus
-from scans.recording import findings_store, scan_counts_refresh
-from scans.runtime import SEVERITIES, FindingData
+from scans.findings.storage import findings_store, scan_counts_refresh
+from scans.engine.runtime import SEVERITIES, FindingData
 
 PACKAGES = [
     ("openssl", "3.0.11-1", "3.0.13-1"), ("libcurl4", "7.88.1-10", "7.88.1-10+deb12u5"),

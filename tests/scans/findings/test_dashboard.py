@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from scans.dashboard import open_findings_refresh, open_findings_trend
+from scans.reports.dashboard import open_findings_refresh, open_findings_trend
 from scans.models import Finding, OpenFindingsDay, Scan
 from scans.signals import scan_finished
 from tests.scans.findings.factories import realistic_findings, severity_mix

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from scans.models import Finding
-from scans.runtime import FindingData
+from scans.engine.runtime import FindingData
 from tests.scans.findings.factories import realistic_findings
 
 pytestmark = pytest.mark.django_db

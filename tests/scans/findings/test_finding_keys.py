@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Team, User
 from scans.models import Finding, FindingState, Scan, ScanStep
-from scans.recording import findings_store
-from scans.runtime import FindingData
+from scans.findings.storage import findings_store
+from scans.engine.runtime import FindingData
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,8 +108,8 @@ def test_rows_that_meet_a_concurrent_steps_row_are_stored_around_it_with_their_j
     # the COPY fails as a whole and the rows go again through the ORM, skipping that one.
     from django.utils import timezone
 
-    from scans.bulk import is_postgres, json_text
-    from scans.recording import _finding_row, _findings_insert, _same
+    from config.bulkwrite import is_postgres, json_text
+    from scans.findings.storage import _finding_row, _findings_insert, _same
 
     scan = make_scan(1)
     taken = Finding.objects.get(scan=scan)

@@ -1,5 +1,5 @@
 """A scan's rows become their fingerprints' latest occurrence in the team; only the team's older
-rows of those fingerprints give that up (scans.recording, scans.bulk.findings_demote on
+rows of those fingerprints give that up (scans.findings.storage, config.bulkwrite.findings_demote on
 PostgreSQL, the ORM elsewhere)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from accounts.models import Team, User
 from scans.models import Finding, Scan
-from scans.recording import findings_store
+from scans.findings.storage import findings_store
 from tests.scans.findings.factories import realistic_findings
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_a_scan_takes_over_only_its_fingerprints_and_only_in_its_team(
 def test_after_rows_are_deleted_the_newest_remaining_row_is_the_only_latest(
     make_scan: Callable[..., Scan], team: Team
 ) -> None:
-    from scans.triage import findings_latest_refresh
+    from scans.findings.triage import findings_latest_refresh
 
     data = realistic_findings(4)
     fps = [f.fingerprint for f in data]

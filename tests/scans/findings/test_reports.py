@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from scans.models import Report
-from scans.reports import offline_url_fetcher, report_html
+from scans.reports.pdf import offline_url_fetcher, report_html
 from tests.scans.findings.factories import realistic_findings, severity_mix
 from tests.workers import wait_for
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from scans.models import Finding, FindingEvent, FindingState
-from scans.triage import scan_findings_close_missing
+from scans.findings.triage import scan_findings_close_missing
 from tests.scans.findings.factories import realistic_findings
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from scans.runtime import Item
+from scans.engine.runtime import Item
 from scans.tools import gitleaks
 
 

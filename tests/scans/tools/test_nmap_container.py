@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.executors.docker import DockerExecutor
-from scans.runtime import Item
+from scans.engine.executors.docker import DockerExecutor
+from scans.engine.runtime import Item
 from scans.tools import nmap
 
 

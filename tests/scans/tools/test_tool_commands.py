@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from scans.builtin.options import ConfigError
-from scans.runtime import Item, StepFailed
+from scans.tools.kit.options import ConfigError
+from scans.engine.runtime import Item, StepFailed
 from scans.tools import ADAPTERS, get_adapter
-from scans.tools.invoke import localize
+from scans.tools.kit.invoke import localize
 
 HOSTILE = [
     Item("host", "-oX/etc/passwd"),

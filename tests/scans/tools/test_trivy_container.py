@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scans.executors.docker import DockerExecutor
-from scans.runtime import Item
+from scans.engine.executors.docker import DockerExecutor
+from scans.engine.runtime import Item
 from scans.tools import trivy
 from tests.scans.tools.conftest import sample
 

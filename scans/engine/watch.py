@@ -1,0 +1,103 @@
+"""Guarding one running step: a watcher thread heart-beats it and turns a cancel request or the
+step timeout into a stop flag; the runner runs in its own thread so that a stop ends the step on
+time even when a runner is stuck in a blocking call (scans.engine.step uses both)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from scans.models import Scan, ScanStep, StepStatus
+from scans.engine.runtime import StepContext, StepFailed, StepResult
+
+log = structlog.get_logger(__name__)
+
+
+class StepWatcher(threading.Thread):
+    """Heart-beats a running step and raises its stop flag on cancel or timeout."""
+
+    def __init__(self, step: ScanStep) -> None:
+        super().__init__(name=f"watch-step-{step.pk}", daemon=True)
+        self.step_id = step.pk
+        self.scan_id = step.scan_id
+        self.timeout_s = step.timeout_s
+        self.started = time.monotonic()
+        self.stop_flag = threading.Event()
+        self.done = threading.Event()
+        self.reason = ""
+
+    def run(self) -> None:
+        last_beat = 0.0
+        try:
+            while not self.done.wait(0.5):
+                now = time.monotonic()
+                if now - self.started > self.timeout_s and not self.stop_flag.is_set():
+                    self.reason = f"timed out after {self.timeout_s} s"
+                    self.stop_flag.set()
+                if (
+                    not self.stop_flag.is_set()
+                    and Scan.objects.filter(
+                        pk=self.scan_id, cancel_requested_at__isnull=False
+                    ).exists()
+                ):
+                    self.reason = "cancelled"
+                    self.stop_flag.set()
+                if now - last_beat >= settings.STEP_HEARTBEAT_S:
+                    ScanStep.objects.filter(pk=self.step_id, status=StepStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                    last_beat = now
+        except Exception:  # a DB hiccup must not kill the step; the reaper covers a dead worker
+            log.exception("step.watcher_error", step_id=self.step_id)
+        finally:
+            connection.close()
+
+
+STOP_GRACE_S = 1.0
+
+
+def run_guarded(runner: Any, ctx: StepContext, watcher: StepWatcher) -> StepResult:
+    """Run the runner in its own thread so a timeout or cancel ends the step on time even when a
+    runner is stuck in a blocking call: tools see the stop flag (executors kill their process or
+    container); a runner that does not return within a short grace period is abandoned (its
+    thread ends with its own bounded I/O timeouts, its late output is discarded)."""
+    box: dict[str, StepResult] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = runner.run(ctx)
+        except StepFailed as exc:
+            box["result"] = StepResult(error=exc.reason, transient=exc.transient)
+        except Exception as exc:
+            log.exception("step.runner_error")
+            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            box["result"] = StepResult(error=f"tool error: {summary}")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(timeout=0.2)
+            if watcher.stop_flag.is_set():
+                thread.join(timeout=STOP_GRACE_S)
+                break
+    finally:
+        watcher.done.set()
+        watcher.join(timeout=5)
+    if "result" not in box:
+        ctx_closed[ctx.step_id] = True
+        return StepResult(error=watcher.reason or "stopped")
+    return box["result"]
+
+
+# Steps whose runner was abandoned: their late log lines are dropped.
+ctx_closed: dict[int, bool] = {}

@@ -1,0 +1,168 @@
+"""Reading findings across scans: filters, sorts and a pagination that stays fast at a million rows.
+
+Across scans the list shows one row per fingerprint, its latest occurrence (`Finding.is_latest`);
+filtering by scan shows that scan's rows. Each sort is backed by a partial index on
+(team, [filter column,] sort columns, id) WHERE is_latest (scans.models.Finding.Meta), and
+counting stops at COUNT_CAP rows: an exact COUNT(*) over a million rows costs more than the page.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Q, QuerySet
+from django.utils.functional import cached_property
+
+from accounts.models import Team
+from scans.models import Finding, Severity
+from scans.engine.runtime import SEVERITY_RANK
+
+COUNT_CAP = 10_000
+# The planner's row estimate is trusted to skip the capped count only this far past the cap.
+ESTIMATE_TRUST = 4
+# sort key -> ORDER BY; every one ends with id so pages never shuffle.
+FINDING_SORTS: dict[str, tuple[str, ...]] = {
+    "-severity": ("-severity_rank", "-last_seen_at", "-id"),
+    "severity": ("severity_rank", "last_seen_at", "id"),
+    "-last_seen": ("-last_seen_at", "-id"),
+    "last_seen": ("last_seen_at", "id"),
+    "-first_seen": ("-first_seen_at", "-id"),
+    "first_seen": ("first_seen_at", "id"),
+}
+SORT_LABELS = {
+    "-severity": "Worst first",
+    "severity": "Least severe first",
+    "-last_seen": "Last seen, newest",
+    "last_seen": "Last seen, oldest",
+    "-first_seen": "First seen, newest",
+    "first_seen": "First seen, oldest",
+}
+
+
+class MultiValueField(forms.MultipleChoiceField):
+    """Accepts `?severity=high&severity=critical` and `?severity=high,critical`."""
+
+    def to_python(self, value: Any) -> list[str]:
+        values = super().to_python(value)
+        return [part.strip() for v in values for part in str(v).split(",") if part.strip()]
+
+
+class FindingFilterForm(forms.Form):
+    """The findings list's query parameters, shared by the page and the API."""
+
+    severity = MultiValueField(choices=Severity.choices, required=False)
+    status = MultiValueField(choices=Finding.Status.choices, required=False)
+    tool = forms.CharField(required=False, max_length=40)
+    rule_id = forms.CharField(required=False, max_length=200)
+    asset = forms.CharField(
+        required=False, max_length=1000, help_text="The item a finding is about (host, URL, image)"
+    )
+    target = forms.IntegerField(
+        required=False, min_value=1, help_text="Findings of scans of this target"
+    )
+    scan = forms.IntegerField(required=False, min_value=1)
+    q = forms.CharField(
+        required=False, max_length=200, help_text="Text in title, rule, component or location"
+    )
+    first_seen_after = forms.DateTimeField(required=False)
+    first_seen_before = forms.DateTimeField(required=False)
+    sort = forms.ChoiceField(choices=list(SORT_LABELS.items()), required=False)
+
+    def filters(self) -> dict[str, Any]:
+        """Cleaned values without the empty ones (call after is_valid())."""
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [])}
+
+
+def findings_for_team(team: Team, **filters: Any) -> QuerySet[Finding]:
+    """The team's findings, filtered and sorted (keys as in FindingFilterForm). Without `scan`,
+    one row per fingerprint: its latest occurrence."""
+    base = Finding.objects.filter(team=team)
+    qs = (
+        base.filter(scan_id=filters["scan"]) if filters.get("scan") else base.filter(is_latest=True)
+    )
+    if filters.get("severity"):
+        # As ranks (the form allows only known severities): the list's indexes hold the rank.
+        ranks = sorted({SEVERITY_RANK[s] for s in filters["severity"]})
+        qs = (
+            qs.filter(severity_rank=ranks[0])
+            if len(ranks) == 1
+            else qs.filter(severity_rank__in=ranks)
+        )
+    if filters.get("status"):
+        statuses = filters["status"]
+        qs = qs.filter(status=statuses[0]) if len(statuses) == 1 else qs.filter(status__in=statuses)
+    if filters.get("tool"):
+        qs = qs.filter(tool=filters["tool"])
+    if filters.get("rule_id"):
+        qs = qs.filter(rule_id=filters["rule_id"])
+    if filters.get("asset"):
+        qs = qs.filter(item=filters["asset"])
+    if filters.get("target"):
+        from scans.models import Scan
+
+        qs = qs.filter(
+            scan__in=Scan.objects.filter(team=team, targets__pk=filters["target"]).values("pk")
+        )
+    if filters.get("first_seen_after"):
+        qs = qs.filter(first_seen_at__gte=filters["first_seen_after"])
+    if filters.get("first_seen_before"):
+        qs = qs.filter(first_seen_at__lt=filters["first_seen_before"])
+    if filters.get("q"):
+        text = filters["q"]
+        qs = qs.filter(
+            Q(title__icontains=text)
+            | Q(rule_id__icontains=text)
+            | Q(component__icontains=text)
+            | Q(location__icontains=text)
+        )
+    order = FINDING_SORTS.get(filters.get("sort") or "-severity", FINDING_SORTS["-severity"])
+    # The scan's name is shown beside each row; its graph and plan JSON are not needed.
+    return (
+        qs.select_related("scan")
+        .defer("scan__graph", "scan__plan", "scan__target_snapshot", "scan__error")
+        .order_by(*order)
+    )
+
+
+def planner_rows(qs: QuerySet[Any]) -> int | None:
+    """PostgreSQL's estimate of the rows a query returns (from its statistics, no scan), or None
+    on other databases."""
+    if connections[qs.db].vendor != "postgresql":
+        return None
+    try:
+        plan = json.loads(qs.explain(format="json"))
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+class CappedPaginator(Paginator):
+    """A Paginator whose count stops at COUNT_CAP: pages past the cap are refused (narrow the
+    filters), which also keeps OFFSET bounded."""
+
+    cap = COUNT_CAP
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        qs = self.object_list.order_by()  # type: ignore[attr-defined,union-attr]
+        estimate = planner_rows(qs)
+        if estimate is not None and estimate > ESTIMATE_TRUST * self.cap:
+            # Far past the cap by the planner's statistics: counting 10,001 rows would only
+            # confirm it (tens of ms at a million rows).
+            return self.cap + 1
+        return int(qs.values("pk")[: self.cap + 1].count())
+
+    @property
+    def is_exact(self) -> bool:
+        return self.count <= self.cap
+
+    @cached_property
+    def num_pages(self) -> int:  # type: ignore[override]
+        hits = min(self.count, self.cap)
+        if hits == 0 and not self.allow_empty_first_page:
+            return 0
+        return max(1, -(-hits // self.per_page))

@@ -1,0 +1,314 @@
+"""Turning a runner's StepResult into rows: findings (deduplicated, triage kept by fingerprint),
+the asset inventory, artifacts on disk, and the step's command record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from config.bulkwrite import chunks, copy_into, findings_demote, gc_paused, is_postgres, json_text
+from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
+from scans.engine.runtime import SEVERITIES, FindingData, Item, ToolRun
+
+TAIL_BYTES = 64 * 1024
+CHUNK = 2000
+
+
+def tail_text(data: bytes, limit: int = TAIL_BYTES) -> str:
+    """The last `limit` bytes as text (tools print anything; undecodable bytes are replaced)."""
+    return data[-limit:].decode("utf-8", errors="replace").replace("\x00", "")
+
+
+def _clip(value: str, limit: int) -> str:
+    # NUL cannot be stored in PostgreSQL text; tools do print it.
+    value = value.replace("\x00", "") if "\x00" in value else value
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingData]) -> list[str]:
+    """Insert the step's findings into the scan (one row per fingerprint), or update severity and
+    tags of ones already in this scan (logic nodes). Triage status and first-seen time come from
+    the team's state of each fingerprint (scans.findings.triage); the new rows become the fingerprints'
+    latest occurrences. Returns the fingerprints."""
+    with gc_paused():
+        return _findings_store(scan=scan, step=step, findings=findings)
+
+
+def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingData]) -> list[str]:
+    from scans.findings.triage import finding_states_observe
+
+    now = timezone.now()
+    by_fp: dict[str, FindingData] = {}
+    for finding in findings:
+        if finding.severity not in SEVERITIES:
+            finding.severity = "info"
+        by_fp.setdefault(finding.fingerprint, finding)
+    fingerprints = list(by_fp)
+    existing: dict[str, Finding] = {}
+    # A step of a scan that has no findings yet (every import, most tool steps) skips the lookup.
+    has_rows = Finding.objects.filter(scan=scan).exists()
+    for chunk in chunks(fingerprints) if has_rows else []:
+        for row in Finding.objects.filter(team_id=scan.team_id, scan=scan, fingerprint__in=chunk):
+            existing[row.fingerprint] = row
+    changed = []
+    for fp, row in existing.items():
+        data = by_fp[fp]
+        if row.severity != data.severity or row.tags != data.tags:
+            row.severity, row.tags = data.severity, data.tags
+            changed.append(row)
+    with transaction.atomic():
+        if changed:
+            Finding.objects.bulk_update(changed, ["severity", "tags"], batch_size=CHUNK)
+            for row in changed:
+                if row.is_latest:
+                    FindingState.objects.filter(
+                        team_id=scan.team_id, fingerprint=row.fingerprint
+                    ).update(severity=row.severity)
+
+        # Sorted once: the triage states are locked in this order (scans.findings.triage).
+        new_fps = sorted(fp for fp in fingerprints if fp not in existing)
+        ids = (scan.team_id, scan.pk, step.pk if step else None)
+        as_json = json_text if is_postgres() else _same
+        rows: list[tuple[Any, ...]] = []
+
+        def prepare() -> None:
+            # As first seen now and open; the states that existed before are applied below.
+            rows.extend(
+                _finding_row(ids, fp, by_fp[fp], Finding.Status.OPEN, now, now, as_json)
+                for fp in new_fps
+            )
+
+        states = finding_states_observe(
+            scan=scan,
+            severities={fp: by_fp[fp].severity for fp in new_fps},
+            now=now,
+            meanwhile=prepare,
+        )
+        earlier = {fp: state for fp, state in states.items() if state != (Finding.Status.OPEN, now)}
+        for index, fp in enumerate(new_fps) if earlier else ():
+            if fp in earlier:
+                cells = rows[index]
+                rows[index] = (*cells[:_STATUS], *earlier[fp], *cells[_FIRST_SEEN + 1 :])
+        _findings_insert(rows)
+        # Only fingerprints with an earlier state can have earlier rows to demote; the others
+        # were first seen right now.
+        seen_before = [fp for fp in new_fps if fp in states and states[fp][1] != now]
+        if is_postgres():
+            findings_demote(team_id=scan.team_id, scan_id=scan.pk, fingerprints=seen_before)
+        else:
+            for chunk in chunks(seen_before):
+                Finding.objects.filter(
+                    team_id=scan.team_id, fingerprint__in=chunk, is_latest=True
+                ).exclude(scan=scan).update(is_latest=False)
+    return fingerprints
+
+
+# The columns of a new finding row, in the order _finding_row gives them (FKs by attname).
+FINDING_COLUMNS = (
+    "team_id", "scan_id", "step_id", "tool", "severity", "title", "description", "remediation",
+    "rule_id", "component", "version", "fixed_version", "location", "item", "evidence",
+    "references", "tags", "fingerprint", "status", "first_seen_at", "last_seen_at", "created_at",
+    "is_latest",
+)  # fmt: skip
+_STATUS = FINDING_COLUMNS.index("status")
+_FIRST_SEEN = FINDING_COLUMNS.index("first_seen_at")
+assert _FIRST_SEEN == _STATUS + 1
+_JSON_CELLS = tuple(FINDING_COLUMNS.index(c) for c in ("evidence", "references", "tags"))
+
+
+def _finding_row(
+    ids: tuple[int, int, int | None],
+    fp: str,
+    data: FindingData,
+    status: str,
+    first_seen: Any,
+    now: Any,
+    as_json: Callable[[Any], Any],
+) -> tuple[Any, ...]:
+    """One new finding row as FINDING_COLUMNS; `as_json` turns the JSON cells into what the
+    writer takes (text for COPY, the objects themselves for the ORM)."""
+    return (
+        *ids,
+        _clip(data.tool, 40),
+        data.severity,
+        _clip(data.title or data.rule_id or "finding", 500),
+        _clip(data.description, 100_000),
+        _clip(data.remediation, 100_000),
+        _clip(data.rule_id, 200),
+        _clip(data.component, 300),
+        _clip(data.version, 200),
+        _clip(data.fixed_version, 200),
+        _clip(data.location, 1000),
+        _clip(data.item, 1000),
+        as_json(data.evidence),
+        as_json(data.references[:50]),
+        as_json(data.tags),
+        fp,
+        status,
+        first_seen,
+        now,
+        now,
+        True,
+    )
+
+
+def _findings_insert(rows: list[tuple[Any, ...]]) -> None:
+    """Insert new finding rows (FINDING_COLUMNS): COPY on PostgreSQL (config.bulkwrite), bulk_create
+    elsewhere. A concurrent step of the same scan storing the same fingerprint makes COPY fail
+    as a whole; then the ORM path skips the conflicting rows."""
+    if not rows:
+        return
+    if is_postgres():
+        try:
+            with transaction.atomic():
+                copy_into(Finding._meta.db_table, FINDING_COLUMNS, rows)
+            return
+        except IntegrityError:
+            # The JSON cells were written as text for COPY; the ORM takes the values.
+            rows = [
+                tuple(json.loads(v) if i in _JSON_CELLS else v for i, v in enumerate(row))
+                for row in rows
+            ]
+    Finding.objects.bulk_create(
+        [Finding(**dict(zip(FINDING_COLUMNS, row, strict=True))) for row in rows],
+        batch_size=CHUNK,
+        ignore_conflicts=True,
+    )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:
+    """Delete these findings from the scan (a rules node dropped them); an earlier scan's row of
+    the same fingerprint becomes its latest occurrence again."""
+    from scans.findings.triage import findings_latest_refresh
+
+    fps = list(fingerprints)
+    dropped = 0
+    for chunk in chunks(fps):
+        dropped += Finding.objects.filter(
+            team_id=scan.team_id, scan=scan, fingerprint__in=chunk
+        ).delete()[0]
+    findings_latest_refresh(team_id=scan.team_id, fingerprints=fps)
+    return dropped
+
+
+def findings_for(scan: Scan, fingerprints: list[str]) -> list[FindingData]:
+    found: list[FindingData] = []
+    for chunk in chunks(fingerprints):
+        found.extend(
+            row.as_data()
+            for row in Finding.objects.filter(
+                team_id=scan.team_id, scan=scan, fingerprint__in=chunk
+            )
+        )
+    return found
+
+
+def assets_record(*, scan: Scan, items: list[Item]) -> int:
+    """Upsert discovered hosts, services and URLs into the team inventory (first/last seen)."""
+    now = timezone.now()
+    rows = {}
+    for item in items:
+        if item.kind in Asset.Kind.values and len(item.value) <= 1000:
+            rows[(item.kind, item.value)] = Asset(
+                team_id=scan.team_id, kind=item.kind, value=item.value,
+                attrs={k: v for k, v in item.attrs.items() if isinstance(v, str | int | float | bool)},
+                first_seen_at=now, last_seen_at=now, last_scan=scan,
+            )  # fmt: skip
+    if rows:
+        Asset.objects.bulk_create(
+            list(rows.values()),
+            batch_size=CHUNK,
+            update_conflicts=True,
+            unique_fields=["team", "kind", "value"],
+            update_fields=["last_seen_at", "attrs", "last_scan"],
+        )
+    return len(rows)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def artifact_record(
+    *, scan: Scan, step: ScanStep | None, path: Path, name: str | None = None
+) -> Artifact | None:
+    """Keep a raw output file: it must lie under ARTIFACTS_DIR (runners write in their workdir)."""
+    root = settings.ARTIFACTS_DIR.resolve()
+    resolved = path.resolve()
+    if not resolved.is_file() or root not in resolved.parents:
+        return None
+    return Artifact.objects.create(
+        scan=scan,
+        step=step,
+        name=_clip(name or resolved.name, 200),
+        path=str(resolved.relative_to(root)),
+        size=resolved.stat().st_size,
+        sha256=_sha256(resolved),
+        expires_at=timezone.now() + timedelta(days=settings.ARTIFACT_RETENTION_DAYS),
+    )
+
+
+def runs_record(*, scan: Scan, step: ScanStep, runs: list[ToolRun], workdir: Path) -> None:
+    """Record argv, image, exit code and output tails on the step; full outputs become artifacts."""
+    if not runs:
+        return
+    step.commands = [{"argv": list(run.argv), "image": run.image} for run in runs]
+    step.executor = runs[-1].executor
+    images = [run for run in runs if run.image]
+    if images:
+        step.image = images[-1].image[:300]
+        step.image_digest = images[-1].image_digest[:300]
+    failed = [run for run in runs if not run.ok]
+    step.exit_code = (failed[0] if failed else runs[-1]).exit_code
+    step.stdout_tail = tail_text(b"\n".join(run.stdout for run in runs if run.stdout))
+    step.stderr_tail = tail_text(b"\n".join(run.stderr for run in runs if run.stderr))
+    workdir.mkdir(parents=True, exist_ok=True)
+    for index, run in enumerate(runs, start=1):
+        for stream, data in (("stdout", run.stdout), ("stderr", run.stderr)):
+            if data:
+                path = workdir / f"run-{index}.{stream}"
+                path.write_bytes(data)
+                artifact_record(scan=scan, step=step, path=path)
+
+
+def scan_counts_refresh(scan: Scan) -> None:
+    counts = dict(
+        Finding.objects.filter(scan=scan)
+        .values_list("severity")
+        .annotate(n=Count("pk"))
+        .values_list("severity", "n")
+    )
+    scan.severity_counts = {severity: counts.get(severity, 0) for severity in SEVERITIES}
+    scan.findings_count = sum(scan.severity_counts.values())
+    steps = list(scan.steps.values_list("status", "items_out"))
+    scan.steps_total = len(steps)
+    scan.steps_done = sum(
+        1 for status, _ in steps if status in ("completed", "failed", "cancelled", "skipped")
+    )
+    scan.items_count = sum(items for _, items in steps)
+    scan.save(
+        update_fields=[
+            "severity_counts",
+            "findings_count",
+            "steps_total",
+            "steps_done",
+            "items_count",
+        ]
+    )

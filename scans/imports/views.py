@@ -1,0 +1,51 @@
+"""The report-import page: upload a report a tool already wrote (Trivy, Grype, Gitleaks, Nuclei,
+Nmap); it becomes a completed scan through the same service as POST /api/v1/scans/import."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import Role
+from accounts.permissions import team_role_required
+from scans.forms import ReportImportForm, report_tools
+from scans.imports.services import ImportRefused, import_summary, scan_import
+
+
+@require_http_methods(["GET", "POST"])
+@team_role_required(Role.ANALYST)
+def report_import(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = ReportImportForm(request.POST, request.FILES)
+    else:
+        form = ReportImportForm()
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        tool = form.cleaned_data["tool"]
+        try:
+            scan = scan_import(
+                team=request.team,  # type: ignore[attr-defined]
+                user=request.user,  # type: ignore[arg-type]
+                tool=tool,
+                data=upload.read(),
+                filename=upload.name or "",
+                target=form.cleaned_data["target"],
+                label=form.cleaned_data["workflow"],
+            )
+        except ImportRefused as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            summary = import_summary(scan)
+            messages.success(
+                request,
+                f"Imported {summary['findings']} finding{pluralize(summary['findings'])} from a "
+                f"{tool} report: {summary['new']} new, {summary['still_open']} still open, "
+                f"{summary['fixed']} fixed.",
+            )
+            return redirect("scans:detail", pk=scan.pk)
+    context = {"form": form, "tools": report_tools()}
+    return render(request, "scans/import.html", context, status=400 if form.errors else 200)

@@ -1,0 +1,75 @@
+"""Turning items into tool arguments, refusing anything a tool could misread.
+
+Item values are already canonical and scope-checked by the engine, but a value on its way into
+an argv is checked once more, here, with the same strict parser targets go through
+(`targets.parsing.parse_target`): no leading "-" (a tool would take it for an option), no
+whitespace or control characters, only the shapes a host, URL, image or git URL can have. What is
+refused is left out of the plan and logged by the runner, never passed on.
+"""
+
+from __future__ import annotations
+
+from scans.tools.kit.values import parse_service
+from scans.engine.runtime import Item
+from targets.parsing import TargetParseError, parse_target
+
+
+class TargetRefused(ValueError):
+    """An item that must not become a tool argument; the message says why."""
+
+
+def _parsed(value: str, kind: str | None) -> str:
+    if value.startswith("-"):
+        raise TargetRefused(f"{value[:80]!r} starts with '-' (a tool would read it as an option)")
+    try:
+        parsed = parse_target(value, kind)
+    except TargetParseError as exc:
+        raise TargetRefused(str(exc)) from exc
+    if parsed.is_wildcard or parsed.is_prefix or parsed.kind == "cidr":
+        raise TargetRefused(f"{value[:80]!r} is a pattern, not something a tool can be pointed at")
+    return value
+
+
+def host_argument(value: str) -> str:
+    """A host name or IP address, as given."""
+    _parsed(value, None)
+    if parse_target(value).kind not in {"domain", "ip"}:
+        raise TargetRefused(f"{value[:80]!r} is not a host name or IP address")
+    return value
+
+
+def service_argument(item: Item) -> tuple[str, int, str]:
+    """(host, port, proto) of a service item."""
+    try:
+        host, port, proto = parse_service(item.value)
+    except ValueError as exc:
+        raise TargetRefused(str(exc)) from exc
+    return host_argument(host), port, proto
+
+
+def url_argument(value: str) -> str:
+    return _parsed(value, "url")
+
+
+def image_argument(value: str) -> str:
+    return _parsed(value, "image")
+
+
+def repo_argument(value: str) -> str:
+    return _parsed(value, "repo")
+
+
+def item_argument(item: Item) -> str:
+    """The value a tool is pointed at for this item: host, host:port, URL, image or repo."""
+    if item.kind == "host":
+        return host_argument(item.value)
+    if item.kind == "service":
+        host, port, _proto = service_argument(item)
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if item.kind == "url":
+        return url_argument(item.value)
+    if item.kind == "image":
+        return image_argument(item.value)
+    if item.kind == "repo":
+        return repo_argument(item.value)
+    raise TargetRefused(f"unknown item kind {item.kind!r}")

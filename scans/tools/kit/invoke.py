@@ -1,0 +1,153 @@
+"""Running a containerized tool's commands for a step: one ToolInvocation per command, limits and
+network from settings, the report read back and parsed.
+
+Paths: adapters write container paths into argv (`/output/<file>`, `/input/<name>`), which is
+what a dry run shows and what the Docker executor runs. The local executor (tools installed on
+the host) has no such mounts: there the same argv entries are rewritten to the invocation's
+`workdir/output/…` and `workdir/input/…` just before running, and nothing else changes.
+Commands without an image are host tools (`git clone`) and always run with the local executor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from scans.engine.executors.local import LocalExecutor
+from scans.engine.runtime import Command, Executor, StepContext, StepResult, ToolInvocation, ToolRun
+from scans.tools.kit.reports import ParsedReport, dedupe
+
+Parser = Callable[..., ParsedReport]
+
+
+@dataclass
+class Plan:
+    """One command with what is needed to read its result: the report file it writes in
+    /output (empty: the report is its stdout) and the item it is about."""
+
+    command: Command
+    output: str = ""
+    subject: str = ""
+    input_files: dict[str, Path] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    max_output_bytes: int | None = None  # default: settings.TOOL_OUTPUT_MAX_BYTES
+
+
+def localize(argv: list[str], workdir: Path) -> list[str]:
+    """Container paths in argv → the local executor's folders for this invocation."""
+    local = []
+    for arg in argv:
+        if arg == "/output" or arg.startswith("/output/"):
+            arg = str(workdir / "output") + arg[len("/output") :]
+        elif arg.startswith("/input/"):
+            arg = str(workdir / "input") + arg[len("/input") :]
+        local.append(arg)
+    return local
+
+
+def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s: float) -> ToolRun:
+    """Run one planned command with the tool's settings (image, network, limits)."""
+    executor: Executor = ctx.executor if plan.command.image else LocalExecutor()
+    argv = list(plan.command.argv)
+    if executor.name != "docker":
+        argv = localize(argv, workdir)
+    invocation = ToolInvocation(
+        argv=argv,
+        timeout_s=max(1.0, timeout_s),
+        workdir=workdir,
+        image=plan.command.image,
+        input_files=dict(plan.input_files),
+        env=dict(plan.env),
+        network=settings.TOOL_NETWORK.get(tool, "none"),
+        max_output_bytes=int(plan.max_output_bytes or settings.TOOL_OUTPUT_MAX_BYTES),
+        memory_mb=int(settings.TOOL_MEMORY_MB),
+        cpus=float(settings.TOOL_CPUS),
+        pids_limit=int(settings.TOOL_PIDS_LIMIT),
+        labels={
+            "outpost.step": str(ctx.step_id),
+            "outpost.scan": str(ctx.scan_id),
+            "outpost.tool": tool,
+        },
+        cancel_check=ctx.is_cancelled,
+    )
+    if settings.TOOL_CACHE and tool in settings.TOOL_CACHE_TOOLS:
+        invocation.cache_volume = f"{settings.TOOL_CACHE_VOLUME_PREFIX}{tool}"
+        invocation.cache_init_image = settings.TOOL_IMAGE_CACHE_INIT
+    run = executor.run(invocation)
+    for note in run.notes:
+        ctx.log(note)
+    return run
+
+
+def run_failure(run: ToolRun) -> str:
+    """Why a run did not produce a usable result, in a line."""
+    if run.error:
+        return run.error
+    tail = run.stderr.decode(errors="replace").strip()[-300:]
+    return f"exited with code {run.exit_code}" + (f": {tail}" if tail else "")
+
+
+def run_plans(ctx: StepContext, tool: str, plans: list[Plan], parse: Parser) -> StepResult:
+    """Run each plan in turn within the step's time, parse each report, and return the step's
+    result: findings (deduplicated), in-scope items, runs, raw reports as artifacts. The step
+    fails only when every command failed; a failed command among several is logged."""
+    result = StepResult()
+    deadline = time.monotonic() + ctx.timeout_s
+    failures: list[str] = []
+    for index, plan in enumerate(plans, start=1):
+        label = plan.subject or tool
+        if ctx.is_cancelled():
+            result.error = "cancelled"
+            return result
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            failures.append(f"{label}: not run, the step's {ctx.timeout_s:g} s were used up")
+            continue
+        workdir = ctx.workdir / f"{tool}-{index}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        run = invoke(ctx, tool, plan, workdir=workdir, timeout_s=remaining)
+        result.runs.append(run)
+        ctx.heartbeat()
+        if run.cancelled:
+            result.error = "cancelled"
+            return result
+        report = (run.output_dir / plan.output) if (plan.output and run.output_dir) else None
+        if report is not None and report.is_file():
+            result.artifacts.append(report)
+        if not run.ok:
+            failures.append(f"{label}: {run_failure(run)}")
+            ctx.log(failures[-1])
+            continue
+        if plan.output and (report is None or not report.is_file()):
+            failures.append(f"{label}: the tool wrote no report ({plan.output})")
+            ctx.log(failures[-1])
+            continue
+        data = report.read_bytes() if report is not None else run.stdout
+        try:
+            parsed = parse(data, subject=plan.subject)
+        except ValueError as exc:
+            failures.append(f"{label}: unreadable report: {exc}")
+            ctx.log(failures[-1])
+            continue
+        for note in parsed.notes:
+            ctx.log(f"{label}: {note}")
+        result.findings.extend(parsed.findings)
+        for item in parsed.items:
+            if ctx.in_scope(item):
+                result.items.append(item)
+            else:
+                ctx.log(f"{item.value}: discovered but out of scope, dropped")
+        ctx.log(f"{label}: {len(parsed.findings)} finding(s), {len(parsed.items)} item(s)")
+    result.findings = dedupe(result.findings)
+    result.items = list(dict.fromkeys(result.items))  # items compare by kind and value
+    if plans and len(failures) == len(plans):
+        result.error = (
+            failures[0]
+            if len(failures) == 1
+            else (f"all {len(failures)} commands failed; first: {failures[0]}")
+        )
+    return result

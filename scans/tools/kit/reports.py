@@ -1,0 +1,155 @@
+"""What every tool parser shares: the parsed report, severity mappings, stable locations, dedup,
+and secret redaction.
+
+Fingerprints (scans.engine.runtime.fingerprint_of) hash tool + rule + location + component, so parsers
+keep those three fields free of anything that changes between two runs of the same scan: no
+timestamps, container ids, temporary mount points or absolute checkout paths (`normalize_path`),
+and versions go in `version`, not in `component`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.bulkwrite import gc_paused
+from scans.engine.runtime import SEVERITIES, FindingData, Item
+
+# Severity words tools print, lower-cased, to ours. "unknown", "negligible" and anything else a
+# tool invents are info: reported, never alarming.
+NAMED_SEVERITY = {
+    "critical": "critical",
+    "high": "high",
+    "medium": "medium",
+    "moderate": "medium",
+    "low": "low",
+    "info": "info",
+    "informational": "info",
+    "negligible": "info",
+    "unknown": "info",
+}
+
+
+@dataclass
+class ParsedReport:
+    """What a parser found in one report: findings, discovered items, and notes for the step log
+    (e.g. "every host was down", which a tool's exit code does not say)."""
+
+    findings: list[FindingData] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def bulk_parser(parse: Callable[..., ParsedReport]) -> Callable[..., ParsedReport]:
+    """Parse with the cyclic garbage collector paused (config.bulkwrite.gc_paused): a large report is a
+    tree of hundreds of thousands of fresh objects without cycles."""
+
+    @functools.wraps(parse)
+    def parse_in_bulk(*args: object, **kwargs: object) -> ParsedReport:
+        with gc_paused():
+            return parse(*args, **kwargs)
+
+    return parse_in_bulk
+
+
+def named_severity(value: object) -> str:
+    return NAMED_SEVERITY.get(str(value or "").strip().lower(), "info")
+
+
+def cvss_severity(score: object) -> str:
+    """CVSS v2/v3 base score → severity, with the v3 qualitative bands (0 is info)."""
+    try:
+        value = float(str(score))
+    except ValueError:
+        return "info"
+    if value >= 9.0:
+        return "critical"
+    if value >= 7.0:
+        return "high"
+    if value >= 4.0:
+        return "medium"
+    if value > 0.0:
+        return "low"
+    return "info"
+
+
+_MOUNT_PREFIX = re.compile(r"^(?:input|output)/[^/]+/")
+
+
+def normalize_path(path: object) -> str:
+    """A file path as a stable location: forward slashes, no leading "./" or "/", no "//", and
+    without the sandbox's /input/<name>/ mount point (the same file reads the same whether the
+    report came from a container, a host run or an import)."""
+    text = str(path or "").strip().replace("\\", "/")
+    text = re.sub(r"/{2,}", "/", text)
+    while text.startswith("./"):
+        text = text[2:]
+    text = text.lstrip("/")
+    return _MOUNT_PREFIX.sub("", text)
+
+
+def dedupe(findings: Iterable[FindingData]) -> list[FindingData]:
+    """One finding per fingerprint, in first-seen order. Reports repeat themselves (grype lists a
+    match once per matcher, gitleaks a secret once per commit that touched the line); the
+    repeats are counted in the kept finding's evidence as `occurrences`."""
+    kept: dict[str, FindingData] = {}
+    for finding in findings:
+        fingerprint = finding.fingerprint
+        first = kept.get(fingerprint)
+        if first is None:
+            kept[fingerprint] = finding
+        else:
+            first.evidence["occurrences"] = int(first.evidence.get("occurrences", 1)) + 1
+    return list(kept.values())
+
+
+def mask(secret: str) -> str:
+    """What may be shown of a secret: its first 4 characters when it is long enough that they
+    give nothing away (8+), else nothing."""
+    return f"{secret[:4]}***" if len(secret) >= 8 else "***"
+
+
+def redact(value: Any, secrets: Iterable[str]) -> Any:
+    """`value` (str, list or dict, recursively) with every occurrence of each secret masked."""
+    secrets = [s for s in secrets if s]
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, mask(secret))
+        return value
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: redact(v, secrets) for k, v in value.items()}
+    return value
+
+
+def load_json(data: bytes, tool: str) -> Any:
+    """The report's JSON, or ValueError naming the tool (what import and run both report)."""
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a {tool} JSON report: {exc}") from exc
+    except RecursionError:
+        # "[[[[…" a hundred thousand deep: json gives up on the nesting (no report is that deep).
+        raise ValueError(f"not a {tool} JSON report: nested too deeply") from None
+
+
+def as_list(value: Any) -> list[Any]:
+    """Tools write null, a string, or a list where a list is meant."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def text(value: Any, limit: int = 10_000) -> str:
+    return str(value or "").strip()[:limit]
+
+
+def check_severity(severity: str) -> str:
+    return severity if severity in SEVERITIES else "info"
