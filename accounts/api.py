@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed as DRFAuthenticationFailed
@@ -13,9 +14,11 @@ from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.http import role_of, team_of, user_of
 from accounts.models import ApiKey, AuditEvent, Membership, Role
 from accounts.ratelimits import rate_limit_wait
 from accounts.tokens import jwt_issue
@@ -289,8 +292,8 @@ class MeView(APIView):
         return Response(
             {
                 "user": {"id": request.user.pk, "email": request.user.email},  # type: ignore[union-attr]
-                "team": _team_dict(request.team),  # type: ignore[attr-defined]
-                "role": request.role,  # type: ignore[attr-defined]
+                "team": _team_dict(team_of(request)),
+                "role": role_of(request),
                 "auth": credential.via if credential else "session",
             }
         )
@@ -311,9 +314,9 @@ class ApiKeyViewSet(
     def get_queryset(self) -> QuerySet[ApiKey]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request team
             return ApiKey.objects.none()
-        qs = ApiKey.objects.filter(team=self.request.team).select_related("user")  # type: ignore[attr-defined]
-        if self.request.role != Role.OWNER:  # type: ignore[attr-defined]
-            qs = qs.filter(user=self.request.user)  # type: ignore[misc]
+        qs = ApiKey.objects.filter(team=team_of(self.request)).select_related("user")
+        if role_of(self.request) != Role.OWNER:
+            qs = qs.filter(user=user_of(self.request))
         return qs.order_by("-created_at")
 
     @extend_schema(
@@ -326,9 +329,9 @@ class ApiKeyViewSet(
         body.is_valid(raise_exception=True)
         try:
             issued = services.api_key_create(
-                team=request.team,  # type: ignore[attr-defined]
-                user=request.user,  # type: ignore[arg-type]
-                acting_role=request.role,  # type: ignore[attr-defined]
+                team=team_of(request),
+                user=user_of(request),
+                acting_role=role_of(request),
                 **body.validated_data,
             )
         except DjangoValidationError as exc:
@@ -343,7 +346,7 @@ class ApiKeyViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         api_key = self.get_object()
         try:
-            services.api_key_revoke(api_key=api_key, actor=request.user)  # type: ignore[arg-type]
+            services.api_key_revoke(api_key=api_key, actor=user_of(request))
         except PermissionError as exc:
             raise DRFPermissionDenied(str(exc)) from exc
         return Response(ApiKeySerializer(api_key).data)
@@ -364,7 +367,7 @@ class MemberViewSet(
     def get_queryset(self) -> QuerySet[Membership]:
         if getattr(self, "swagger_fake_view", False):
             return Membership.objects.none()
-        return Membership.objects.filter(team=self.request.team).select_related("user", "team")  # type: ignore[attr-defined]
+        return Membership.objects.filter(team=team_of(self.request)).select_related("user", "team")
 
     @extend_schema(
         summary="Invite an existing user by e-mail",
@@ -376,8 +379,8 @@ class MemberViewSet(
         body.is_valid(raise_exception=True)
         try:
             membership = services.team_member_invite(
-                team=request.team,  # type: ignore[attr-defined]
-                inviter=request.user,  # type: ignore[arg-type]
+                team=team_of(request),
+                inviter=user_of(request),
                 **body.validated_data,
             )
         except DjangoValidationError as exc:
@@ -396,7 +399,7 @@ class MemberViewSet(
         try:
             services.team_member_set_role(
                 membership=membership,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=user_of(request),
                 role=body.validated_data["role"],
             )
         except DjangoValidationError as exc:
@@ -410,7 +413,7 @@ class MemberViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         membership = self.get_object()
         try:
-            services.team_member_remove(membership=membership, actor=request.user)  # type: ignore[arg-type]
+            services.team_member_remove(membership=membership, actor=user_of(request))
         except DjangoValidationError as exc:
             return _validation(exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -423,7 +426,7 @@ class TeamListView(APIView):
         responses={200: MembershipSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        return Response(MembershipSerializer(services.teams_for(request.user), many=True).data)  # type: ignore[arg-type]
+        return Response(MembershipSerializer(services.teams_for(user_of(request)), many=True).data)
 
 
 @extend_schema(
@@ -447,7 +450,7 @@ class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[AuditEvent]:
         if getattr(self, "swagger_fake_view", False):
             return AuditEvent.objects.none()
-        qs = AuditEvent.objects.filter(team=self.request.team)  # type: ignore[attr-defined]
+        qs = AuditEvent.objects.filter(team=team_of(self.request))
         params = self.request.query_params
         for param, lookup in (
             ("action", "action"),
@@ -470,3 +473,21 @@ class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 except serializers.ValidationError as exc:
                     raise serializers.ValidationError({param: exc.detail}) from None
         return qs.order_by("-created_at", "-pk")
+
+
+# --- Routes (mounted under /api/v1/ by config.urls) ------------------------------------------
+
+router = SimpleRouter(trailing_slash=False)
+router.register("auth/api-keys", ApiKeyViewSet, basename="api-key")
+router.register("teams/members", MemberViewSet, basename="member")
+router.register("audit", AuditViewSet, basename="audit")
+
+urlpatterns = [
+    path("auth/register", RegisterView.as_view(), name="auth-register"),
+    path("auth/reset-request", ResetRequestView.as_view(), name="auth-reset-request"),
+    path("auth/reset-confirm", ResetConfirmView.as_view(), name="auth-reset-confirm"),
+    path("auth/token", TokenView.as_view(), name="auth-token"),
+    path("auth/me", MeView.as_view(), name="auth-me"),
+    path("teams", TeamListView.as_view(), name="teams"),
+    *router.urls,
+]

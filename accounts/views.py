@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services
 from accounts.audit import audit_record
 from accounts.forms import ApiKeyCreateForm, InviteForm, LoginForm, SignupForm, TeamCreateForm
+from accounts.http import TeamHttpRequest
 from accounts.models import ApiKey, Membership, Role
 from accounts.permissions import team_role_required
 from accounts.ratelimits import rate_limit_wait
@@ -86,10 +87,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 # --- Teams ---------------------------------------------------------------------------------
 
 
-def _teams_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    team = request.team  # type: ignore[attr-defined]
+def _teams_context(request: TeamHttpRequest, **extra: Any) -> dict[str, Any]:
+    team = request.team
     return {
-        "memberships": services.teams_for(request.user),  # type: ignore[arg-type]
+        "memberships": services.teams_for(request.user),
         "members": Membership.objects.filter(team=team)
         .select_related("user", "invited_by")
         .order_by("user__email"),
@@ -101,13 +102,13 @@ def _teams_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 
 @login_required
-def teams(request: HttpRequest) -> HttpResponse:
+def teams(request: TeamHttpRequest) -> HttpResponse:
     return render(request, "accounts/teams.html", _teams_context(request))
 
 
 @require_POST
 @login_required
-def team_switch(request: HttpRequest) -> HttpResponse:
+def team_switch(request: TeamHttpRequest) -> HttpResponse:
     try:
         team_id = int(request.POST.get("team_id", ""))
     except ValueError:
@@ -123,10 +124,10 @@ def team_switch(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def team_create(request: HttpRequest) -> HttpResponse:
+def team_create(request: TeamHttpRequest) -> HttpResponse:
     form = TeamCreateForm(request.POST)
     if form.is_valid():
-        team = services.team_create(name=form.cleaned_data["name"], owner=request.user)  # type: ignore[arg-type]
+        team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
         request.session["team_id"] = team.pk
         messages.success(request, f"Team {team.name} created; you are its owner.")
         return redirect("accounts:teams")
@@ -137,13 +138,13 @@ def team_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.OWNER)
-def member_invite(request: HttpRequest) -> HttpResponse:
+def member_invite(request: TeamHttpRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
             services.team_member_invite(
-                team=request.team,  # type: ignore[attr-defined]
-                inviter=request.user,  # type: ignore[arg-type]
+                team=request.team,
+                inviter=request.user,
                 **form.cleaned_data,
             )
         except ValidationError as exc:
@@ -158,33 +159,33 @@ def member_invite(request: HttpRequest) -> HttpResponse:
                 request, f"{form.cleaned_data['email']} added as {form.cleaned_data['role']}."
             )
             form = InviteForm()
-    template = "accounts/_members.html" if request.htmx else "accounts/teams.html"  # type: ignore[attr-defined]
+    template = "accounts/_members.html" if request.htmx else "accounts/teams.html"
     status = 400 if form.errors else 200
     return render(request, template, _teams_context(request, invite_form=form), status=status)
 
 
 @require_POST
 @team_role_required(Role.OWNER)
-def member_role(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = get_object_or_404(Membership, pk=pk, team=request.team)  # type: ignore[attr-defined]
+def member_role(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(Membership, pk=pk, team=request.team)
     try:
         services.team_member_set_role(
             membership=membership,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             role=request.POST.get("role", ""),
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    template = "accounts/_members.html" if request.htmx else "accounts/teams.html"  # type: ignore[attr-defined]
+    template = "accounts/_members.html" if request.htmx else "accounts/teams.html"
     return render(request, template, _teams_context(request))
 
 
 @require_POST
 @team_role_required(Role.VIEWER)
-def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = get_object_or_404(Membership, pk=pk, team=request.team)  # type: ignore[attr-defined]
+def member_remove(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(Membership, pk=pk, team=request.team)
     try:
-        services.team_member_remove(membership=membership, actor=request.user)  # type: ignore[arg-type]
+        services.team_member_remove(membership=membership, actor=request.user)
     except PermissionError as exc:
         raise PermissionDenied(str(exc)) from exc
     except ValidationError as exc:
@@ -193,11 +194,11 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
         if membership.user_id == request.user.pk:
             request.session.pop("team_id", None)
             messages.info(request, f"You left {membership.team.name}.")
-            if request.htmx:  # type: ignore[attr-defined]
+            if request.htmx:
                 # The whole page changes team: load it rather than swap a fragment.
                 return HttpResponse(headers={"HX-Redirect": reverse("accounts:teams")})
             return redirect("accounts:teams")
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "accounts/_members.html", _teams_context(request))
     return redirect("accounts:teams")
 
@@ -205,30 +206,30 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 # --- API keys ------------------------------------------------------------------------------
 
 
-def _keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    keys = services.api_keys_for(team=request.team, user=request.user)  # type: ignore[attr-defined, arg-type]
+def _keys_context(request: TeamHttpRequest, **extra: Any) -> dict[str, Any]:
+    keys = services.api_keys_for(team=request.team, user=request.user)
     return {
         "keys": keys,
-        "form": extra.pop("form", None) or ApiKeyCreateForm(max_role=request.role),  # type: ignore[attr-defined]
+        "form": extra.pop("form", None) or ApiKeyCreateForm(max_role=request.role),
         **extra,
     }
 
 
 @team_role_required(Role.VIEWER)
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: TeamHttpRequest) -> HttpResponse:
     return render(request, "accounts/api_keys.html", _keys_context(request))
 
 
 @require_POST
 @team_role_required(Role.VIEWER)
-def api_key_create(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyCreateForm(request.POST, max_role=request.role)  # type: ignore[attr-defined]
+def api_key_create(request: TeamHttpRequest) -> HttpResponse:
+    form = ApiKeyCreateForm(request.POST, max_role=request.role)
     issued = None
     if form.is_valid():
         try:
             issued = services.api_key_create(
-                team=request.team,  # type: ignore[attr-defined]
-                user=request.user,  # type: ignore[arg-type]
+                team=request.team,
+                user=request.user,
                 name=form.cleaned_data["name"],
                 role=form.cleaned_data["role"],
                 expires_at=form.expires_at(),
@@ -236,8 +237,8 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            form = ApiKeyCreateForm(max_role=request.role)  # type: ignore[attr-defined]
-    template = "accounts/_api_keys.html" if request.htmx else "accounts/api_keys.html"  # type: ignore[attr-defined]
+            form = ApiKeyCreateForm(max_role=request.role)
+    template = "accounts/_api_keys.html" if request.htmx else "accounts/api_keys.html"
     context = _keys_context(request, form=form, issued=issued)
     response = render(request, template, context, status=400 if form.errors else 200)
     # The page that shows a key once must not be kept by any cache.
@@ -247,11 +248,11 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.VIEWER)
-def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    api_key = get_object_or_404(ApiKey, pk=pk, team=request.team)  # type: ignore[attr-defined]
-    if api_key.user_id != request.user.pk and request.role != Role.OWNER:  # type: ignore[attr-defined]
+def api_key_revoke(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    api_key = get_object_or_404(ApiKey, pk=pk, team=request.team)
+    if api_key.user_id != request.user.pk and request.role != Role.OWNER:
         # Other members' keys are invisible to non-owners: a 404, like any other team's object.
         return render(request, "404.html", status=404)
-    services.api_key_revoke(api_key=api_key, actor=request.user)  # type: ignore[arg-type]
-    template = "accounts/_api_keys.html" if request.htmx else "accounts/api_keys.html"  # type: ignore[attr-defined]
+    services.api_key_revoke(api_key=api_key, actor=request.user)
+    template = "accounts/_api_keys.html" if request.htmx else "accounts/api_keys.html"
     return render(request, template, _keys_context(request))

@@ -52,6 +52,16 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def env_prefixed(prefix: str, *, exclude: set[str] | None = None) -> dict[str, str]:
+    """Every non-empty variable named PREFIX<NAME>, as {name (lower case): value}: per-tool
+    settings whose tools are not known here (TOOL_IMAGE_NMAP -> {"nmap": ...})."""
+    return {
+        name[len(prefix) :].lower(): value.strip()
+        for name, value in os.environ.items()
+        if name.startswith(prefix) and name not in (exclude or set()) and value.strip()
+    }
+
+
 def email_settings(url: str) -> dict[str, object]:
     """Turn `EMAIL_URL` into Django e-mail settings.
 

@@ -16,6 +16,7 @@ from config.env import (
     env_bool,
     env_int,
     env_list,
+    env_prefixed,
     env_str,
     load_dotenv_file,
 )
@@ -314,27 +315,19 @@ STEP_HEARTBEAT_S = env_int("STEP_HEARTBEAT_S", 5)
 STEP_STALE_AFTER_S = env_int("STEP_STALE_AFTER_S", 60)  # the reaper acts on older heartbeats
 TOOL_OUTPUT_MAX_BYTES = env_int("TOOL_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)
 ARTIFACT_RETENTION_DAYS = env_int("ARTIFACT_RETENTION_DAYS", 30)
-# Upstream images, pinned (production); tests build local stand-ins (scripts/build-test-images).
-TOOL_IMAGES = {
-    "nmap": env_str("TOOL_IMAGE_NMAP", "instrumentisto/nmap:7.95"),
-    "trivy": env_str("TOOL_IMAGE_TRIVY", "aquasec/trivy:0.56.2"),
-    "grype": env_str("TOOL_IMAGE_GRYPE", "anchore/grype:v0.82.0"),
-    "gitleaks": env_str("TOOL_IMAGE_GITLEAKS", "zricethezav/gitleaks:v8.21.2"),
-    "nuclei": env_str("TOOL_IMAGE_NUCLEI", "projectdiscovery/nuclei:v3.3.5"),
-}
-# Docker network mode per tool: "none" where the tool only reads mounted files.
-TOOL_NETWORK = {
-    "nmap": env_str("TOOL_NETWORK_NMAP", "bridge"),
-    "trivy": env_str("TOOL_NETWORK_TRIVY", "bridge"),
-    "grype": env_str("TOOL_NETWORK_GRYPE", "bridge"),
-    "gitleaks": env_str("TOOL_NETWORK_GITLEAKS", "none"),
-    "nuclei": env_str("TOOL_NETWORK_NUCLEI", "bridge"),
-}
+# Where node types are declared (workflows.nodes): every module of these packages that defines
+# NODE/NODES. Strings, so the registry imports no app above workflows.
+NODE_PACKAGES = ["scans.tools", "scans.logic", "integrations.nodes"]
+# Each tool module names its pinned upstream image and network mode (scans/tools/<tool>.py);
+# TOOL_IMAGE_<TOOL> and TOOL_NETWORK_<TOOL> ("none", "bridge", "host") override them per tool.
+# Tests build local stand-ins (scripts/build-test-images).
+TOOL_IMAGES = env_prefixed("TOOL_IMAGE_", exclude={"TOOL_IMAGE_CACHE_INIT"})
+TOOL_NETWORK = env_prefixed("TOOL_NETWORK_")
 # Tools whose downloads (vulnerability databases) are kept between runs in a Docker volume per
-# tool (TOOL_CACHE_VOLUME_PREFIX + tool, at /cache = $XDG_CACHE_HOME), made writable for the
-# sandbox user once by TOOL_IMAGE_CACHE_INIT (`chown`, as root with only CAP_CHOWN).
+# tool (TOOL_CACHE_VOLUME_PREFIX + tool, at /cache = $XDG_CACHE_HOME; the tool module says
+# `caches_downloads`), made writable for the sandbox user once by TOOL_IMAGE_CACHE_INIT (`chown`,
+# as root with only CAP_CHOWN).
 TOOL_CACHE = env_bool("TOOL_CACHE", True)
-TOOL_CACHE_TOOLS = ("trivy", "grype")
 TOOL_CACHE_VOLUME_PREFIX = env_str("TOOL_CACHE_VOLUME_PREFIX", "outpost-cache-")
 TOOL_IMAGE_CACHE_INIT = env_str("TOOL_IMAGE_CACHE_INIT", "busybox:1.36.1")
 TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 1024)

@@ -4,28 +4,23 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import health, metrics, views
+from config import health, prometheus
 
-# Each app exposes its API routes in `<app>/urls_api.py`, mounted under /api/v1/.
-API_MODULES = [
-    "accounts.urls_api",
-    "targets.urls_api",
-    "workflows.urls_api",
-    "scans.urls_api",
-    "integrations.urls_api",
-]
+# Each app's API module ends with its routes (`urlpatterns`), mounted under /api/v1/. Apps are
+# named as strings: config imports none of them.
+API_MODULES = ["accounts.api", "targets.api", "workflows.api", "scans.api", "integrations.api"]
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("scans.reports.urls")),  # home: the dashboard
+    path("", include("scans.urls")),  # scans/…, a workflow's Run panel
     path("accounts/", include("accounts.urls")),
     path("targets/", include("targets.urls")),
-    path("scans/", include("scans.urls")),
     path("integrations/", include("integrations.urls")),
     path("findings/", include("scans.findings.urls")),
     path("workflows/", include("workflows.urls")),
     path("admin/", admin.site.urls),
     path("health", health.health, name="health"),
-    path("metrics", metrics.metrics, name="metrics"),
+    path("metrics", prometheus.metrics, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     *[path("api/v1/", include(module)) for module in API_MODULES],

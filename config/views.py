@@ -1,22 +1,9 @@
-"""The home page and the error pages (JSON under /api/, HTML elsewhere; never a stack trace)."""
+"""The error pages (JSON under /api/, HTML elsewhere; never a stack trace)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """The team's dashboard (scans.reports.views); without a team, the welcome page."""
-    team = request.team  # type: ignore[attr-defined]
-    if team is not None:
-        from scans.reports.views import dashboard
-
-        return dashboard(request)
-    # Only an account in no team gets here (one added in the admin has no personal team).
-    return render(request, "home.html")
 
 
 def _error(request: HttpRequest, status: int, message: str) -> HttpResponse:

@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from integrations import schedules, services
+from integrations import services
 from integrations.acting import acting_user
 from integrations.models import (
     Delivery,
@@ -19,6 +19,7 @@ from integrations.models import (
     NotificationRule,
     ScanSchedule,
 )
+from integrations.schedules import services as schedules
 
 
 class IntegrationAdminForm(forms.ModelForm):

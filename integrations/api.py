@@ -8,11 +8,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from config.serializers import DetailSerializer, StrictSerializer
@@ -25,8 +27,9 @@ from integrations.models import (
     NotificationRule,
     RuleEvent,
 )
-from scans.models import Scan
+from integrations.schedules.api import ScheduleViewSet
 from scans.engine.runtime import SEVERITIES
+from scans.models import Scan
 
 ERRORS = {
     400: DetailSerializer,
@@ -409,3 +412,27 @@ class NotificationRuleViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.rule_delete(rule=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Routes (mounted under /api/v1/ by config.urls) ------------------------------------------
+
+router = SimpleRouter(trailing_slash=False)
+router.register("integrations", IntegrationViewSet, basename="integration")
+router.register("notification-rules", NotificationRuleViewSet, basename="notification-rule")
+router.register("schedules", ScheduleViewSet, basename="schedule")
+
+urlpatterns = [
+    path(
+        "integrations/slack",
+        KindIntegrationsView.as_view(kind=IntegrationKind.SLACK),
+        name="integrations-slack",
+    ),
+    path(
+        "integrations/discord",
+        KindIntegrationsView.as_view(kind=IntegrationKind.DISCORD),
+        name="integrations-discord",
+    ),
+    path("scans/<int:pk>/notify", ScanNotifyView.as_view(), name="scan-notify"),
+    path("actions/send-slack", SendSlackActionView.as_view(), name="action-send-slack"),
+    *router.urls,
+]

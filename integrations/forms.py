@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations.models import Integration, IntegrationKind, RuleEvent
-from integrations.schedules import MAX_EVERY_HOURS
+from integrations.schedules.services import MAX_EVERY_HOURS
 from integrations.services import MAX_RECIPIENTS, NAME_MAX, SECRET_MAX, SECRET_MIN
 from scans.engine.runtime import SEVERITIES
 from targets.models import Target

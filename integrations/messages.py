@@ -11,8 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from scans.models import Finding, Scan, severity_rank_expression
 from scans.engine.runtime import SEVERITIES, SEVERITY_RANK, FindingData
+from scans.models import Finding, Scan, severity_rank_expression
 
 # Findings carried in a message (the worst first); platforms show fewer, the webhook all of them.
 MAX_FINDINGS = 25

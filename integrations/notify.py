@@ -24,8 +24,8 @@ from integrations.models import (
     NotificationRule,
     RuleEvent,
 )
-from scans.models import Finding, Scan, ScanStatus
 from scans.engine.runtime import SEVERITY_RANK
+from scans.models import Finding, Scan, ScanStatus
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ def rules_evaluate(scan_id: int) -> str:
 
 
 def schedule_fire(schedule_id: int) -> str:
-    from integrations.schedules import schedule_fire as fire
+    from integrations.schedules.services import schedule_fire as fire
 
     return fire(schedule_id)
 

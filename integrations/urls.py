@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from integrations import views, views_schedules
+from integrations import views
+from integrations.schedules import views as schedule_views
 
 app_name = "integrations"
 
@@ -18,10 +19,10 @@ urlpatterns = [
     path("rules/<int:pk>/toggle", views.rule_toggle, name="rule_toggle"),
     path("rules/<int:pk>/delete", views.rule_delete, name="rule_delete"),
     path("notify/scan/<int:scan_pk>", views.scan_notify, name="scan_notify"),
-    path("schedules/", views_schedules.schedule_list, name="schedules"),
-    path("schedules/new", views_schedules.schedule_new, name="schedule_new"),
-    path("schedules/<int:pk>/edit", views_schedules.schedule_edit, name="schedule_edit"),
-    path("schedules/<int:pk>/pause", views_schedules.schedule_pause, name="schedule_pause"),
-    path("schedules/<int:pk>/resume", views_schedules.schedule_resume, name="schedule_resume"),
-    path("schedules/<int:pk>/delete", views_schedules.schedule_delete, name="schedule_delete"),
+    path("schedules/", schedule_views.schedule_list, name="schedules"),
+    path("schedules/new", schedule_views.schedule_new, name="schedule_new"),
+    path("schedules/<int:pk>/edit", schedule_views.schedule_edit, name="schedule_edit"),
+    path("schedules/<int:pk>/pause", schedule_views.schedule_pause, name="schedule_pause"),
+    path("schedules/<int:pk>/resume", schedule_views.schedule_resume, name="schedule_resume"),
+    path("schedules/<int:pk>/delete", schedule_views.schedule_delete, name="schedule_delete"),
 ]

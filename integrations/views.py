@@ -1,5 +1,5 @@
 """Integration pages: the list with the team's notification rules, add/edit/delete, send a test,
-the delivery log, and sending a scan's findings on demand. Schedules: views_schedules.py."""
+the delivery log, and sending a scan's findings on demand. Schedules: integrations/schedules/."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
 from integrations import notify, services
@@ -46,13 +47,13 @@ def _list_context(request: HttpRequest, rule_form: RuleForm | None = None) -> di
 
 
 @team_role_required(Role.VIEWER)
-def integration_list(request: HttpRequest) -> HttpResponse:
+def integration_list(request: TeamHttpRequest) -> HttpResponse:
     return render(request, "integrations/list.html", _list_context(request))
 
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
-def integration_new(request: HttpRequest, kind: str) -> HttpResponse:
+def integration_new(request: TeamHttpRequest, kind: str) -> HttpResponse:
     if kind not in IntegrationKind.values:
         raise Http404("unknown kind")
     form = IntegrationForm(request.POST or None, kind=kind)
@@ -98,14 +99,14 @@ def _deliveries_context(integration: Integration) -> dict[str, Any]:
 
 
 @team_role_required(Role.VIEWER)
-def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_detail(request: TeamHttpRequest, pk: int) -> HttpResponse:
     integration = _integration_for(request, pk)
     return render(request, "integrations/detail.html", _detail_context(request, integration))
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
     integration = _integration_for(request, pk)
     form = IntegrationForm(request.POST, kind=integration.kind, editing=True)
     if form.is_valid():
@@ -132,14 +133,14 @@ def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_role_required(Role.VIEWER)
-def integration_deliveries(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_deliveries(request: TeamHttpRequest, pk: int) -> HttpResponse:
     integration = _integration_for(request, pk)
     return render(request, "integrations/_deliveries.html", _deliveries_context(integration))
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def integration_test(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_test(request: TeamHttpRequest, pk: int) -> HttpResponse:
     integration = _integration_for(request, pk)
     delivery = services.integration_test(integration=integration, user=acting_user(request))
     if is_htmx(request):
@@ -150,7 +151,7 @@ def integration_test(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def integration_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
     integration = _integration_for(request, pk)
     name = integration.name
     services.integration_delete(integration=integration, user=acting_user(request))
@@ -173,7 +174,7 @@ def _rules_response(
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def rule_add(request: HttpRequest) -> HttpResponse:
+def rule_add(request: TeamHttpRequest) -> HttpResponse:
     form = RuleForm(request.POST, team=acting_team(request))
     if form.is_valid():
         data = form.cleaned_data
@@ -201,7 +202,7 @@ def _rule_for(request: HttpRequest, pk: int) -> NotificationRule:
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_toggle(request: TeamHttpRequest, pk: int) -> HttpResponse:
     rule = _rule_for(request, pk)
     services.rule_update(rule=rule, user=acting_user(request), is_enabled=not rule.is_enabled)
     return _rules_response(request)
@@ -209,7 +210,7 @@ def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
     services.rule_delete(rule=_rule_for(request, pk), user=acting_user(request))
     return _rules_response(request)
 
@@ -219,7 +220,7 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
-def scan_notify(request: HttpRequest, scan_pk: int) -> HttpResponse:
+def scan_notify(request: TeamHttpRequest, scan_pk: int) -> HttpResponse:
     scan = get_object_or_404(
         Scan.objects.select_related("team"), pk=scan_pk, team=acting_team(request)
     )

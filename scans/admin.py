@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.http import user_of
 from scans.models import Artifact, Asset, Finding, Scan, ScanLog, ScanStep
 
 
@@ -67,7 +68,7 @@ class ScanAdmin(admin.ModelAdmin):
         done = 0
         for scan in queryset:
             try:
-                scan_cancel(scan=scan, user=request.user)  # type: ignore[arg-type]
+                scan_cancel(scan=scan, user=user_of(request))
                 done += 1
             except APIException:
                 continue
@@ -92,7 +93,7 @@ class ScanAdmin(admin.ModelAdmin):
                 continue
             try:
                 new = scan_start(
-                    team=scan.team, user=request.user, workflow=scan.workflow,  # type: ignore[arg-type]
+                    team=scan.team, user=user_of(request), workflow=scan.workflow,
                     target_ids=target_ids, consent=True,
                 )  # fmt: skip
             except ScanRefused as exc:

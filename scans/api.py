@@ -1,5 +1,6 @@
-"""Scans API: start (or dry-run), list, detail (`?format=json|table`), logs, findings, cancel, delete.
-The CI entry points (report import, image scan) are in scans/imports/api.py."""
+"""Scans API: start (or dry-run), list, detail (`?format=json|table`), logs, findings, cancel,
+delete; the CI image scan (`POST /api/v1/scan/docker`); and the scans app's API routes (findings,
+report imports and team metrics live in their packages)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -18,12 +20,16 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
 
+from accounts.http import team_of, user_of
 from accounts.models import Role
-from accounts.ratelimits import rate_limit_wait
 from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
+from scans.findings.api import FindingSerializer, FindingViewSet
 from scans.findings.text import scan_as_table
+from scans.imports.api import ImportToolsView, ScanImportView
 from scans.models import (
     Finding,
     Scan,
@@ -33,6 +39,7 @@ from scans.models import (
     Severity,
     severity_rank_expression,
 )
+from scans.reports.metrics import MetricsView
 
 
 class ScanStepSerializer(serializers.ModelSerializer):
@@ -97,21 +104,6 @@ class ScanLogSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FindingSerializer(serializers.ModelSerializer):
-    scan: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
-        read_only=True
-    )
-
-    class Meta:
-        model = Finding
-        fields = [
-            "id", "scan", "tool", "severity", "title", "description", "remediation", "rule_id",
-            "component", "version", "fixed_version", "location", "item", "evidence", "references",
-            "tags", "fingerprint", "status", "first_seen_at", "last_seen_at",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-
 ERRORS = {
     400: DetailSerializer, 401: DetailSerializer, 403: DetailSerializer, 404: DetailSerializer,
     409: DetailSerializer, 429: DetailSerializer,
@@ -121,7 +113,7 @@ ERRORS = {
 def scan_submit_rate_limited(request: Request) -> Response | None:
     """429 with Retry-After when the account or address submitted too many scans, else None
     (counts this submission)."""
-    wait = rate_limit_wait(request._request, "scan", account=request.user.email)  # type: ignore[union-attr]
+    wait = services.scan_rate_limit_wait(request=request._request, user=user_of(request))
     if not wait:
         return None
     return Response(
@@ -236,7 +228,7 @@ class ScanViewSet(
                 "until": _parse_datetime(params, "until"),
                 "source": params.get("source"),
             }
-        qs = services.scans_for(self.request.team, **filters)  # type: ignore[attr-defined]
+        qs = services.scans_for(team_of(self.request), **filters)
         if self.action == "retrieve":
             qs = qs.prefetch_related("steps")
         return qs.distinct() if filters.get("target") else qs
@@ -273,10 +265,10 @@ class ScanViewSet(
         from workflows.models import Workflow
 
         data = body.validated_data
-        workflow = Workflow.objects.filter(team=request.team, pk=data["workflow"]).first()  # type: ignore[attr-defined]
+        workflow = Workflow.objects.filter(team=team_of(request), pk=data["workflow"]).first()
         scan = services.scan_start(
-            team=request.team,  # type: ignore[attr-defined]
-            user=request.user,  # type: ignore[arg-type]
+            team=team_of(request),
+            user=user_of(request),
             workflow=workflow,
             target_ids=data["targets"],
             consent=data["authorize_targets"],
@@ -327,7 +319,7 @@ class ScanViewSet(
         responses={204: None, **ERRORS},
     )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.scan_delete(scan=self.get_object(), user=request.user)  # type: ignore[arg-type]
+        services.scan_delete(scan=self.get_object(), user=user_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -337,7 +329,7 @@ class ScanViewSet(
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        scan = services.scan_cancel(scan=self.get_object(), user=request.user)  # type: ignore[arg-type]
+        scan = services.scan_cancel(scan=self.get_object(), user=user_of(request))
         return Response(ScanListSerializer(scan).data)
 
     @extend_schema(
@@ -406,6 +398,63 @@ class ScanViewSet(
 
         return report_pdf_response(
             scan=self.get_object(),
-            user=request.user,  # type: ignore[arg-type]
+            user=user_of(request),
             force=request.method == "POST",
         )
+
+
+class DockerScanSerializer(StrictSerializer):
+    image = serializers.CharField(max_length=500)
+    authorize_targets = serializers.BooleanField(
+        default=True, help_text="Consent; the image must also be an authorized target."
+    )
+
+
+class DockerScanAccepted(serializers.Serializer):
+    scan_id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class DockerScanView(APIView):
+    """The simple CI image-scan API: submit an image, poll `GET /api/v1/scans/{id}`."""
+
+    required_role = Role.ANALYST
+
+    @extend_schema(
+        tags=["scans"],
+        summary='Scan a container image with the "Container image audit" workflow',
+        request=DockerScanSerializer,
+        responses={202: DockerScanAccepted, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        refused = scan_submit_rate_limited(request)
+        if refused is not None:
+            return refused
+        body = DockerScanSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        scan = services.scan_start_image(
+            team=team_of(request),
+            user=user_of(request),
+            image=body.validated_data["image"],
+            consent=body.validated_data["authorize_targets"],
+        )
+        return Response(
+            {"scan_id": scan.pk, "status": "pending"},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/scans/{scan.pk}"},
+        )
+
+
+# --- Routes (mounted under /api/v1/ by config.urls) ------------------------------------------
+
+router = SimpleRouter(trailing_slash=False)
+router.register("scans", ScanViewSet, basename="scan")
+router.register("findings", FindingViewSet, basename="finding")
+
+urlpatterns = [
+    path("scans/import", ScanImportView.as_view(), name="scan-import"),
+    path("scans/import/tools", ImportToolsView.as_view(), name="scan-import-tools"),
+    path("scan/docker", DockerScanView.as_view(), name="scan-docker"),
+    path("metrics", MetricsView.as_view(), name="team-metrics"),
+    *router.urls,
+]

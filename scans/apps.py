@@ -14,4 +14,4 @@ class ScansConfig(AppConfig):
 
         post_migrate.connect(ensure_schedules, sender=self)
 
-        from scans.findings import receivers# noqa: F401  (triage and dashboard signal receivers)
+        from scans.findings import receivers  # noqa: F401  (triage and dashboard signal receivers)

@@ -13,13 +13,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
-from scans.engine.step import scan_advance, scan_enqueue_roots, scan_log
+from accounts.ratelimits import rate_limit_wait
+from scans.engine.flow import scan_advance, scan_enqueue_roots, scan_log
 from scans.models import SCAN_TERMINAL, Scan, ScanStatus, ScanStep, StepStatus
-from scans.engine.runtime import Item
+from targets.items import Item
 
 
 class ScanRefused(ValidationError):
@@ -31,6 +33,12 @@ class ScopeReport:
     items: list[Item] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+
+
+def scan_rate_limit_wait(*, request: HttpRequest, user: User | None) -> int | None:
+    """Count one scan submission against the client address and the account; the seconds to
+    wait when the limit (RATE_LIMIT_SCAN) is exceeded, else None."""
+    return rate_limit_wait(request, "scan", account=user.email if user else None)
 
 
 def targets_key_of(target_ids: list[int]) -> str:
@@ -88,16 +96,18 @@ def _node_commands(
 
 
 def scan_plan(
-    *, graph: dict[str, Any], items: list[Item], verdicts: list[dict[str, Any]]
+    *,
+    graph: dict[str, Any],
+    parents: dict[str, list[str]],
+    order: list[str],
+    items: list[Item],
+    verdicts: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The dry-run plan: every step in order, the exact commands of the root steps (they run on
+    """The dry-run plan: every step in `order`, the exact commands of the root steps (they run on
     the targets), and what later steps run on."""
-    from workflows.graph import graph_order, graph_parents
-
-    parents = graph_parents(graph)
     nodes = {node["id"]: node for node in graph["nodes"]}
     steps = []
-    for node_id in graph_order(graph):
+    for node_id in order:
         node = nodes[node_id]
         entry: dict[str, Any] = {
             "node_id": node_id,
@@ -175,9 +185,9 @@ def _scan_create(
     if errors:
         raise ScanRefused({"graph": [str(error) for error in errors]})
     graph = graph_normalize(workflow.graph)
-    plan = scan_plan(graph=graph, items=items, verdicts=verdicts)
-
     parents = graph_parents(graph)
+    order = graph_order(graph)
+    plan = scan_plan(graph=graph, parents=parents, order=order, items=items, verdicts=verdicts)
     nodes = {node["id"]: node for node in graph["nodes"]}
     with transaction.atomic():
         scan = Scan.objects.create(
@@ -206,7 +216,7 @@ def _scan_create(
                 max_attempts=settings.STEP_MAX_ATTEMPTS,
                 timeout_s=_timeout_for(nodes[node_id].get("config", {})),
             )
-            for position, node_id in enumerate(graph_order(graph))
+            for position, node_id in enumerate(order)
         ]
         ScanStep.objects.bulk_create(steps)
         scan.steps_total = len(steps)

@@ -1,15 +1,33 @@
-"""django-q2 task entry points. Tasks get ids, never objects."""
+"""django-q2 task entry points of the scans app: the names queued tasks and schedules are stored
+under (`scans.tasks.<name>`), kept stable while the code behind them moves. Tasks get ids, never
+objects."""
 
 from __future__ import annotations
 
+from django.core.cache import cache
+
+from scans.engine import reaper, step
+from scans.reports import dashboard, pdf
+
 
 def step_run(step_id: int) -> str:
-    from scans.engine.step import step_run as run
-
-    return run(step_id)
+    """Run one scan step (scans.engine.step)."""
+    return step.step_run(step_id)
 
 
 def reap() -> str:
-    from scans.engine.reaper import reap_stale_steps
+    """The every-minute reaper (scans.engine.reaper)."""
+    return reaper.reap_stale_steps()
 
-    return reap_stale_steps()
+
+def report_render(report_id: int) -> str:
+    """Render a scan's PDF report (scans.reports.pdf)."""
+    return pdf.report_render(report_id)
+
+
+def open_findings_refresh(team_id: int) -> str:
+    """Recount a team's open findings for the dashboard (queued by
+    scans.findings.triage.open_findings_refresh_soon)."""
+    cache.delete(f"open-findings-refresh:{team_id}")
+    row = dashboard.open_findings_refresh(team_id)
+    return f"team {team_id}: {row.total if row else 'gone'} open"

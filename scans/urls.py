@@ -1,25 +1,31 @@
+"""The scans app's pages, mounted at the site root by config.urls: the scan pages (`scans/…`), a
+workflow's Run panel (`workflows/<id>/run`, shown in the builder), and the report and import
+pages of the scans packages. The findings pages (`findings/`) and the home page are mounted
+separately: they have their own URL names."""
+
 from __future__ import annotations
 
 from django.urls import path
 
-from scans import views, views_reports
-from scans.reports import views as views_dashboard
-from scans.findings import views as views_findings
-from scans.imports import views as views_import
+from scans import views
+from scans.findings import views as finding_views
+from scans.imports import views as import_views
+from scans.reports import views as report_views
 
 app_name = "scans"
 
 urlpatterns = [
-    path("", views.scan_list, name="list"),
-    path("new", views.scan_new, name="new"),
-    path("import", views_import.report_import, name="import"),
-    path("<int:pk>/", views.scan_detail, name="detail"),
-    path("<int:pk>/live", views.scan_live, name="live"),
-    path("<int:pk>/findings", views.scan_findings, name="findings"),
-    path("<int:pk>/cancel", views.scan_cancel, name="cancel"),
-    path("<int:pk>/delete", views.scan_delete, name="delete"),
-    path("running", views_dashboard.dashboard_running, name="running"),
-    path("<int:pk>/diff", views_findings.scan_diff_panel, name="diff"),
-    path("<int:pk>/report", views_reports.scan_report_panel, name="report"),
-    path("<int:pk>/report.pdf", views_reports.scan_report_download, name="report_pdf"),
+    path("scans/", views.scan_list, name="list"),
+    path("scans/new", views.scan_new, name="new"),
+    path("scans/import", import_views.report_import, name="import"),
+    path("scans/<int:pk>/", views.scan_detail, name="detail"),
+    path("scans/<int:pk>/live", views.scan_live, name="live"),
+    path("scans/<int:pk>/findings", views.scan_findings, name="findings"),
+    path("scans/<int:pk>/cancel", views.scan_cancel, name="cancel"),
+    path("scans/<int:pk>/delete", views.scan_delete, name="delete"),
+    path("scans/running", report_views.dashboard_running, name="running"),
+    path("scans/<int:pk>/diff", finding_views.scan_diff_panel, name="diff"),
+    path("scans/<int:pk>/report", report_views.scan_report_panel, name="report"),
+    path("scans/<int:pk>/report.pdf", report_views.scan_report_download, name="report_pdf"),
+    path("workflows/<int:pk>/run", views.workflow_run, name="workflow_run"),
 ]

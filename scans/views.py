@@ -1,4 +1,5 @@
-"""Scan pages: list, start (with dry run), live detail, cancel, delete."""
+"""Scan pages: list, start (the New scan page and the builder's Run panel, with dry run), live
+detail, cancel, delete."""
 
 from __future__ import annotations
 
@@ -12,19 +13,21 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
 
+from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
 from scans import services
 from scans.forms import ScanStartForm
 from scans.models import Finding, Scan, ScanLog, ScanStatus, Severity, severity_rank_expression
+from workflows.models import Workflow
 
 LOG_TAIL = 200
 
 
 @team_role_required(Role.VIEWER)
-def scan_list(request: HttpRequest) -> HttpResponse:
+def scan_list(request: TeamHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    qs = services.scans_for(request.team, status=status if status in ScanStatus.values else None)  # type: ignore[attr-defined]
+    qs = services.scans_for(request.team, status=status if status in ScanStatus.values else None)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -33,13 +36,13 @@ def scan_list(request: HttpRequest) -> HttpResponse:
         "any_running": any(not s.is_finished for s in page.object_list),
     }
     # A boosted navigation (hx-boost) wants the whole page; an HTMX poll or filter the fragment.
-    partial = request.htmx and not request.htmx.boosted  # type: ignore[attr-defined]
-    template = "scans/_list.html" if partial else "scans/list.html"  # type: ignore[attr-defined]
+    partial = request.htmx and not request.htmx.boosted
+    template = "scans/_list.html" if partial else "scans/list.html"
     return render(request, template, context)
 
 
-def _scan_for(request: HttpRequest, pk: int) -> Scan:
-    team = request.team  # type: ignore[attr-defined]
+def _scan_for(request: TeamHttpRequest, pk: int) -> Scan:
+    team = request.team
     return get_object_or_404(
         Scan.objects.select_related("workflow", "requested_by"), pk=pk, team=team
     )
@@ -73,13 +76,13 @@ def _detail_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
 
 
 @team_role_required(Role.VIEWER)
-def scan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def scan_detail(request: TeamHttpRequest, pk: int) -> HttpResponse:
     scan = _scan_for(request, pk)
     return render(request, "scans/detail.html", _detail_context(request, scan))
 
 
 @team_role_required(Role.VIEWER)
-def scan_live(request: HttpRequest, pk: int) -> HttpResponse:
+def scan_live(request: TeamHttpRequest, pk: int) -> HttpResponse:
     """The part of the detail page that polls every 2 s until the scan ends."""
     scan = _scan_for(request, pk)
     response = render(request, "scans/_live.html", _detail_context(request, scan))
@@ -90,55 +93,79 @@ def scan_live(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_role_required(Role.VIEWER)
-def scan_findings(request: HttpRequest, pk: int) -> HttpResponse:
+def scan_findings(request: TeamHttpRequest, pk: int) -> HttpResponse:
     scan = _scan_for(request, pk)
     return render(request, "scans/_findings.html", _detail_context(request, scan))
 
 
+def _scan_start_from(request: TeamHttpRequest, form: ScanStartForm) -> Scan | None:
+    """Start (or dry-run) what a valid scan-start form asks for; refusals become form errors."""
+    dry_run = request.POST.get("action") == "dry_run"
+    try:
+        return services.scan_start(
+            team=request.team,
+            user=request.user,
+            workflow=form.chosen_workflow(),
+            target_ids=[t.pk for t in form.cleaned_data["targets"]],
+            consent=form.cleaned_data["authorize_targets"],
+            mode=Scan.Mode.DRY_RUN if dry_run else Scan.Mode.RUN,
+        )
+    except services.ScanRefused as exc:
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return None
+
+
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
-def scan_new(request: HttpRequest) -> HttpResponse:
+def scan_new(request: TeamHttpRequest) -> HttpResponse:
     initial = {}
     if request.GET.get("workflow"):
         initial["workflow"] = request.GET["workflow"]
-    form = ScanStartForm(request.POST or None, team=request.team, initial=initial)  # type: ignore[attr-defined]
+    form = ScanStartForm(request.POST or None, team=request.team, initial=initial)
     plan_scan = None
     if request.method == "POST" and form.is_valid():
-        dry_run = request.POST.get("action") == "dry_run"
-        try:
-            scan = services.scan_start(
-                team=request.team,  # type: ignore[attr-defined]
-                user=request.user,  # type: ignore[arg-type]
-                workflow=form.cleaned_data["workflow"],
-                target_ids=[t.pk for t in form.cleaned_data["targets"]],
-                consent=form.cleaned_data["authorize_targets"],
-                mode=Scan.Mode.DRY_RUN if dry_run else Scan.Mode.RUN,
-            )
-        except services.ScanRefused as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            if dry_run:
-                plan_scan = scan
-            else:
-                messages.success(request, f"Scan #{scan.pk} started.")
-                if request.htmx:  # type: ignore[attr-defined]
-                    response = HttpResponse(status=204)
-                    response["HX-Redirect"] = reverse("scans:detail", args=[scan.pk])
-                    return response
-                return redirect("scans:detail", pk=scan.pk)
+        scan = _scan_start_from(request, form)
+        if scan is not None and scan.mode == Scan.Mode.DRY_RUN:
+            plan_scan = scan
+        elif scan is not None:
+            messages.success(request, f"Scan #{scan.pk} started.")
+            if request.htmx:
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = reverse("scans:detail", args=[scan.pk])
+                return response
+            return redirect("scans:detail", pk=scan.pk)
     context = {"form": form, "plan_scan": plan_scan}
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "scans/_start.html", context, status=400 if form.errors else 200)
     return render(request, "scans/new.html", context, status=400 if form.errors else 200)
 
 
+@require_http_methods(["GET", "POST"])
+@team_role_required(Role.ANALYST)
+def workflow_run(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    """The builder's Run panel: GET shows it (the builder loads it), POST dry-runs (the plan,
+    nothing executed) or runs the saved workflow on the chosen targets."""
+    workflow = get_object_or_404(Workflow, pk=pk, team=request.team)
+    form = ScanStartForm(request.POST or None, team=request.team, workflow=workflow)
+    scan = None
+    if request.method == "POST" and form.is_valid():
+        scan = _scan_start_from(request, form)
+    context = {
+        "workflow": workflow,
+        "run_form": form,
+        "scan": scan,
+        "dry_run": scan is not None and scan.mode == Scan.Mode.DRY_RUN,
+    }
+    return render(request, "scans/_workflow_run.html", context)
+
+
 @require_POST
 @team_role_required(Role.ANALYST)
-def scan_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def scan_cancel(request: TeamHttpRequest, pk: int) -> HttpResponse:
     scan = _scan_for(request, pk)
     try:
-        services.scan_cancel(scan=scan, user=request.user)  # type: ignore[arg-type]
+        services.scan_cancel(scan=scan, user=request.user)
         messages.info(request, f"Scan #{scan.pk} is being cancelled.")
     except APIException as exc:
         messages.error(request, str(exc.detail))
@@ -147,10 +174,10 @@ def scan_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def scan_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def scan_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
     scan = _scan_for(request, pk)
     try:
-        services.scan_delete(scan=scan, user=request.user)  # type: ignore[arg-type]
+        services.scan_delete(scan=scan, user=request.user)
     except APIException as exc:
         messages.error(request, str(exc.detail))
         return redirect("scans:detail", pk=pk)

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.http import user_of
 from targets import services
 from targets.models import EXPIRING_SOON, Target, TargetKind
 from targets.parsing import TargetParseError, parse_target
@@ -118,13 +119,13 @@ class TargetAdmin(admin.ModelAdmin):
             if change:
                 stored = Target.objects.get(pk=obj.pk)
                 services.target_update(
-                    target=stored, user=request.user, value=data["value"], kind=data["kind"],  # type: ignore[arg-type]
+                    target=stored, user=user_of(request), value=data["value"], kind=data["kind"],
                     note=data.get("note", ""), expires_at=data.get("expires_at"), excluded=data.get("excluded", False),
                 )  # fmt: skip
                 created = stored
             else:
                 created = services.target_create(
-                    team=data["team"], user=request.user, value=data["value"], kind=data["kind"],  # type: ignore[arg-type]
+                    team=data["team"], user=user_of(request), value=data["value"], kind=data["kind"],
                     note=data.get("note", ""), expires_at=data.get("expires_at"), excluded=data.get("excluded", False),
                 )  # fmt: skip
             for field in Target._meta.concrete_fields:
@@ -134,8 +135,8 @@ class TargetAdmin(admin.ModelAdmin):
             self.message_user(request, " ".join(exc.messages), level="error")
 
     def delete_model(self, request: HttpRequest, obj: Target) -> None:
-        services.target_delete(target=obj, user=request.user)  # type: ignore[arg-type]
+        services.target_delete(target=obj, user=user_of(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Target]) -> None:
         for target in queryset.select_related("team"):
-            services.target_delete(target=target, user=request.user)  # type: ignore[arg-type]
+            services.target_delete(target=target, user=user_of(request))

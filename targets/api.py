@@ -12,7 +12,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
 
+from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.api_errors import PayloadTooLarge
 from config.serializers import DetailSerializer, StrictModelSerializer, StrictSerializer
@@ -253,7 +255,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         kind = params.get("kind") or None
         if kind and kind not in TargetKind.values:
             raise serializers.ValidationError({"kind": [f"One of {', '.join(TargetKind.values)}."]})
-        qs = services.targets_for(self.request.team, kind=kind, search=params.get("search"))  # type: ignore[attr-defined]
+        qs = services.targets_for(team_of(self.request), kind=kind, search=params.get("search"))
         excluded = (params.get("excluded") or "").lower()
         if excluded:
             if excluded not in ("true", "false", "1", "0"):
@@ -287,8 +289,8 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data = body.validated_data
         try:
             target = services.target_create(
-                team=request.team,  # type: ignore[attr-defined]
-                user=request.user,  # type: ignore[arg-type]
+                team=team_of(request),
+                user=user_of(request),
                 value=data["value"], kind=data.get("kind") or None, note=data["note"],
                 expires_at=data["expires_at"], excluded=data["excluded"],
             )  # fmt: skip
@@ -306,7 +308,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         body = TargetUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            services.target_update(target=target, user=request.user, **body.validated_data)  # type: ignore[arg-type]
+            services.target_update(target=target, user=user_of(request), **body.validated_data)
         except DjangoValidationError as exc:
             return _validation(exc)
         return Response(TargetSerializer(target).data)
@@ -316,7 +318,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         responses={204: None, **ERRORS, 404: DetailSerializer},
     )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.target_delete(target=self.get_object(), user=request.user)  # type: ignore[arg-type]
+        services.target_delete(target=self.get_object(), user=user_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -348,8 +350,8 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         )
         try:
             report = services.targets_bulk_import(
-                team=request.team,  # type: ignore[attr-defined]
-                user=request.user,  # type: ignore[arg-type]
+                team=team_of(request),
+                user=user_of(request),
                 mode=data["mode"], commit=data["commit"], **source,
             )  # fmt: skip
         except BulkTooLarge as exc:
@@ -379,7 +381,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def check(self, request: Request) -> Response:
         body = CheckRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        matcher = ScopeMatcher.for_team(request.team.pk)  # type: ignore[attr-defined]
+        matcher = ScopeMatcher.for_team(team_of(request).pk)
         results = []
         for kind, value in body.validated_data["items"]:
             try:
@@ -398,3 +400,11 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 def verdict_dict(verdict: Verdict) -> dict[str, Any]:
     return {"in_scope": verdict.in_scope, "reason": verdict.reason, "target_id": verdict.target_id}
+
+
+# --- Routes (mounted under /api/v1/ by config.urls) ------------------------------------------
+
+router = SimpleRouter(trailing_slash=False)
+router.register("targets", TargetViewSet, basename="target")
+
+urlpatterns = [*router.urls]

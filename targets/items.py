@@ -1,4 +1,5 @@
-"""Normalizing the items a scan step is about to touch, so scope checks compare like with like.
+"""Items, what flows between the steps of a scan (`Item`: a host, service, URL, image or repo), and
+normalizing the items a step is about to touch, so scope checks compare like with like.
 
 Items come from the engine and from tools (a redirect, a CNAME, a port scan), so they are not
 trusted to be canonical: each is parsed into the key the matcher looks up. A value that does not
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import re
 import socket
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from targets.parsing import (
     ImageRef,
@@ -25,6 +27,39 @@ from targets.parsing import (
     split_image,
     split_repo,
 )
+
+# What flows between workflow steps. Scope decisions are made on these (this module), so they are
+# defined beside the normalization that reads them.
+ITEM_KINDS = ("host", "service", "url", "image", "repo")
+
+
+@dataclass(frozen=True)
+class Item:
+    """Something a step works on. `value` is canonical and is what scope checks see:
+    host "example.com" / "127.0.0.1" / "::1"; service "127.0.0.1:8080/tcp" ("[::1]:80/tcp");
+    url "http://127.0.0.1:8080/"; image "nginx:1.25"; repo "https://github.com/o/r.git".
+    `attrs` carry what was learned (port, banner, status, title…) and do not affect identity."""
+
+    kind: str
+    value: str
+    attrs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def service(cls, host: str, port: int, proto: str = "tcp", **attrs: Any) -> Item:
+        shown = f"[{host}]" if ":" in host else host
+        return cls(
+            "service",
+            f"{shown}:{port}/{proto}",
+            {"host": host, "port": port, "proto": proto, **attrs},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, "attrs": dict(self.attrs)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Item:
+        return cls(str(data["kind"]), str(data["value"]), dict(data.get("attrs") or {}))
+
 
 _HOSTNAME_RE = re.compile(
     r"(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from scans.engine.runtime import Item
+from targets.items import Item
 from targets.parsing import MAX_VALUE_LENGTH
 
 EXPIRING_SOON = timedelta(days=7)

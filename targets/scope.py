@@ -30,9 +30,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from scans.engine.runtime import Item
 from targets.items import (
     HostKey,
+    Item,
     ItemError,
     UrlKey,
     host_key,

@@ -56,6 +56,14 @@ def targets_for(
     return qs.order_by("kind", "value")
 
 
+def targets_authorized(team: Team) -> QuerySet[Target]:
+    """What the team may start a scan on now: its targets that are not exclusions and have not
+    expired, by kind and value (every scan-start form lists these)."""
+    return targets_for(team, include_excluded=False).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+
+
 # --- validation ----------------------------------------------------------------------------
 
 

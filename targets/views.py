@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
 from targets import services
@@ -26,12 +27,12 @@ PAGE_SIZE = 50
 PREVIEW_MAX_ROWS = 500
 
 
-def _list_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
+def _list_context(request: TeamHttpRequest, params: QueryDict) -> dict[str, Any]:
     filters = TargetFilterForm(params)
     filters.is_valid()
     q = filters.cleaned_data.get("q", "") if filters.is_valid() else ""
     kind = filters.cleaned_data.get("kind", "") if filters.is_valid() else ""
-    targets = services.targets_for(request.team, kind=kind or None, search=q or None)  # type: ignore[attr-defined]
+    targets = services.targets_for(request.team, kind=kind or None, search=q or None)
     page = Paginator(targets, PAGE_SIZE).get_page(params.get("page"))
     return {
         "filters": filters,
@@ -45,23 +46,23 @@ def _list_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
 
 @require_GET
 @team_role_required(Role.VIEWER)
-def target_list(request: HttpRequest) -> HttpResponse:
+def target_list(request: TeamHttpRequest) -> HttpResponse:
     context = _list_context(request, request.GET)
-    if request.htmx and not request.htmx.history_restore_request:  # type: ignore[attr-defined]
+    if request.htmx and not request.htmx.history_restore_request:
         return render(request, "targets/_list.html", context)
     return render(request, "targets/list.html", {**context, "form": TargetForm()})
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def target_add(request: HttpRequest) -> HttpResponse:
+def target_add(request: TeamHttpRequest) -> HttpResponse:
     form = TargetForm(request.POST)
     created: Target | None = None
     if form.is_valid():
         try:
             created = services.target_create(
-                team=request.team,  # type: ignore[attr-defined]
-                user=request.user,  # type: ignore[arg-type]
+                team=request.team,
+                user=request.user,
                 value=form.cleaned_data["value"],
                 kind=form.cleaned_data["kind"] or None,
                 note=form.cleaned_data["note"],
@@ -70,7 +71,7 @@ def target_add(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             form.apply_errors(exc)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         # 200 even with errors: htmx does not swap 4xx answers, and the errors must show.
         response = render(
             request,
@@ -89,8 +90,8 @@ def target_add(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
-def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    target = get_object_or_404(Target, pk=pk, team=request.team)  # type: ignore[attr-defined]
+def target_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    target = get_object_or_404(Target, pk=pk, team=request.team)
     if request.method == "POST":
         form = TargetForm(request.POST)
         if form.is_valid():
@@ -104,7 +105,7 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 services.target_update(
                     target=target,
-                    user=request.user,  # type: ignore[arg-type]
+                    user=request.user,
                     value=form.cleaned_data["value"],
                     kind=form.cleaned_data["kind"] or None,
                     note=form.cleaned_data["note"],
@@ -127,11 +128,11 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def target_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    target = get_object_or_404(Target, pk=pk, team=request.team)  # type: ignore[attr-defined]
+def target_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    target = get_object_or_404(Target, pk=pk, team=request.team)
     value = target.value
-    services.target_delete(target=target, user=request.user)  # type: ignore[arg-type]
-    if request.htmx:  # type: ignore[attr-defined]
+    services.target_delete(target=target, user=request.user)
+    if request.htmx:
         return render(request, "targets/_list.html", _list_context(request, request.POST))
     messages.success(request, f"Removed {value} from the scope.")
     return redirect("targets:list")
@@ -148,14 +149,14 @@ def _preview_rows(report: BulkReport | None) -> tuple[list[Any], int]:
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
-def target_import(request: HttpRequest) -> HttpResponse:
+def target_import(request: TeamHttpRequest) -> HttpResponse:
     form = BulkImportForm(request.POST or None, request.FILES or None)
     report: BulkReport | None = None
     if request.method == "POST" and form.is_valid():
         try:
             report = services.targets_bulk_import(
-                team=request.team,  # type: ignore[attr-defined]
-                user=request.user,  # type: ignore[arg-type]
+                team=request.team,
+                user=request.user,
                 text=None if form.is_csv else form.source(),
                 csv_text=form.source() if form.is_csv else None,
                 mode=form.cleaned_data["mode"],
@@ -180,6 +181,6 @@ def target_import(request: HttpRequest) -> HttpResponse:
         "hidden_lines": hidden,
         "preview_max": PREVIEW_MAX_ROWS,
     }
-    template = "targets/_import.html" if request.htmx else "targets/import.html"  # type: ignore[attr-defined]
-    status = 400 if form.errors and not request.htmx else 200  # type: ignore[attr-defined]
+    template = "targets/_import.html" if request.htmx else "targets/import.html"
+    status = 400 if form.errors and not request.htmx else 200
     return render(request, template, context, status=status)

@@ -3,7 +3,7 @@ the node-type catalogue."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -21,8 +21,10 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
 
-from accounts.models import Role, Team, User
+from accounts.http import team_of, user_of
+from accounts.models import Role
 from config.serializers import DetailSerializer, StrictSerializer
 from workflows import services
 from workflows.graph import graph_normalize, graph_order, graph_ordered, graph_validate
@@ -174,15 +176,6 @@ ERRORS = {
     403: DetailSerializer,
     404: DetailSerializer,
 }
-
-
-def team_of(request: Request) -> Team:
-    """The team the credential acts in (set by accounts' authentication)."""
-    return cast(Team, request.team)  # type: ignore[attr-defined]
-
-
-def user_of(request: Request) -> User:
-    return cast(User, request.user)
 
 
 def invalid(exc: services.WorkflowInvalid) -> Response:
@@ -477,3 +470,11 @@ class WorkflowViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["get"], url_path="node-types", pagination_class=None)
     def node_types(self, request: Request) -> Response:
         return Response([node.describe() for node in node_types()])
+
+
+# --- Routes (mounted under /api/v1/ by config.urls) ------------------------------------------
+
+router = SimpleRouter(trailing_slash=False)
+router.register("workflows", WorkflowViewSet, basename="workflow")
+
+urlpatterns = [*router.urls]

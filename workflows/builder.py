@@ -14,15 +14,16 @@ from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import TeamHttpRequest
 from accounts.models import Role, role_at_least
 from accounts.permissions import team_role_required
 from workflows import services
-from workflows.forms import NodeConfigForm, RunForm, WorkflowSettingsForm
+from workflows.forms import NodeConfigForm, WorkflowSettingsForm
 from workflows.graph import GraphError, graph_ordered, graph_validate
 from workflows.models import Workflow
 from workflows.node_config import config_normalize
 from workflows.nodes import GROUPS, get_node_type, node_type, node_types
-from workflows.views import team_of, user_of, workflow_for
+from workflows.views import workflow_for
 
 MAX_SUMMARY_LENGTH = 48
 
@@ -118,7 +119,7 @@ def _can_write(request: HttpRequest) -> bool:
 
 
 @team_role_required(Role.VIEWER)
-def builder(request: HttpRequest, pk: int) -> HttpResponse:
+def builder(request: TeamHttpRequest, pk: int) -> HttpResponse:
     workflow = workflow_for(request, pk)
     placeholders = [
         (kind, node_html({"id": "", "type": kind.type, "config": kind.defaults()}, []))
@@ -137,7 +138,7 @@ def builder(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.VIEWER)
-def builder_graph(request: HttpRequest, pk: int) -> JsonResponse:
+def builder_graph(request: TeamHttpRequest, pk: int) -> JsonResponse:
     """GET: the saved state. POST `{"graph", "revision"}`: save the canvas. 400 when the
     change is refused (the answer carries the saved state to go back to), 409 when another
     save came first (stale tab)."""
@@ -157,7 +158,7 @@ def builder_graph(request: HttpRequest, pk: int) -> JsonResponse:
         )
     try:
         workflow = services.workflow_update(
-            workflow=workflow, user=user_of(request), revision=revision, graph=graph
+            workflow=workflow, user=request.user, revision=revision, graph=graph
         )
     except services.StaleRevision as exc:
         return JsonResponse(
@@ -185,7 +186,6 @@ def _panel_context(request: HttpRequest, workflow: Workflow, **extra: Any) -> di
                 "revision": workflow.revision,
             }
         ),
-        "run_form": extra.pop("run_form", None) or RunForm(team=team_of(request)),
         "problems": graph_validate(workflow.graph),
         **extra,
     }
@@ -205,21 +205,21 @@ def _stale(response: HttpResponse, current: int | None) -> HttpResponse:
 
 
 @team_role_required(Role.VIEWER)
-def workflow_panel(request: HttpRequest, pk: int) -> HttpResponse:
+def workflow_panel(request: TeamHttpRequest, pk: int) -> HttpResponse:
     workflow = workflow_for(request, pk)
     return render(request, "workflows/_panel_workflow.html", _panel_context(request, workflow))
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def workflow_settings(request: HttpRequest, pk: int) -> HttpResponse:
+def workflow_settings(request: TeamHttpRequest, pk: int) -> HttpResponse:
     workflow = workflow_for(request, pk)
     form = WorkflowSettingsForm(request.POST)
     if form.is_valid():
         try:
             workflow = services.workflow_update(
                 workflow=workflow,
-                user=user_of(request),
+                user=request.user,
                 revision=form.cleaned_data["revision"],
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
@@ -269,7 +269,7 @@ def _node_panel(
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.VIEWER)
-def node_panel(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
+def node_panel(request: TeamHttpRequest, pk: int, node_id: str) -> HttpResponse:
     """The node's config form, generated from its type's schema; POST saves it into the graph."""
     workflow = workflow_for(request, pk)
     node = _find_node(workflow, node_id)
@@ -299,7 +299,7 @@ def node_panel(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
     try:
         workflow = services.workflow_update(
             workflow=workflow,
-            user=user_of(request),
+            user=request.user,
             revision=form.cleaned_data["revision"],
             graph=graph,
         )
@@ -317,37 +317,3 @@ def node_panel(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
         return _stale(_node_panel(request, workflow, node, form=form), exc.current)
     saved = _find_node(workflow, node_id) or changed
     return _saved(_node_panel(request, workflow, saved, saved_message=True), workflow)
-
-
-@require_POST
-@team_role_required(Role.ANALYST)
-def workflow_run(request: HttpRequest, pk: int) -> HttpResponse:
-    """Dry run (the plan, nothing executed) or run the saved workflow on chosen targets."""
-    from scans import services as scan_services
-    from scans.models import Scan
-
-    workflow = workflow_for(request, pk)
-    form = RunForm(request.POST, team=team_of(request))
-    scan = None
-    dry_run = request.POST.get("action") == "dry_run"
-    if form.is_valid():
-        try:
-            scan = scan_services.scan_start(
-                team=team_of(request),
-                user=user_of(request),
-                workflow=workflow,
-                target_ids=[t.pk for t in form.cleaned_data["targets"]],
-                consent=form.cleaned_data["authorize_targets"],
-                mode=Scan.Mode.DRY_RUN if dry_run else Scan.Mode.RUN,
-            )
-        except scan_services.ScanRefused as exc:
-            for field, problems in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, problems)
-    context = {
-        "workflow": workflow,
-        "run_form": form,
-        "scan": scan,
-        "dry_run": dry_run,
-        "can_write": True,
-    }
-    return render(request, "workflows/_run.html", context)

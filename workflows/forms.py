@@ -8,8 +8,6 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from workflows.graph import MAX_LABEL_LENGTH
@@ -59,27 +57,6 @@ class WorkflowSettingsForm(forms.Form):
         max_length=MAX_DESCRIPTION_LENGTH, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     revision = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
-
-
-class RunForm(forms.Form):
-    targets: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
-        queryset=None,  # type: ignore[arg-type]
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Authorized, unexpired targets of this team.",
-    )
-    authorize_targets = forms.BooleanField(
-        required=False,
-        label="I am authorized to scan these targets",
-        help_text="Recorded in the audit log with your name.",
-    )
-
-    def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from targets.services import targets_for
-
-        self.fields["targets"].queryset = targets_for(team, include_excluded=False).filter(  # type: ignore[attr-defined]
-            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
-        )
 
 
 def _form_field(spec: FieldSpec) -> forms.Field:

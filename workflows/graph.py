@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from scans.engine.runtime import ITEM_KINDS
+from targets.items import ITEM_KINDS
 from workflows.node_config import REQUIRED, config_errors, config_normalize
 from workflows.nodes import NodeType, node_type
 

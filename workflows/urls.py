@@ -15,7 +15,6 @@ urlpatterns = [
     path("<int:pk>/panel", builder.workflow_panel, name="panel"),
     path("<int:pk>/settings", builder.workflow_settings, name="settings"),
     path("<int:pk>/nodes/<str:node_id>", builder.node_panel, name="node"),
-    path("<int:pk>/run", builder.workflow_run, name="run"),
     path("<int:pk>/duplicate", views.workflow_duplicate, name="duplicate"),
     path("<int:pk>/delete", views.workflow_delete, name="delete"),
 ]

@@ -3,7 +3,7 @@ The builder's own views are in workflows.builder."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -12,7 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role, Team, User
+from accounts.http import TeamHttpRequest
+from accounts.models import Role, Team
 from accounts.permissions import team_role_required
 from workflows import services
 from workflows.forms import WorkflowCreateForm, WorkflowImportForm
@@ -20,17 +21,9 @@ from workflows.models import Workflow
 from workflows.templates import TEMPLATES
 
 
-def team_of(request: HttpRequest) -> Team:
-    return cast(Team, request.team)  # type: ignore[attr-defined]
-
-
-def user_of(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
 def workflow_for(request: HttpRequest, pk: int) -> Workflow:
     """The request's team's workflow, else 404 (another team's is a 404 too)."""
-    return get_object_or_404(Workflow, pk=pk, team=team_of(request))
+    return get_object_or_404(Workflow, pk=pk, team=request.team)
 
 
 def workflows_with_last_scan(team: Team) -> QuerySet[Workflow]:
@@ -48,7 +41,7 @@ def workflows_with_last_scan(team: Team) -> QuerySet[Workflow]:
 
 def _list_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {
-        "workflows": workflows_with_last_scan(team_of(request)),
+        "workflows": workflows_with_last_scan(request.team),
         "create_form": extra.pop("create_form", None) or WorkflowCreateForm(),
         "import_form": extra.pop("import_form", None) or WorkflowImportForm(),
         "templates": list(TEMPLATES.values()),
@@ -56,32 +49,32 @@ def _list_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _list_response(request: HttpRequest, status: int = 200, **extra: Any) -> HttpResponse:
-    template = "workflows/_list.html" if request.htmx else "workflows/list.html"  # type: ignore[attr-defined]
+def _list_response(request: TeamHttpRequest, status: int = 200, **extra: Any) -> HttpResponse:
+    template = "workflows/_list.html" if request.htmx else "workflows/list.html"
     return render(request, template, _list_context(request, **extra), status=status)
 
 
 @team_role_required(Role.VIEWER)
-def workflow_list(request: HttpRequest) -> HttpResponse:
+def workflow_list(request: TeamHttpRequest) -> HttpResponse:
     return render(request, "workflows/list.html", _list_context(request))
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def workflow_new(request: HttpRequest) -> HttpResponse:
+def workflow_new(request: TeamHttpRequest) -> HttpResponse:
     form = WorkflowCreateForm(request.POST)
     if form.is_valid():
         try:
             if form.cleaned_data["template"]:
                 workflow = services.workflow_create_from_template(
-                    team=team_of(request),
-                    user=user_of(request),
+                    team=request.team,
+                    user=request.user,
                     template_key=form.cleaned_data["template"],
                     name=form.cleaned_data["name"] or None,
                 )
             else:
                 workflow = services.workflow_create(
-                    team=team_of(request), user=user_of(request), name=form.cleaned_data["name"]
+                    team=request.team, user=request.user, name=form.cleaned_data["name"]
                 )
         except services.WorkflowInvalid as exc:
             for field, problems in exc.fields.items():
@@ -97,13 +90,13 @@ def workflow_new(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def workflow_import(request: HttpRequest) -> HttpResponse:
+def workflow_import(request: TeamHttpRequest) -> HttpResponse:
     form = WorkflowImportForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             workflow = services.workflow_import(
-                team=team_of(request),
-                user=user_of(request),
+                team=request.team,
+                user=request.user,
                 data=form.cleaned_data["file"].read(),
                 fmt=form.format,
             )
@@ -124,23 +117,23 @@ def workflow_import(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def workflow_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+def workflow_duplicate(request: TeamHttpRequest, pk: int) -> HttpResponse:
     workflow = workflow_for(request, pk)
-    copy = services.workflow_duplicate(workflow=workflow, user=user_of(request))
+    copy = services.workflow_duplicate(workflow=workflow, user=request.user)
     messages.success(request, f"“{copy.name}” created.")
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         return redirect("workflows:builder", pk=copy.pk)
     return _list_response(request)
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def workflow_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def workflow_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
     workflow = workflow_for(request, pk)
     name = workflow.name
-    services.workflow_delete(workflow=workflow, user=user_of(request))
+    services.workflow_delete(workflow=workflow, user=request.user)
     messages.info(request, f"“{name}” deleted; its scans are kept.")
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         return redirect("workflows:list")
     if request.headers.get("HX-Target") != "workflow-list":  # deleted from the builder
         response = HttpResponse(status=204)

@@ -123,6 +123,11 @@ class OutpostClient:
                 return
             page += 1
 
+    def import_tools(self) -> list[dict[str, Any]]:
+        """The tools whose reports the server imports (`GET scans/import/tools`)."""
+        body = self._json("GET", "scans/import/tools")
+        return list(body) if isinstance(body, list) else []
+
     def import_report(self, *, tool: str, path: Path, target: str, label: str) -> dict[str, Any]:
         data = {"tool": tool}
         if target:

@@ -208,10 +208,22 @@ def cmd_scan_results(client: OutpostClient, args: argparse.Namespace, progress: 
     return finish(client, args.scan_id, args, progress)
 
 
+def cmd_tools(client: OutpostClient, args: argparse.Namespace, progress: Progress) -> int:
+    """List the tools whose reports the server imports (the server's registry is the list)."""
+    for tool in client.import_tools():
+        formats = ", ".join(f["label"] for f in tool.get("formats", []))
+        print(f"{tool['tool']:<12} {tool['label']} ({formats})")
+    return EXIT_OK
+
+
 def cmd_import(client: OutpostClient, args: argparse.Namespace, progress: Progress) -> int:
     path = Path(args.report)
     if not path.is_file():
         progress.say(f"no such report file: {path}")
+        return EXIT_USAGE
+    known = [tool["tool"] for tool in client.import_tools()]
+    if args.tool not in known:
+        progress.say(f"unknown tool {args.tool!r}; this server imports: {', '.join(known)}")
         return EXIT_USAGE
     summary = client.import_report(
         tool=args.tool, path=path, target=args.target or "", label=args.label or ""
@@ -321,13 +333,16 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="import a report a tool already wrote (a completed scan)"
     )
     imp.add_argument(
-        "--tool", required=True, choices=["trivy", "grype", "gitleaks", "nuclei", "nmap"]
+        "--tool", required=True, help="the tool that wrote the report (`outpost tools` lists them)"
     )
-    imp.add_argument("report", help="the report file (Trivy/Grype/Gitleaks/Nuclei JSON, Nmap XML)")
+    imp.add_argument("report", help="the report file, as the tool wrote it")
     imp.add_argument("--target", help="what the report is about (an image, repo or host)")
     imp.add_argument("--label", help="groups imports for diffs (the API's `workflow` label)")
     _results_options(imp, can_wait=False)
     imp.set_defaults(handler=cmd_import)
+
+    tools = commands.add_parser("tools", help="list the tools whose reports `import` reads")
+    tools.set_defaults(handler=cmd_tools)
     return parser
 
 

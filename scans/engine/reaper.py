@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from scans.engine.step import scan_advance, scan_log, step_enqueue
+from scans.engine.flow import scan_advance, scan_log, step_enqueue
 from scans.models import SCAN_TERMINAL, Scan, ScanStep, StepStatus
 
 log = structlog.get_logger(__name__)

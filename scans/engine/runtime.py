@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-ITEM_KINDS = ("host", "service", "url", "image", "repo")
+from targets.items import Item
+
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {
     name: rank for rank, name in enumerate(reversed(SEVERITIES))
@@ -34,34 +35,6 @@ SEVERITY_RANK = {
 
 def severity_at_least(severity: str, minimum: str) -> bool:
     return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(minimum, 0)
-
-
-@dataclass(frozen=True)
-class Item:
-    """Something a step works on. `value` is canonical and is what scope checks see:
-    host "example.com" / "127.0.0.1" / "::1"; service "127.0.0.1:8080/tcp" ("[::1]:80/tcp");
-    url "http://127.0.0.1:8080/"; image "nginx:1.25"; repo "https://github.com/o/r.git".
-    `attrs` carry what was learned (port, banner, status, title…) and do not affect identity."""
-
-    kind: str
-    value: str
-    attrs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    @classmethod
-    def service(cls, host: str, port: int, proto: str = "tcp", **attrs: Any) -> Item:
-        shown = f"[{host}]" if ":" in host else host
-        return cls(
-            "service",
-            f"{shown}:{port}/{proto}",
-            {"host": host, "port": port, "proto": proto, **attrs},
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "value": self.value, "attrs": dict(self.attrs)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Item:
-        return cls(str(data["kind"]), str(data["value"]), dict(data.get("attrs") or {}))
 
 
 def fingerprint_of(*, tool: str, rule_id: str, location: str, component: str) -> str:

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from scans.models import Scan, ScanStep, StepStatus
 from scans.engine.runtime import StepContext, StepFailed, StepResult
+from scans.models import Scan, ScanStep, StepStatus
 
 log = structlog.get_logger(__name__)
 

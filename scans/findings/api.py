@@ -14,14 +14,34 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.serializers import DetailSerializer, StrictSerializer
-from scans.api import FindingSerializer
-from scans.findings.queries import SORT_LABELS, CappedPaginator, FindingFilterForm, findings_for_team
-from scans.models import Finding, FindingEvent, FindingState, Severity
+from scans.findings.queries import (
+    SORT_LABELS,
+    CappedPaginator,
+    FindingFilterForm,
+    findings_for_team,
+)
 from scans.findings.triage import COMMENT_MAX, TRIAGE_MAX, finding_history, finding_triage
+from scans.models import Finding, FindingEvent, FindingState, Severity
 
 ERRORS = {s: DetailSerializer for s in (400, 401, 403, 404)}
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    scan: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id", "scan", "tool", "severity", "title", "description", "remediation", "rule_id",
+            "component", "version", "fixed_version", "location", "item", "evidence", "references",
+            "tags", "fingerprint", "status", "first_seen_at", "last_seen_at",
+        ]  # fmt: skip
+        read_only_fields = fields
 
 
 class FindingListSerializer(FindingSerializer):
@@ -134,7 +154,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     action_roles = {"triage": Role.ANALYST, "bulk_triage": Role.ANALYST}
 
     def get_queryset(self) -> QuerySet[Finding]:
-        team = self.request.team  # type: ignore[attr-defined]
+        team = team_of(self.request)
         if self.action != "list":
             return Finding.objects.filter(team=team).select_related("scan")
         form = FindingFilterForm(self.request.query_params)
@@ -175,9 +195,9 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body = TriageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         finding_triage(
-            team=request.team,  # type: ignore[attr-defined]
+            team=team_of(request),
             fingerprints=[finding.fingerprint],
-            user=request.user,  # type: ignore[arg-type]
+            user=user_of(request),
             status=body.validated_data["status"],
             comment=body.validated_data.get("comment", ""),
         )
@@ -194,7 +214,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def bulk_triage(self, request: Request) -> Response:
         body = BulkTriageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        team = request.team  # type: ignore[attr-defined]
+        team = team_of(request)
         ids = sorted(set(body.validated_data["ids"]))
         found: dict[int, str] = {}
         for start in range(0, len(ids), 2000):
@@ -205,7 +225,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         result = finding_triage(
             team=team,
             fingerprints=found.values(),
-            user=request.user,  # type: ignore[arg-type]
+            user=user_of(request),
             status=body.validated_data["status"],
             comment=body.validated_data.get("comment", ""),
         )

@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponseBase, JsonResponse, StreamingHttpResponse
 
 from scans.models import Finding, Scan
+from scans.tools import tool_get
 
 CSV_COLUMNS = [
     "id", "scan", "severity", "status", "tool", "rule_id", "title", "location", "item", "component",
@@ -42,18 +43,20 @@ SARIF_LEVELS = {
 }
 # GitHub: >= 9.0 critical, >= 7.0 high, >= 4.0 medium, > 0 low.
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0", "info": "0.0"}
-TOOL_URIS = {
-    "trivy": "https://github.com/aquasecurity/trivy",
-    "grype": "https://github.com/anchore/grype",
-    "gitleaks": "https://github.com/gitleaks/gitleaks",
-    "nuclei": "https://github.com/projectdiscovery/nuclei",
-    "nmap": "https://nmap.org/",
-}
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
 _FILE_LINE = re.compile(r"^(?P<path>[^\s:]*[/.][^\s:]*)(?::(?P<line>\d+))?(?::\d+)?$")
 _HOSTISH = re.compile(
     r"^\[?[0-9a-f:.]+\]?(:\d+)?(/\w+)?$|^[a-z0-9-]+(\.[a-z0-9-]+)+:\d+(/\w+)?$", re.I
 )
+
+
+def _tool_uri(tool: str) -> str:
+    """The tool's home page as its module declares it (`NODE.sarif_uri`); "" for a finding of a
+    tool Outpost no longer has."""
+    try:
+        return tool_get(tool).sarif_uri
+    except KeyError:
+        return ""
 
 
 def scan_findings_ordered(scan: Scan) -> QuerySet[Finding]:
@@ -177,8 +180,9 @@ def scan_sarif(scan: Scan, findings: Iterable[Finding] | None = None) -> dict[st
         run = runs.get(tool)
         if run is None:
             driver: dict[str, Any] = {"name": tool, "organization": "Outpost", "rules": []}
-            if tool in TOOL_URIS:
-                driver["informationUri"] = TOOL_URIS[tool]
+            uri = _tool_uri(tool)
+            if uri:
+                driver["informationUri"] = uri
             run = runs[tool] = {
                 "tool": {"driver": driver},
                 "automationDetails": {"id": f"{category}/{_slug(tool)}/scan-{scan.pk}"},

@@ -18,8 +18,8 @@ from django.db.models import Q, QuerySet
 from django.utils.functional import cached_property
 
 from accounts.models import Team
-from scans.models import Finding, Severity
 from scans.engine.runtime import SEVERITY_RANK
+from scans.models import Finding, Severity
 
 COUNT_CAP = 10_000
 # The planner's row estimate is trusted to skip the capped count only this far past the cap.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from config.bulkwrite import chunks, copy_into, findings_demote, gc_paused, is_postgres, json_text
+from scans.engine.runtime import SEVERITIES, FindingData, StepResult, ToolRun
 from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
-from scans.engine.runtime import SEVERITIES, FindingData, Item, ToolRun
+from targets.items import Item
 
 TAIL_BYTES = 64 * 1024
 CHUNK = 2000
@@ -286,6 +288,48 @@ def runs_record(*, scan: Scan, step: ScanStep, runs: list[ToolRun], workdir: Pat
                 path = workdir / f"run-{index}.{stream}"
                 path.write_bytes(data)
                 artifact_record(scan=scan, step=step, path=path)
+
+
+@dataclass
+class StoredResult:
+    """What `step_result_store` kept of a step's result: the fingerprints it stored (in the
+    scan's findings) and those a replacing node dropped, and the items it hands on."""
+
+    fingerprints: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def step_runs_store(*, scan: Scan, step: ScanStep, result: StepResult, workdir: Path) -> None:
+    """What ran, whatever came of it: the commands, exit codes and output tails on the step, full
+    outputs and the runner's raw reports as artifacts."""
+    runs_record(scan=scan, step=step, runs=result.runs, workdir=workdir)
+    for path in result.artifacts:
+        artifact_record(scan=scan, step=step, path=Path(path))
+
+
+def step_result_store(
+    *,
+    scan: Scan,
+    step: ScanStep,
+    result: StepResult,
+    input_fingerprints: list[str],
+    replaces_findings: bool,
+) -> StoredResult:
+    """Store what a step that succeeded found: its findings (deduplicated, triage kept), the
+    inventory's assets, and, for a node whose findings replace its input's (rules), the drop of
+    the input findings it did not hand on. The engine decides the step's status; this only
+    writes rows."""
+    stored = StoredResult()
+    stored.fingerprints = findings_store(scan=scan, step=step, findings=result.findings)
+    if replaces_findings:
+        kept = set(stored.fingerprints)
+        stored.dropped = [fp for fp in input_fingerprints if fp not in kept]
+        if stored.dropped:
+            findings_drop(scan=scan, fingerprints=stored.dropped)
+    assets_record(scan=scan, items=result.items)
+    stored.items = [item.to_dict() for item in result.items]
+    return stored
 
 
 def scan_counts_refresh(scan: Scan) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from scans.models import Finding, Scan
 from scans.engine.runtime import SEVERITIES
+from scans.models import Finding, Scan
 
 
 def text_table(

@@ -277,4 +277,4 @@ def open_findings_refresh_soon(team_id: int) -> None:
     from django_q.tasks import async_task
 
     if cache.add(f"open-findings-refresh:{team_id}", 1, timeout=60):
-        async_task("scans.reports.dashboard.open_findings_refresh_task", team_id, group="dashboard")
+        async_task("scans.tasks.open_findings_refresh", team_id, group="dashboard")

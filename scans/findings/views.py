@@ -8,15 +8,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
-from scans.findings.queries import SORT_LABELS, CappedPaginator, FindingFilterForm, findings_for_team
-from scans.models import Finding, FindingState, Scan, Severity
+from scans.findings.queries import (
+    SORT_LABELS,
+    CappedPaginator,
+    FindingFilterForm,
+    findings_for_team,
+)
 from scans.findings.triage import COMMENT_MAX, TRIAGE_MAX, finding_history, finding_triage
+from scans.models import Finding, FindingState, Scan, Severity
 
 PAGE_SIZE = 50
 
@@ -27,8 +33,8 @@ def _filter_query(params: QueryDict) -> str:
     return urlencode(pairs)
 
 
-def _list_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
-    team = request.team  # type: ignore[attr-defined]
+def _list_context(request: TeamHttpRequest, params: QueryDict) -> dict[str, Any]:
+    team = request.team
     if "status" not in params and not params.get("scan"):
         params = params.copy()
         params["status"] = Finding.Status.OPEN  # the page starts with what needs attention
@@ -52,17 +58,17 @@ def _list_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
 
 
 @team_role_required(Role.VIEWER)
-def finding_list(request: HttpRequest) -> HttpResponse:
+def finding_list(request: TeamHttpRequest) -> HttpResponse:
     context = _list_context(request, request.GET)
-    template = "scans/_findings_table.html" if request.htmx else "scans/findings.html"  # type: ignore[attr-defined]
+    template = "scans/_findings_table.html" if request.htmx else "scans/findings.html"
     return render(request, template, context)
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def finding_bulk_triage(request: HttpRequest) -> HttpResponse:
+def finding_bulk_triage(request: TeamHttpRequest) -> HttpResponse:
     """Triage the checked rows (or one finding from its page); answers with the refreshed list."""
-    team = request.team  # type: ignore[attr-defined]
+    team = request.team
     status = request.POST.get("status", "")
     ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()][:TRIAGE_MAX]
     fingerprints = list(
@@ -76,7 +82,7 @@ def finding_bulk_triage(request: HttpRequest) -> HttpResponse:
         result = finding_triage(
             team=team,
             fingerprints=fingerprints,
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             status=status,
             comment=request.POST.get("comment", ""),
         )
@@ -85,7 +91,7 @@ def finding_bulk_triage(request: HttpRequest) -> HttpResponse:
     back = request.POST.get("next", "")
     if request.POST.get("finding"):
         return redirect("findings:detail", pk=int(request.POST["finding"]))
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(
             request, "scans/_findings_table.html", _list_context(request, QueryDict(back))
         )
@@ -93,8 +99,8 @@ def finding_bulk_triage(request: HttpRequest) -> HttpResponse:
 
 
 @team_role_required(Role.VIEWER)
-def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    team = request.team  # type: ignore[attr-defined]
+def finding_detail(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    team = request.team
     finding = get_object_or_404(Finding.objects.select_related("scan", "step"), pk=pk, team=team)
     state = FindingState.objects.filter(team=team, fingerprint=finding.fingerprint).first()
     occurrences = list(
@@ -121,11 +127,11 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_role_required(Role.VIEWER)
-def scan_diff_panel(request: HttpRequest, pk: int) -> HttpResponse:
+def scan_diff_panel(request: TeamHttpRequest, pk: int) -> HttpResponse:
     """The scan page's "compared with the previous scan" panel (loaded by HTMX)."""
     from scans.findings.diff import scan_diff
 
-    scan = get_object_or_404(Scan, pk=pk, team=request.team)  # type: ignore[attr-defined]
+    scan = get_object_or_404(Scan, pk=pk, team=request.team)
     diff = scan_diff(scan)
     limit = 25
 

@@ -1,8 +1,9 @@
-"""The CI entry points: `POST /api/v1/scans/import` (a report a tool already wrote becomes a
-completed scan) and `POST /api/v1/scan/docker` (scan an image with the "Container image audit"
-workflow); both answer with the scan to poll at `GET /api/v1/scans/{id}`."""
+"""`POST /api/v1/scans/import`: a report a tool already wrote becomes a completed scan (CI
+pipelines that run the tool themselves); the answer names the scan at `GET /api/v1/scans/{id}`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
@@ -12,20 +13,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.serializers import DetailSerializer, StrictSerializer
-from scans import services
-from scans.api import ERRORS, scan_submit_rate_limited
-from scans.imports.services import IMPORTABLE_TOOLS, import_summary, scan_import
+from scans.imports.services import import_summary, importable_tool_names, scan_import
+from scans.tools import importable_tools
+
+ERRORS = {
+    400: DetailSerializer, 401: DetailSerializer, 403: DetailSerializer, 404: DetailSerializer,
+    429: DetailSerializer,
+}  # fmt: skip
 
 
 class ImportSerializer(StrictSerializer):
-    tool = serializers.ChoiceField(
-        choices=list(IMPORTABLE_TOOLS),
-        error_messages={
-            "invalid_choice": f'"{{input}}" is not a tool Outpost reads; one of {", ".join(IMPORTABLE_TOOLS)}.'
-        },
-    )
+    tool = serializers.ChoiceField(choices=[])
     file = serializers.FileField()
     target = serializers.CharField(required=False, allow_blank=True, max_length=500)
     workflow = serializers.CharField(
@@ -34,6 +35,16 @@ class ImportSerializer(StrictSerializer):
         max_length=200,
         help_text="A label grouping imports (diffs compare imports with the same label, tool and target)",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The tools are the registry's (scans.tools), read when a request is served.
+        known = importable_tool_names()
+        tool = self.fields["tool"]
+        tool.choices = known  # type: ignore[attr-defined]
+        tool.error_messages["invalid_choice"] = (
+            f'"{{input}}" is not a tool Outpost reads; one of {", ".join(known)}.'
+        )
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -72,8 +83,8 @@ class ScanImportView(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         scan = scan_import(
-            team=request.team,  # type: ignore[attr-defined]
-            user=request.user,  # type: ignore[arg-type]
+            team=team_of(request),
+            user=user_of(request),
             tool=data["tool"],
             data=data["file"].read(),
             filename=data["file"].name or "",
@@ -87,43 +98,37 @@ class ScanImportView(APIView):
         )
 
 
-class DockerScanSerializer(StrictSerializer):
-    image = serializers.CharField(max_length=500)
-    authorize_targets = serializers.BooleanField(
-        default=True, help_text="Consent; the image must also be an authorized target."
-    )
+class ImportFormatSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    command = serializers.CharField(help_text="A command line that writes such a report")
 
 
-class DockerScanAccepted(serializers.Serializer):
-    scan_id = serializers.IntegerField()
-    status = serializers.CharField()
+class ImportToolSerializer(serializers.Serializer):
+    tool = serializers.CharField()
+    label = serializers.CharField()
+    formats = ImportFormatSerializer(many=True)
 
 
-class DockerScanView(APIView):
-    """The simple CI image-scan API: submit an image, poll `GET /api/v1/scans/{id}`."""
-
-    required_role = Role.ANALYST
+class ImportToolsView(APIView):
+    """The tools whose reports can be imported, with their formats (the CLI's `--tool` list)."""
 
     @extend_schema(
         tags=["scans"],
-        summary='Scan a container image with the "Container image audit" workflow',
-        request=DockerScanSerializer,
-        responses={202: DockerScanAccepted, **ERRORS},
+        summary="List the tools and report formats `POST /api/v1/scans/import` reads",
+        responses={200: ImportToolSerializer(many=True), **ERRORS},
     )
-    def post(self, request: Request) -> Response:
-        refused = scan_submit_rate_limited(request)
-        if refused is not None:
-            return refused
-        body = DockerScanSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        scan = services.scan_start_image(
-            team=request.team,  # type: ignore[attr-defined]
-            user=request.user,  # type: ignore[arg-type]
-            image=body.validated_data["image"],
-            consent=body.validated_data["authorize_targets"],
-        )
+    def get(self, request: Request) -> Response:
         return Response(
-            {"scan_id": scan.pk, "status": "pending"},
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": f"/api/v1/scans/{scan.pk}"},
+            [
+                {
+                    "tool": tool.type,
+                    "label": tool.label,
+                    "formats": [
+                        {"name": f.name, "label": f.label, "command": f.command}
+                        for f in tool.formats
+                    ],
+                }
+                for tool in importable_tools()
+            ]
         )

@@ -14,14 +14,21 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
-from scans.engine.step import scan_log
+from scans.engine.flow import scan_log
+from scans.findings.storage import (
+    artifact_record,
+    assets_record,
+    findings_store,
+    scan_counts_refresh,
+)
 from scans.models import Scan, ScanStatus, ScanStep, StepStatus
-from scans.findings.storage import artifact_record, assets_record, findings_store, scan_counts_refresh
 from scans.signals import scan_finished
-from scans.tools import ADAPTERS
+from scans.tools import importable_tools, tool_get
 
-# Every containerized tool adapter can read its own reports.
-IMPORTABLE_TOOLS = tuple(ADAPTERS)
+
+def importable_tool_names() -> list[str]:
+    """The tools whose reports can be imported (every tool module that declares a format)."""
+    return [tool.type for tool in importable_tools()]
 
 
 # Parsers start their refusals with "not a <tool> (JSON) report: "; the message below says it.
@@ -43,21 +50,18 @@ def scan_import(
     label: str = "",
 ) -> Scan:
     """Parse `data` as a `tool` report and store it as a completed scan of the team."""
-    from scans.tools import get_adapter
-
     tool = (tool or "").strip().lower()
-    if tool not in IMPORTABLE_TOOLS:
-        raise ImportRefused(
-            {"tool": [f"Unknown tool {tool!r}; one of {', '.join(IMPORTABLE_TOOLS)}."]}
-        )
+    known = importable_tool_names()
+    if tool not in known:
+        raise ImportRefused({"tool": [f"Unknown tool {tool!r}; one of {', '.join(known)}."]})
     if not data.strip():
         raise ImportRefused({"file": ["The file is empty."]})
     target = target.strip()[:500]
     if target.startswith("-"):
         raise ImportRefused({"target": ["A target cannot start with '-'."]})
-    adapter = get_adapter(tool)
+    report_format = tool_get(tool).formats[0]
     try:
-        parsed = adapter.parse(data, subject=target)
+        parsed = report_format.parse(data, subject=target)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         # Parsers raise ValueError for what they refuse (bad JSON, XML entities, wrong shape);
         # KeyError/TypeError/AttributeError mean the document is not the shape this tool writes.

@@ -4,20 +4,21 @@ Nmap); it becomes a completed scan through the same service as POST /api/v1/scan
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods
 
+from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
-from scans.forms import ReportImportForm, report_tools
+from scans.imports.forms import ReportImportForm, report_tools
 from scans.imports.services import ImportRefused, import_summary, scan_import
 
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
-def report_import(request: HttpRequest) -> HttpResponse:
+def report_import(request: TeamHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ReportImportForm(request.POST, request.FILES)
     else:
@@ -27,8 +28,8 @@ def report_import(request: HttpRequest) -> HttpResponse:
         tool = form.cleaned_data["tool"]
         try:
             scan = scan_import(
-                team=request.team,  # type: ignore[attr-defined]
-                user=request.user,  # type: ignore[arg-type]
+                team=request.team,
+                user=request.user,
                 tool=tool,
                 data=upload.read(),
                 filename=upload.name or "",

@@ -15,15 +15,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scans.engine.runtime import (
-    ITEM_KINDS,
     SEVERITIES,
     Command,
     FindingData,
-    Item,
     StepContext,
     StepResult,
     severity_at_least,
 )
+from targets.items import ITEM_KINDS, Item
+from workflows.nodes.base import NodeType
 
 MAX_PORT_TERMS = 100
 
@@ -41,6 +41,17 @@ CONFIG_FIELDS: list[dict[str, Any]] = [
 ]  # fmt: skip
 ACCEPTS = set(ITEM_KINDS)
 EMITS = set(ITEM_KINDS)
+
+NODE = NodeType(
+    type="condition",
+    label="Condition",
+    group="Logic",
+    icon="filter",
+    help="Continue only with findings and items that match: severity, count, kinds, ports.",
+    order=10,
+    passthrough=True,
+    consumes_findings=True,
+)
 
 _PORT_SUFFIX = re.compile(r":(\d{1,5})(?:/[a-z]+)?$")
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.engine.runtime import ITEM_KINDS, Command, Item, StepContext, StepResult
+from scans.engine.runtime import Command, StepContext, StepResult
+from targets.items import ITEM_KINDS, Item
+from workflows.nodes.base import NodeType
 
 CONFIG_FIELDS: list[dict[str, Any]] = [
     {"name": "seconds", "type": "int", "default": 60, "min": 1, "max": 86400,
@@ -17,6 +19,23 @@ CONFIG_FIELDS: list[dict[str, Any]] = [
 ]  # fmt: skip
 ACCEPTS = set(ITEM_KINDS)
 EMITS = set(ITEM_KINDS)
+
+NODE = NodeType(
+    type="delay",
+    label="Delay",
+    group="Logic",
+    icon="clock",
+    help="Wait before the next steps run (scheduled: no worker is held).",
+    order=30,
+    passthrough=True,
+    consumes_findings=True,
+    waits=True,
+)
+
+
+def wait_s(config: dict[str, Any]) -> int:
+    """How long the engine holds the step before it runs (NODE.waits)."""
+    return int(config.get("seconds", 60))
 
 
 def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:

@@ -26,15 +26,15 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 from scans.engine.runtime import (
-    ITEM_KINDS,
     SEVERITIES,
     Command,
     FindingData,
-    Item,
     StepContext,
     StepFailed,
     StepResult,
 )
+from targets.items import ITEM_KINDS, Item
+from workflows.nodes.base import NodeType
 
 MAX_PATTERN_LENGTH = 200
 MAX_TEXT_LENGTH = 300
@@ -63,6 +63,18 @@ CONFIG_FIELDS: list[dict[str, Any]] = [
 ]  # fmt: skip
 ACCEPTS = set(ITEM_KINDS)
 EMITS = set(ITEM_KINDS)
+
+NODE = NodeType(
+    type="rules",
+    label="Rules",
+    group="Logic",
+    icon="list",
+    help="Match findings by field and pattern to set their severity, drop or tag them.",
+    order=20,
+    passthrough=True,
+    consumes_findings=True,
+    replaces_findings=True,
+)
 
 _REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT}
 _REFUSED = {sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS}

@@ -17,9 +17,9 @@ from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
 from accounts.models import Team
-from scans.reports.charts import severity_bars_svg, trend_svg
-from scans.models import SCAN_TERMINAL, Finding, FindingState, OpenFindingsDay, Scan
 from scans.engine.runtime import SEVERITIES
+from scans.models import SCAN_TERMINAL, Finding, FindingState, OpenFindingsDay, Scan
+from scans.reports.charts import severity_bars_svg, trend_svg
 
 TREND_DAYS = 30
 TOP_ASSETS = 8
@@ -72,15 +72,6 @@ def open_findings_refresh(team_id: int) -> OpenFindingsDay | None:
         },
     )
     return row
-
-
-def open_findings_refresh_task(team_id: int) -> str:
-    """django-q2 entry point (scans.findings.triage.open_findings_refresh_soon)."""
-    from django.core.cache import cache
-
-    cache.delete(f"open-findings-refresh:{team_id}")
-    row = open_findings_refresh(team_id)
-    return f"team {team_id}: {row.total if row else 'gone'} open"
 
 
 def open_findings_trend(team: Team, *, days: int = TREND_DAYS) -> list[tuple[date, dict[str, int]]]:

@@ -13,10 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.http import team_of
 from accounts.models import ApiKey, Team
 from config.serializers import DetailSerializer
-from scans.models import SCAN_TERMINAL, Finding, FindingState, OpenFindingsDay, Scan, ScanStatus
 from scans.engine.runtime import SEVERITIES
+from scans.models import SCAN_TERMINAL, Finding, FindingState, OpenFindingsDay, Scan, ScanStatus
 
 
 class MetricsBlockSerializer(serializers.Serializer):
@@ -90,7 +91,7 @@ class MetricsView(APIView):
         responses={200: MetricsSerializer, 401: DetailSerializer, 403: DetailSerializer},
     )
     def get(self, request: Request) -> Response:
-        team = request.team  # type: ignore[attr-defined]
+        team = team_of(request)
         body = {"team": team.name, **_block(team)}
         latest = OpenFindingsDay.objects.filter(team=team).order_by("-day").first()
         body["open_findings_as_of"] = latest.refreshed_at if latest else None

@@ -1,6 +1,6 @@
 """PDF reports of a scan, rendered by a worker with weasyprint (never inside a web request).
 
-`report_request` records a queued `Report` and enqueues `scans.tasks_reports.report_render`; the
+`report_request` records a queued `Report` and enqueues `scans.tasks.report_render`; the
 worker claims it with a conditional UPDATE (a task delivered twice renders once), renders
 templates/reports/scan.html and writes the PDF under ARTIFACTS_DIR. The page polls the report's
 status; the API answers 202 + Location until it is ready.
@@ -25,9 +25,9 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import User
 from config.api_errors import Conflict
-from scans.reports.charts import severity_bars_svg
-from scans.models import Finding, Report, Scan
 from scans.engine.runtime import SEVERITIES
+from scans.models import Finding, Report, Scan
+from scans.reports.charts import severity_bars_svg
 
 # weasyprint logs every page it lays out at INFO: hundreds of lines per report.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -67,7 +67,7 @@ def report_request(*, scan: Scan, user: User | None, force: bool = False) -> Rep
 def _enqueue(report_id: int) -> None:
     from django_q.tasks import async_task
 
-    async_task("scans.tasks_reports.report_render", report_id, group="reports")
+    async_task("scans.tasks.report_render", report_id, group="reports")
 
 
 # --- Rendering ---------------------------------------------------------------------------------

@@ -23,14 +23,25 @@ import dns.exception
 import dns.name
 import dns.resolver
 
+from scans.engine.runtime import Command, StepContext, StepResult
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
 from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.tool import Tool
 from scans.tools.kit.values import is_ip_literal, parse_endpoint
-from scans.engine.runtime import Command, Item, StepContext, StepResult
+from targets.items import Item
 
 TOOL = "dns_resolve"
 ACCEPTS = {"host"}
 EMITS = {"host"}
+
+NODE = Tool(
+    type="dns_resolve",
+    label="DNS resolve",
+    group="Discover",
+    icon="globe",
+    help="Resolve host names to their A/AAAA addresses (and follow CNAMEs in scope).",
+    order=10,
+)
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT")
 TXT_MAX_CHARS = 1000
 

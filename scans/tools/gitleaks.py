@@ -28,13 +28,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
-from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.secret_scan import GIT_CONFIG, _git_env, repo_url_problem
-from scans.engine.runtime import Command, FindingData, Item, StepContext, StepResult
+from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, repo_argument
+from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.invoke import Plan, invoke, run_failure, run_plans
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
@@ -45,10 +44,44 @@ from scans.tools.kit.reports import (
     normalize_path,
     redact,
 )
+from scans.tools.kit.tool import ReportFormat, Tool
+from scans.tools.secret_scan import GIT_CONFIG, _git_env, repo_url_problem
+from targets.items import Item
 
 TOOL = "gitleaks"
 ACCEPTS = {"repo"}
 EMITS: set[str] = set()
+
+
+def _is_gitleaks_json(data: bytes) -> bool:
+    document = json_document(data)
+    return (
+        isinstance(document, list)
+        and bool(document)
+        and (has_keys(document[0], "RuleID") or has_keys(document[0], "rule", "offender"))
+    )
+
+
+NODE = Tool(
+    type="gitleaks",
+    label="Gitleaks",
+    group="Scan",
+    icon="branch",
+    help="Secrets committed to git repositories with gitleaks, sandboxed.",
+    order=30,
+    image="zricethezav/gitleaks:v8.21.2",
+    network="none",
+    sarif_uri="https://github.com/gitleaks/gitleaks",
+    formats=(
+        ReportFormat(
+            name="gitleaks-json",
+            label="Gitleaks JSON",
+            parse=lambda data, subject="": parse(data, subject=subject),
+            detect=_is_gitleaks_json,
+            command="gitleaks detect --report-format json --report-path gitleaks.json",
+        ),
+    ),
+)
 CONFIG_FIELDS: list[ConfigField] = [
     {
         "name": "depth",
@@ -73,7 +106,7 @@ CHECKOUT = "repo"  # the clone, in the clone command's workdir; mounted at /inpu
 
 def _pairs(config: dict[str, Any], items: list[Item]) -> tuple[list[tuple[Plan, Plan]], list[str]]:
     options = validate_config(config, CONFIG_FIELDS)
-    image = settings.TOOL_IMAGES[TOOL]
+    image = tool_image(TOOL)
     pairs: list[tuple[Plan, Plan]] = []
     refused: list[str] = []
     for item in items:

@@ -23,10 +23,12 @@ from typing import Any
 
 from django.conf import settings
 
-from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.engine.runtime import Command, FindingData, Item, StepContext, StepFailed, StepResult
+from scans.engine.runtime import Command, FindingData, StepContext, StepFailed, StepResult
+from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, image_argument
+from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
@@ -37,10 +39,40 @@ from scans.tools.kit.reports import (
     normalize_path,
     text,
 )
+from scans.tools.kit.tool import ReportFormat, Tool
+from targets.items import Item
 
 TOOL = "grype"
 ACCEPTS = {"image"}
 EMITS: set[str] = set()
+
+
+def _is_grype_json(data: bytes) -> bool:
+    return has_keys(json_document(data), "matches")
+
+
+NODE = Tool(
+    type="grype",
+    label="Grype",
+    group="Scan",
+    icon="box",
+    help="A second opinion on container image vulnerabilities with Grype, sandboxed.",
+    order=20,
+    enabled_setting="GRYPE_ENABLED",
+    image="anchore/grype:v0.82.0",
+    network="bridge",
+    caches_downloads=True,
+    sarif_uri="https://github.com/anchore/grype",
+    formats=(
+        ReportFormat(
+            name="grype-json",
+            label="Grype JSON",
+            parse=lambda data, subject="": parse(data, subject=subject),
+            detect=_is_grype_json,
+            command="grype IMAGE --output json --file grype.json",
+        ),
+    ),
+)
 CONFIG_FIELDS: list[ConfigField] = [
     {
         "name": "scope",
@@ -61,7 +93,7 @@ CONFIG_FIELDS: list[ConfigField] = [
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
     options = validate_config(config, CONFIG_FIELDS)
-    image = settings.TOOL_IMAGES[TOOL]
+    image = tool_image(TOOL)
     plans: list[Plan] = []
     refused: list[str] = []
     for item in items:

@@ -23,15 +23,26 @@ from urllib.parse import urljoin
 
 import httpx
 
+from scans.engine.runtime import Command, StepContext, StepResult
 from scans.tools.kit.http_checks import page_title, security_header_findings
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
 from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.tool import Tool
 from scans.tools.kit.values import canonical_url, parse_service, url_for
-from scans.engine.runtime import Command, Item, StepContext, StepResult
+from targets.items import Item
 
 TOOL = "http_probe"
 ACCEPTS = {"service", "url"}
 EMITS = {"url"}
+
+NODE = Tool(
+    type="http_probe",
+    label="HTTP probe",
+    group="Probe",
+    icon="http",
+    help="Find web servers on hosts and services: status, title, server, redirects.",
+    order=10,
+)
 USER_AGENT = "Outpost-http-probe/1.0"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 SCHEME_ORDERS = ["https,http", "https", "http"]

@@ -31,19 +31,54 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from django.conf import settings
 
+from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.tools import tool_image
+from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
+from scans.tools.kit.detect import xml_root
+from scans.tools.kit.invoke import Plan, run_plans
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.port_spec import PortSpecError, parse_port_spec
-from scans.engine.runtime import Command, FindingData, Item, StepContext, StepResult
-from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
-from scans.tools.kit.invoke import Plan, run_plans
 from scans.tools.kit.reports import ParsedReport, bulk_parser, cvss_severity, dedupe, text
+from scans.tools.kit.tool import ReportFormat, TestImage, Tool
+from targets.items import Item
 
 TOOL = "nmap"
 ACCEPTS = {"host", "service"}
 EMITS = {"service"}
 TIMING = {"polite": "-T2", "normal": "-T3", "aggressive": "-T4"}
+
+
+def _is_nmap_xml(data: bytes) -> bool:
+    return xml_root(data) == "nmaprun"
+
+
+NODE = Tool(
+    type="nmap",
+    label="Nmap",
+    group="Discover",
+    icon="network",
+    help="Port and service detection with nmap, in a sandboxed container.",
+    order=30,
+    image="instrumentisto/nmap:7.95",
+    network="bridge",
+    sarif_uri="https://nmap.org/",
+    formats=(
+        ReportFormat(
+            name="nmap-xml",
+            label="Nmap XML (-oX)",
+            parse=lambda data, subject="": parse(data, subject=subject),
+            detect=_is_nmap_xml,
+            command="nmap -sV -oX nmap.xml HOST",
+        ),
+    ),
+    test_image=TestImage(
+        name="outpost-test/nmap:1",
+        entrypoint=("/usr/bin/nmap",),
+        binaries=("nmap",),
+        files=("/usr/share/nmap", "/etc/services", "/etc/protocols", "/etc/nsswitch.conf"),
+    ),
+)
 
 
 def _check_ports(spec: str) -> None:
@@ -124,7 +159,7 @@ def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[
     base.append(TIMING[options["timing"]])
     if options["vulners"]:
         base += ["--script", "vulners"]
-    image = settings.TOOL_IMAGES[TOOL]
+    image = tool_image(TOOL)
     refused: list[str] = []
     hosts: list[str] = []
     service_ports: dict[str, list[int]] = {}

@@ -25,17 +25,49 @@ import json
 import re
 from typing import Any
 
-from django.conf import settings
-
-from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.engine.runtime import SEVERITIES, Command, FindingData, Item, StepContext, StepResult
+from scans.engine.runtime import SEVERITIES, Command, FindingData, StepContext, StepResult
+from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, item_argument
+from scans.tools.kit.detect import first_json_line, has_any_key, json_document
 from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, as_list, bulk_parser, dedupe, named_severity, text
+from scans.tools.kit.tool import ReportFormat, Tool
+from targets.items import Item
 
 TOOL = "nuclei"
 ACCEPTS = {"host", "service", "url"}
 EMITS: set[str] = set()
+
+
+def _is_nuclei_json(data: bytes) -> bool:
+    document = json_document(data)
+    record = document[0] if isinstance(document, list) and document else None
+    if document is None or isinstance(document, dict):
+        record = first_json_line(data) if document is None else document
+    return has_any_key(record, "template-id", "templateID")
+
+
+NODE = Tool(
+    type="nuclei",
+    label="Nuclei",
+    group="Scan",
+    icon="crosshair",
+    help="Template-based web vulnerability checks with nuclei, sandboxed.",
+    order=35,
+    image="projectdiscovery/nuclei:v3.3.5",
+    network="bridge",
+    sarif_uri="https://github.com/projectdiscovery/nuclei",
+    formats=(
+        ReportFormat(
+            name="nuclei-jsonl",
+            label="Nuclei JSON Lines",
+            parse=lambda data, subject="": parse(data, subject=subject),
+            detect=_is_nuclei_json,
+            command="nuclei -jsonl -o nuclei.jsonl -u URL",
+        ),
+    ),
+)
 _TAGS = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:,[a-z0-9][a-z0-9_.-]*)*$")
 
 
@@ -80,7 +112,7 @@ CONFIG_FIELDS: list[ConfigField] = [
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
     options = validate_config(config, CONFIG_FIELDS)
-    image = settings.TOOL_IMAGES[TOOL]
+    image = tool_image(TOOL)
     minimum = SEVERITIES.index(options["min_severity"])
     severities = ",".join(reversed(SEVERITIES[: minimum + 1]))
     plans: list[Plan] = []

@@ -13,21 +13,32 @@ from __future__ import annotations
 import socket
 import time
 
+from scans.engine.runtime import Command, StepContext, StepResult
 from scans.tools.kit.options import BuiltinArgs, ConfigField, timeout_field, validate_config
 from scans.tools.kit.port_spec import MAX_SPEC_LENGTH, parse_port_spec
 from scans.tools.kit.records import BuiltinRun, step_error
-from scans.tools.kit.values import is_ip_literal
 from scans.tools.kit.tcp_connect import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
     ScanOutcome,
     scan_tcp_ports,
 )
-from scans.engine.runtime import Command, Item, StepContext, StepResult
+from scans.tools.kit.tool import Tool
+from scans.tools.kit.values import is_ip_literal
+from targets.items import Item
 
 TOOL = "port_scan"
 ACCEPTS = {"host"}
 EMITS = {"service"}
+
+NODE = Tool(
+    type="port_scan",
+    label="Port scan",
+    group="Discover",
+    icon="radar",
+    help="Find open TCP ports with fast connect scans (built in, no tool needed).",
+    order=20,
+)
 HEARTBEAT_EVERY_S = 2.0
 CONFIG_FIELDS: list[ConfigField] = [
     {

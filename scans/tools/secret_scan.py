@@ -35,18 +35,19 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from scans.tools.kit.options import BuiltinArgs, ConfigField, timeout_field, validate_config
-from scans.tools.kit.records import BuiltinRun, step_error
 from scans.engine.executors.local import LocalExecutor
 from scans.engine.runtime import (
     Command,
     FindingData,
-    Item,
     StepContext,
     StepResult,
     ToolInvocation,
     ToolRun,
 )
+from scans.tools.kit.options import BuiltinArgs, ConfigField, timeout_field, validate_config
+from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.tool import Tool
+from targets.items import Item
 
 TOOL = "secret_scan"
 CLONE_FOLDER = "secret-scan"  # under the step's workdir; git's cwd and HOME
@@ -62,6 +63,15 @@ def checkout_name(value: str) -> str:
 
 ACCEPTS = {"repo"}
 EMITS: set[str] = set()
+
+NODE = Tool(
+    type="secret_scan",
+    label="Secret scan",
+    group="Scan",
+    icon="key",
+    help="Secrets exposed in web responses and repositories (built in).",
+    order=40,
+)
 CONFIG_FIELDS: list[ConfigField] = [
     {
         "name": "depth",

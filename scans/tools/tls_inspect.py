@@ -20,6 +20,7 @@ import ssl
 import warnings
 from typing import Any
 
+from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.tools.kit.certificates import (
     CertificateInfo,
     certificate_info,
@@ -28,6 +29,7 @@ from scans.tools.kit.certificates import (
 )
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
 from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.tool import Tool
 from scans.tools.kit.values import (
     endpoint,
     is_ip_literal,
@@ -35,11 +37,20 @@ from scans.tools.kit.values import (
     parse_service,
     url_endpoint,
 )
-from scans.engine.runtime import Command, FindingData, Item, StepContext, StepResult
+from targets.items import Item
 
 TOOL = "tls_inspect"
 ACCEPTS = {"service", "url"}
 EMITS = {"service"}
+
+NODE = Tool(
+    type="tls_inspect",
+    label="TLS inspect",
+    group="Probe",
+    icon="lock",
+    help="Check certificates and TLS versions: expiry, hostname match, weak protocols.",
+    order=20,
+)
 WEAK_PROTOCOLS = (("TLSv1", "TLSv1"), ("TLSv1.1", "TLSv1_1"))  # (shown name, ssl.TLSVersion member)
 CONFIG_FIELDS: list[ConfigField] = [
     {

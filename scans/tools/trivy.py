@@ -26,12 +26,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.conf import settings
-
-from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.engine.runtime import Command, FindingData, Item, StepContext, StepResult
+from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, image_argument, repo_argument
+from scans.tools.kit.detect import has_any_key, has_keys, json_document
 from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
@@ -42,10 +42,55 @@ from scans.tools.kit.reports import (
     normalize_path,
     text,
 )
+from scans.tools.kit.tool import ReportFormat, TestImage, Tool
+from targets.items import Item
 
 TOOL = "trivy"
 ACCEPTS = {"image", "repo"}
 EMITS: set[str] = set()
+
+
+def _is_trivy_json(data: bytes) -> bool:
+    document = json_document(data)
+    if isinstance(document, dict):
+        return "SchemaVersion" in document or has_keys(document, "ArtifactName", "Results")
+    return (
+        isinstance(document, list)
+        and bool(document)
+        and has_keys(document[0], "Target")
+        and has_any_key(document[0], "Vulnerabilities", "Misconfigurations", "Secrets", "Type")
+    )
+
+
+NODE = Tool(
+    type="trivy",
+    label="Trivy",
+    group="Scan",
+    icon="box",
+    help="Known vulnerabilities in container images with Trivy, sandboxed.",
+    order=10,
+    image="aquasec/trivy:0.56.2",
+    network="bridge",
+    caches_downloads=True,
+    sarif_uri="https://github.com/aquasecurity/trivy",
+    formats=(
+        ReportFormat(
+            name="trivy-json",
+            label="Trivy JSON",
+            parse=lambda data, subject="": parse(data, subject=subject),
+            detect=_is_trivy_json,
+            command="trivy image --format json --output trivy.json IMAGE",
+        ),
+    ),
+    # Real Trivy needs its vulnerability database from a registry: tests run a stand-in that
+    # checks the argv and writes a real Trivy report.
+    test_image=TestImage(
+        name="outpost-test/trivy-fake:1",
+        entrypoint=("/usr/local/bin/trivy",),
+        stand_in="tests/data/stand-ins/trivy.sh",
+        stand_in_files={"/opt/trivy-fake/report.json": "trivy/scheme_2_many_vulns.json"},
+    ),
+)
 SCANNERS = ["vuln", "vuln,secret", "vuln,secret,misconfig", "secret", "misconfig"]
 
 CONFIG_FIELDS: list[ConfigField] = [
@@ -75,7 +120,7 @@ _OS_RELEASE = re.compile(r"\s*\([^()]*\)\s*$")
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
     options = validate_config(config, CONFIG_FIELDS)
-    image = settings.TOOL_IMAGES[TOOL]
+    image = tool_image(TOOL)
     plans: list[Plan] = []
     refused: list[str] = []
     for item in items:

@@ -22,8 +22,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Team, User
-from scans.models import Finding, OpenFindingsDay, Scan, ScanStatus
 from scans.engine.runtime import SEVERITIES, fingerprint_of
+from scans.models import Finding, OpenFindingsDay, Scan, ScanStatus
 from tests.scans.findings.factories import completed_scan, realistic_findings
 
 TOTAL = 1_000_000

@@ -27,9 +27,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from scans.findings.storage import FINDING_COLUMNS
 from scans.imports.services import scan_import
 from scans.models import Finding, Scan, ScanStatus
-from scans.findings.storage import FINDING_COLUMNS
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import pytest
 
-from scans.tools import get_adapter
+from scans.tools import tool_module
 from scans.tools.kit.reports import bulk_parser
 from tests.scanning import SCANNER_OUTPUTS
 
@@ -42,7 +42,7 @@ def median_s(work: Callable[[], object], rounds: int = ROUNDS) -> float:
 def test_findings_per_second_on_the_largest_sample(tool: str) -> None:
     path = max((SCANNER_OUTPUTS / tool).iterdir(), key=lambda p: p.stat().st_size)
     data = path.read_bytes()
-    adapter = get_adapter(tool)
+    adapter = tool_module(tool)
     count = len(adapter.parse(data).findings)
     repeat = max(1, 2_000_000 // max(1, len(data)))  # ~2 MB of report per round
 
@@ -76,7 +76,7 @@ def synthetic_trivy_report(size: int) -> bytes:
 
 def test_trivy_parse_of_20000_vulnerabilities_against_json_load_alone() -> None:
     data = synthetic_trivy_report(SYNTHETIC_VULNERABILITIES)
-    trivy = get_adapter("trivy")
+    trivy = tool_module("trivy")
     assert len(trivy.parse(data).findings) == SYNTHETIC_VULNERABILITIES
     load_gc_pausing = bulk_parser(json.loads)  # the baseline with the parser's GC pause too
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from accounts.models import Team, User
-from scans.engine.runtime import Item
 from targets.items import (
     HostKey,
+    Item,
     host_key,
     image_ref,
     repo_path,

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Team, User
-from scans.reports.dashboard import open_findings_refresh
 from scans.models import Finding, OpenFindingsDay, Scan
+from scans.reports.dashboard import open_findings_refresh
 from targets.services import target_create
 from tests.scans.findings.factories import completed_scan, realistic_findings
 

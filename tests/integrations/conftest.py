@@ -19,9 +19,9 @@ from django.utils import timezone
 from accounts.models import Team, User
 from integrations.models import Integration
 from integrations.services import integration_create
-from scans.models import Scan, ScanStatus
-from scans.findings.storage import findings_store, scan_counts_refresh
 from scans.engine.runtime import FindingData
+from scans.findings.storage import findings_store, scan_counts_refresh
+from scans.models import Scan, ScanStatus
 
 SIGNING_SECRET = "correct-horse-battery-staple-0123"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from integrations import alert_node
+from integrations.nodes import alerts as alert_node
 from integrations.models import Delivery
-from scans.models import ScanStep
 from scans.engine.runtime import StepContext, StepFailed
+from scans.models import ScanStep
 from tests.integrations.conftest import finding
 from tests.integrations.test_scan_notifications import RAISE_CSP, _run_scan
 from tests.workers import wait_for

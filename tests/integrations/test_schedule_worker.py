@@ -14,7 +14,7 @@ from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
 from integrations.models import ScanSchedule
-from integrations.schedules import schedule_create, schedule_pause
+from integrations.schedules.services import schedule_create, schedule_pause
 from scans.models import Scan
 from tests.scanning import wait_scan_done
 from tests.workers import wait_for

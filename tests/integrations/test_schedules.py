@@ -15,7 +15,7 @@ from django_q.scheduler import scheduler
 
 from accounts.models import AuditEvent, Membership, Role
 from integrations.models import Delivery, ScanSchedule
-from integrations.schedules import (
+from integrations.schedules.services import (
     schedule_create,
     schedule_fire,
     schedule_pause,

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scans.tools.kit.values import parse_service
 from scans.engine.executors.local import LocalExecutor
-from scans.engine.runtime import Executor, FindingData, Item, StepContext
+from scans.engine.runtime import Executor, FindingData, StepContext
+from scans.tools.kit.values import parse_service
+from targets.items import Item
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 

@@ -8,7 +8,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import Team, User
-from scans.engine.runtime import Item
+from targets.items import Item
 from targets.models import Target
 from targets.parsing import TargetParseError, parse_target
 from targets.scope import ScopeMatcher, TargetRow

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from pytest_django import DjangoAssertNumQueries
 
 from accounts.models import Team, User
-from scans.engine.runtime import Item
 from targets.items import (
+    Item,
     ItemError,
     image_ref,
     image_ref_normalized,

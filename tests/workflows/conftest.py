@@ -40,10 +40,8 @@ def workflow(team: Team, user: User) -> Workflow:
 
 
 @pytest.fixture
-def service_only_type(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Adding a node type is one line in NODE_TYPES (here a test module)."""
-    from workflows import nodes
-
-    monkeypatch.setitem(nodes.NODE_TYPES, "svc_only", "tests.workflows.service_only_node")
-    monkeypatch.setattr(nodes, "_loaded", {})
+def service_only_type(settings: Any) -> str:
+    """Adding a node type is writing its module in a package the registry reads (here a test
+    package added to NODE_PACKAGES)."""
+    settings.NODE_PACKAGES = [*settings.NODE_PACKAGES, "tests.workflows.extra_nodes"]
     return "svc_only"

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from scans.engine.runtime import FindingData, StepContext, StepFailed
 from scans.logic import condition, delay, rules
-from scans.engine.runtime import FindingData, Item, StepContext, StepFailed
+from targets.items import Item
 
 pytestmark = pytest.mark.smoke
 

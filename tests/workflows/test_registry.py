@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from scans.engine.runtime import ITEM_KINDS
+from targets.items import ITEM_KINDS
 from workflows.node_config import config_errors, config_normalize
-from workflows.nodes import GROUPS, NODE_TYPES, get_node_type, node_type, node_types
+from workflows.nodes import GROUPS, get_node_type, node_type, node_type_names, node_types
 
 pytestmark = pytest.mark.smoke
 
@@ -15,11 +15,11 @@ EXPECTED = {
 
 
 def test_every_node_type_of_the_issue_is_registered() -> None:
-    assert set(NODE_TYPES) >= EXPECTED
+    assert set(node_type_names()) >= EXPECTED
 
 
 def test_every_registered_module_defines_its_node_with_a_known_group_and_help() -> None:
-    for name in NODE_TYPES:
+    for name in node_type_names():
         node = get_node_type(name)
         assert node.type == name
         assert node.group in GROUPS

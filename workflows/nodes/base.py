@@ -1,9 +1,12 @@
-"""What a node type is: presentation (label, group, icon, help) plus a runner module that owns the
-behaviour (config schema, accepted and emitted item kinds, `commands`, `run`).
+"""What a node type is: presentation (label, group, icon, help), what the engine must know of it
+(flags), and the runner module that owns the behaviour (config schema, accepted and emitted item
+kinds, `commands`, `run`).
 
-The runner module is imported lazily and only successful imports are cached, so a node type whose
-runner is still missing (or fails to import) is listed as unavailable with the reason, and the
-registry keeps working for every other type.
+A node type is declared by the module that runs it (`NODE = NodeType(...)`, or a subclass such as
+`scans.tools.kit.tool.Tool`); the registry (`workflows.nodes`) finds those modules. The runner is
+that module unless `runner` names another. Only successful imports are cached, so a node type
+whose runner fails to import is listed as unavailable with the reason, and the registry keeps
+working for every other type.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from scans.engine.runtime import ITEM_KINDS
+from targets.items import ITEM_KINDS
 
 GROUPS = ("Discover", "Probe", "Scan", "Logic", "Notify", "Report")
 FIELD_TYPES = ("int", "str", "bool", "choice", "list")
@@ -87,18 +90,28 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class NodeType:
-    """A registered node type. `runner` is the dotted path of the module that runs it."""
+    """A registered node type. `runner` is the dotted path of the module that runs it (the
+    registry fills in the declaring module when it is left empty)."""
 
     type: str
     label: str
     group: str
     icon: str
     help: str
-    runner: str
-    # Logic nodes pass their input through (filtered): the kinds they emit are the kinds they get.
+    runner: str = ""
+    # Palette position inside the group (lower first; ties by type name).
+    order: int = 100
+    # Logic nodes pass their input through (filtered): the kinds they emit are the kinds they get,
+    # and the findings they hand on are upstream findings, not their own. They run in the engine.
     passthrough: bool = False
     # Nodes that work on upstream findings (logic, alerts, reports) can follow any node.
     consumes_findings: bool = False
+    # The findings the node returns *replace* those it received: input findings it does not
+    # return are dropped from the scan (the rules node's "drop").
+    replaces_findings: bool = False
+    # The step waits before it runs: its runner's `wait_s(config)` seconds, counted from the
+    # moment its inputs are ready, without holding a worker (the delay node).
+    waits: bool = False
     # A setting that must be true for the node to be offered (e.g. GRYPE_ENABLED).
     enabled_setting: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -10,7 +10,7 @@ refused is left out of the plan and logged by the runner, never passed on.
 from __future__ import annotations
 
 from scans.tools.kit.values import parse_service
-from scans.engine.runtime import Item
+from targets.items import Item
 from targets.parsing import TargetParseError, parse_target
 
 

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from scans.engine.executors.local import LocalExecutor
 from scans.engine.runtime import Command, Executor, StepContext, StepResult, ToolInvocation, ToolRun
+from scans.tools import tool_get, tool_network
 from scans.tools.kit.reports import ParsedReport, dedupe
 
 Parser = Callable[..., ParsedReport]
@@ -62,7 +63,7 @@ def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s:
         image=plan.command.image,
         input_files=dict(plan.input_files),
         env=dict(plan.env),
-        network=settings.TOOL_NETWORK.get(tool, "none"),
+        network=tool_network(tool),
         max_output_bytes=int(plan.max_output_bytes or settings.TOOL_OUTPUT_MAX_BYTES),
         memory_mb=int(settings.TOOL_MEMORY_MB),
         cpus=float(settings.TOOL_CPUS),
@@ -74,7 +75,7 @@ def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s:
         },
         cancel_check=ctx.is_cancelled,
     )
-    if settings.TOOL_CACHE and tool in settings.TOOL_CACHE_TOOLS:
+    if settings.TOOL_CACHE and tool_get(tool).caches_downloads:
         invocation.cache_volume = f"{settings.TOOL_CACHE_VOLUME_PREFIX}{tool}"
         invocation.cache_init_image = settings.TOOL_IMAGE_CACHE_INIT
     run = executor.run(invocation)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.bulkwrite import gc_paused
-from scans.engine.runtime import SEVERITIES, FindingData, Item
+from scans.engine.runtime import SEVERITIES, FindingData
+from targets.items import Item
 
 # Severity words tools print, lower-cased, to ours. "unknown", "negligible" and anything else a
 # tool invents are info: reported, never alarming.

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from scans.tools import dns_resolve
-from scans.engine.runtime import Item
+from targets.items import Item
 from tests.scans.builtin.conftest import DnsServer
 from tests.scans.conftest import StepContextFactory
 

@@ -9,7 +9,7 @@ import pytest
 
 from scans.tools import http_probe
 from scans.tools.kit.http_checks import page_title
-from scans.engine.runtime import Item
+from targets.items import Item
 from tests.scans.builtin.conftest import WebServer, make_certificate, server_tls_context
 from tests.scans.conftest import StepContextFactory, hosts_scope
 

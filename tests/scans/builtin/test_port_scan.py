@@ -15,7 +15,7 @@ from scans.tools.kit import tcp_connect
 from scans.tools.kit.port_spec import PortSpecError, parse_port_spec
 from scans.tools.kit.tcp_connect import scan_tcp_ports
 from scans.tools.kit.top_ports import TOP_100_TCP, TOP_1000_TCP
-from scans.engine.runtime import Item
+from targets.items import Item
 from tests.scans.conftest import StepContextFactory
 
 

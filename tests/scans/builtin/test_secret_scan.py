@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scans.tools import secret_scan
-from scans.engine.runtime import Item
+from targets.items import Item
 from tests.scans.conftest import StepContextFactory
 
 AWS_KEY = "AKIAJ7Q2R5T8W1Y4B6D9"

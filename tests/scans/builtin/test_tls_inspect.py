@@ -10,7 +10,7 @@ import pytest
 
 from scans.tools import tls_inspect
 from scans.tools.kit.certificates import certificate_info, hostname_matches
-from scans.engine.runtime import Item
+from targets.items import Item
 from tests.scans.builtin.conftest import TlsServer, make_ca, make_certificate, server_tls_context
 from tests.scans.conftest import StepContextFactory
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from scans.engine.step import step_enqueue, step_run
-from scans.models import Scan, ScanLog, ScanStep
+from scans.engine.flow import step_enqueue
 from scans.engine.reaper import reap_stale_steps
+from scans.engine.step import step_run
+from scans.models import Scan, ScanLog, ScanStep
 from scans.services import scan_start
 from tests.scanning import wait_scan_done
 from tests.workers import wait_for

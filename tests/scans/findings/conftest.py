@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from accounts.models import Team, User
-from scans.models import Scan
 from scans.engine.runtime import FindingData
+from scans.models import Scan
 from tests.scans.findings.factories import completed_scan, realistic_findings
 
 

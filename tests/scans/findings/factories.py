@@ -12,9 +12,9 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Team, User
-from scans.models import Scan, ScanStatus, ScanStep, StepStatus
-from scans.findings.storage import findings_store, scan_counts_refresh
 from scans.engine.runtime import SEVERITIES, FindingData
+from scans.findings.storage import findings_store, scan_counts_refresh
+from scans.models import Scan, ScanStatus, ScanStep, StepStatus
 
 PACKAGES = [
     ("openssl", "3.0.11-1", "3.0.13-1"), ("libcurl4", "7.88.1-10", "7.88.1-10+deb12u5"),

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from scans.reports.dashboard import open_findings_refresh, open_findings_trend
 from scans.models import Finding, OpenFindingsDay, Scan
+from scans.reports.dashboard import open_findings_refresh, open_findings_trend
 from scans.signals import scan_finished
 from tests.scans.findings.factories import realistic_findings, severity_mix
 

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 
-from scans.models import Finding
 from scans.engine.runtime import FindingData
+from scans.models import Finding
 from tests.scans.findings.factories import realistic_findings
 
 pytestmark = pytest.mark.django_db

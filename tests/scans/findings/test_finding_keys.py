@@ -14,9 +14,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import Team, User
-from scans.models import Finding, FindingState, Scan, ScanStep
-from scans.findings.storage import findings_store
 from scans.engine.runtime import FindingData
+from scans.findings.storage import findings_store
+from scans.models import Finding, FindingState, Scan, ScanStep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

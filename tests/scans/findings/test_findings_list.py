@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from scans.findings.queries import CappedPaginator, findings_for_team
 from scans.engine.runtime import SEVERITY_RANK
+from scans.findings.queries import CappedPaginator, findings_for_team
 from tests.scans.findings.factories import realistic_findings, severity_mix
 
 pytestmark = pytest.mark.django_db

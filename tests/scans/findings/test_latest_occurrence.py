@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from accounts.models import Team, User
-from scans.models import Finding, Scan
 from scans.findings.storage import findings_store
+from scans.models import Finding, Scan
 from tests.scans.findings.factories import realistic_findings
 
 pytestmark = pytest.mark.django_db

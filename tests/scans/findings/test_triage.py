@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
-from scans.models import Finding, FindingEvent, FindingState
 from scans.findings.triage import scan_findings_close_missing
+from scans.models import Finding, FindingEvent, FindingState
 from tests.scans.findings.factories import realistic_findings
 
 pytestmark = pytest.mark.django_db

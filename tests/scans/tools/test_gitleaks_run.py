@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from scans.engine.runtime import Item
 from scans.tools import gitleaks
+from targets.items import Item
 
 
 def test_a_repository_that_cannot_be_cloned_fails_the_step_with_gits_reason(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from scans.engine.executors.docker import DockerExecutor
-from scans.engine.runtime import Item
 from scans.tools import nmap
+from targets.items import Item
 
 
 def test_nmap_in_its_container_finds_the_local_http_server(

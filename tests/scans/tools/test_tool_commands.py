@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from scans.tools.kit.options import ConfigError
-from scans.engine.runtime import Item, StepFailed
-from scans.tools import ADAPTERS, get_adapter
+from scans.engine.runtime import StepFailed
+from scans.tools import tool_image, tool_module
 from scans.tools.kit.invoke import localize
+from scans.tools.kit.options import ConfigError
+from targets.items import Item
 
 HOSTILE = [
     Item("host", "-oX/etc/passwd"),
@@ -29,18 +30,28 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("tool", sorted(ADAPTERS))
+# The container tools (their modules name an image); a test below checks the registry agrees.
+CONTAINER_TOOLS = ["gitleaks", "grype", "nmap", "nuclei", "trivy"]
+
+
+def test_the_container_tools_are_the_registrys_tools_with_an_image() -> None:
+    from scans.tools import tools
+
+    assert sorted(t.type for t in tools() if not t.is_builtin) == CONTAINER_TOOLS
+
+
+@pytest.mark.parametrize("tool", CONTAINER_TOOLS)
 def test_no_hostile_value_reaches_an_argv(tool: str) -> None:
-    adapter = get_adapter(tool)
+    adapter = tool_module(tool)
 
     commands = adapter.commands({}, HOSTILE)
 
     assert commands == []
 
 
-@pytest.mark.parametrize("tool", sorted(ADAPTERS))
+@pytest.mark.parametrize("tool", CONTAINER_TOOLS)
 def test_every_adapter_declares_what_the_node_registry_reads(tool: str) -> None:
-    adapter = get_adapter(tool)
+    adapter = tool_module(tool)
 
     assert adapter.ACCEPTS and isinstance(adapter.EMITS, set)
     for field in adapter.CONFIG_FIELDS:
@@ -56,7 +67,7 @@ def test_nmap_scans_a_host_with_the_configured_ports_and_writes_xml_to_output(
 
     [command] = nmap.commands({"ports": "top-100"}, [Item("host", "127.0.0.1")])
 
-    assert command.image == settings.TOOL_IMAGES["nmap"]
+    assert command.image == tool_image("nmap")
     assert command.argv[:2] == ["nmap", "-sT"]
     assert command.argv[-6:] == [
         "--top-ports",

@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 from scans.engine.executors.docker import DockerExecutor
-from scans.engine.runtime import Item
 from scans.tools import trivy
+from targets.items import Item
 from tests.scans.tools.conftest import sample
 
 

@@ -11,12 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
-from integrations import schedules
 from integrations.acting import acting_team, acting_user, is_htmx
 from integrations.forms import ScheduleForm, errors_to_form
 from integrations.models import ScanSchedule
+from integrations.schedules import services as schedules
 from scans.models import Scan
 
 
@@ -31,7 +32,7 @@ def _list_response(request: HttpRequest) -> HttpResponse:
 
 
 @team_role_required(Role.VIEWER)
-def schedule_list(request: HttpRequest) -> HttpResponse:
+def schedule_list(request: TeamHttpRequest) -> HttpResponse:
     return _list_response(request)
 
 
@@ -59,7 +60,7 @@ def _prefill(request: HttpRequest) -> dict[str, Any]:
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
-def schedule_new(request: HttpRequest) -> HttpResponse:
+def schedule_new(request: TeamHttpRequest) -> HttpResponse:
     form = ScheduleForm(request.POST or None, team=acting_team(request), initial=_prefill(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -83,7 +84,7 @@ def schedule_new(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
-def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def schedule_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
     schedule = _schedule_for(request, pk)
     initial: dict[str, Any] = {
         "name": schedule.name, "workflow": schedule.workflow_id,
@@ -118,21 +119,21 @@ def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def schedule_pause(request: HttpRequest, pk: int) -> HttpResponse:
+def schedule_pause(request: TeamHttpRequest, pk: int) -> HttpResponse:
     schedules.schedule_pause(schedule=_schedule_for(request, pk), user=acting_user(request))
     return _after_action(request)
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def schedule_resume(request: HttpRequest, pk: int) -> HttpResponse:
+def schedule_resume(request: TeamHttpRequest, pk: int) -> HttpResponse:
     schedules.schedule_resume(schedule=_schedule_for(request, pk), user=acting_user(request))
     return _after_action(request)
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
-def schedule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def schedule_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
     schedules.schedule_delete(schedule=_schedule_for(request, pk), user=acting_user(request))
     return _after_action(request)
 

@@ -13,19 +13,19 @@ from typing import Any
 
 from integrations.kinds import NODE_KIND
 from scans.engine.runtime import (
-    ITEM_KINDS,
     SEVERITIES,
     Command,
-    Item,
     StepContext,
     StepFailed,
     StepResult,
     severity_at_least,
 )
+from targets.items import ITEM_KINDS, Item
+from workflows.nodes.base import NodeType
 
 CONFIG_FIELDS: list[dict[str, Any]] = [
     {"name": "integration", "type": "int", "min": 1, "max": 2**31 - 1, "required": True,
-     "label": "Integration", "options_from": "integrations.alert_node.integration_options",
+     "label": "Integration", "options_from": "integrations.nodes.alerts.integration_options",
      "help": "One of the team's integrations of this kind (Integrations page)."},
     {"name": "min_severity", "type": "choice", "choices": list(reversed(SEVERITIES)),
      "default": "info", "help": "Send findings at or above this severity."},
@@ -34,6 +34,45 @@ CONFIG_FIELDS: list[dict[str, Any]] = [
 ]  # fmt: skip
 ACCEPTS = set(ITEM_KINDS)
 EMITS: set[str] = set()
+
+NODES = [
+    NodeType(
+        type="slack_alert",
+        label="Slack alert",
+        group="Notify",
+        icon="bell",
+        help="Post the findings that reach this node to a Slack channel (incoming webhook).",
+        order=10,
+        consumes_findings=True,
+    ),
+    NodeType(
+        type="discord_alert",
+        label="Discord alert",
+        group="Notify",
+        icon="bell",
+        help="Post the findings that reach this node to a Discord channel (webhook).",
+        order=20,
+        consumes_findings=True,
+    ),
+    NodeType(
+        type="webhook",
+        label="Webhook",
+        group="Notify",
+        icon="http",
+        help="POST the findings that reach this node as signed JSON to your own endpoint.",
+        order=30,
+        consumes_findings=True,
+    ),
+    NodeType(
+        type="email",
+        label="E-mail",
+        group="Notify",
+        icon="bell",
+        help="E-mail the findings that reach this node to the integration's recipients.",
+        order=40,
+        consumes_findings=True,
+    ),
+]
 
 
 def integration_options(team_id: int, node_type: str) -> list[tuple[int, str]]:

@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.serializers import DetailSerializer, StrictSerializer
-from integrations import schedules
 from integrations.acting import acting_team, acting_user
 from integrations.models import ScanSchedule
+from integrations.schedules import services as schedules
 from scans.models import Scan
 from targets.models import Target
 from workflows.models import Workflow

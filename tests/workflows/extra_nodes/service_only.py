@@ -1,11 +1,12 @@
-"""A node type registered only by tests: it takes services, so it cannot start a workflow.
-It is both the node module (NODE) and its own runner, as a later alert node may be."""
+"""A node type registered only by tests (its package is added to settings.NODE_PACKAGES): it takes
+services, so it cannot start a workflow. Like every node module, it is its own runner."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from scans.engine.runtime import Command, Item, StepContext, StepResult
+from scans.engine.runtime import Command, StepContext, StepResult
+from targets.items import Item
 from workflows.nodes.base import NodeType
 
 NODE = NodeType(
@@ -14,7 +15,6 @@ NODE = NodeType(
     group="Notify",
     icon="bell",
     help="Test node that accepts services only.",
-    runner="tests.workflows.service_only_node",
 )
 CONFIG_FIELDS: list[dict[str, Any]] = []
 ACCEPTS = {"service"}

@@ -1,0 +1,1 @@
+"""Workflow nodes of this app (found by workflows.nodes through settings.NODE_PACKAGES)."""

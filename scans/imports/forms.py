@@ -1,0 +1,62 @@
+"""The report-import page's form (beside POST /api/v1/scans/import)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from scans.tools import importable_tools
+
+
+def report_tools() -> list[tuple[str, str, str]]:
+    """(tool, label, command that writes its report) for every importable tool, as its module
+    declares them (scans.tools.<tool>: NODE.formats)."""
+    rows = []
+    for tool in importable_tools():
+        fmt = tool.formats[0]
+        rows.append((tool.type, tool.label, fmt.command))
+    return rows
+
+
+class ReportImportForm(forms.Form):
+    """Upload a report a tool already wrote."""
+
+    tool = forms.ChoiceField(label="Tool", choices=())
+    file = forms.FileField(label="Report file")
+    target = forms.CharField(
+        label="Target",
+        required=False,
+        max_length=500,
+        help_text="Optional: what was scanned (an image, a repository, a host).",
+    )
+    workflow = forms.CharField(
+        label="Label",
+        required=False,
+        max_length=200,
+        help_text="Optional. Imports with the same label, tool and target are compared with "
+        'each other (new, still open, fixed); the default label is "import: <tool>".',
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "Choose a tool…")] + [(tool, label) for tool, label, _ in report_tools()]
+        self.fields["tool"].choices = choices  # type: ignore[attr-defined]
+        self.fields["file"].help_text = f"At most {self.max_size}."
+
+    @property
+    def max_size(self) -> str:
+        return str(filesizeformat(settings.IMPORT_MAX_BYTES))
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        size, limit = upload.size or 0, settings.IMPORT_MAX_BYTES
+        # The size the upload handler counted: refuse before reading the report into memory.
+        if size > limit:
+            shown = (str(filesizeformat(size)), self.max_size)
+            if shown[0] == shown[1]:  # "4.0 KB; the limit is 4.0 KB" says nothing
+                shown = (f"{size:,} bytes", f"{limit:,} bytes")
+            raise forms.ValidationError(f"Report too large: {shown[0]}; the limit is {shown[1]}.")
+        return upload

@@ -1,0 +1,49 @@
+"""Recognising a report by its shape before parsing it: the XML root element, the keys of a JSON
+document or of its first JSON Lines record. Detection never reads findings and never raises: a
+document it cannot read is simply not of that format."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# The first element after the prolog, comments, processing instructions and a DOCTYPE.
+_XML_ROOT = re.compile(
+    rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:(?:<!--.*?-->|<\?.*?\?>|<!DOCTYPE[^>]*>)\s*)*<([A-Za-z_][\w.:-]*)",
+    re.DOTALL,
+)
+_HEAD = 64 * 1024
+
+
+def xml_root(data: bytes) -> str:
+    """The name of the document's root element ("" when it is not XML)."""
+    match = _XML_ROOT.match(data[:_HEAD].lstrip(b"\xef\xbb\xbf"))
+    return match.group(1).decode("ascii", "replace") if match else ""
+
+
+def json_document(data: bytes) -> Any:
+    """The parsed JSON document, or None when the bytes are not one JSON value."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def first_json_line(data: bytes) -> Any:
+    """The first non-empty line parsed as JSON (JSON Lines), or None."""
+    for line in data.splitlines():
+        if line.strip():
+            try:
+                return json.loads(line)
+            except (ValueError, RecursionError):
+                return None
+    return None
+
+
+def has_keys(value: Any, *keys: str) -> bool:
+    return isinstance(value, dict) and all(key in value for key in keys)
+
+
+def has_any_key(value: Any, *keys: str) -> bool:
+    return isinstance(value, dict) and any(key in value for key in keys)

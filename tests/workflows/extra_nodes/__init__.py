@@ -1,0 +1,1 @@
+"""Node types that only tests register (settings.NODE_PACKAGES += this package)."""
