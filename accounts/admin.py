@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
 from accounts.models import ApiKey, AuditEvent, KeyResetToken, Membership, Team, User
+from accounts.services import api_key_revoke
 
 
 class MembershipInline(admin.TabularInline):
@@ -75,10 +78,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: object) -> None:
-        from accounts.services import api_key_revoke
-
+        # The staff member revokes (and is recorded as the actor), not the key's holder.
+        staff = cast(User, request.user)
         for api_key in queryset:  # type: ignore[attr-defined]
-            api_key_revoke(api_key=api_key, actor=api_key.user)
+            api_key_revoke(api_key=api_key, actor=staff, as_operator=True)
 
 
 @admin.register(KeyResetToken)

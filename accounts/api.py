@@ -289,9 +289,10 @@ class MeView(APIView):
     )
     def get(self, request: Request) -> Response:
         credential = getattr(request._request, "credential", None)
+        user = user_of(request)
         return Response(
             {
-                "user": {"id": request.user.pk, "email": request.user.email},  # type: ignore[union-attr]
+                "user": {"id": user.pk, "email": user.email},
                 "team": _team_dict(team_of(request)),
                 "role": role_of(request),
                 "auth": credential.via if credential else "session",

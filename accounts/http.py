@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
@@ -36,10 +37,12 @@ def team_of(request: Any) -> Team:
     return cast(Team, request.team)
 
 
-def user_of(request: Any) -> User | None:
-    """The authenticated user of a request, or None (anonymous)."""
-    user = request.user
-    return cast(User, user) if user is not None and user.is_authenticated else None
+def user_of(request: Any) -> User:
+    """The authenticated user of a request (views behind a team permission always have one)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        raise PermissionDenied("Authentication is required.")
+    return cast(User, user)
 
 
 def role_of(request: Any) -> str | None:

@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from accounts.audit import RequestContext, audit_record, current_request
 from accounts.models import AuditEvent
 from accounts.network import client_ip
+from accounts.services import membership_for
+from config.views import payload_too_large
 
 log = structlog.get_logger(__name__)
 
@@ -111,7 +113,6 @@ class BodySizeLimitMiddleware:
             if not request.path.startswith("/api/"):
                 # A page (the report-import form): a readable page, not a JSON blob in the tab;
                 # the upload pages (LARGE_BODY_PATHS) get a link back to their form.
-                from config.views import payload_too_large
 
                 back = request.path if large else ""
                 return payload_too_large(request, length=length, limit=limit, back=back)
@@ -132,7 +133,6 @@ class TeamMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from accounts.services import membership_for
 
         request.team = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]

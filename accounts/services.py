@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from django.conf import settings
@@ -221,19 +222,22 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, actor: User) -> ApiKey:
-    """Revoke a key (its owner, or an owner of its team)."""
-    if api_key.user_id != actor.pk:
+def api_key_revoke(*, api_key: ApiKey, actor: User, as_operator: bool = False) -> ApiKey:
+    """Revoke a key: its owner, an owner of its team, or (`as_operator`) a staff member in the
+    Django admin. The audit row names whoever revoked it, and the key's holder."""
+    if not as_operator and api_key.user_id != actor.pk:
         _require_owner(api_key.team, actor)
+    if as_operator and not actor.is_staff:
+        raise PermissionError("Only staff revoke keys from the admin.")
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
-        audit_record(
-            "api_key.revoked",
-            user=actor,
-            team=api_key.team,
-            detail={"api_key_id": api_key.pk, "prefix": api_key.prefix},
-        )
+        detail: dict[str, Any] = {"api_key_id": api_key.pk, "prefix": api_key.prefix}
+        if api_key.user_id != actor.pk:
+            detail["holder_id"] = api_key.user_id
+        if as_operator:
+            detail["via"] = "admin"
+        audit_record("api_key.revoked", user=actor, team=api_key.team, detail=detail)
     return api_key
 
 

@@ -25,14 +25,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import timedelta
-from typing import Any
 
 import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -225,68 +224,6 @@ def _requests(out: Exposition) -> None:
     )
 
 
-def _scans(out: Exposition) -> None:
-    from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
-
-    from scans.models import Scan, ScanStatus, ScanStep, StepStatus
-
-    by_status = dict(
-        Scan.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
-    out.family("outpost_scans", "gauge", "Scans by status.")
-    for status in ScanStatus.values:
-        out.sample("outpost_scans", by_status.get(status, 0), status=status)
-
-    live = dict(
-        ScanStep.objects.filter(status__in=[StepStatus.QUEUED, StepStatus.RUNNING])
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    out.family("outpost_scan_steps", "gauge", "Scan steps waiting in the queue or running.")
-    for status in (StepStatus.QUEUED, StepStatus.RUNNING):
-        out.sample("outpost_scan_steps", live.get(status, 0), status=status)
-
-    duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
-    aggregates: dict[str, Any] = {
-        f"le_{i}": Count("id", filter=Q(duration__lte=timedelta(seconds=bound)))
-        for i, bound in enumerate(STEP_BUCKETS_S)
-    }
-    rows: Iterable[Any] = (
-        ScanStep.objects.filter(
-            status__in=[StepStatus.COMPLETED, StepStatus.FAILED],
-            started_at__isnull=False,
-            finished_at__isnull=False,
-        )
-        .annotate(duration=duration)
-        .values("node_type", "status")
-        .annotate(total=Count("id"), seconds=Sum("duration"), **aggregates)
-        .order_by("node_type", "status")
-    )
-    out.family(
-        "outpost_scan_step_duration_seconds",
-        "histogram",
-        "Run time of finished scan steps, by node type and outcome.",
-    )
-    for row in rows:
-        row = dict(row)  # the bucket keys are built at run time
-        cumulative = [int(row[f"le_{i}"]) for i in range(len(STEP_BUCKETS_S))] + [int(row["total"])]
-        seconds = row["seconds"]
-        total_s = (
-            seconds.total_seconds()
-            if isinstance(seconds, timedelta)
-            else float(seconds or 0) / 1_000_000
-        )
-        out.histogram(
-            "outpost_scan_step_duration_seconds",
-            STEP_BUCKETS_S,
-            cumulative,
-            total_s,
-            node_type=row["node_type"],
-            status=row["status"],
-        )
-
-
 def _queue_and_workers(out: Exposition) -> None:
     from django_q.brokers import get_broker
     from django_q.status import Stat
@@ -331,7 +268,10 @@ def render_metrics() -> str:
     out = Exposition()
     out.family("outpost_up", "gauge", "1 when this Outpost web process answers.")
     out.sample("outpost_up", 1)
-    for collector in (_requests, _scans, _queue_and_workers):
+    # The apps' own figures (scans by status, step durations) come from collectors they name in
+    # settings.METRICS_COLLECTORS, loaded by path: config imports no app.
+    collectors = [_requests, *(import_string(path) for path in settings.METRICS_COLLECTORS)]
+    for collector in [*collectors, _queue_and_workers]:
         try:
             collector(out)
         except Exception:

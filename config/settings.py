@@ -404,6 +404,8 @@ for _cidr in METRICS_ALLOWED_IPS:
         ) from _exc
 # Request counts are summed in each process and added to shared cache counters this often.
 METRICS_FLUSH_S = float(env_str("METRICS_FLUSH_S", "10"))
+# Functions adding the apps' figures to /metrics (config.prometheus.Exposition), by path.
+METRICS_COLLECTORS = ["scans.reports.metrics.prometheus_scans"]
 MIDDLEWARE.insert(0, "config.prometheus.RequestMetricsMiddleware")
 # collectstatic (image build): source maps are for developers with the files at hand; compressing
 # them with brotli took most of the build's time, so they are served uncompressed.

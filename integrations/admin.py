@@ -10,8 +10,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.http import user_of
 from integrations import services
-from integrations.acting import acting_user
 from integrations.models import (
     Delivery,
     Integration,
@@ -58,10 +58,10 @@ class IntegrationAdmin(admin.ModelAdmin):
             changes["webhook_url"] = data.get("webhook_url", "")
         if stored.kind == IntegrationKind.WEBHOOK:
             changes["signing_secret"] = data.get("signing_secret", "")
-        services.integration_update(integration=stored, user=acting_user(request), **changes)
+        services.integration_update(integration=stored, user=user_of(request), **changes)
 
     def delete_model(self, request: HttpRequest, obj: Integration) -> None:
-        services.integration_delete(integration=obj, user=acting_user(request))
+        services.integration_delete(integration=obj, user=user_of(request))
 
 
 @admin.register(Delivery)
@@ -123,14 +123,14 @@ class ScanScheduleAdmin(admin.ModelAdmin):
     @admin.action(description="Pause the selected schedules")
     def pause(self, request: HttpRequest, queryset: QuerySet[ScanSchedule]) -> None:
         for schedule in queryset:
-            schedules.schedule_pause(schedule=schedule, user=acting_user(request))
+            schedules.schedule_pause(schedule=schedule, user=user_of(request))
         messages.info(request, f"Paused {queryset.count()} schedule(s).")
 
     @admin.action(description="Resume the selected schedules")
     def resume(self, request: HttpRequest, queryset: QuerySet[ScanSchedule]) -> None:
         for schedule in queryset:
-            schedules.schedule_resume(schedule=schedule, user=acting_user(request))
+            schedules.schedule_resume(schedule=schedule, user=user_of(request))
         messages.info(request, f"Resumed {queryset.count()} schedule(s).")
 
     def delete_model(self, request: HttpRequest, obj: ScanSchedule) -> None:
-        schedules.schedule_delete(schedule=obj, user=acting_user(request))
+        schedules.schedule_delete(schedule=obj, user=user_of(request))

@@ -17,9 +17,9 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
+from accounts.http import team_of, user_of
 from config.serializers import DetailSerializer, StrictSerializer
 from integrations import notify, services
-from integrations.acting import acting_team, acting_user
 from integrations.models import (
     Delivery,
     Integration,
@@ -202,7 +202,7 @@ class IntegrationViewSet(
             raise serializers.ValidationError(
                 {"kind": [f"One of {', '.join(IntegrationKind.values)}."]}
             )
-        return services.integrations_for(acting_team(self.request), kind=kind)
+        return services.integrations_for(team_of(self.request), kind=kind)
 
     @extend_schema(
         summary="List integrations",
@@ -226,8 +226,8 @@ class IntegrationViewSet(
         body = IntegrationCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         integration = services.integration_create(
-            team=acting_team(request),
-            user=acting_user(request),
+            team=team_of(request),
+            user=user_of(request),
             **body.validated_data,
         )
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
@@ -243,7 +243,7 @@ class IntegrationViewSet(
         body.is_valid(raise_exception=True)
         services.integration_update(
             integration=integration,
-            user=acting_user(request),
+            user=user_of(request),
             **body.validated_data,
         )
         return Response(IntegrationSerializer(integration).data)
@@ -251,7 +251,7 @@ class IntegrationViewSet(
     @extend_schema(summary="Delete an integration (its rules and delivery log go too)",
                    responses={204: None, **ERRORS})  # fmt: skip
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.integration_delete(integration=self.get_object(), user=acting_user(request))
+        services.integration_delete(integration=self.get_object(), user=user_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -261,9 +261,7 @@ class IntegrationViewSet(
     )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
-        delivery = services.integration_test(
-            integration=self.get_object(), user=acting_user(request)
-        )
+        delivery = services.integration_test(integration=self.get_object(), user=user_of(request))
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="The integration's delivery log, newest first",
@@ -288,7 +286,7 @@ class KindIntegrationsView(APIView):
         summary="List integrations of this kind", responses={200: IntegrationSerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
-        integrations = services.integrations_for(acting_team(request), kind=self.kind)
+        integrations = services.integrations_for(team_of(request), kind=self.kind)
         return Response(IntegrationSerializer(integrations, many=True).data)
 
     @extend_schema(
@@ -301,7 +299,7 @@ class KindIntegrationsView(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         integration = services.integration_create(
-            team=acting_team(request), user=acting_user(request), kind=self.kind,
+            team=team_of(request), user=user_of(request), kind=self.kind,
             name=data.get("name") or IntegrationKind(self.kind).label,
             webhook_url=data["webhook_url"], is_enabled=data["is_enabled"],
         )  # fmt: skip
@@ -318,14 +316,12 @@ class ScanNotifyView(APIView):
         responses={202: DeliverySerializer, **ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        scan = get_object_or_404(
-            Scan.objects.select_related("team"), pk=pk, team=acting_team(request)
-        )
+        scan = get_object_or_404(Scan.objects.select_related("team"), pk=pk, team=team_of(request))
         body = NotifySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         delivery = notify.scan_notify(
-            scan=scan, integration_id=data["integration"], user=acting_user(request),
+            scan=scan, integration_id=data["integration"], user=user_of(request),
             min_severity=data["min_severity"], only_new=data["only_new"],
         )  # fmt: skip
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
@@ -345,7 +341,7 @@ class SendSlackActionView(APIView):
         body = SendSlackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        team = acting_team(request)
+        team = team_of(request)
         scan = get_object_or_404(Scan.objects.select_related("team"), pk=data["scan_id"], team=team)
         integration_id = data.get("integration")
         if integration_id is None:
@@ -360,7 +356,7 @@ class SendSlackActionView(APIView):
                 )
             integration_id = candidates[0]
         delivery = notify.scan_notify(
-            scan=scan, integration_id=integration_id, user=acting_user(request),
+            scan=scan, integration_id=integration_id, user=user_of(request),
             min_severity=data["min_severity"], only_new=data["only_new"], kind=IntegrationKind.SLACK,
         )  # fmt: skip
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
@@ -376,7 +372,7 @@ class NotificationRuleViewSet(
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[NotificationRule]:
-        return services.rules_for(acting_team(self.request))
+        return services.rules_for(team_of(self.request))
 
     @extend_schema(summary="List notification rules")
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -393,7 +389,7 @@ class NotificationRuleViewSet(
         body.is_valid(raise_exception=True)
         data = body.validated_data
         rule = services.rule_create(
-            team=acting_team(request), user=acting_user(request), event=data["event"],
+            team=team_of(request), user=user_of(request), event=data["event"],
             integration_id=data["integration"], min_severity=data["min_severity"],
             is_enabled=data["is_enabled"],
         )  # fmt: skip
@@ -405,12 +401,12 @@ class NotificationRuleViewSet(
         rule = self.get_object()
         body = RuleUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.rule_update(rule=rule, user=acting_user(request), **body.validated_data)
+        services.rule_update(rule=rule, user=user_of(request), **body.validated_data)
         return Response(RuleSerializer(rule).data)
 
     @extend_schema(summary="Delete a rule", responses={204: None, **ERRORS})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.rule_delete(rule=self.get_object(), user=acting_user(request))
+        services.rule_delete(rule=self.get_object(), user=user_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -9,10 +9,11 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from integrations.crypto import configured_keys
+
 
 @checks.register(checks.Tags.security)
 def integrations_key_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from integrations.crypto import configured_keys
 
     try:
         configured_keys(settings.INTEGRATIONS_KEY, settings.SECRET_KEY)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from integrations.models import Integration, IntegrationKind, RuleEvent
 from integrations.schedules.services import MAX_EVERY_HOURS
-from integrations.services import MAX_RECIPIENTS, NAME_MAX, SECRET_MAX, SECRET_MIN
+from integrations.services import MAX_RECIPIENTS, NAME_MAX, SECRET_MAX, SECRET_MIN, integrations_for
 from scans.engine.runtime import SEVERITIES
 from targets.models import Target
 from workflows.models import Workflow
@@ -92,7 +92,6 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from integrations.services import integrations_for
 
         _set_queryset(self, "integration", integrations_for(team))
 
@@ -110,7 +109,6 @@ class NotifyForm(forms.Form):
 
     def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from integrations.services import integrations_for
 
         _set_queryset(self, "integration", integrations_for(team).filter(is_enabled=True))
 

@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Team
+from integrations.crypto import SecretUnreadable, secrets_decrypt
 
 
 class IntegrationKind(models.TextChoices):
@@ -64,13 +65,11 @@ class Integration(models.Model):
 
     def secrets(self) -> dict[str, Any]:
         """The decrypted secrets; raises integrations.crypto.SecretUnreadable."""
-        from integrations.crypto import secrets_decrypt
 
         return secrets_decrypt(self.secrets_encrypted)
 
     @property
     def secrets_readable(self) -> bool:
-        from integrations.crypto import SecretUnreadable
 
         if self.kind == IntegrationKind.EMAIL:
             return True

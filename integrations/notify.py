@@ -25,6 +25,7 @@ from integrations.models import (
     RuleEvent,
 )
 from scans.engine.runtime import SEVERITY_RANK
+from scans.findings.diff import scan_previous
 from scans.models import Finding, Scan, ScanStatus
 
 log = structlog.get_logger(__name__)
@@ -33,7 +34,6 @@ log = structlog.get_logger(__name__)
 def scan_new_fingerprints(scan: Scan) -> set[str]:
     """Fingerprints of this scan that the previous scan of the same workflow and targets did not
     have (all of them for a first scan)."""
-    from scans.findings.diff import scan_previous
 
     current = set(Finding.objects.filter(scan=scan).values_list("fingerprint", flat=True))
     previous = scan_previous(scan)

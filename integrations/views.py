@@ -13,11 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.http import TeamHttpRequest
+from accounts.http import TeamHttpRequest, is_htmx, team_of, user_of
 from accounts.models import Role
 from accounts.permissions import team_role_required
 from integrations import notify, services
-from integrations.acting import acting_team, acting_user, is_htmx
 from integrations.forms import IntegrationForm, NotifyForm, RuleForm, errors_to_form
 from integrations.models import Delivery, Integration, IntegrationKind, NotificationRule
 from scans.models import Scan
@@ -27,12 +26,12 @@ DELIVERIES_SHOWN = 50
 
 def _integration_for(request: HttpRequest, pk: int) -> Integration:
     return get_object_or_404(
-        Integration.objects.select_related("team"), pk=pk, team=acting_team(request)
+        Integration.objects.select_related("team"), pk=pk, team=team_of(request)
     )
 
 
 def _list_context(request: HttpRequest, rule_form: RuleForm | None = None) -> dict[str, Any]:
-    team = acting_team(request)
+    team = team_of(request)
     last = Delivery.objects.filter(integration=OuterRef("pk")).order_by("-created_at", "-pk")
     integrations = services.integrations_for(team).annotate(
         last_status=Subquery(last.values("status")[:1]),
@@ -61,7 +60,7 @@ def integration_new(request: TeamHttpRequest, kind: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             integration = services.integration_create(
-                team=acting_team(request), user=acting_user(request), kind=kind, name=data["name"],
+                team=team_of(request), user=user_of(request), kind=kind, name=data["name"],
                 webhook_url=data.get("webhook_url", ""), signing_secret=data.get("signing_secret", ""),
                 recipients=data.get("recipients", ""), is_enabled=data["is_enabled"],
             )  # fmt: skip
@@ -119,9 +118,7 @@ def integration_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
             if "signing_secret" in data:
                 changes["signing_secret"] = data["signing_secret"]
         try:
-            services.integration_update(
-                integration=integration, user=acting_user(request), **changes
-            )
+            services.integration_update(integration=integration, user=user_of(request), **changes)
         except ValidationError as exc:
             errors_to_form(form, exc)
             integration.refresh_from_db()
@@ -142,7 +139,7 @@ def integration_deliveries(request: TeamHttpRequest, pk: int) -> HttpResponse:
 @team_role_required(Role.ANALYST)
 def integration_test(request: TeamHttpRequest, pk: int) -> HttpResponse:
     integration = _integration_for(request, pk)
-    delivery = services.integration_test(integration=integration, user=acting_user(request))
+    delivery = services.integration_test(integration=integration, user=user_of(request))
     if is_htmx(request):
         return render(request, "integrations/_deliveries.html", _deliveries_context(integration))
     messages.info(request, f"Test message queued (delivery #{delivery.pk}).")
@@ -154,7 +151,7 @@ def integration_test(request: TeamHttpRequest, pk: int) -> HttpResponse:
 def integration_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
     integration = _integration_for(request, pk)
     name = integration.name
-    services.integration_delete(integration=integration, user=acting_user(request))
+    services.integration_delete(integration=integration, user=user_of(request))
     messages.success(request, f"Deleted “{name}”.")
     return redirect("integrations:list")
 
@@ -175,12 +172,12 @@ def _rules_response(
 @require_POST
 @team_role_required(Role.ANALYST)
 def rule_add(request: TeamHttpRequest) -> HttpResponse:
-    form = RuleForm(request.POST, team=acting_team(request))
+    form = RuleForm(request.POST, team=team_of(request))
     if form.is_valid():
         data = form.cleaned_data
         try:
             services.rule_create(
-                team=acting_team(request), user=acting_user(request), event=data["event"],
+                team=team_of(request), user=user_of(request), event=data["event"],
                 integration_id=data["integration"].pk, min_severity=data["min_severity"],
             )  # fmt: skip
         except ValidationError as exc:
@@ -196,7 +193,7 @@ def _rule_for(request: HttpRequest, pk: int) -> NotificationRule:
     return get_object_or_404(
         NotificationRule.objects.select_related("team", "integration"),
         pk=pk,
-        team=acting_team(request),
+        team=team_of(request),
     )
 
 
@@ -204,14 +201,14 @@ def _rule_for(request: HttpRequest, pk: int) -> NotificationRule:
 @team_role_required(Role.ANALYST)
 def rule_toggle(request: TeamHttpRequest, pk: int) -> HttpResponse:
     rule = _rule_for(request, pk)
-    services.rule_update(rule=rule, user=acting_user(request), is_enabled=not rule.is_enabled)
+    services.rule_update(rule=rule, user=user_of(request), is_enabled=not rule.is_enabled)
     return _rules_response(request)
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
 def rule_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
-    services.rule_delete(rule=_rule_for(request, pk), user=acting_user(request))
+    services.rule_delete(rule=_rule_for(request, pk), user=user_of(request))
     return _rules_response(request)
 
 
@@ -221,15 +218,13 @@ def rule_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
 def scan_notify(request: TeamHttpRequest, scan_pk: int) -> HttpResponse:
-    scan = get_object_or_404(
-        Scan.objects.select_related("team"), pk=scan_pk, team=acting_team(request)
-    )
-    form = NotifyForm(request.POST or None, team=acting_team(request))
+    scan = get_object_or_404(Scan.objects.select_related("team"), pk=scan_pk, team=team_of(request))
+    form = NotifyForm(request.POST or None, team=team_of(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             delivery = notify.scan_notify(
-                scan=scan, integration_id=data["integration"].pk, user=acting_user(request),
+                scan=scan, integration_id=data["integration"].pk, user=user_of(request),
                 min_severity=data["min_severity"], only_new=data["only_new"],
             )  # fmt: skip
         except ValidationError as exc:

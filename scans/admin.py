@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from accounts.http import user_of
 from scans.models import Artifact, Asset, Finding, Scan, ScanLog, ScanStep
+from scans.services import ScanRefused, scan_cancel, scan_start
 
 
 class ScanStepInline(admin.TabularInline):
@@ -63,8 +64,6 @@ class ScanAdmin(admin.ModelAdmin):
     def cancel_scans(self, request: HttpRequest, queryset: QuerySet[Scan]) -> None:
         from rest_framework.exceptions import APIException
 
-        from scans.services import scan_cancel
-
         done = 0
         for scan in queryset:
             try:
@@ -80,7 +79,6 @@ class ScanAdmin(admin.ModelAdmin):
     def rerun_scans(self, request: HttpRequest, queryset: QuerySet[Scan]) -> None:
         """Operators start scans through the same service as the page and the API: scope,
         consent (given by the operator choosing this action) and the graph are checked again."""
-        from scans.services import ScanRefused, scan_start
 
         for scan in queryset.select_related("workflow", "team"):
             target_ids = list(scan.targets.values_list("pk", flat=True))

@@ -28,6 +28,8 @@ from accounts.models import Role
 from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
 from scans.findings.api import FindingSerializer, FindingViewSet
+from scans.findings.diff import scan_diff
+from scans.findings.exports import scan_export_response, scan_findings_ordered
 from scans.findings.text import scan_as_table
 from scans.imports.api import ImportToolsView, ScanImportView
 from scans.models import (
@@ -40,6 +42,8 @@ from scans.models import (
     severity_rank_expression,
 )
 from scans.reports.metrics import MetricsView
+from scans.reports.pdf import report_pdf_response
+from workflows.models import Workflow
 
 
 class ScanStepSerializer(serializers.ModelSerializer):
@@ -159,7 +163,6 @@ class ScanResultsSerializer(ScanDetailSerializer):
 
     @extend_schema_field(FindingSerializer(many=True))
     def get_results(self, scan: Scan) -> Any:
-        from scans.findings.exports import scan_findings_ordered
 
         return FindingSerializer(scan_findings_ordered(scan), many=True).data
 
@@ -174,7 +177,6 @@ class ScanDiffSerializer(serializers.Serializer):
 
 
 def _diff_response(scan: Scan) -> dict[str, Any]:
-    from scans.findings.diff import scan_diff
 
     diff = scan_diff(scan)
 
@@ -262,7 +264,6 @@ class ScanViewSet(
             return refused
         body = ScanCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        from workflows.models import Workflow
 
         data = body.validated_data
         workflow = Workflow.objects.filter(team=team_of(request), pk=data["workflow"]).first()
@@ -304,8 +305,6 @@ class ScanViewSet(
                 scan_as_table(scan, findings), content_type="text/plain; charset=utf-8"
             )
         if fmt in ("csv", "sarif"):
-            from scans.findings.exports import scan_export_response
-
             return scan_export_response(scan, fmt)
         if fmt != "json":
             raise serializers.ValidationError({"format": ["One of json, table, csv, sarif."]})
@@ -394,7 +393,6 @@ class ScanViewSet(
     )
     @action(detail=True, methods=["get", "post"], url_path="report.pdf")
     def report_pdf(self, request: Request, pk: str | None = None) -> Any:
-        from scans.reports.pdf import report_pdf_response
 
         return report_pdf_response(
             scan=self.get_object(),

@@ -29,7 +29,7 @@ class ScanStartForm(forms.Form):
     def __init__(self, *args: Any, team: Any, workflow: Workflow | None = None, **kwargs: Any):
         """`workflow` given: the form runs that workflow (no workflow field)."""
         super().__init__(*args, **kwargs)
-        self.workflow = workflow
+        self.fixed_workflow = workflow
         if workflow is not None:
             del self.fields["workflow"]
         else:
@@ -37,4 +37,5 @@ class ScanStartForm(forms.Form):
         self.fields["targets"].queryset = targets_authorized(team)  # type: ignore[attr-defined]
 
     def chosen_workflow(self) -> Workflow | None:
-        return self.workflow or self.cleaned_data.get("workflow")
+        chosen: Workflow | None = self.fixed_workflow or self.cleaned_data.get("workflow")
+        return chosen

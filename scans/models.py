@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Team
+from scans.engine.runtime import FindingData
 
 
 class ScanStatus(models.TextChoices):
@@ -305,8 +306,6 @@ class Finding(models.Model):
         return f"[{self.severity}] {self.title}"
 
     def as_data(self) -> Any:
-        from scans.engine.runtime import FindingData
-
         return FindingData(
             tool=self.tool, severity=self.severity, title=self.title, rule_id=self.rule_id,
             description=self.description, remediation=self.remediation, component=self.component,

@@ -19,9 +19,17 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import Team, User
 from accounts.ratelimits import rate_limit_wait
+from config.api_errors import Conflict
 from scans.engine.flow import scan_advance, scan_enqueue_roots, scan_log
 from scans.models import SCAN_TERMINAL, Scan, ScanStatus, ScanStep, StepStatus
 from targets.items import Item
+from targets.models import Target
+from targets.scope import ScopeMatcher
+from workflows.graph import graph_normalize, graph_order, graph_parents, graph_validate
+from workflows.models import Workflow
+from workflows.nodes import get_node_type
+from workflows.services import workflow_create_from_template
+from workflows.templates import template_get
 
 
 class ScanRefused(ValidationError):
@@ -47,7 +55,6 @@ def targets_key_of(target_ids: list[int]) -> str:
 
 def scan_scope_check(*, team: Team, targets: list[Any]) -> ScopeReport:
     """Every item the scan starts from, with the scope verdict that decided it."""
-    from targets.scope import ScopeMatcher
 
     matcher = ScopeMatcher.for_team(team.pk)
     report = ScopeReport()
@@ -84,7 +91,6 @@ def scan_scope_check(*, team: Team, targets: list[Any]) -> ScopeReport:
 def _node_commands(
     node_type: str, config: dict[str, Any], items: list[Item]
 ) -> list[dict[str, Any]]:
-    from workflows.nodes import get_node_type
 
     runner = import_module(get_node_type(node_type).runner)
     accepted = getattr(runner, "ACCEPTS", None)
@@ -137,7 +143,6 @@ def scan_start(
 ) -> Scan:
     """Start (or dry-run) `workflow` on the team's targets. Refuses without consent, with any
     target or item out of scope (each listed with its reason), or with an invalid graph."""
-    from targets.models import Target
 
     if not consent:
         raise ScanRefused(
@@ -179,7 +184,6 @@ def _scan_create(
     source: str,
     targets_key: str,
 ) -> Scan:
-    from workflows.graph import graph_normalize, graph_order, graph_parents, graph_validate
 
     errors = graph_validate(workflow.graph)
     if errors:
@@ -257,9 +261,6 @@ CONTAINER_AUDIT = "container-image-audit"
 def _builtin_workflow(*, team: Team, user: User | None, template_key: str) -> Any:
     """The team's copy of a built-in template, made on first use and kept for later scans (so
     image scans of one image can be diffed)."""
-    from workflows.models import Workflow
-    from workflows.services import workflow_create_from_template
-    from workflows.templates import template_get
 
     template = template_get(template_key)
     assert template is not None
@@ -272,8 +273,6 @@ def _builtin_workflow(*, team: Team, user: User | None, template_key: str) -> An
 def scan_start_image(*, team: Team, user: User | None, image: str, consent: bool = True) -> Scan:
     """The CI image scan (`POST /api/v1/scan/docker`): the built-in "Container image audit"
     workflow on one image, which must be in scope (an `image` target or a `registry/org/*` one)."""
-    from targets.models import Target
-    from targets.scope import ScopeMatcher
 
     if not consent:
         raise ScanRefused(
@@ -317,8 +316,6 @@ def _timeout_for(config: dict[str, Any]) -> int:
 def scan_cancel(*, scan: Scan, user: User | None) -> Scan:
     """Stop a scan: queued steps are cancelled at once, running tools are stopped within ~1 s."""
     if scan.status in SCAN_TERMINAL:
-        from config.api_errors import Conflict
-
         raise Conflict(f"Scan #{scan.pk} is already {scan.status}.")
     now = timezone.now()
     with transaction.atomic():
@@ -345,8 +342,6 @@ def scan_delete(*, scan: Scan, user: User | None) -> None:
         and scan.mode == Scan.Mode.RUN
         and scan.status != ScanStatus.PENDING
     ):
-        from config.api_errors import Conflict
-
         raise Conflict(f"Scan #{scan.pk} is {scan.status}; cancel it before deleting.")
     folder = settings.ARTIFACTS_DIR / f"scan-{scan.pk}"
     audit_record("scan.deleted", user=user, team=scan.team, detail={"scan_id": scan.pk})

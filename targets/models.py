@@ -95,6 +95,7 @@ class Target(models.Model):
     def covers(self, item: Item, at: Any = None) -> bool:
         """Whether this target alone would let `item` in (ignoring the team's exclusions).
         For whole-scope answers use targets.scope.ScopeMatcher, which applies exclusions."""
+        # Function-level: targets.scope imports this module (Target) at its top (a cycle).
         from targets.scope import covers
 
         return not self.excluded and not self.is_expired(at) and covers(self.kind, self.value, item)
@@ -112,7 +113,7 @@ class Target(models.Model):
             return []
         if self.kind == TargetKind.DOMAIN:
             if self.value.startswith("*."):
-                from targets.scope import ScopeMatcher
+                from targets.scope import ScopeMatcher  # cycle: targets.scope imports Target
 
                 apex = Item("host", self.value[2:])
                 return [apex] if ScopeMatcher.for_team(self.team_id).check(apex).in_scope else []

@@ -42,6 +42,7 @@ from targets.items import (
     url_key,
     url_path_prefixes,
 )
+from targets.models import Target
 from targets.parsing import MAX_VALUE_LENGTH, ImageRef, shown, split_image, split_repo
 from targets.ranges import AddressRanges
 
@@ -238,8 +239,6 @@ class ScopeMatcher:
         with `at=None` an authorization that expires while the matcher lives stops covering)."""
         from django.db.models import Q
         from django.utils import timezone
-
-        from targets.models import Target
 
         cutoff = at or timezone.now()
         rows = Target.objects.filter(team_id=team_id).filter(

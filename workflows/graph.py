@@ -359,7 +359,3 @@ def graph_order(graph: dict[str, Any]) -> list[str]:
         order.extend(ready)
         sorter.done(*ready)
     return order
-
-
-def graph_roots(graph: dict[str, Any]) -> list[str]:
-    return [node for node, parents in graph_parents(graph).items() if not parents]

@@ -17,11 +17,6 @@ REQUIRED = "is required"
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _kind_name(spec: FieldSpec) -> str:
-    return {"int": "a whole number", "str": "text", "bool": "true or false", "choice": "a choice",
-            "list": "a list"}[spec.type]  # fmt: skip
-
-
 def value_error(spec: FieldSpec, value: Any) -> str:
     """Why `value` is not acceptable for the field, or "" when it is (lists: see list_errors)."""
     if spec.type == "int":

@@ -102,11 +102,6 @@ def graph_clean(graph: Any) -> dict[str, Any]:
     return graph_normalize(graph)
 
 
-def workflow_problems(workflow: Workflow) -> list[GraphError]:
-    """What stops the saved workflow from running (empty when it can run)."""
-    return graph_validate(workflow.graph)
-
-
 def _audit(action: str, workflow: Workflow, user: User | None, **extra: Any) -> None:
     audit_record(
         action,

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -21,16 +21,17 @@ from workflows.models import Workflow
 from workflows.templates import TEMPLATES
 
 
-def workflow_for(request: HttpRequest, pk: int) -> Workflow:
+def workflow_for(request: TeamHttpRequest, pk: int) -> Workflow:
     """The request's team's workflow, else 404 (another team's is a 404 too)."""
     return get_object_or_404(Workflow, pk=pk, team=request.team)
 
 
 def workflows_with_last_scan(team: Team) -> QuerySet[Workflow]:
-    """The team's workflows, each with its latest scan's id, status and time."""
-    from scans.models import Scan
-
-    latest = Scan.objects.filter(workflow=OuterRef("pk")).order_by("-created_at", "-pk")
+    """The team's workflows, each with its latest scan's id, status, mode and time. The scans are
+    read through the reverse relation of the scans app's `Scan.workflow` (`Workflow.scans`), so
+    this app imports nothing from the app above it."""
+    scans = Workflow._meta.get_field("scans").related_model._default_manager  # type: ignore[union-attr]
+    latest = scans.filter(workflow=OuterRef("pk")).order_by("-created_at", "-pk")
     return services.workflows_for(team).annotate(
         last_scan_id=Subquery(latest.values("pk")[:1]),
         last_scan_status=Subquery(latest.values("status")[:1]),
@@ -39,7 +40,7 @@ def workflows_with_last_scan(team: Team) -> QuerySet[Workflow]:
     )
 
 
-def _list_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+def _list_context(request: TeamHttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         "workflows": workflows_with_last_scan(request.team),
         "create_form": extra.pop("create_form", None) or WorkflowCreateForm(),

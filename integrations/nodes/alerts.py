@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from integrations.delivery import delivery_create
 from integrations.kinds import NODE_KIND
+from integrations.messages import message_for_scan
+from integrations.models import DeliveryEvent, Integration
+from integrations.notify import scan_new_fingerprints
 from scans.engine.runtime import (
     SEVERITIES,
     Command,
@@ -20,6 +24,7 @@ from scans.engine.runtime import (
     StepResult,
     severity_at_least,
 )
+from scans.models import Scan
 from targets.items import ITEM_KINDS, Item
 from workflows.nodes.base import NodeType
 
@@ -78,7 +83,6 @@ NODES = [
 def integration_options(team_id: int, node_type: str) -> list[tuple[int, str]]:
     """The builder's choices for the node's `integration`: the team's integrations of the
     node's kind, by name."""
-    from integrations.models import Integration
 
     kind = NODE_KIND.get(node_type, "")
     rows = Integration.objects.filter(team_id=team_id, kind=kind).order_by("name", "pk")
@@ -97,11 +101,6 @@ def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
 
 
 def run(ctx: StepContext) -> StepResult:
-    from integrations.delivery import delivery_create
-    from integrations.messages import message_for_scan
-    from integrations.models import DeliveryEvent, Integration
-    from integrations.notify import scan_new_fingerprints
-    from scans.models import Scan
 
     kind = NODE_KIND[ctx.node_type]
     integration_id = int(ctx.config.get("integration") or 0)

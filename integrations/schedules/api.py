@@ -11,8 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.http import team_of, user_of
 from config.serializers import DetailSerializer, StrictSerializer
-from integrations.acting import acting_team, acting_user
 from integrations.models import ScanSchedule
 from integrations.schedules import services as schedules
 from scans.models import Scan
@@ -100,7 +100,7 @@ class ScheduleViewSet(
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[ScanSchedule]:
-        return schedules.schedules_for(acting_team(self.request))
+        return schedules.schedules_for(team_of(self.request))
 
     @extend_schema(summary="List schedules")
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -120,7 +120,7 @@ class ScheduleViewSet(
         body.is_valid(raise_exception=True)
         data = body.validated_data
         schedule = schedules.schedule_create(
-            team=acting_team(request), user=acting_user(request), name=data["name"],
+            team=team_of(request), user=user_of(request), name=data["name"],
             workflow_id=data["workflow"], target_ids=data["targets"],
             consent=data["authorize_targets"], cron=data.get("cron", ""),
             every_hours=data.get("every_hours"),
@@ -145,12 +145,12 @@ class ScheduleViewSet(
             "every_hours": data.get("every_hours", schedules.UNSET),
             "consent": data.get("authorize_targets", schedules.UNSET),
         }
-        schedules.schedule_update(schedule=schedule, user=acting_user(request), **changes)
+        schedules.schedule_update(schedule=schedule, user=user_of(request), **changes)
         return Response(self._shown(schedule))
 
     @extend_schema(summary="Delete a schedule (its scans stay)", responses={204: None, **ERRORS})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        schedules.schedule_delete(schedule=self.get_object(), user=acting_user(request))
+        schedules.schedule_delete(schedule=self.get_object(), user=user_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -158,7 +158,7 @@ class ScheduleViewSet(
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
-        schedule = schedules.schedule_pause(schedule=self.get_object(), user=acting_user(request))
+        schedule = schedules.schedule_pause(schedule=self.get_object(), user=user_of(request))
         return Response(self._shown(schedule))
 
     @extend_schema(
@@ -168,7 +168,7 @@ class ScheduleViewSet(
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
-        schedule = schedules.schedule_resume(schedule=self.get_object(), user=acting_user(request))
+        schedule = schedules.schedule_resume(schedule=self.get_object(), user=user_of(request))
         return Response(self._shown(schedule))
 
     def _shown(self, schedule: ScanSchedule) -> Any:

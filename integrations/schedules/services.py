@@ -27,6 +27,10 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, Membership, Role, Team, User, role_at_least
 from integrations.models import ScanSchedule
+from integrations.notify import schedule_failure_notify
+from scans.services import ScanRefused, scan_scope_check, scan_start
+from targets.models import Target
+from workflows.models import Workflow
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +93,6 @@ def _clean_name(name: Any) -> str:
 
 
 def _team_workflow(team: Team, workflow_id: Any) -> Any:
-    from workflows.models import Workflow
 
     workflow = Workflow.objects.filter(team=team, pk=workflow_id).first()
     if workflow is None:
@@ -100,8 +103,6 @@ def _team_workflow(team: Team, workflow_id: Any) -> Any:
 def _team_targets(team: Team, target_ids: Any) -> list[Any]:
     """The targets, which must be the team's and in scope now (a schedule that could not run
     today is refused at once rather than failing at its first run)."""
-    from scans.services import scan_scope_check
-    from targets.models import Target
 
     try:
         ids = sorted({int(i) for i in target_ids or []})
@@ -305,7 +306,6 @@ def _creator_problem(schedule: ScanSchedule) -> str:
 
 
 def _fired_failed(schedule: ScanSchedule, reason: str, now: datetime) -> str:
-    from integrations.notify import schedule_failure_notify
 
     ScanSchedule.objects.filter(pk=schedule.pk).update(
         last_run_at=now, last_error=reason[:4000], failures_count=schedule.failures_count + 1
@@ -324,7 +324,6 @@ def _fired_failed(schedule: ScanSchedule, reason: str, now: datetime) -> str:
 
 def schedule_fire(schedule_id: int) -> str:
     """Start one scheduled scan (the django-q2 task body). Returns the outcome."""
-    from scans.services import ScanRefused, scan_start
 
     schedule = (
         ScanSchedule.objects.select_related("team", "workflow", "created_by", "last_scan")

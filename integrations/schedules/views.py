@@ -11,22 +11,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.http import TeamHttpRequest
+from accounts.http import TeamHttpRequest, is_htmx, team_of, user_of
 from accounts.models import Role
 from accounts.permissions import team_role_required
-from integrations.acting import acting_team, acting_user, is_htmx
 from integrations.forms import ScheduleForm, errors_to_form
 from integrations.models import ScanSchedule
 from integrations.schedules import services as schedules
 from scans.models import Scan
+from workflows.models import Workflow
 
 
 def _schedule_for(request: HttpRequest, pk: int) -> ScanSchedule:
-    return get_object_or_404(schedules.schedules_for(acting_team(request)), pk=pk)
+    return get_object_or_404(schedules.schedules_for(team_of(request)), pk=pk)
 
 
 def _list_response(request: HttpRequest) -> HttpResponse:
-    context = {"schedules": schedules.schedules_for(acting_team(request))}
+    context = {"schedules": schedules.schedules_for(team_of(request))}
     template = "integrations/_schedules.html" if is_htmx(request) else "integrations/schedules.html"
     return render(request, template, context)
 
@@ -38,7 +38,7 @@ def schedule_list(request: TeamHttpRequest) -> HttpResponse:
 
 def _prefill(request: HttpRequest) -> dict[str, Any]:
     """?workflow=<id> (from a workflow) or ?scan=<id> (from a scan: its workflow and targets)."""
-    team = acting_team(request)
+    team = team_of(request)
     initial: dict[str, Any] = {"cadence": "every", "every_hours": 24}
     scan_id = request.GET.get("scan", "")
     if scan_id.isdigit():
@@ -49,8 +49,6 @@ def _prefill(request: HttpRequest) -> dict[str, Any]:
             initial["name"] = f"{scan.workflow_name} (scheduled)"[:120]
     workflow_id = request.GET.get("workflow", "")
     if workflow_id.isdigit():
-        from workflows.models import Workflow
-
         workflow = Workflow.objects.filter(team=team, pk=int(workflow_id)).first()
         if workflow is not None:
             initial["workflow"] = workflow.pk
@@ -61,13 +59,13 @@ def _prefill(request: HttpRequest) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 @team_role_required(Role.ANALYST)
 def schedule_new(request: TeamHttpRequest) -> HttpResponse:
-    form = ScheduleForm(request.POST or None, team=acting_team(request), initial=_prefill(request))
+    form = ScheduleForm(request.POST or None, team=team_of(request), initial=_prefill(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         cron, every_hours = form.cadence_values()
         try:
             schedule = schedules.schedule_create(
-                team=acting_team(request), user=acting_user(request), name=data["name"],
+                team=team_of(request), user=user_of(request), name=data["name"],
                 workflow_id=data["workflow"].pk, target_ids=[t.pk for t in data["targets"]],
                 consent=data["authorize_targets"], cron=cron, every_hours=every_hours,
             )  # fmt: skip
@@ -92,7 +90,7 @@ def schedule_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
         "cadence": "cron" if schedule.cron else "every", "cron": schedule.cron,
         "every_hours": schedule.every_hours,
     }  # fmt: skip
-    form = ScheduleForm(request.POST or None, team=acting_team(request), initial=initial)
+    form = ScheduleForm(request.POST or None, team=team_of(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         cron, every_hours = form.cadence_values()
@@ -105,7 +103,7 @@ def schedule_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
         if "workflow_id" in changes or "target_ids" in changes:
             changes["consent"] = data["authorize_targets"]
         try:
-            schedules.schedule_update(schedule=schedule, user=acting_user(request), **changes)
+            schedules.schedule_update(schedule=schedule, user=user_of(request), **changes)
         except ValidationError as exc:
             errors_to_form(form, exc)
         else:
@@ -120,21 +118,21 @@ def schedule_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @team_role_required(Role.ANALYST)
 def schedule_pause(request: TeamHttpRequest, pk: int) -> HttpResponse:
-    schedules.schedule_pause(schedule=_schedule_for(request, pk), user=acting_user(request))
+    schedules.schedule_pause(schedule=_schedule_for(request, pk), user=user_of(request))
     return _after_action(request)
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
 def schedule_resume(request: TeamHttpRequest, pk: int) -> HttpResponse:
-    schedules.schedule_resume(schedule=_schedule_for(request, pk), user=acting_user(request))
+    schedules.schedule_resume(schedule=_schedule_for(request, pk), user=user_of(request))
     return _after_action(request)
 
 
 @require_POST
 @team_role_required(Role.ANALYST)
 def schedule_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
-    schedules.schedule_delete(schedule=_schedule_for(request, pk), user=acting_user(request))
+    schedules.schedule_delete(schedule=_schedule_for(request, pk), user=user_of(request))
     return _after_action(request)
 
 

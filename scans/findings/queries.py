@@ -19,7 +19,7 @@ from django.utils.functional import cached_property
 
 from accounts.models import Team
 from scans.engine.runtime import SEVERITY_RANK
-from scans.models import Finding, Severity
+from scans.models import Finding, Scan, Severity
 
 COUNT_CAP = 10_000
 # The planner's row estimate is trusted to skip the capped count only this far past the cap.
@@ -102,8 +102,6 @@ def findings_for_team(team: Team, **filters: Any) -> QuerySet[Finding]:
     if filters.get("asset"):
         qs = qs.filter(item=filters["asset"])
     if filters.get("target"):
-        from scans.models import Scan
-
         qs = qs.filter(
             scan__in=Scan.objects.filter(team=team, targets__pk=filters["target"]).values("pk")
         )

@@ -9,13 +9,17 @@ from typing import Any
 from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
+from scans.findings.triage import (
+    findings_latest_refresh,
+    open_findings_refresh_soon,
+    scan_findings_close_missing,
+)
 from scans.models import Finding, Scan
 from scans.signals import scan_finished
 
 
 @receiver(scan_finished, dispatch_uid="scans.findings_after_scan")
 def findings_after_scan(sender: Any, scan_id: int, **kwargs: Any) -> None:
-    from scans.findings.triage import open_findings_refresh_soon, scan_findings_close_missing
 
     scan = Scan.objects.filter(pk=scan_id).first()
     if scan is None:
@@ -34,7 +38,6 @@ def scan_fingerprints_before_delete(sender: Any, instance: Scan, **kwargs: Any) 
 
 @receiver(post_delete, sender=Scan, dispatch_uid="scans.findings_after_scan_delete")
 def findings_after_scan_delete(sender: Any, instance: Scan, **kwargs: Any) -> None:
-    from scans.findings.triage import findings_latest_refresh, open_findings_refresh_soon
 
     fingerprints = getattr(instance, "_deleted_fingerprints", [])
     if fingerprints:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from config.bulkwrite import chunks, copy_into, findings_demote, gc_paused, is_postgres, json_text
 from scans.engine.runtime import SEVERITIES, FindingData, StepResult, ToolRun
+from scans.findings.triage import finding_states_observe, findings_latest_refresh
 from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
 from targets.items import Item
 
@@ -46,7 +47,6 @@ def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingD
 
 
 def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingData]) -> list[str]:
-    from scans.findings.triage import finding_states_observe
 
     now = timezone.now()
     by_fp: dict[str, FindingData] = {}
@@ -194,7 +194,6 @@ def _same(value: Any) -> Any:
 def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:
     """Delete these findings from the scan (a rules node dropped them); an earlier scan's row of
     the same fingerprint becomes its latest occurrence again."""
-    from scans.findings.triage import findings_latest_refresh
 
     fps = list(fingerprints)
     dropped = 0

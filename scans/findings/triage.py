@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import Team, User
 from config.bulkwrite import chunks, finding_states_upsert, is_postgres
+from scans.findings.diff import scan_previous
 from scans.models import Finding, FindingEvent, FindingState, Scan, ScanStatus
 
 CHUNK = 2000
@@ -216,7 +217,6 @@ def finding_triage(
 def scan_findings_close_missing(scan: Scan) -> int:
     """`open` findings that the previous completed scan of the same workflow and targets reported
     and this completed scan does not are marked `fixed` (unless a later scan still saw them)."""
-    from scans.findings.diff import scan_previous
 
     if scan.status != ScanStatus.COMPLETED or scan.mode != Scan.Mode.RUN:
         return 0

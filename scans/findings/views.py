@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
+from scans.findings.diff import scan_diff
 from scans.findings.queries import (
     SORT_LABELS,
     CappedPaginator,
@@ -129,7 +130,6 @@ def finding_detail(request: TeamHttpRequest, pk: int) -> HttpResponse:
 @team_role_required(Role.VIEWER)
 def scan_diff_panel(request: TeamHttpRequest, pk: int) -> HttpResponse:
     """The scan page's "compared with the previous scan" panel (loaded by HTMX)."""
-    from scans.findings.diff import scan_diff
 
     scan = get_object_or_404(Scan, pk=pk, team=request.team)
     diff = scan_diff(scan)

@@ -100,13 +100,13 @@ class ScanImportView(APIView):
 
 class ImportFormatSerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     command = serializers.CharField(help_text="A command line that writes such a report")
 
 
 class ImportToolSerializer(serializers.Serializer):
     tool = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     formats = ImportFormatSerializer(many=True)
 
 

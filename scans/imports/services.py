@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import Team, User
 from scans.engine.flow import scan_log
+from scans.findings.diff import scan_diff
 from scans.findings.storage import (
     artifact_record,
     assets_record,
@@ -128,7 +129,6 @@ def scan_import(
 
 
 def import_summary(scan: Scan) -> dict[str, Any]:
-    from scans.findings.diff import scan_diff
 
     diff = scan_diff(scan)
     return {

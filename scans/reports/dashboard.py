@@ -20,6 +20,7 @@ from accounts.models import Team
 from scans.engine.runtime import SEVERITIES
 from scans.models import SCAN_TERMINAL, Finding, FindingState, OpenFindingsDay, Scan
 from scans.reports.charts import severity_bars_svg, trend_svg
+from targets.models import Target
 
 TREND_DAYS = 30
 TOP_ASSETS = 8
@@ -125,7 +126,6 @@ def running_scans(team: Team, limit: int = 10) -> list[Scan]:
 
 def dashboard_for(team: Team) -> Dashboard:
     """Everything the home page shows, in a fixed number of small queries."""
-    from targets.models import Target
 
     latest = OpenFindingsDay.objects.filter(team=team).order_by("-day").first()
     if latest is None:

@@ -3,9 +3,11 @@ all teams). Not Prometheus (that is /metrics, config.prometheus)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -15,9 +17,21 @@ from rest_framework.views import APIView
 
 from accounts.http import team_of
 from accounts.models import ApiKey, Team
+from config.prometheus import STEP_BUCKETS_S, Exposition
 from config.serializers import DetailSerializer
 from scans.engine.runtime import SEVERITIES
-from scans.models import SCAN_TERMINAL, Finding, FindingState, OpenFindingsDay, Scan, ScanStatus
+from scans.models import (
+    SCAN_TERMINAL,
+    Finding,
+    FindingState,
+    OpenFindingsDay,
+    Scan,
+    ScanStatus,
+    ScanStep,
+    StepStatus,
+)
+from targets.models import Target
+from workflows.models import Workflow
 
 
 class MetricsBlockSerializer(serializers.Serializer):
@@ -41,8 +55,6 @@ class MetricsSerializer(MetricsBlockSerializer):
 
 
 def _block(team: Team | None) -> dict[str, Any]:
-    from targets.models import Target
-    from workflows.models import Workflow
 
     scope = {"team": team} if team is not None else {}
     by_status = dict(
@@ -99,3 +111,67 @@ class MetricsView(APIView):
             body["all_teams"] = _block(None)
             body["teams"] = Team.objects.count()
         return Response(body)
+
+
+# --- Prometheus (/metrics, config.prometheus) -----------------------------------------------
+
+
+def prometheus_scans(out: Exposition) -> None:
+    """`/metrics` (config.prometheus): scans by status, queued and running steps, and the run
+    time of finished steps by node type and outcome, computed per scrape."""
+
+    by_status = dict(
+        Scan.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    out.family("outpost_scans", "gauge", "Scans by status.")
+    for status in ScanStatus.values:
+        out.sample("outpost_scans", by_status.get(status, 0), status=status)
+
+    live = dict(
+        ScanStep.objects.filter(status__in=[StepStatus.QUEUED, StepStatus.RUNNING])
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    out.family("outpost_scan_steps", "gauge", "Scan steps waiting in the queue or running.")
+    for status in (StepStatus.QUEUED, StepStatus.RUNNING):
+        out.sample("outpost_scan_steps", live.get(status, 0), status=status)
+
+    duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    aggregates: dict[str, Any] = {
+        f"le_{i}": Count("id", filter=Q(duration__lte=timedelta(seconds=bound)))
+        for i, bound in enumerate(STEP_BUCKETS_S)
+    }
+    rows: Iterable[Any] = (
+        ScanStep.objects.filter(
+            status__in=[StepStatus.COMPLETED, StepStatus.FAILED],
+            started_at__isnull=False,
+            finished_at__isnull=False,
+        )
+        .annotate(duration=duration)
+        .values("node_type", "status")
+        .annotate(total=Count("id"), seconds=Sum("duration"), **aggregates)
+        .order_by("node_type", "status")
+    )
+    out.family(
+        "outpost_scan_step_duration_seconds",
+        "histogram",
+        "Run time of finished scan steps, by node type and outcome.",
+    )
+    for row in rows:
+        row = dict(row)  # the bucket keys are built at run time
+        cumulative = [int(row[f"le_{i}"]) for i in range(len(STEP_BUCKETS_S))] + [int(row["total"])]
+        seconds = row["seconds"]
+        total_s = (
+            seconds.total_seconds()
+            if isinstance(seconds, timedelta)
+            else float(seconds or 0) / 1_000_000
+        )
+        out.histogram(
+            "outpost_scan_step_duration_seconds",
+            STEP_BUCKETS_S,
+            cumulative,
+            total_s,
+            node_type=row["node_type"],
+            status=row["status"],
+        )

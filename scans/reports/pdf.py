@@ -26,6 +26,7 @@ from accounts.audit import audit_record
 from accounts.models import User
 from config.api_errors import Conflict
 from scans.engine.runtime import SEVERITIES
+from scans.findings.diff import scan_diff
 from scans.models import Finding, Report, Scan
 from scans.reports.charts import severity_bars_svg
 
@@ -132,7 +133,6 @@ def _clip(text: str, limit: int = TEXT_MAX_CHARS) -> str:
 
 def report_context(scan: Scan) -> dict[str, Any]:
     """Everything templates/reports/scan.html shows, in a handful of queries."""
-    from scans.findings.diff import scan_diff
 
     findings = list(
         Finding.objects.filter(scan=scan)

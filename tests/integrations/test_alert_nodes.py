@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from integrations.nodes import alerts as alert_node
 from integrations.models import Delivery
+from integrations.nodes import alerts as alert_node
 from scans.engine.runtime import StepContext, StepFailed
 from scans.models import ScanStep
 from tests.integrations.conftest import finding

@@ -97,10 +97,8 @@ class Command(BaseCommand):
         binaries, baked = self._inputs(image)
         files = [Path(f) for f in image.files if Path(f).exists()]
         stand_in = Path(settings.BASE_DIR) / image.stand_in if image.stand_in else None
-        recipe = _sha(
-            [self.busybox, *binaries, *files, *baked.values(), *([stand_in] if stand_in else [])]
-            + [Path(repr(image))]
-        )
+        inputs = [self.busybox, *binaries, *files, *baked.values()]
+        recipe = _sha([*inputs, *([stand_in] if stand_in else []), Path(repr(image))])
         if not self.rebuild and self._label(image.name) == recipe:
             self.stdout.write(f"up to date: {image.name}")
             return
@@ -130,7 +128,14 @@ class Command(BaseCommand):
 
     def _label(self, name: str) -> str:
         done = subprocess.run(
-            ["docker", "image", "inspect", "-f", '{{ index .Config.Labels "outpost.recipe" }}', name],
+            [
+                "docker",
+                "image",
+                "inspect",
+                "-f",
+                '{{ index .Config.Labels "outpost.recipe" }}',
+                name,
+            ],
             capture_output=True,
             text=True,
             check=False,

@@ -36,10 +36,6 @@ class ConfigError(ValueError):
         self.message = message
 
 
-def config_defaults(fields: Sequence[ConfigField]) -> dict[str, Any]:
-    return {field["name"]: field["default"] for field in fields}
-
-
 def timeout_field() -> ConfigField:
     """The step timeout every built-in tool offers; the engine reads it (capped by
     STEP_MAX_TIMEOUT_S) and stops the step through `ctx.is_cancelled()` when it passes."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.bulkwrite import gc_paused
-from scans.engine.runtime import SEVERITIES, FindingData
+from scans.engine.runtime import FindingData
 from targets.items import Item
 
 # Severity words tools print, lower-cased, to ours. "unknown", "negligible" and anything else a
@@ -150,7 +150,3 @@ def as_list(value: Any) -> list[Any]:
 
 def text(value: Any, limit: int = 10_000) -> str:
     return str(value or "").strip()[:limit]
-
-
-def check_severity(severity: str) -> str:
-    return severity if severity in SEVERITIES else "info"
