@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.audit import RequestContext, audit_record, current_request
 from accounts.models import AuditEvent
-from accounts.network import client_ip
 from accounts.services import membership_for
+from config.network import client_ip
 from config.views import payload_too_large
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 
-from accounts.network import client_ip
+from config.network import client_ip
 
 log = structlog.get_logger(__name__)
 

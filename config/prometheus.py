@@ -35,7 +35,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts.network import client_ip
+from config.network import client_ip
 
 log = structlog.get_logger(__name__)
 

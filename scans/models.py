@@ -58,7 +58,29 @@ def severity_rank_expression() -> Any:
     )
 
 
-class Scan(models.Model):
+class _Timed:
+    """What scans and steps share: a status that may be final, a start and an end."""
+
+    status: str
+    started_at: Any
+    finished_at: Any
+    final_statuses: set[str] = set()
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.final_statuses
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return round((end - self.started_at).total_seconds(), 1)
+
+
+class Scan(_Timed, models.Model):
+    final_statuses = SCAN_TERMINAL
+
     class Mode(models.TextChoices):
         RUN = "run", "Run"
         DRY_RUN = "dry_run", "Dry run"
@@ -112,24 +134,15 @@ class Scan(models.Model):
     def __str__(self) -> str:
         return f"Scan #{self.pk} {self.workflow_name} ({self.status})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in SCAN_TERMINAL
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.started_at is None:
-            return None
-        end = self.finished_at or timezone.now()
-        return round((end - self.started_at).total_seconds(), 1)
-
     def progress_percent(self) -> int:
         if not self.steps_total:
             return 100 if self.is_finished else 0
         return int(100 * self.steps_done / self.steps_total)
 
 
-class ScanStep(models.Model):
+class ScanStep(_Timed, models.Model):
+    final_statuses = STEP_TERMINAL
+
     """One node of the scan's graph. Attempts, backoff and timeouts live here, not in the queue."""
 
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="steps")
@@ -174,17 +187,6 @@ class ScanStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id} ({self.node_type}) of scan #{self.scan_id}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in STEP_TERMINAL
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.started_at is None:
-            return None
-        end = self.finished_at or timezone.now()
-        return round((end - self.started_at).total_seconds(), 1)
 
 
 class ScanLog(models.Model):

@@ -24,7 +24,7 @@ from scans.findings.storage import (
 )
 from scans.models import Scan, ScanStatus, ScanStep, StepStatus
 from scans.signals import scan_finished
-from scans.tools import importable_tools, tool_get
+from scans.tools import importable_tools, report_parse, tool_get
 
 
 def importable_tool_names() -> list[str]:
@@ -60,9 +60,9 @@ def scan_import(
     target = target.strip()[:500]
     if target.startswith("-"):
         raise ImportRefused({"target": ["A target cannot start with '-'."]})
-    report_format = tool_get(tool).formats[0]
+    chosen = tool_get(tool)
     try:
-        parsed = report_format.parse(data, subject=target)
+        parsed = report_parse(chosen, chosen.formats[0], data, subject=target)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         # Parsers raise ValueError for what they refuse (bad JSON, XML entities, wrong shape);
         # KeyError/TypeError/AttributeError mean the document is not the shape this tool writes.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from django.conf import settings
 
@@ -55,6 +56,12 @@ def importable_tools() -> list[Tool]:
 def report_formats() -> list[tuple[Tool, ReportFormat]]:
     """Every importable report format with its tool."""
     return [(tool, fmt) for tool in importable_tools() for fmt in tool.formats]
+
+
+def report_parse(tool: Tool, report_format: ReportFormat, data: bytes, *, subject: str = "") -> Any:
+    """Parse one report of `report_format` (its own parser, else its tool module's `parse`)."""
+    parse = report_format.parse or tool_module(tool.type).parse
+    return parse(data, subject=subject)
 
 
 def tool_image(name: str) -> str:

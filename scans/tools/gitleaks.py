@@ -33,7 +33,7 @@ from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, repo_argument
 from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.invoke import Plan, invoke, run_failure, run_plans
-from scans.tools.kit.options import ConfigField, timeout_field, validate_config
+from scans.tools.kit.options import ConfigField, clone_size_field, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
@@ -76,7 +76,6 @@ NODE = Tool(
         ReportFormat(
             name="gitleaks-json",
             label="Gitleaks JSON",
-            parse=lambda data, subject="": parse(data, subject=subject),
             detect=_is_gitleaks_json,
             command="gitleaks detect --report-format json --report-path gitleaks.json",
         ),
@@ -91,14 +90,7 @@ CONFIG_FIELDS: list[ConfigField] = [
         "max": 100_000,
         "help": "Commits of history to clone and scan",
     },
-    {
-        "name": "max_repo_mb",
-        "type": "int",
-        "default": 500,
-        "min": 1,
-        "max": 10240,
-        "help": "Largest file the clone may write (git's pack)",
-    },
+    clone_size_field(),
     timeout_field(),
 ]
 CHECKOUT = "repo"  # the clone, in the clone command's workdir; mounted at /input/repo

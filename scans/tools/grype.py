@@ -27,7 +27,7 @@ from scans.engine.runtime import Command, FindingData, StepContext, StepFailed, 
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, image_argument
 from scans.tools.kit.detect import has_keys, json_document
-from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
@@ -67,7 +67,6 @@ NODE = Tool(
         ReportFormat(
             name="grype-json",
             label="Grype JSON",
-            parse=lambda data, subject="": parse(data, subject=subject),
             detect=_is_grype_json,
             command="grype IMAGE --output json --file grype.json",
         ),
@@ -122,10 +121,7 @@ def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
 def run(ctx: StepContext) -> StepResult:
     if not settings.GRYPE_ENABLED:
         raise StepFailed("grype is disabled on this server (GRYPE_ENABLED=false)")
-    plans, refused = _plans(ctx.config, ctx.items)
-    for line in refused:
-        ctx.log(line)
-    return run_plans(ctx, TOOL, plans, parse)
+    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser

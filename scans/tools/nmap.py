@@ -36,7 +36,7 @@ from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
 from scans.tools.kit.detect import xml_root
-from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.port_spec import PortSpecError, parse_port_spec
 from scans.tools.kit.reports import ParsedReport, bulk_parser, cvss_severity, dedupe, text
@@ -67,7 +67,6 @@ NODE = Tool(
         ReportFormat(
             name="nmap-xml",
             label="Nmap XML (-oX)",
-            parse=lambda data, subject="": parse(data, subject=subject),
             detect=_is_nmap_xml,
             command="nmap -sV -oX nmap.xml HOST",
         ),
@@ -191,10 +190,7 @@ def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
 
 
 def run(ctx: StepContext) -> StepResult:
-    plans, refused = _plans(ctx.config, ctx.items)
-    for line in refused:
-        ctx.log(line)
-    return run_plans(ctx, TOOL, plans, parse)
+    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser

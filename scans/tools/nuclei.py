@@ -29,7 +29,7 @@ from scans.engine.runtime import SEVERITIES, Command, FindingData, StepContext, 
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, item_argument
 from scans.tools.kit.detect import first_json_line, has_any_key, json_document
-from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, as_list, bulk_parser, dedupe, named_severity, text
 from scans.tools.kit.tool import ReportFormat, Tool
@@ -62,7 +62,6 @@ NODE = Tool(
         ReportFormat(
             name="nuclei-jsonl",
             label="Nuclei JSON Lines",
-            parse=lambda data, subject="": parse(data, subject=subject),
             detect=_is_nuclei_json,
             command="nuclei -jsonl -o nuclei.jsonl -u URL",
         ),
@@ -144,10 +143,7 @@ def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
 
 
 def run(ctx: StepContext) -> StepResult:
-    plans, refused = _plans(ctx.config, ctx.items)
-    for line in refused:
-        ctx.log(line)
-    return run_plans(ctx, TOOL, plans, parse)
+    return run_planned(ctx, TOOL, _plans, parse)
 
 
 def _results(data: bytes) -> list[Any]:

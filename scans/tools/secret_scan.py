@@ -44,7 +44,13 @@ from scans.engine.runtime import (
     ToolInvocation,
     ToolRun,
 )
-from scans.tools.kit.options import BuiltinArgs, ConfigField, timeout_field, validate_config
+from scans.tools.kit.options import (
+    BuiltinArgs,
+    ConfigField,
+    clone_size_field,
+    timeout_field,
+    validate_config,
+)
 from scans.tools.kit.records import BuiltinRun, step_error
 from scans.tools.kit.tool import Tool
 from targets.items import Item
@@ -89,14 +95,7 @@ CONFIG_FIELDS: list[ConfigField] = [
         "max": 10240,
         "help": "Skip files larger than this",
     },
-    {
-        "name": "max_repo_mb",
-        "type": "int",
-        "default": 500,
-        "min": 1,
-        "max": 10240,
-        "help": "Largest file the clone may write (git's pack)",
-    },
+    clone_size_field(),
     {
         "name": "max_findings",
         "type": "int",

@@ -30,7 +30,7 @@ from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, image_argument, repo_argument
 from scans.tools.kit.detect import has_any_key, has_keys, json_document
-from scans.tools.kit.invoke import Plan, run_plans
+from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
@@ -77,7 +77,6 @@ NODE = Tool(
         ReportFormat(
             name="trivy-json",
             label="Trivy JSON",
-            parse=lambda data, subject="": parse(data, subject=subject),
             detect=_is_trivy_json,
             command="trivy image --format json --output trivy.json IMAGE",
         ),
@@ -152,10 +151,7 @@ def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
 
 
 def run(ctx: StepContext) -> StepResult:
-    plans, refused = _plans(ctx.config, ctx.items)
-    for line in refused:
-        ctx.log(line)
-    return run_plans(ctx, TOOL, plans, parse)
+    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser

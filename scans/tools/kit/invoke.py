@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -21,6 +22,7 @@ from scans.engine.executors.local import LocalExecutor
 from scans.engine.runtime import Command, Executor, StepContext, StepResult, ToolInvocation, ToolRun
 from scans.tools import tool_get, tool_network
 from scans.tools.kit.reports import ParsedReport, dedupe
+from targets.items import Item
 
 Parser = Callable[..., ParsedReport]
 
@@ -90,6 +92,18 @@ def run_failure(run: ToolRun) -> str:
         return run.error
     tail = run.stderr.decode(errors="replace").strip()[-300:]
     return f"exited with code {run.exit_code}" + (f": {tail}" if tail else "")
+
+
+PlanBuilder = Callable[[dict[str, Any], list[Item]], tuple[list[Plan], list[str]]]
+
+
+def run_planned(ctx: StepContext, tool: str, plan: PlanBuilder, parse: Parser) -> StepResult:
+    """A container tool's `run`: plan its commands for the step's items (refusals are logged:
+    a value the tool could misread never reaches it), then `run_plans`."""
+    plans, refused = plan(ctx.config, ctx.items)
+    for line in refused:
+        ctx.log(line)
+    return run_plans(ctx, tool, plans, parse)
 
 
 def run_plans(ctx: StepContext, tool: str, plans: list[Plan], parse: Parser) -> StepResult:

@@ -49,6 +49,18 @@ def timeout_field() -> ConfigField:
     }
 
 
+def clone_size_field() -> ConfigField:
+    """The clone limit of the tools that clone a repository (secret_scan, gitleaks)."""
+    return {
+        "name": "max_repo_mb",
+        "type": "int",
+        "default": 500,
+        "min": 1,
+        "max": 10240,
+        "help": "Largest file the clone may write (git's pack)",
+    }
+
+
 def validate_config(config: dict[str, Any] | None, fields: Sequence[ConfigField]) -> dict[str, Any]:
     """The config with defaults applied and every known value checked against its field; a wrong
     value raises ConfigError. The engine passes configs the node registry validated, but commands()

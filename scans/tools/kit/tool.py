@@ -31,15 +31,16 @@ from workflows.nodes.base import NodeType
 class ReportFormat:
     """One kind of report file a tool writes that Outpost imports.
 
-    `parse(data, subject=...)` returns a `ParsedReport` or raises ValueError with a reason a
-    person understands. `detect(data)` says whether a document is of this format; it looks at
-    the document's shape only (root element, required keys), never at its findings."""
+    `detect(data)` says whether a document is of this format; it looks at the document's shape
+    only (root element, required keys), never at its findings. `parse(data, subject=...)` returns
+    a `ParsedReport` or raises ValueError with a reason a person understands; left out, it is the
+    tool module's own `parse`."""
 
     name: str  # stable id, e.g. "nmap-xml"
     label: str  # shown to people, e.g. "Nmap XML (-oX)"
-    parse: Callable[..., Any]
     detect: Callable[[bytes], bool]
     command: str = ""  # a command line that writes such a report (the import page's hint)
+    parse: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Tool modules that only tests register (settings.NODE_PACKAGES += this package)."""
