@@ -3,6 +3,7 @@ inventory."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from django.conf import settings
@@ -64,7 +65,7 @@ class _Timed:
     status: str
     started_at: Any
     finished_at: Any
-    final_statuses: set[str] = set()
+    final_statuses: AbstractSet[str] = frozenset()
 
     @property
     def is_finished(self) -> bool:

@@ -76,7 +76,10 @@ def test_no_app_imports_an_app_above_it_inside_a_function_either() -> None:
     problems = []
     for path in _modules():
         every = [
-            (n.lineno, name) for n in ast.walk(ast.parse(path.read_text())) for name in _imported(n)
+            (node.lineno, name)
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for name in _imported(node)
         ]
         problems += _upward(path, every)
     assert problems == []
