@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["config", "accounts", "targets", "workflows", "scans", "integrations"]
 RANK = {app: rank for rank, app in enumerate(LAYERS)}
 SCANS_TOP = {
-    "__init__.py", "admin.py", "api.py", "apps.py", "forms.py", "models.py", "services.py",
+    "__init__.py", "admin.py", "api.py", "apps.py", "forms.py", "services.py",
     "signals.py", "tasks.py", "urls.py", "views.py",
 }  # fmt: skip
 

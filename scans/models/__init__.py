@@ -1,0 +1,44 @@
+"""The scans app's models, one module per topic: scans and steps (`scans.py`), findings and triage
+(`findings.py`), the asset inventory (`assets.py`). Everything is importable from `scans.models`."""
+
+from __future__ import annotations
+
+from scans.models.assets import Asset
+from scans.models.findings import (
+    Finding,
+    FindingEvent,
+    FindingState,
+    OpenFindingsDay,
+    Severity,
+    severity_rank_expression,
+)
+from scans.models.scans import (
+    SCAN_TERMINAL,
+    STEP_TERMINAL,
+    Artifact,
+    Report,
+    Scan,
+    ScanLog,
+    ScanStatus,
+    ScanStep,
+    StepStatus,
+)
+
+__all__ = [
+    "SCAN_TERMINAL",
+    "STEP_TERMINAL",
+    "Artifact",
+    "Asset",
+    "Finding",
+    "FindingEvent",
+    "FindingState",
+    "OpenFindingsDay",
+    "Report",
+    "Scan",
+    "ScanLog",
+    "ScanStatus",
+    "ScanStep",
+    "Severity",
+    "StepStatus",
+    "severity_rank_expression",
+]

@@ -1,0 +1,225 @@
+"""Findings (one normalized finding per fingerprint and scan), the team's triage state of each
+fingerprint with its history, and the dashboard's daily open counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Team
+from scans.engine.runtime import FindingData
+from scans.models.scans import Scan, ScanStep
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+def severity_rank_expression() -> Any:
+    """An ORDER BY expression: critical=4 … info=0 (sort with `-severity_rank` for worst first)."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return Case(
+        *[
+            When(severity=name, then=Value(rank))
+            for rank, name in enumerate(reversed(Severity.values))
+        ],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+# A foreign key without an index or a database constraint (see Finding, FindingState).
+_UNCHECKED_KEY: dict[str, Any] = {"db_index": False, "db_constraint": False}
+
+
+class Finding(models.Model):
+    """One normalized finding of one scan. `fingerprint` identifies it across scans."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FALSE_POSITIVE = "false_positive", "False positive"
+        ACCEPTED = "accepted", "Accepted"
+        FIXED = "fixed", "Fixed"
+
+    # Every index and foreign-key check costs each stored finding (a 20,000-finding report makes
+    # 20,000 entries in each index and 20,000 checks per key at commit). `team` and `scan` need no
+    # index of their own: the composite indexes lead with them. Only `scan` is a constraint; the
+    # team is the scan's team (denormalized for the indexes), the step one of the scan's steps
+    # (deleted only with it, never looked up); Django's delete collector cascades both.
+    team = models.ForeignKey(Team, models.CASCADE, related_name="findings", **_UNCHECKED_KEY)
+    scan = models.ForeignKey(Scan, models.CASCADE, related_name="findings", db_index=False)
+    step = models.ForeignKey(
+        ScanStep,
+        models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="findings",
+        **_UNCHECKED_KEY,
+    )
+    tool = models.CharField(max_length=40)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    remediation = models.TextField(blank=True)
+    rule_id = models.CharField(max_length=200, blank=True)
+    component = models.CharField(max_length=300, blank=True)
+    version = models.CharField(max_length=200, blank=True)
+    fixed_version = models.CharField(max_length=200, blank=True)
+    location = models.CharField(max_length=1000, blank=True)
+    item = models.CharField(max_length=1000, blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+    references = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The newest occurrence of this fingerprint in the team: the cross-scan findings list shows
+    # one row per fingerprint (scans.findings.queries), kept by scans.findings.storage.findings_store.
+    is_latest = models.BooleanField(default=True)
+    # critical=4 … info=0, computed by the database so that "worst first" can use an index.
+    severity_rank = models.GeneratedField(
+        expression=severity_rank_expression(),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One row per fingerprint in a scan (the scan fixes the team, so this is unique per
+            # scan), and the index of a fingerprint's rows in the team (triage, history, "latest"
+            # bookkeeping): one index for both. Look a scan's fingerprints up with its team_id.
+            models.UniqueConstraint(
+                fields=["team", "fingerprint", "scan"], name="finding_unique_per_scan"
+            )
+        ]
+        indexes = [
+            # The findings list (scans.findings.queries.FINDING_SORTS): filter + sort, one row per
+            # fingerprint. Partial: only the latest occurrences are listed across scans. A
+            # severity filter is a severity_rank filter (scans.findings.queries), so the rank index
+            # also serves "high, newest first".
+            *[
+                models.Index(fields=fields, name=name, condition=models.Q(is_latest=True))
+                for name, fields in (
+                    ("finding_latest_rank", ["team", "severity_rank", "last_seen_at", "id"]),
+                    (
+                        "finding_latest_st_rank",
+                        ["team", "status", "severity_rank", "last_seen_at", "id"],
+                    ),
+                    ("finding_latest_seen", ["team", "last_seen_at", "id"]),
+                    ("finding_latest_first", ["team", "first_seen_at", "id"]),
+                    ("finding_latest_rule", ["team", "rule_id"]),
+                    (
+                        "finding_latest_tool",
+                        ["team", "tool", "severity_rank", "last_seen_at", "id"],
+                    ),
+                )
+            ],
+            # A scan's findings, worst first, and its per-severity counts.
+            models.Index(fields=["scan", "severity_rank", "id"], name="finding_scan_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.title}"
+
+    def as_data(self) -> Any:
+        return FindingData(
+            tool=self.tool, severity=self.severity, title=self.title, rule_id=self.rule_id,
+            description=self.description, remediation=self.remediation, component=self.component,
+            version=self.version, fixed_version=self.fixed_version, location=self.location,
+            item=self.item, evidence=self.evidence, references=self.references, tags=self.tags,
+        )  # fmt: skip
+
+
+class FindingState(models.Model):
+    """The triage state of one fingerprint in a team: it outlives the scans, so the same finding
+    found again by the next scan keeps its status (scans.findings.triage, scans.findings.storage)."""
+
+    # findingstate_unique (team, fingerprint) is the team's index. Not a constraint (20,000
+    # checks a report): states are written by a scan of the team, in the transaction that checks
+    # its findings' scan key, or by a request of a member.
+    team = models.ForeignKey(Team, models.CASCADE, related_name="finding_states", **_UNCHECKED_KEY)
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16, choices=Finding.Status.choices, default=Finding.Status.OPEN
+    )
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
+    comment = models.TextField(blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="Last triage")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "fingerprint"], name="findingstate_unique")
+        ]
+        indexes = [models.Index(fields=["team", "status", "severity"], name="findingstate_counts")]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint[:12]} {self.status}"
+
+
+class FindingEvent(models.Model):
+    """One change of a fingerprint's status: who, when, from what, to what, and why."""
+
+    class Kind(models.TextChoices):
+        TRIAGE = "triage", "Triage"
+        REOPENED = "reopened", "Seen again"
+        AUTO_FIXED = "auto_fixed", "Not seen by the next scan"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=64)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TRIAGE)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    comment = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scan = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["team", "fingerprint", "created_at"], name="findingevent_history")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint[:12]} {self.from_status}→{self.to_status}"
+
+
+class OpenFindingsDay(models.Model):
+    """The team's open findings at the end of a day (today's row is refreshed as scans finish and
+    findings are triaged): the dashboard reads 31 small rows instead of counting 1M findings."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    counts = models.JSONField(default=dict, help_text="{severity: open findings}")
+    total = models.PositiveIntegerField(default=0)
+    top_assets = models.JSONField(default=list, help_text="[{item, score, counts}] worst first")
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["team", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day"], name="openfindingsday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.total} open"
