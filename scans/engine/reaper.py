@@ -4,7 +4,8 @@
   has attempts left, else failed with the reason.
 - A queued step the broker lost (e.g. the Redis was flushed) is handed to the broker again;
   the claim makes a duplicate harmless.
-- Tool containers of steps that are no longer running are removed.
+- Tool containers of this deployment's steps that are no longer running are removed; those of
+  other deployments sharing the Docker engine are not ours to judge (config.deployment).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.deployment import deployment_id
 from scans.engine.flow import scan_advance, scan_log, step_enqueue
 from scans.models import SCAN_TERMINAL, Scan, ScanStep, StepStatus
 
 log = structlog.get_logger(__name__)
 
 LOST_QUEUED_AFTER_S = 600
+# A container this young may belong to a step claimed after the running steps were read.
+ORPHAN_MIN_AGE_S = 30
 
 
 def reap_stale_steps(*, stale_after_s: int | None = None) -> str:
@@ -96,7 +100,7 @@ def _remove_orphan_containers() -> int:
         return 0
     running = set(ScanStep.objects.filter(status=StepStatus.RUNNING).values_list("pk", flat=True))
     try:
-        return int(remove_orphans(running))
+        return int(remove_orphans(running, deployment=deployment_id(), min_age_s=ORPHAN_MIN_AGE_S))
     except Exception as exc:  # no engine reachable: nothing to clean
         log.debug("reaper.docker_unavailable", error=type(exc).__name__)
         return 0

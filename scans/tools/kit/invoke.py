@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
+from config.deployment import DEPLOYMENT_LABEL, deployment_id
 from scans.engine.executors.local import LocalExecutor
 from scans.engine.runtime import Command, Executor, StepContext, StepResult, ToolInvocation, ToolRun
 from scans.tools import tool_get, tool_network
@@ -71,6 +72,7 @@ def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s:
         cpus=float(settings.TOOL_CPUS),
         pids_limit=int(settings.TOOL_PIDS_LIMIT),
         labels={
+            DEPLOYMENT_LABEL: deployment_id(),
             "outpost.step": str(ctx.step_id),
             "outpost.scan": str(ctx.scan_id),
             "outpost.tool": tool,
