@@ -348,6 +348,14 @@ INTEGRATIONS_KEY = env_str("INTEGRATIONS_KEY", "")
 # Webhook URLs on loopback/private/link-local addresses (SSRF): allowed in development only.
 INTEGRATIONS_ALLOW_PRIVATE_URLS = env_bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", not IS_PRODUCTION)
 INTEGRATIONS_PROXY = env_str("INTEGRATIONS_PROXY", "")  # outbound HTTP(S) proxy for deliveries
+# Slack and Discord messages go only to these hosts (add an enterprise gateway or proxy's name).
+INTEGRATIONS_SLACK_HOSTS = env_list(
+    "INTEGRATIONS_SLACK_HOSTS", ["hooks.slack.com", "hooks.slack-gov.com"]
+)
+INTEGRATIONS_DISCORD_HOSTS = env_list(
+    "INTEGRATIONS_DISCORD_HOSTS",
+    ["discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"],
+)
 # Links in messages point here.
 PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DELIVERY_TIMEOUT_S = env_int("DELIVERY_TIMEOUT_S", 10)
