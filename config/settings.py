@@ -316,6 +316,13 @@ STEP_MAX_TIMEOUT_S = env_int("STEP_MAX_TIMEOUT_S", 3000)  # node configs are cap
 STEP_MAX_ATTEMPTS = env_int("STEP_MAX_ATTEMPTS", 3)
 STEP_HEARTBEAT_S = env_int("STEP_HEARTBEAT_S", 5)
 STEP_STALE_AFTER_S = env_int("STEP_STALE_AFTER_S", 60)  # the reaper acts on older heartbeats
+# Re-queues after a database/broker/Docker engine fault (5 s x 2^n apart, at most 5 min): ~5 min.
+STEP_INFRA_RETRIES = env_int("STEP_INFRA_RETRIES", 6)
+# The reaper hands a queued step to the broker again when it has waited this long past its due
+# time (the broker lost it: a Redis restart without persistence).
+STEP_LOST_QUEUED_AFTER_S = env_int("STEP_LOST_QUEUED_AFTER_S", 600)
+# The reaper leaves tool containers younger than this alone (a step claimed while it swept).
+REAPER_ORPHAN_MIN_AGE_S = env_int("REAPER_ORPHAN_MIN_AGE_S", 30)
 TOOL_OUTPUT_MAX_BYTES = env_int("TOOL_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)
 ARTIFACT_RETENTION_DAYS = env_int("ARTIFACT_RETENTION_DAYS", 30)
 # Where node types are declared (workflows.nodes): every module of these packages that defines

@@ -46,6 +46,7 @@ from docker.types import LogConfig
 from docker.utils.socket import STDERR, frames_iter
 
 from config.deployment import DEPLOYMENT_LABEL
+from scans.engine.faults import is_infrastructure_fault
 from scans.engine.runtime import ToolInvocation, ToolRun
 
 CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own tmpfs, not the host's /tmp
@@ -147,6 +148,7 @@ class DockerExecutor:
             self._run(invocation, result)
         except (DockerException, requests.RequestException) as exc:
             result.error = result.error or f"docker engine error: {exc}"
+            result.infrastructure = is_infrastructure_fault(exc)
         result.duration_ms = (time.monotonic() - started) * 1000
         return result
 

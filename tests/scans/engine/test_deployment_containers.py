@@ -11,8 +11,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,11 +20,11 @@ from docker.errors import NotFound
 
 from config.deployment import DEPLOYMENT_LABEL, deployment_id
 from config.models import Deployment
-from scans.engine import reaper
-from scans.engine.executors.docker import DockerExecutor, remove_orphans
+from scans.engine.executors.docker import remove_orphans
 from scans.engine.reaper import reap_stale_steps
-from scans.engine.runtime import Command, StepContext
-from scans.tools.kit.invoke import Plan, invoke
+from scans.engine.step import step_run
+from scans.models import ScanStep
+from scans.services import scan_start
 from tests.scans.tools.conftest import build_test_images
 
 pytestmark = pytest.mark.django_db
@@ -73,9 +72,9 @@ def test_remove_orphans_refuses_to_sweep_without_a_deployment(docker_client: Any
 
 
 def test_the_reaper_removes_only_the_orphans_of_its_own_deployment(
-    docker_client: Any, made_containers: list[Any], monkeypatch: pytest.MonkeyPatch
+    docker_client: Any, made_containers: list[Any], settings: Any
 ) -> None:
-    monkeypatch.setattr(reaper, "ORPHAN_MIN_AGE_S", 0)
+    settings.REAPER_ORPHAN_MIN_AGE_S = 0
     other = uuid.uuid4().hex
 
     def container(deployment: str, step: str) -> Any:
@@ -127,32 +126,49 @@ def test_the_reaper_spares_a_container_younger_than_its_grace(
     assert young.id in {c.id for c in docker_client.containers.list(all=True)}
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_tool_step_container_carries_the_deployment_label(
-    docker_client: Any, tmp_path: Path
+    docker_client: Any,
+    settings: Any,
+    user: Any,
+    team: Any,
+    authorize: Callable[..., Any],
+    make_workflow: Callable[..., Any],
+    http_server: Any,
 ) -> None:
-    ctx = StepContext(
-        scan_id=1, step_id=424242, node_id="n", node_type="nmap", team_id=1, config={},
-        items=[], findings=[], timeout_s=30, workdir=tmp_path, executor=DockerExecutor(docker_client),
-        in_scope=lambda item: True, log=lambda line: None, heartbeat=lambda: None,
-        is_cancelled=lambda: False,
+    """A real nmap step, run by the engine: its container is labelled while it runs."""
+    settings.SCAN_EXECUTOR = "docker"
+    settings.TOOL_IMAGES = {**settings.TOOL_IMAGES, "nmap": "outpost-test/nmap:1"}
+    settings.TOOL_NETWORK = {**settings.TOOL_NETWORK, "nmap": "host"}
+    workflow = make_workflow(
+        [{"id": "nmap", "type": "nmap", "config": {"ports": str(http_server.port)}}]
+    )
+    scan = scan_start(
+        team=team, user=user, workflow=workflow,
+        target_ids=[authorize("127.0.0.1").pk], consent=True,
     )  # fmt: skip
-    plan = Plan(command=Command(argv=["sh", "-c", "sleep 2"], image="outpost-test/busybox:1"))
     seen: list[dict[str, str]] = []
+    done = threading.Event()
 
     def watch() -> None:
-        deadline = time.monotonic() + 20
-        while not seen and time.monotonic() < deadline:
-            for found in docker_client.api.containers(
-                all=True, filters={"label": ["outpost.step=424242"]}
-            ):
-                seen.append(found["Labels"])
-            time.sleep(0.1)
+        while not done.is_set() and not seen:
+            seen.extend(
+                found["Labels"]
+                for found in docker_client.api.containers(
+                    all=True, filters={"label": [f"outpost.scan={scan.pk}"]}
+                )
+            )
+            time.sleep(0.05)
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    run = invoke(ctx, "nmap", plan, workdir=tmp_path / "run", timeout_s=30)
-    watcher.join()
+    try:
+        outcome = step_run(ScanStep.objects.get(scan=scan).pk)
+    finally:
+        done.set()
+        watcher.join()
 
-    assert run.ok, run.error or run.stderr
-    assert seen and seen[0][DEPLOYMENT_LABEL] == deployment_id()
+    assert outcome == "completed", ScanStep.objects.get(scan=scan).error
+    assert seen, "no container of the step was seen"
+    assert seen[0][DEPLOYMENT_LABEL] == deployment_id()
     assert seen[0]["outpost.managed"] == "1"
