@@ -286,6 +286,7 @@ def _conclude(
             result=result,
             input_fingerprints=input_fps,
             replaces_findings=node.replaces_findings,
+            records_assets=not node.passthrough,
         )
         if stored.dropped:
             scan_log(
