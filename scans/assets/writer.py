@@ -10,6 +10,7 @@ deadlocking.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,10 @@ FROM merged m LEFT JOIN before b ON b.id = m.id
 """
 
 
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
 def assets_upsert(*, scan: Scan, rows: list[AssetRow], now: datetime) -> list[Stored]:
     """Merge one layer of rows into the scan team's assets; the results in the rows' order."""
     with connection.cursor() as cursor:
@@ -119,8 +124,11 @@ def assets_upsert(*, scan: Scan, rows: list[AssetRow], now: datetime) -> list[St
     )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_MERGE, {"team": scan.team_id, "now": now, "scan": scan.pk})
+        # Django has psycopg hand jsonb back as text (JSONField parses it): so does this.
         found = {
-            (kind, value): Stored(pk, kind, first_scan == scan.pk, before, bool(was_gone))
+            (kind, value): Stored(
+                pk, kind, first_scan == scan.pk, _json(before), bool(was_gone)
+            )
             for pk, kind, value, first_scan, before, was_gone in cursor.fetchall()
         }
     return [found[(r.kind, r.value)] for r in rows]
