@@ -28,4 +28,5 @@ urlpatterns = [
     path("scans/<int:pk>/report", report_views.scan_report_panel, name="report"),
     path("scans/<int:pk>/report.pdf", report_views.scan_report_download, name="report_pdf"),
     path("workflows/<int:pk>/run", views.workflow_run, name="workflow_run"),
+    path("workflows/<int:pk>/readiness", views.workflow_readiness, name="workflow_readiness"),
 ]
