@@ -27,6 +27,7 @@ from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
+from scans.assets.api import AssetViewSet, ScanAssetsView
 from scans.engine.coverage import scan_coverage
 from scans.findings.api import FindingSerializer, FindingViewSet
 from scans.findings.diff import scan_diff
@@ -473,11 +474,13 @@ class DockerScanView(APIView):
 router = SimpleRouter(trailing_slash=False)
 router.register("scans", ScanViewSet, basename="scan")
 router.register("findings", FindingViewSet, basename="finding")
+router.register("assets", AssetViewSet, basename="asset")
 
 urlpatterns = [
     path("scans/import", ScanImportView.as_view(), name="scan-import"),
     path("scans/import/tools", ImportToolsView.as_view(), name="scan-import-tools"),
     path("scan/docker", DockerScanView.as_view(), name="scan-docker"),
+    path("scans/<int:pk>/assets", ScanAssetsView.as_view(), name="scan-assets"),
     path("metrics", MetricsView.as_view(), name="team-metrics"),
     *router.urls,
 ]

@@ -127,7 +127,10 @@ def _untaken(item: Item) -> str:
     takers = sorted(
         t.type
         for t in node_types()
-        if t.is_available and not t.passthrough and not t.consumes_findings and item.kind in t.accepts
+        if t.is_available
+        and not t.passthrough
+        and not t.consumes_findings
+        and item.kind in t.accepts
     )
     hint = f" (add one of: {', '.join(takers)})" if takers else ""
     return f"{item.value}: no step of this workflow accepts {item.kind} targets{hint}"

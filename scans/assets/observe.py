@@ -346,7 +346,9 @@ def _observe_service(
                 cleaned[name] = _text(tls.get(source))
     if attrs.get("tunnel") == "ssl":
         cleaned["tls"] = True
-    certificate = attrs.get("certificate") or (tls.get("certificate") if isinstance(tls, dict) else None)
+    certificate = attrs.get("certificate") or (
+        tls.get("certificate") if isinstance(tls, dict) else None
+    )
     obs = Observation(
         AssetKind.SERVICE,
         service_value(host_asset[1], port, proto),
@@ -376,7 +378,9 @@ def _observe_url(seen: Observed, value: str, attrs: dict[str, Any]) -> Key:
     key = url_key(value)
     scheme = key.origin.partition("://")[0]
     port_text = key.origin.rpartition(":")[2]
-    port = int(port_text) if port_text.isdigit() and "]" not in port_text else _DEFAULT_PORTS[scheme]
+    port = (
+        int(port_text) if port_text.isdigit() and "]" not in port_text else _DEFAULT_PORTS[scheme]
+    )
     service = _observe_service(
         seen, key.host.name, port, "tcp", {"tls": True} if scheme == "https" else {}, explicit=False
     )

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from config.bulkwrite import chunks, gc_paused, is_postgres
 from scans.assets import writer
-from scans.assets.writer import Stored
 from scans.assets.observe import Key, Observation, Observed, item_for_value, observe
+from scans.assets.writer import Stored
 from scans.engine.runtime import FindingData
 from scans.findings.diff import scan_previous
 from scans.models import (
@@ -47,10 +47,15 @@ from targets.scope import ScopeMatcher
 
 Change = ScanAsset.Change
 # A sighting keeps the most telling change when several steps of a scan see one asset.
-CHANGE_RANK = {Change.SEEN: 0, Change.CHANGED: 1, Change.REAPPEARED: 2, Change.NEW: 3}
+CHANGE_RANK: dict[str, int] = {
+    Change.SEEN: 0,
+    Change.CHANGED: 1,
+    Change.REAPPEARED: 2,
+    Change.NEW: 3,
+}
 # How an asset kind is checked against scope (certificates, technologies and screenshots are
 # facts about assets that are, not things one scans).
-_SCOPE_KIND = {
+_SCOPE_KIND: dict[str, str] = {
     AssetKind.DOMAIN: "host",
     AssetKind.IP: "host",
     AssetKind.SERVICE: "service",
@@ -119,7 +124,9 @@ def _record(scan: Scan, observed: Observed, now: datetime) -> Recorded:
         if events:
             AssetEvent.objects.bulk_create(events, batch_size=2000)
     recorded.item_assets = {
-        value: recorded.ids[key] for value, key in observed.item_assets.items() if key in recorded.ids
+        value: recorded.ids[key]
+        for value, key in observed.item_assets.items()
+        if key in recorded.ids
     }
     return recorded
 
@@ -186,9 +193,13 @@ def _event(scan: Scan, asset_id: int, kind: str, changes: dict[str, Any], now: d
 def _links_upsert(scan: Scan, observed: Observed, ids: dict[Key, int], now: datetime) -> None:
     links = [
         AssetLink(
-            team_id=scan.team_id, source_id=ids[source], relation=relation,
-            target_id=ids[target], first_seen_at=now, last_seen_at=now,
-        )  # fmt: skip
+            team_id=scan.team_id,
+            source_id=ids[source],
+            relation=relation,
+            target_id=ids[target],
+            first_seen_at=now,
+            last_seen_at=now,
+        )
         for source, relation, target in sorted(observed.links)
         if source in ids and target in ids
     ]
@@ -220,8 +231,8 @@ def _assets_upsert_orm(*, scan: Scan, rows: list[writer.AssetRow], now: datetime
     created: list[Asset] = []
     updated: list[Asset] = []
     for row in rows:
-        asset = existing.get((row.kind, row.value))
-        if asset is None:
+        known = existing.get((row.kind, row.value))
+        if known is None:
             asset = Asset(
                 team_id=scan.team_id, kind=row.kind, value=row.value, attrs=row.attrs,
                 parent_id=row.parent_id, certificate_id=row.certificate_id, port=row.port,
@@ -231,6 +242,7 @@ def _assets_upsert_orm(*, scan: Scan, rows: list[writer.AssetRow], now: datetime
             created.append(asset)
             results.append(Stored(0, row.kind, True, None, False))
             continue
+        asset = known
         before = asset.attrs or {}
         differs = any(before.get(k) != v for k, v in row.tracked.items())
         results.append(
@@ -267,11 +279,13 @@ def _assets_upsert_orm(*, scan: Scan, rows: list[writer.AssetRow], now: datetime
 
 
 def _sightings_upsert_orm(*, scan: Scan, sightings: dict[int, tuple[str, str]]) -> None:
-    known = {}
+    known: dict[int, str] = {}
     ids = list(sightings)
     for chunk in chunks(ids, 500):  # type: ignore[arg-type]
         known.update(
-            ScanAsset.objects.filter(scan=scan, asset_id__in=chunk).values_list("asset_id", "change")
+            ScanAsset.objects.filter(scan=scan, asset_id__in=chunk).values_list(
+                "asset_id", "change"
+            )
         )
     new, changed = [], []
     for asset_id, (kind, change) in sightings.items():

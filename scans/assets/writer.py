@@ -22,6 +22,7 @@ from config.bulkwrite import copy_into, json_text
 if TYPE_CHECKING:
     from scans.models import Scan
 
+# The temporary tables' names are written out in the statements below (never user input).
 STAGE = "outpost_asset_stage"
 STAGE_COLUMNS = (
     "kind", "value", "attrs", "tracked", "port", "status_code", "parent_id", "certificate_id",
@@ -59,23 +60,23 @@ class AssetRow:
 def _stage(cursor: Any) -> None:
     # A session's temporary table, emptied at every commit; created once per connection.
     cursor.execute(
-        f"""
-        CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
+        """
+        CREATE TEMP TABLE IF NOT EXISTS outpost_asset_stage (
             kind text, value text, attrs jsonb, tracked jsonb, port integer,
             status_code integer, parent_id bigint, certificate_id bigint, in_scope boolean
         ) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE IF NOT EXISTS {SIGHTING_STAGE} (
+        CREATE TEMP TABLE IF NOT EXISTS outpost_scanasset_stage (
             asset_id bigint, kind text, change text
         ) ON COMMIT DELETE ROWS;
-        TRUNCATE {STAGE}, {SIGHTING_STAGE};
+        TRUNCATE outpost_asset_stage, outpost_scanasset_stage;
         """
     )
 
 
-_MERGE = f"""
+_MERGE = """
 WITH before AS (
     SELECT a.id, a.attrs, a.gone_at IS NOT NULL AS was_gone
-    FROM {STAGE} s JOIN scans_asset a
+    FROM outpost_asset_stage s JOIN scans_asset a
         ON a.team_id = %(team)s AND a.kind = s.kind AND a.value = s.value
     WHERE a.gone_at IS NOT NULL OR EXISTS (
         SELECT 1 FROM jsonb_each(s.tracked) e WHERE a.attrs -> e.key IS DISTINCT FROM e.value
@@ -87,7 +88,7 @@ WITH before AS (
     )
     SELECT %(team)s, kind, value, attrs, parent_id, certificate_id, port, status_code, in_scope,
         0, %(now)s, %(now)s, %(scan)s, %(scan)s, NULL
-    FROM {STAGE} ORDER BY kind, value
+    FROM outpost_asset_stage ORDER BY kind, value
     ON CONFLICT (team_id, kind, value) DO UPDATE SET
         attrs = a.attrs || EXCLUDED.attrs,
         parent_id = COALESCE(EXCLUDED.parent_id, a.parent_id),
@@ -126,9 +127,7 @@ def assets_upsert(*, scan: Scan, rows: list[AssetRow], now: datetime) -> list[St
         cursor.execute(_MERGE, {"team": scan.team_id, "now": now, "scan": scan.pk})
         # Django has psycopg hand jsonb back as text (JSONField parses it): so does this.
         found = {
-            (kind, value): Stored(
-                pk, kind, first_scan == scan.pk, _json(before), bool(was_gone)
-            )
+            (kind, value): Stored(pk, kind, first_scan == scan.pk, _json(before), bool(was_gone))
             for pk, kind, value, first_scan, before, was_gone in cursor.fetchall()
         }
     return [found[(r.kind, r.value)] for r in rows]
@@ -158,11 +157,12 @@ def sightings_upsert(*, scan: Scan, sightings: dict[int, tuple[str, str]]) -> No
     copy_into(SIGHTING_STAGE, ("asset_id", "kind", "change"), rows)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
+            """
             INSERT INTO scans_scanasset AS sa (scan_id, asset_id, kind, change)
-            SELECT %(scan)s, asset_id, kind, change FROM {SIGHTING_STAGE} ORDER BY asset_id
+            SELECT %(scan)s, asset_id, kind, change FROM outpost_scanasset_stage ORDER BY asset_id
             ON CONFLICT (scan_id, asset_id) DO UPDATE SET change = CASE
-                WHEN array_position(%(ranks)s, EXCLUDED.change) > array_position(%(ranks)s, sa.change)
+                WHEN array_position(%(ranks)s, EXCLUDED.change)
+                    > array_position(%(ranks)s, sa.change)
                 THEN EXCLUDED.change ELSE sa.change END
             """,
             {"scan": scan.pk, "ranks": ["seen", "changed", "reappeared", "new"]},

@@ -71,7 +71,9 @@ def _target(raw: dict[str, Any], steps: list[ScanStep], scan: Scan) -> dict[str,
         if dropped is not None:
             reasons.append(f"{step.node_id} dropped it as out of scope: {dropped.get('reason')}")
         else:
-            reasons.append(f"{step.node_id} {step.status}" + (f": {step.error}" if step.error else ""))
+            reasons.append(
+                f"{step.node_id} {step.status}" + (f": {step.error}" if step.error else "")
+            )
     if len(reasons) < len(steps):
         return entry  # a step that takes it has not ended yet
     entry["covered"] = False

@@ -57,7 +57,9 @@ def graph_images_check(graph: dict[str, Any]) -> list[ImageCheck]:
         else:
             path = shutil.which(tool.type)
             ready = path is not None
-            detail = f"installed at {path}" if path else f"{tool.type} is not installed on this worker"
+            detail = (
+                f"installed at {path}" if path else f"{tool.type} is not installed on this worker"
+            )
         checks.append(ImageCheck(node_id, tool.type, image, executor, ready, detail))
     return checks
 

@@ -95,9 +95,7 @@ def _findings_store(
         def prepare() -> None:
             # As first seen now and open; the states that existed before are applied below.
             rows.extend(
-                _finding_row(
-                    ids, fp, by_fp[fp], Finding.Status.OPEN, now, now, as_json, assets
-                )
+                _finding_row(ids, fp, by_fp[fp], Finding.Status.OPEN, now, now, as_json, assets)
                 for fp in new_fps
             )
 

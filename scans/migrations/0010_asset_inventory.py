@@ -6,208 +6,401 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_cache_table'),
-        ('scans', '0004_finding_rows_cheaper_to_store'),
+        ("accounts", "0002_cache_table"),
+        ("scans", "0004_finding_rows_cheaper_to_store"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AssetEvent',
+            name="AssetEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('changed', 'Changed'), ('gone', 'Gone'), ('reappeared', 'Seen again')], max_length=12)),
-                ('changes', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("changed", "Changed"),
+                            ("gone", "Gone"),
+                            ("reappeared", "Seen again"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("changes", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='AssetLink',
+            name="AssetLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('relation', models.CharField(choices=[('resolves_to', 'resolves to'), ('alias_of', 'is an alias of'), ('mail_host', 'has mail host'), ('name_server', 'has name server'), ('runs', 'runs')], max_length=16)),
-                ('first_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "relation",
+                    models.CharField(
+                        choices=[
+                            ("resolves_to", "resolves to"),
+                            ("alias_of", "is an alias of"),
+                            ("mail_host", "has mail host"),
+                            ("name_server", "has name server"),
+                            ("runs", "runs"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("first_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['relation', 'pk'],
+                "ordering": ["relation", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ScanAsset',
+            name="ScanAsset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('domain', 'Domain'), ('ip', 'IP address'), ('service', 'Service'), ('url', 'URL'), ('certificate', 'Certificate'), ('technology', 'Technology'), ('screenshot', 'Screenshot'), ('image', 'Image'), ('repo', 'Repository')], max_length=12)),
-                ('change', models.CharField(choices=[('new', 'New'), ('reappeared', 'Seen again'), ('changed', 'Changed'), ('seen', 'Unchanged'), ('gone', 'Gone')], default='seen', max_length=10)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("domain", "Domain"),
+                            ("ip", "IP address"),
+                            ("service", "Service"),
+                            ("url", "URL"),
+                            ("certificate", "Certificate"),
+                            ("technology", "Technology"),
+                            ("screenshot", "Screenshot"),
+                            ("image", "Image"),
+                            ("repo", "Repository"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "change",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("reappeared", "Seen again"),
+                            ("changed", "Changed"),
+                            ("seen", "Unchanged"),
+                            ("gone", "Gone"),
+                        ],
+                        default="seen",
+                        max_length=10,
+                    ),
+                ),
             ],
         ),
         migrations.AlterModelOptions(
-            name='asset',
-            options={'ordering': ['-last_seen_at', '-id']},
+            name="asset",
+            options={"ordering": ["-last_seen_at", "-id"]},
         ),
         migrations.AddField(
-            model_name='asset',
-            name='certificate',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='served_by', to='scans.asset'),
+            model_name="asset",
+            name="certificate",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="served_by",
+                to="scans.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='first_scan',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scans.scan'),
+            model_name="asset",
+            name="first_scan",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="scans.scan",
+            ),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='gone_at',
-            field=models.DateTimeField(blank=True, help_text='A later scan of the same scope no longer saw it', null=True),
+            model_name="asset",
+            name="gone_at",
+            field=models.DateTimeField(
+                blank=True, help_text="A later scan of the same scope no longer saw it", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='in_scope',
-            field=models.BooleanField(default=True, help_text="Covered by the team's targets when last seen (else a lead)"),
+            model_name="asset",
+            name="in_scope",
+            field=models.BooleanField(
+                default=True, help_text="Covered by the team's targets when last seen (else a lead)"
+            ),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='open_findings',
+            model_name="asset",
+            name="open_findings",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='parent',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='scans.asset'),
+            model_name="asset",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="children",
+                to="scans.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='port',
+            model_name="asset",
+            name="port",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='status_code',
+            model_name="asset",
+            name="status_code",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='finding',
-            name='asset',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='findings', to='scans.asset'),
+            model_name="finding",
+            name="asset",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="findings",
+                to="scans.asset",
+            ),
         ),
         migrations.AlterField(
-            model_name='asset',
-            name='kind',
-            field=models.CharField(choices=[('domain', 'Domain'), ('ip', 'IP address'), ('service', 'Service'), ('url', 'URL'), ('certificate', 'Certificate'), ('technology', 'Technology'), ('screenshot', 'Screenshot'), ('image', 'Image'), ('repo', 'Repository')], max_length=12),
+            model_name="asset",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("domain", "Domain"),
+                    ("ip", "IP address"),
+                    ("service", "Service"),
+                    ("url", "URL"),
+                    ("certificate", "Certificate"),
+                    ("technology", "Technology"),
+                    ("screenshot", "Screenshot"),
+                    ("image", "Image"),
+                    ("repo", "Repository"),
+                ],
+                max_length=12,
+            ),
         ),
         migrations.AlterField(
-            model_name='asset',
-            name='last_scan',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scans.scan'),
+            model_name="asset",
+            name="last_scan",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="scans.scan",
+            ),
         ),
         migrations.AlterField(
-            model_name='asset',
-            name='team',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='assets', to='accounts.team'),
+            model_name="asset",
+            name="team",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="assets",
+                to="accounts.team",
+            ),
         ),
         migrations.AlterField(
-            model_name='asset',
-            name='value',
+            model_name="asset",
+            name="value",
             field=models.CharField(max_length=2000),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['team', 'kind', 'last_seen_at', 'id'], name='asset_kind_seen'),
+            model_name="asset",
+            index=models.Index(
+                fields=["team", "kind", "last_seen_at", "id"], name="asset_kind_seen"
+            ),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['team', 'last_seen_at', 'id'], name='asset_seen'),
+            model_name="asset",
+            index=models.Index(fields=["team", "last_seen_at", "id"], name="asset_seen"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['team', 'kind', 'first_seen_at', 'id'], name='asset_kind_first'),
+            model_name="asset",
+            index=models.Index(
+                fields=["team", "kind", "first_seen_at", "id"], name="asset_kind_first"
+            ),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(condition=models.Q(('port__isnull', False)), fields=['team', 'port', 'last_seen_at', 'id'], name='asset_port'),
+            model_name="asset",
+            index=models.Index(
+                condition=models.Q(("port__isnull", False)),
+                fields=["team", "port", "last_seen_at", "id"],
+                name="asset_port",
+            ),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(condition=models.Q(('status_code__isnull', False)), fields=['team', 'status_code', 'last_seen_at', 'id'], name='asset_status'),
+            model_name="asset",
+            index=models.Index(
+                condition=models.Q(("status_code__isnull", False)),
+                fields=["team", "status_code", "last_seen_at", "id"],
+                name="asset_status",
+            ),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(condition=models.Q(('open_findings__gt', 0)), fields=['team', 'last_seen_at', 'id'], name='asset_with_findings'),
+            model_name="asset",
+            index=models.Index(
+                condition=models.Q(("open_findings__gt", 0)),
+                fields=["team", "last_seen_at", "id"],
+                name="asset_with_findings",
+            ),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['parent'], name='asset_parent'),
+            model_name="asset",
+            index=models.Index(fields=["parent"], name="asset_parent"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['certificate'], name='asset_certificate'),
+            model_name="asset",
+            index=models.Index(fields=["certificate"], name="asset_certificate"),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_latest', True)), fields=['asset', 'severity_rank', 'id'], name='finding_latest_asset'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_latest", True)),
+                fields=["asset", "severity_rank", "id"],
+                name="finding_latest_asset",
+            ),
         ),
         migrations.AddField(
-            model_name='assetevent',
-            name='asset',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='scans.asset'),
+            model_name="assetevent",
+            name="asset",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="events",
+                to="scans.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='assetevent',
-            name='scan',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scans.scan'),
+            model_name="assetevent",
+            name="scan",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="scans.scan",
+            ),
         ),
         migrations.AddField(
-            model_name='assetevent',
-            name='team',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.team'),
+            model_name="assetevent",
+            name="team",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="accounts.team",
+            ),
         ),
         migrations.AddField(
-            model_name='assetlink',
-            name='source',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='links_out', to='scans.asset'),
+            model_name="assetlink",
+            name="source",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="links_out",
+                to="scans.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='assetlink',
-            name='target',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links_in', to='scans.asset'),
+            model_name="assetlink",
+            name="target",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="links_in",
+                to="scans.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='assetlink',
-            name='team',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.team'),
+            model_name="assetlink",
+            name="team",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="accounts.team",
+            ),
         ),
         migrations.AddField(
-            model_name='scanasset',
-            name='asset',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='sightings', to='scans.asset'),
+            model_name="scanasset",
+            name="asset",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sightings",
+                to="scans.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='scanasset',
-            name='scan',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='asset_sightings', to='scans.scan'),
+            model_name="scanasset",
+            name="scan",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="asset_sightings",
+                to="scans.scan",
+            ),
         ),
         migrations.AddIndex(
-            model_name='assetevent',
-            index=models.Index(fields=['asset', 'created_at'], name='assetevent_history'),
+            model_name="assetevent",
+            index=models.Index(fields=["asset", "created_at"], name="assetevent_history"),
         ),
         migrations.AddConstraint(
-            model_name='assetlink',
-            constraint=models.UniqueConstraint(fields=('source', 'relation', 'target'), name='assetlink_unique'),
+            model_name="assetlink",
+            constraint=models.UniqueConstraint(
+                fields=("source", "relation", "target"), name="assetlink_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='scanasset',
-            index=models.Index(fields=['scan', 'change', 'kind'], name='scanasset_changes'),
+            model_name="scanasset",
+            index=models.Index(fields=["scan", "change", "kind"], name="scanasset_changes"),
         ),
         migrations.AddIndex(
-            model_name='scanasset',
-            index=models.Index(fields=['asset', 'scan'], name='scanasset_asset'),
+            model_name="scanasset",
+            index=models.Index(fields=["asset", "scan"], name="scanasset_asset"),
         ),
         migrations.AddConstraint(
-            model_name='scanasset',
-            constraint=models.UniqueConstraint(fields=('scan', 'asset'), name='scanasset_unique'),
+            model_name="scanasset",
+            constraint=models.UniqueConstraint(fields=("scan", "asset"), name="scanasset_unique"),
         ),
     ]

@@ -7,6 +7,8 @@ Written only by `scans.assets.recording` (docs/inventory.md says which item attr
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 
@@ -15,7 +17,7 @@ from scans.models.scans import Scan
 
 # A foreign key without an index or a database constraint: rows written in bulk (COPY) would pay
 # a check per row; the composite indexes below lead with the column where it is looked up.
-_UNCHECKED_KEY = {"db_index": False, "db_constraint": False}
+_UNCHECKED_KEY: dict[str, Any] = {"db_index": False, "db_constraint": False}
 
 
 class AssetKind(models.TextChoices):

@@ -233,7 +233,9 @@ def _host(host: Element, report: ParsedReport, subject: str) -> None:
     if address:
         # For the inventory (not handed on: nmap's node emits services): the address with its
         # reverse DNS, and the name nmap was given resolving to it.
-        ptr = [h.get("name", "") for h in host.findall("hostnames/hostname") if h.get("type") == "PTR"]
+        ptr = [
+            h.get("name", "") for h in host.findall("hostnames/hostname") if h.get("type") == "PTR"
+        ]
         attrs: dict[str, Any] = {"reverse_dns": ptr} if ptr else {}
         report.assets.append(Item("host", address, attrs))
         if name != address:

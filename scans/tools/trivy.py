@@ -167,7 +167,8 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         results = as_list(document.get("Results"))
         artifact = str(document.get("ArtifactName") or "")
         artifact_type = str(document.get("ArtifactType") or "")
-        metadata = document.get("Metadata") if isinstance(document.get("Metadata"), dict) else {}
+        found = document.get("Metadata")
+        metadata = found if isinstance(found, dict) else {}
     else:
         raise ValueError(
             "not a Trivy report: expected a list of results or a SchemaVersion 2 object"

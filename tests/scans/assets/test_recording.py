@@ -56,25 +56,37 @@ def test_it_records_the_chain_from_domain_to_certificate(make_scan: Callable[...
     assert AssetLink.objects.filter(source=domain, target=ip, relation="resolves_to").exists()
     assert domain.attrs["addresses"] == ["127.0.0.1"]
     services = Asset.objects.filter(kind="service", parent=ip)
-    assert sorted(services.values_list("port", flat=True)) == [8080, 8081, 8443]
+    assert sorted(p or 0 for p in services.values_list("port", flat=True)) == [8080, 8081, 8443]
     web = asset("url", "http://127.0.0.1:8080/")
     assert web.parent == asset("service", "127.0.0.1:8080/tcp")
-    assert (web.status_code, web.attrs["title"], web.attrs["server"]) == (200, "Lab home", "nginx/1.25.3")
+    assert (web.status_code, web.attrs["title"], web.attrs["server"]) == (
+        200,
+        "Lab home",
+        "nginx/1.25.3",
+    )
     tls = asset("service", "127.0.0.1:8443/tcp")
     cert = asset("certificate", "ab" * 32)
     assert tls.certificate == cert and tls.attrs["tls"] is True
     assert tls.attrs["tls_protocol"] == "TLSv1.3" and tls.attrs["certificate"] == "ab" * 32
-    assert cert.attrs["subject"] == "CN=lab.outpost.test" and cert.attrs["dns_names"] == ["lab.outpost.test"]
+    assert cert.attrs["subject"] == "CN=lab.outpost.test" and cert.attrs["dns_names"] == [
+        "lab.outpost.test"
+    ]
     nginx = asset("technology", "nginx")
     assert AssetLink.objects.filter(source=web, target=nginx, relation="runs").exists()
-    assert web.attrs["technologies"] == [{"name": "nginx", "version": "1.25.3", "category": "web server"}]
-    assert all(a.first_scan_id == scan.pk and a.last_scan_id == scan.pk for a in Asset.objects.all())
+    assert web.attrs["technologies"] == [
+        {"name": "nginx", "version": "1.25.3", "category": "web server"}
+    ]
+    assert all(
+        a.first_scan_id == scan.pk and a.last_scan_id == scan.pk for a in Asset.objects.all()
+    )
     assert set(ScanAsset.objects.filter(scan=scan).values_list("change", flat=True)) == {"new"}
     assert recorded.counts == {"new": Asset.objects.count()}
     assert not AssetEvent.objects.exists()  # first sightings are first_seen_at, not events
 
 
-def test_a_rescan_records_exactly_what_changed_and_what_went(make_scan: Callable[..., Scan]) -> None:
+def test_a_rescan_records_exactly_what_changed_and_what_went(
+    make_scan: Callable[..., Scan],
+) -> None:
     first = make_scan()
     assets_record(scan=first, items=lab_items())
     finish(first)
@@ -84,7 +96,9 @@ def test_a_rescan_records_exactly_what_changed_and_what_went(make_scan: Callable
 
     changes = {
         (sa.kind, sa.asset.value): sa.change
-        for sa in ScanAsset.objects.filter(scan=second).exclude(change="seen").select_related("asset")
+        for sa in ScanAsset.objects.filter(scan=second)
+        .exclude(change="seen")
+        .select_related("asset")
     }
     assert changes == {
         ("url", "http://127.0.0.1:8080/"): "changed",
@@ -138,18 +152,26 @@ def test_two_steps_of_one_scan_keep_the_most_telling_change(make_scan: Callable[
     finish(first)
     second = make_scan()
     assets_record(scan=second, items=[Item.service("127.0.0.1", 8080, "tcp")])
-    assets_record(scan=second, items=[Item.service("127.0.0.1", 8080, "tcp", product="nginx", version="1.27")])
-    assets_record(scan=second, items=[Item.service("127.0.0.1", 8080, "tcp")])  # seen again, unchanged
+    assets_record(
+        scan=second, items=[Item.service("127.0.0.1", 8080, "tcp", product="nginx", version="1.27")]
+    )
+    assets_record(
+        scan=second, items=[Item.service("127.0.0.1", 8080, "tcp")]
+    )  # seen again, unchanged
     sighting = ScanAsset.objects.get(scan=second, asset__value="127.0.0.1:8080/tcp")
     assert sighting.change == "changed"
     event = AssetEvent.objects.get(kind="changed")
     assert event.changes == {"product": [None, "nginx"], "version": [None, "1.27"]}
 
 
-def test_an_asset_new_in_a_scan_stays_new_when_a_later_step_adds_to_it(make_scan: Callable[..., Scan]) -> None:
+def test_an_asset_new_in_a_scan_stays_new_when_a_later_step_adds_to_it(
+    make_scan: Callable[..., Scan],
+) -> None:
     scan = make_scan()
     assets_record(scan=scan, items=[Item.service("127.0.0.1", 22, "tcp")])
-    assets_record(scan=scan, items=[Item.service("127.0.0.1", 22, "tcp", product="OpenSSH", version="9.2")])
+    assets_record(
+        scan=scan, items=[Item.service("127.0.0.1", 22, "tcp", product="OpenSSH", version="9.2")]
+    )
     assert ScanAsset.objects.get(scan=scan, asset__value="127.0.0.1:22/tcp").change == "new"
     assert not AssetEvent.objects.exists()
     assert asset("service", "127.0.0.1:22/tcp").attrs["product"] == "OpenSSH"
@@ -157,8 +179,12 @@ def test_an_asset_new_in_a_scan_stays_new_when_a_later_step_adds_to_it(make_scan
 
 def test_a_later_report_without_a_field_does_not_erase_it(make_scan: Callable[..., Scan]) -> None:
     scan = make_scan()
-    assets_record(scan=scan, items=[Item("url", "http://127.0.0.1:8080/", {"status": 200, "title": "Home"})])
-    assets_record(scan=make_scan(), items=[Item("url", "http://127.0.0.1:8080/")])  # nuclei's matched URL
+    assets_record(
+        scan=scan, items=[Item("url", "http://127.0.0.1:8080/", {"status": 200, "title": "Home"})]
+    )
+    assets_record(
+        scan=make_scan(), items=[Item("url", "http://127.0.0.1:8080/")]
+    )  # nuclei's matched URL
     url = asset("url", "http://127.0.0.1:8080/")
     assert url.attrs["title"] == "Home" and url.status_code == 200
     assert not AssetEvent.objects.exists()
@@ -199,7 +225,11 @@ def test_out_of_scope_discoveries_are_kept_as_leads(
 def test_malformed_values_are_skipped_not_stored(make_scan: Callable[..., Scan]) -> None:
     recorded = assets_record(
         scan=make_scan(),
-        items=[Item("host", "not a host!"), Item("service", "x:99999/tcp"), Item("url", "ftp://x/")],
+        items=[
+            Item("host", "not a host!"),
+            Item("service", "x:99999/tcp"),
+            Item("url", "ftp://x/"),
+        ],
     )
     assert recorded.skipped == 3 and not Asset.objects.exists()
 
