@@ -156,7 +156,8 @@ def asset_screenshot(request: TeamHttpRequest, pk: int) -> HttpResponse:
         raise Http404("The screenshot file is gone (artifacts expire).")
     response = FileResponse(artifact.absolute_path.open("rb"), content_type="image/png")
     response["Content-Disposition"] = "inline"
-    return response  # type: ignore[return-value]  (a streaming response, served as any other)
+    # A streaming response is served like any other; the decorators' typing wants HttpResponse.
+    return response  # type: ignore[return-value]
 
 
 @team_role_required(Role.VIEWER)
