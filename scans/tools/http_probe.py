@@ -187,7 +187,8 @@ def header_technologies(headers: dict[str, str]) -> list[dict[str, str]]:
     "Apache/2.4.57 (Debian)", "PHP/8.2.7"): name, version when given, category."""
     found = []
     for header, category in TECHNOLOGY_HEADERS:
-        for product in headers.get(header, "").split()[:4]:
+        # Repeated headers arrive joined with ", ".
+        for product in headers.get(header, "").replace(",", " ").split()[:4]:
             if product.startswith("("):
                 continue  # a comment: "(Debian)"
             name, _, version = product.partition("/")

@@ -35,3 +35,9 @@ def finish(scan: Scan) -> Scan:
     scan.refresh_from_db()
     scan_assets_conclude(scan)
     return scan
+
+
+# Real servers for the inventory's end-to-end scans (shared with the built-in tool tests and the
+# integration tests: a local webhook receiver).
+from tests.integrations.conftest import make_integration, receiver  # noqa: E402, F401
+from tests.scans.builtin.conftest import web_server  # noqa: E402, F401
