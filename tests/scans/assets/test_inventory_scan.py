@@ -78,7 +78,7 @@ def test_a_scan_of_the_lab_fills_the_inventory_and_a_rescan_reports_what_changed
 
     # The chain: domain → IP → services → URLs, and the TLS service's certificate.
     name = _asset(owner_api, "domain", "lab.outpost.test")
-    assert [(l["relation"], l["asset"]["value"]) for l in name["links"]] == [
+    assert [(link["relation"], link["asset"]["value"]) for link in name["links"]] == [
         ("resolves_to", "127.0.0.1")
     ]
     ip = _asset(owner_api, "ip", "127.0.0.1")
@@ -87,7 +87,7 @@ def test_a_scan_of_the_lab_fills_the_inventory_and_a_rescan_reports_what_changed
         f"{moved}/tcp",
         f"{tls}/tcp",
     }  # the spare port is closed
-    assert [l["asset"]["value"] for l in ip["links"] if l["direction"] == "in"] == [
+    assert [link["asset"]["value"] for link in ip["links"] if link["direction"] == "in"] == [
         "lab.outpost.test"
     ]
     service = _asset(owner_api, "service", f"{web}/tcp")
