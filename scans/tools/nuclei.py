@@ -34,7 +34,7 @@ from scans.tools.kit.detect import first_json_line, has_any_key, json_document
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, as_list, bulk_parser, dedupe, named_severity, text
-from scans.tools.kit.tool import ReportFormat, Tool
+from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from scans.tools.kit.values import canonical_url
 from targets.items import Item
 
@@ -68,6 +68,13 @@ NODE = Tool(
             detect=_is_nuclei_json,
             command="nuclei -jsonl -o nuclei.jsonl -u URL",
         ),
+    ),
+    # Real nuclei fetches its templates from the internet: tests run a stand-in that checks the
+    # argv and writes a real tech-detect result for the target.
+    test_image=TestImage(
+        name="outpost-test/nuclei-fake:1",
+        entrypoint=("/usr/local/bin/nuclei",),
+        stand_in="tests/data/stand-ins/nuclei.sh",
     ),
 )
 _TAGS = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:,[a-z0-9][a-z0-9_.-]*)*$")
