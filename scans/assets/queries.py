@@ -40,6 +40,17 @@ SORT_LABELS = {
     "value": "Name",
 }
 TABS = [("", "All"), *AssetKind.choices]
+KIND_WORDS: dict[str, tuple[str, str]] = {
+    AssetKind.DOMAIN: ("domain", "domains"),
+    AssetKind.IP: ("IP address", "IP addresses"),
+    AssetKind.SERVICE: ("service", "services"),
+    AssetKind.URL: ("URL", "URLs"),
+    AssetKind.CERTIFICATE: ("certificate", "certificates"),
+    AssetKind.TECHNOLOGY: ("technology", "technologies"),
+    AssetKind.SCREENSHOT: ("screenshot", "screenshots"),
+    AssetKind.IMAGE: ("image", "images"),
+    AssetKind.REPO: ("repository", "repositories"),
+}
 
 
 class AssetFilterForm(forms.Form):
@@ -295,8 +306,8 @@ class ScanChanges:
         parts = []
         for change, sign in (("new", "+"), ("reappeared", "+"), ("gone", "-")):
             for kind, n in sorted(self.counts.get(change, {}).items()):
-                label = dict(AssetKind.choices)[kind].lower()
-                parts.append(f"{sign}{n} {label}{'' if n == 1 else 's'}")
+                one, many = KIND_WORDS.get(kind, (kind, f"{kind}s"))
+                parts.append(f"{sign}{n} {one if n == 1 else many}")
         changed = sum(self.counts.get("changed", {}).values())
         if changed:
             parts.append(f"{changed} changed")

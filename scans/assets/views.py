@@ -138,8 +138,12 @@ def _shown_attrs(asset: Asset) -> list[tuple[str, str]]:
             text = ", ".join(str(v) for v in value)
         else:
             text = str(value)
-        rows.append((name.replace("_", " ").capitalize(), text))
+        words = [_ACRONYMS.get(w, w) for w in name.split("_")]
+        rows.append((" ".join(words)[:1].upper() + " ".join(words)[1:], text))
     return rows
+
+
+_ACRONYMS = {w: w.upper() for w in ("tls", "dns", "asn", "cpe", "http", "ip", "os", "url", "waf")}
 
 
 @team_role_required(Role.VIEWER)

@@ -129,7 +129,7 @@ def test_a_scan_of_the_lab_fills_the_inventory_and_a_rescan_reports_what_changed
     }
     body = owner_api.get(f"/api/v1/scans/{second.pk}/assets").json()
     assert body["previous_scan"] == first.pk
-    assert body["summary"] == "-1 service, -2 urls, 1 changed"
+    assert body["summary"] == "-1 service, -2 URLs, 1 changed"
     retitled = _asset(owner_api, "url", f"http://{web}/")
     assert retitled["history"][0]["kind"] == "changed"
     assert retitled["history"][0]["changes"] == {"title": ["Lab home", "Lab home v2"]}
