@@ -26,6 +26,9 @@ MAX_TEXT = 500
 MAX_LIST = 50
 _SERVICE_RE = re.compile(r"^(\[[^\]]+\]|[^:/\[\]]+):([0-9]{1,5})/([a-z]+)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# The origin of a canonical URL as tools write it ("http://host:port" before the path): URLs
+# that share it share their service and host.
+_ORIGIN_RE = re.compile(r"https?://[a-z0-9._-]+(?::[0-9]{1,5})?(?=[/?#]|$)")
 
 # Attrs the inventory keeps, per asset kind, and their types ("text", "int", "bool", "texts",
 # "technologies", "certificate"). docs/inventory.md documents each.
@@ -89,10 +92,10 @@ class Observation:
     parent: Key | None = None
     certificate: Key | None = None
     explicit: bool = False  # an item named it (else only implied by another)
+    key: Key = field(init=False)
 
-    @property
-    def key(self) -> Key:
-        return (self.kind, self.value)
+    def __post_init__(self) -> None:
+        self.key = (self.kind, self.value)
 
     def tracked(self) -> dict[str, Any]:
         return {k: self.attrs[k] for k in TRACKED.get(self.kind, ()) if k in self.attrs}
@@ -107,6 +110,11 @@ class Observed:
     # The asset each item value stands for (findings name their item by value).
     item_assets: dict[str, Key] = field(default_factory=dict)
     skipped: int = 0  # items that are no asset (a malformed value)
+    # Parsed once per batch: hosts by their text, a URL origin's service (50,000 URLs of a scan
+    # sit on a few thousand origins).
+    hosts: dict[str, Key] = field(default_factory=dict)
+    origins: dict[tuple[str, str, int], Key] = field(default_factory=dict)
+    origins_parsed: dict[str, tuple[str, str, int]] = field(default_factory=dict)
 
     def add(self, obs: Observation) -> Observation:
         known = self.assets.get(obs.key)
@@ -196,10 +204,11 @@ def technologies(value: Any) -> list[dict[str, str]]:
 
 def _cleaned(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
     kept: dict[str, Any] = {}
-    for name, type_ in READS.get(kind, {}).items():
-        if name not in attrs:
+    reads = READS.get(kind, {})
+    for name, raw in attrs.items():
+        type_ = reads.get(name)
+        if type_ is None:
             continue
-        raw = attrs[name]
         value: Any
         if type_ == "text":
             value = _text(raw)
@@ -307,7 +316,10 @@ def _observe_item(seen: Observed, item: Item) -> Key:
 
 
 def _observe_host(seen: Observed, value: str, attrs: dict[str, Any], *, explicit: bool) -> Key:
+    if not attrs and not explicit and value in seen.hosts:
+        return seen.hosts[value]  # an implied host already observed
     kind, name = host_asset_key(value)
+    seen.hosts[value] = (kind, name)
     obs = seen.add(Observation(kind, name, _cleaned(kind, attrs), explicit=explicit))
     source, record = attrs.get("resolved_from"), str(attrs.get("record") or "").upper()
     if isinstance(source, str) and record in _RECORD_LINKS:
@@ -374,16 +386,32 @@ def _observe_service(
     return obs.key
 
 
-def _observe_url(seen: Observed, value: str, attrs: dict[str, Any]) -> Key:
+def _url_origin(seen: Observed, value: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL. A URL of an origin already seen in the batch is only
+    matched against that origin's prefix; the first of each origin is fully normalized."""
+    match = _ORIGIN_RE.match(value) if value.isprintable() and " " not in value else None
+    if match is not None and match.group(0) in seen.origins_parsed:
+        return seen.origins_parsed[match.group(0)]
     key = url_key(value)
     scheme = key.origin.partition("://")[0]
     port_text = key.origin.rpartition(":")[2]
     port = (
         int(port_text) if port_text.isdigit() and "]" not in port_text else _DEFAULT_PORTS[scheme]
     )
-    service = _observe_service(
-        seen, key.host.name, port, "tcp", {"tls": True} if scheme == "https" else {}, explicit=False
-    )
+    parsed = (scheme, key.host.name, port)
+    if match is not None:
+        seen.origins_parsed[match.group(0)] = parsed
+    return parsed
+
+
+def _observe_url(seen: Observed, value: str, attrs: dict[str, Any]) -> Key:
+    scheme, host, port = _url_origin(seen, value)
+    origin = (scheme, host, port)
+    service = seen.origins.get(origin)
+    if service is None:
+        implied = {"tls": True} if scheme == "https" else {}
+        service = _observe_service(seen, host, port, "tcp", implied, explicit=False)
+        seen.origins[origin] = service
     cleaned = _cleaned(AssetKind.URL, attrs)
     cleaned.setdefault("tls", scheme == "https")
     obs = Observation(

@@ -105,7 +105,7 @@ def _record(scan: Scan, observed: Observed, now: datetime) -> Recorded:
     recorded = Recorded(skipped=observed.skipped)
     if not observed.assets:
         return recorded
-    scope = _ScopeCache(ScopeMatcher.for_team(scan.team_id))
+    scope = _ScopeCache(ScopeMatcher.for_team(scan.team_id), observed)
     sightings: dict[int, tuple[str, str]] = {}
     events: list[AssetEvent] = []
     with transaction.atomic():
@@ -133,8 +133,16 @@ def _record(scan: Scan, observed: Observed, now: datetime) -> Recorded:
 
 @dataclass
 class _ScopeCache:
+    """Scope verdicts of a batch. A service is in scope exactly when its host is, and so is a URL
+    when the team has no URL targets (the usual case): those are asked once per host."""
+
     matcher: ScopeMatcher
+    observed: Observed
     verdicts: dict[Key, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        rules = (self.matcher.included, self.matcher.excluded)
+        self.urls_by_host = not any(r.urls or r.urls_exact for r in rules)
 
     def in_scope(self, obs: Observation, parent_in_scope: bool | None) -> bool:
         kind = _SCOPE_KIND.get(obs.kind)
@@ -142,9 +150,20 @@ class _ScopeCache:
             return True if parent_in_scope is None else parent_in_scope
         known = self.verdicts.get(obs.key)
         if known is None:
-            known = self.matcher.check(Item(kind, obs.value)).in_scope
+            host = self._host_of(obs)
+            if host is not None:
+                known = self.in_scope(self.observed.assets[host], None)
+            else:
+                known = self.matcher.check(Item(kind, obs.value)).in_scope
             self.verdicts[obs.key] = known
         return known
+
+    def _host_of(self, obs: Observation) -> Key | None:
+        if obs.kind == AssetKind.SERVICE:
+            return obs.parent
+        if obs.kind == AssetKind.URL and self.urls_by_host and obs.parent:
+            return self.observed.assets[obs.parent].parent
+        return None
 
 
 def _row(obs: Observation, ids: dict[Key, int], scope: _ScopeCache) -> writer.AssetRow:
@@ -153,7 +172,7 @@ def _row(obs: Observation, ids: dict[Key, int], scope: _ScopeCache) -> writer.As
         kind=obs.kind,
         value=obs.value,
         attrs=obs.attrs,
-        tracked=obs.tracked(),
+        tracked=obs.tracked,
         port=obs.port,
         status_code=obs.status_code,
         parent_id=ids.get(obs.parent) if obs.parent else None,
@@ -244,7 +263,7 @@ def _assets_upsert_orm(*, scan: Scan, rows: list[writer.AssetRow], now: datetime
             continue
         asset = known
         before = asset.attrs or {}
-        differs = any(before.get(k) != v for k, v in row.tracked.items())
+        differs = any(before.get(k) != v for k, v in row.tracked().items())
         results.append(
             Stored(
                 asset.pk,

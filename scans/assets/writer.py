@@ -11,6 +11,7 @@ deadlocking.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,7 @@ class AssetRow:
     kind: str
     value: str
     attrs: dict[str, Any]
-    tracked: dict[str, Any]
+    tracked: Callable[[], dict[str, Any]]  # asked only when the asset may exist (the merge)
     port: int | None
     status_code: int | None
     parent_id: int | None
@@ -110,15 +111,81 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+_NEW_COLUMNS = (
+    "id", "team_id", "kind", "value", "attrs", "parent_id", "certificate_id", "port",
+    "status_code", "in_scope", "open_findings", "first_seen_at", "last_seen_at", "first_scan_id",
+    "last_scan_id",
+)  # fmt: skip
+
+
 def assets_upsert(*, scan: Scan, rows: list[AssetRow], now: datetime) -> list[Stored]:
-    """Merge one layer of rows into the scan team's assets; the results in the rows' order."""
+    """Write one layer of rows into the scan team's assets; the results in the rows' order.
+
+    The assets the team does not have yet (all of them, the first time a surface is scanned)
+    are COPYed straight into the table under ids drawn from its sequence; the others are merged
+    through the staging table, which also compares their tracked attrs. A step of the team that
+    inserts one of the same assets meanwhile makes the COPY fail as a whole: then the whole layer
+    takes the merge."""
+    existing = _existing(scan.team_id, rows)
+    new = [r for r in rows if (r.kind, r.value) not in existing]
+    found: dict[tuple[str, str], Stored] = {}
+    if new:
+        try:
+            with transaction.atomic():
+                found.update(_insert_new(scan, new, now))
+        except IntegrityError:
+            return _merge(scan, rows, now)
+    if len(new) < len(rows):
+        found.update(
+            _merge(scan, [r for r in rows if (r.kind, r.value) in existing], now, keyed=True)
+        )
+    return [found[(r.kind, r.value)] for r in rows]
+
+
+def _existing(team_id: int, rows: list[AssetRow]) -> set[tuple[str, str]]:
+    """Which of the rows' (kind, value) the team already has: one index probe each."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.kind, a.value FROM unnest(%s::text[], %s::text[]) AS s (kind, value) "
+            "JOIN scans_asset a ON a.team_id = %s AND a.kind = s.kind AND a.value = s.value",
+            [[r.kind for r in rows], [r.value for r in rows], team_id],
+        )
+        return {(kind, value) for kind, value in cursor.fetchall()}
+
+
+def _insert_new(scan: Scan, rows: list[AssetRow], now: datetime) -> dict[tuple[str, str], Stored]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('scans_asset', 'id')) "
+            "FROM generate_series(1, %s)",
+            [len(rows)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    team, scan_id = scan.team_id, scan.pk
+    copy_into(
+        "scans_asset",
+        _NEW_COLUMNS,
+        (
+            (pk, team, r.kind, r.value, json_text(r.attrs), r.parent_id, r.certificate_id,
+             r.port, r.status_code, r.in_scope, 0, now, now, scan_id, scan_id)
+            for pk, r in zip(ids, rows, strict=True)
+        ),
+    )  # fmt: skip
+    return {
+        (r.kind, r.value): Stored(pk, r.kind, True, None, False)
+        for pk, r in zip(ids, rows, strict=True)
+    }
+
+
+def _merge(scan: Scan, rows: list[AssetRow], now: datetime, *, keyed: bool = False) -> Any:
+    """The staged merge of rows that may exist: INSERT … ON CONFLICT, tracked attrs compared."""
     with connection.cursor() as cursor:
         _stage(cursor)
     copy_into(
         STAGE,
         STAGE_COLUMNS,
         (
-            (r.kind, r.value, json_text(r.attrs), json_text(r.tracked), r.port, r.status_code,
+            (r.kind, r.value, json_text(r.attrs), json_text(r.tracked()), r.port, r.status_code,
              r.parent_id, r.certificate_id, r.in_scope)
             for r in rows
         ),
@@ -130,7 +197,7 @@ def assets_upsert(*, scan: Scan, rows: list[AssetRow], now: datetime) -> list[St
             (kind, value): Stored(pk, kind, first_scan == scan.pk, _json(before), bool(was_gone))
             for pk, kind, value, first_scan, before, was_gone in cursor.fetchall()
         }
-    return [found[(r.kind, r.value)] for r in rows]
+    return found if keyed else [found[(r.kind, r.value)] for r in rows]
 
 
 def sightings_upsert(*, scan: Scan, sightings: dict[int, tuple[str, str]]) -> None:

@@ -239,7 +239,7 @@ def test_recording_thousands_of_urls_takes_a_constant_number_of_queries(
 ) -> None:
     def urls(n: int) -> list[Item]:
         return [
-            Item("url", f"http://10.0.{i // 200}.{i % 200 + 1}:8080/p{i}", {"status": 200, "title": f"t{i}"})
+            Item("url", f"http://10.{n % 250}.{i // 200}.{i % 200 + 1}:8080/p{i}", {"status": 200, "title": f"t{i}"})
             for i in range(n)
         ]  # fmt: skip
 
@@ -252,4 +252,4 @@ def test_recording_thousands_of_urls_takes_a_constant_number_of_queries(
         assert counts[0] == counts[1]
     else:  # the ORM path reads and writes in batches (SQLite takes 999 parameters a query)
         assert counts[1] < 3000 / 10
-    assert Asset.objects.filter(kind="url").count() == 3000  # the 50 are among them
+    assert Asset.objects.filter(kind="url").count() == 3050
