@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
@@ -27,7 +28,8 @@ from scans.models import Asset, AssetEvent, AssetKind, AssetLink, Finding, Scan,
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 COUNT_CAP = 10_000
-RELATED_LIMIT = 100
+RELATED_LIMIT = 50
+COUNTS_TTL_S = 60
 # sort key -> (the column, descending?); every sort ends with id so pages never shuffle.
 ASSET_SORTS: dict[str, tuple[str, bool]] = {
     "-last_seen": ("last_seen_at", True),
@@ -203,11 +205,18 @@ def asset_page(
 
 
 def asset_kind_counts(team: Team) -> dict[str, int]:
-    """Assets per kind, each count stopping at COUNT_CAP + 1 (one index range a kind)."""
-    return {
-        kind: Asset.objects.filter(team=team, kind=kind).values("pk")[: COUNT_CAP + 1].count()
-        for kind in AssetKind.values
-    }
+    """Assets per kind, each count stopping at COUNT_CAP + 1 (one index range a kind), kept a
+    minute in the cache: the tabs show them on every page of the list, and a scan that is
+    recording changes them every few seconds anyway."""
+
+    def count() -> dict[str, int]:
+        return {
+            kind: Asset.objects.filter(team=team, kind=kind).values("pk")[: COUNT_CAP + 1].count()
+            for kind in AssetKind.values
+        }
+
+    counts: dict[str, int] = cache.get_or_set(f"asset-kind-counts:{team.pk}", count, COUNTS_TTL_S)
+    return counts
 
 
 # --- One asset ----------------------------------------------------------------------------------
