@@ -215,8 +215,8 @@ def asset_kind_counts(team: Team) -> dict[str, int]:
             for kind in AssetKind.values
         }
 
-    counts: dict[str, int] = cache.get_or_set(f"asset-kind-counts:{team.pk}", count, COUNTS_TTL_S)
-    return counts
+    counts = cache.get_or_set(f"asset-kind-counts:{team.pk}", count, COUNTS_TTL_S)
+    return dict(counts or {})
 
 
 # --- One asset ----------------------------------------------------------------------------------
