@@ -215,8 +215,13 @@ def asset_kind_counts(team: Team) -> dict[str, int]:
             for kind in AssetKind.values
         }
 
-    counts = cache.get_or_set(f"asset-kind-counts:{team.pk}", count, COUNTS_TTL_S)
+    counts = cache.get_or_set(kind_counts_key(team.pk), count, COUNTS_TTL_S)
     return dict(counts or {})
+
+
+def kind_counts_key(team_id: int) -> str:
+    """The cache key of a team's tab counts (dropped when a scan records assets)."""
+    return f"asset-kind-counts:{team_id}"
 
 
 # --- One asset ----------------------------------------------------------------------------------

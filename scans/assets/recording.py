@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -29,6 +30,7 @@ from django.utils import timezone
 from config.bulkwrite import chunks, gc_paused, is_postgres
 from scans.assets import writer
 from scans.assets.observe import Key, Observation, Observed, item_for_value, observe
+from scans.assets.queries import kind_counts_key
 from scans.assets.writer import Stored
 from scans.engine.runtime import FindingData
 from scans.findings.diff import scan_previous
@@ -123,6 +125,7 @@ def _record(scan: Scan, observed: Observed, now: datetime) -> Recorded:
         write_sightings(scan=scan, sightings=sightings)
         if events:
             AssetEvent.objects.bulk_create(events, batch_size=2000)
+    transaction.on_commit(lambda: cache.delete(kind_counts_key(scan.team_id)))
     recorded.item_assets = {
         value: recorded.ids[key]
         for value, key in observed.item_assets.items()
