@@ -16,6 +16,7 @@ refreshes the open-finding counts of the assets its findings are about.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,13 +126,19 @@ def _record(scan: Scan, observed: Observed, now: datetime) -> Recorded:
         write_sightings(scan=scan, sightings=sightings)
         if events:
             AssetEvent.objects.bulk_create(events, batch_size=2000)
-    transaction.on_commit(lambda: cache.delete(kind_counts_key(scan.team_id)))
+    transaction.on_commit(lambda: _forget_counts(scan.team_id))
     recorded.item_assets = {
         value: recorded.ids[key]
         for value, key in observed.item_assets.items()
         if key in recorded.ids
     }
     return recorded
+
+
+def _forget_counts(team_id: int) -> None:
+    # The tab counts are a convenience: a cache that is down must not fail the step.
+    with contextlib.suppress(Exception):
+        cache.delete(kind_counts_key(team_id))
 
 
 @dataclass
