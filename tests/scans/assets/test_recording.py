@@ -253,3 +253,26 @@ def test_recording_thousands_of_urls_takes_a_constant_number_of_queries(
     else:  # the ORM path reads and writes in batches (SQLite takes 999 parameters a query)
         assert counts[1] < 3000 / 10
     assert Asset.objects.filter(kind="url").count() == 3050
+
+
+def test_open_finding_counts_follow_the_scan_and_triage(
+    make_scan: Callable[..., Scan], team: Any, user: Any
+) -> None:
+    from scans.findings.triage import finding_triage
+    from scans.models import Finding
+    from scans.tasks import open_findings_refresh
+
+    scan = make_scan()
+    findings = [
+        FindingData(tool="http_probe", severity="low", title=f"No {h}", rule_id=h,
+                    location="http://127.0.0.1:8080/", item="http://127.0.0.1:8080/")
+        for h in ("csp", "hsts")
+    ]  # fmt: skip
+    recorded = assets_record(scan=scan, items=lab_items(), findings=findings)
+    findings_store(scan=scan, step=None, findings=findings, asset_ids=recorded.item_assets)
+    finish(scan)
+    assert asset("url", "http://127.0.0.1:8080/").open_findings == 2
+    fingerprint = Finding.objects.get(rule_id="csp").fingerprint
+    finding_triage(team=team, fingerprints=[fingerprint], user=user, status="accepted", comment="")
+    open_findings_refresh(team.pk)  # the task triage queues
+    assert asset("url", "http://127.0.0.1:8080/").open_findings == 1
