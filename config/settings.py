@@ -270,6 +270,8 @@ SPECTACULAR_SETTINGS = {
         "TargetKindEnum": "targets.models.TargetKind",
         "ScanStatusEnum": "scans.models.ScanStatus",
         "ScanModeEnum": "scans.models.Scan.Mode",
+        "AssetKindEnum": "scans.models.AssetKind",
+        "AssetChangeEnum": "scans.models.ScanAsset.Change",
     },
 }
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("targets/", include("targets.urls")),
     path("integrations/", include("integrations.urls")),
     path("findings/", include("scans.findings.urls")),
+    path("assets/", include("scans.assets.urls")),
     path("workflows/", include("workflows.urls")),
     path("admin/", admin.site.urls),
     path("health", health.health, name="health"),

@@ -163,7 +163,8 @@ class RuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = NotificationRule
         fields = [
-            "id", "event", "min_severity", "integration", "integration_name", "is_enabled", "created_at",
+            "id", "event", "min_severity", "days", "technology", "integration", "integration_name",
+            "is_enabled", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -174,6 +175,14 @@ class RuleCreateSerializer(StrictSerializer):
     min_severity = serializers.ChoiceField(
         choices=SEVERITY_CHOICES, default="high",
         help_text="new_finding: new findings at or above this severity",
+    )  # fmt: skip
+    days = serializers.IntegerField(
+        min_value=1, max_value=365, default=30,
+        help_text="certificate_expiring: certificates that expire within this many days",
+    )  # fmt: skip
+    technology = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="",
+        help_text="technology_seen: technology names, comma-separated",
     )  # fmt: skip
     is_enabled = serializers.BooleanField(default=True)
 
@@ -366,7 +375,9 @@ class SendSlackActionView(APIView):
 class NotificationRuleViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[NotificationRule]
 ):
-    """When to send: on scan completed, scan failed, or new findings at or above a severity."""
+    """When to send: on scan completed, scan failed, new findings at or above a severity, and on
+    the inventory: a new service or subdomain, a certificate expiring within N days, a named
+    technology appearing."""
 
     serializer_class = RuleSerializer
     lookup_value_regex = "[0-9]+"
@@ -391,7 +402,7 @@ class NotificationRuleViewSet(
         rule = services.rule_create(
             team=team_of(request), user=user_of(request), event=data["event"],
             integration_id=data["integration"], min_severity=data["min_severity"],
-            is_enabled=data["is_enabled"],
+            is_enabled=data["is_enabled"], days=data["days"], technology=data["technology"],
         )  # fmt: skip
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 

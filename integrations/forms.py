@@ -86,6 +86,14 @@ class RuleForm(forms.Form):
     min_severity = forms.ChoiceField(
         choices=SEVERITY_CHOICES, initial="high", label="New findings at or above"
     )
+    days = forms.IntegerField(
+        min_value=1, max_value=365, initial=30, required=False,
+        label="Certificates expiring within (days)",
+    )  # fmt: skip
+    technology = forms.CharField(
+        max_length=200, required=False, label="Technology appears",
+        help_text="Names, comma-separated (for “Technology appears”)",
+    )  # fmt: skip
     integration: forms.ModelChoiceField[Integration] = forms.ModelChoiceField(
         queryset=Integration.objects.none(), empty_label=None, label="Send to"
     )

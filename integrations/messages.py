@@ -49,6 +49,9 @@ class Message:
     )  # worst first, at most MAX_FINDINGS
     findings_total: int = 0
     new_total: int = 0
+    # Inventory rules (integrations.asset_rules): [{event, kind, value, change, detail, url}].
+    assets: list[dict[str, Any]] = field(default_factory=list)
+    assets_total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -96,6 +96,7 @@ class DeliveryEvent(models.TextChoices):
     WORKFLOW = "workflow", "Workflow alert node"
     MANUAL = "manual", "Sent on demand"
     SCHEDULE_FAILED = "schedule_failed", "Scheduled scan could not start"
+    ASSET_CHANGES = "asset_changes", "Inventory changes"
 
 
 class Delivery(models.Model):
@@ -146,14 +147,34 @@ class RuleEvent(models.TextChoices):
     SCAN_COMPLETED = "scan_completed", "Scan completed"
     SCAN_FAILED = "scan_failed", "Scan failed"
     NEW_FINDING = "new_finding", "New finding"
+    # Inventory events (integrations.asset_rules): what a scan saw for the first time.
+    NEW_SERVICE = "new_service", "New service"
+    NEW_DOMAIN = "new_domain", "New subdomain"
+    CERTIFICATE_EXPIRING = "certificate_expiring", "Certificate expires soon"
+    TECHNOLOGY_SEEN = "technology_seen", "Technology appears"
+
+
+ASSET_RULE_EVENTS = (
+    RuleEvent.NEW_SERVICE,
+    RuleEvent.NEW_DOMAIN,
+    RuleEvent.CERTIFICATE_EXPIRING,
+    RuleEvent.TECHNOLOGY_SEEN,
+)
 
 
 class NotificationRule(models.Model):
-    """On a scan event, send to an integration. `min_severity` applies to new findings."""
+    """On a scan event, send to an integration. `min_severity` applies to new findings, `days`
+    to expiring certificates, `technology` (names, comma-separated) to technologies appearing."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="notification_rules")
-    event = models.CharField(max_length=20, choices=RuleEvent.choices)
+    event = models.CharField(max_length=24, choices=RuleEvent.choices)
     min_severity = models.CharField(max_length=8, default="high")
+    days = models.PositiveSmallIntegerField(
+        default=30, help_text="certificate_expiring: certificates that expire within this many days"
+    )
+    technology = models.CharField(
+        max_length=200, blank=True, help_text="technology_seen: technology names, comma-separated"
+    )
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="rules")
     is_enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(

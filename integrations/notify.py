@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
+from integrations.asset_rules import asset_rule_lines, message_for_assets
 from integrations.delivery import delivery_create
 from integrations.messages import (
     message_for_scan,
@@ -18,6 +19,7 @@ from integrations.messages import (
     scan_findings_worst_first,
 )
 from integrations.models import (
+    ASSET_RULE_EVENTS,
     Delivery,
     DeliveryEvent,
     Integration,
@@ -65,7 +67,8 @@ def _min_rank(rules: list[NotificationRule]) -> int:
 
 def rules_evaluate(scan_id: int) -> str:
     """Apply the team's enabled rules to a finished scan: at most one message per integration
-    (new findings when a new-finding rule matched, else the completed/failed summary)."""
+    about findings (new findings when a new-finding rule matched, else the completed/failed
+    summary), and one about the inventory when its rules matched (integrations.asset_rules)."""
     scan = Scan.objects.select_related("team").filter(pk=scan_id).first()
     if scan is None:
         return "scan gone"
@@ -75,6 +78,9 @@ def rules_evaluate(scan_id: int) -> str:
         ScanStatus.COMPLETED.value: [RuleEvent.SCAN_COMPLETED, RuleEvent.NEW_FINDING],
         ScanStatus.FAILED.value: [RuleEvent.SCAN_FAILED, RuleEvent.NEW_FINDING],
     }.get(scan.status, [])
+    if events:
+        # What a scan saw is true even when a later step failed.
+        events = [*events, *ASSET_RULE_EVENTS]
     rules = list(
         NotificationRule.objects.filter(
             team=scan.team, is_enabled=True, integration__is_enabled=True, event__in=events
@@ -92,8 +98,20 @@ def rules_evaluate(scan_id: int) -> str:
     )
     open_new = [f for f in scan_findings_worst_first(scan) if f.fingerprint in new]
     sent = 0
-    for integration_rules in by_integration.values():
-        integration = integration_rules[0].integration
+    for all_rules in by_integration.values():
+        integration = all_rules[0].integration
+        asset_rules = [r for r in all_rules if r.event in ASSET_RULE_EVENTS]
+        lines = asset_rule_lines(scan, asset_rules) if asset_rules else []
+        if lines:
+            created = delivery_create(
+                integration=integration, message=message_for_assets(scan, lines),
+                event=DeliveryEvent.ASSET_CHANGES, scan=scan,
+                dedup_key=f"rules:scan-{scan.pk}:integration-{integration.pk}:assets",
+            )  # fmt: skip
+            sent += created is not None
+        integration_rules = [r for r in all_rules if r.event not in ASSET_RULE_EVENTS]
+        if not integration_rules:
+            continue
         finding_rules = [r for r in integration_rules if r.event == RuleEvent.NEW_FINDING]
         chosen = (
             [f for f in open_new if SEVERITY_RANK.get(f.severity, 0) >= _min_rank(finding_rules)]

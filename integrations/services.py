@@ -270,6 +270,21 @@ def _clean_severity(value: Any) -> str:
     return str(value)
 
 
+def _rule_parameters(event: str, days: Any, technology: Any) -> tuple[int, str]:
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        raise ValidationError({"days": ["A whole number of days."]}) from None
+    if not 1 <= days <= 365:
+        raise ValidationError({"days": ["Between 1 and 365 days."]})
+    names = [n.strip().lower() for n in str(technology or "").split(",") if n.strip()]
+    if event == RuleEvent.TECHNOLOGY_SEEN and not names:
+        raise ValidationError({"technology": ["Name the technology (e.g. nginx, wordpress)."]})
+    if any(len(n) > 60 for n in names):
+        raise ValidationError({"technology": ["A technology name is at most 60 characters."]})
+    return days, ", ".join(names)[:200]
+
+
 def rule_create(
     *,
     team: Team,
@@ -278,17 +293,22 @@ def rule_create(
     integration_id: Any,
     min_severity: str = "high",
     is_enabled: bool = True,
+    days: int = 30,
+    technology: str = "",
 ) -> NotificationRule:
-    """On `event` (scan completed, scan failed, new finding at or above `min_severity`) send to
-    one of the team's integrations. One rule per event and integration."""
+    """On `event` (scan completed, scan failed, new finding at or above `min_severity`; and on
+    the inventory: new service, new subdomain, a certificate expiring within `days`, one of the
+    `technology` names appearing) send to one of the team's integrations. One rule per event and
+    integration."""
     if event not in RuleEvent.values:
         raise ValidationError({"event": [f"One of {', '.join(RuleEvent.values)}."]})
+    days, technology = _rule_parameters(event, days, technology)
     integration = Integration.objects.filter(team=team, pk=integration_id).first()
     if integration is None:
         raise ValidationError({"integration": ["Unknown integration."]})
     rule = NotificationRule(
         team=team, event=event, integration=integration, min_severity=_clean_severity(min_severity),
-        is_enabled=bool(is_enabled), created_by=user,
+        is_enabled=bool(is_enabled), created_by=user, days=days, technology=technology,
     )  # fmt: skip
     try:
         with transaction.atomic():

@@ -179,6 +179,7 @@ def rule_add(request: TeamHttpRequest) -> HttpResponse:
             services.rule_create(
                 team=team_of(request), user=user_of(request), event=data["event"],
                 integration_id=data["integration"].pk, min_severity=data["min_severity"],
+                days=data.get("days") or 30, technology=data.get("technology") or "",
             )  # fmt: skip
         except ValidationError as exc:
             errors_to_form(form, exc)

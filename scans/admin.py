@@ -155,10 +155,16 @@ class FindingAdmin(admin.ModelAdmin):
 
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
-    list_display = ["kind", "value", "team", "first_seen_at", "last_seen_at", "last_scan"]
-    list_filter = ["kind", "last_seen_at"]
+    """The inventory is written by scans (scans.assets.recording); operators look, or delete."""
+
+    list_display = [
+        "kind", "value", "team", "in_scope", "open_findings", "first_seen_at", "last_seen_at",
+        "gone_at",
+    ]  # fmt: skip
+    list_filter = ["kind", "in_scope", "last_seen_at"]
     search_fields = ["value"]
-    raw_id_fields = ["team", "last_scan"]
+    raw_id_fields = ["team", "parent", "certificate", "first_scan", "last_scan"]
+    readonly_fields = ["first_seen_at", "last_seen_at", "first_scan", "last_scan", "gone_at"]
 
 
 @admin.register(Artifact)

@@ -27,6 +27,8 @@ from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
+from scans.assets.api import AssetViewSet, ScanAssetsView
+from scans.engine.coverage import scan_coverage
 from scans.findings.api import FindingSerializer, FindingViewSet
 from scans.findings.diff import scan_diff
 from scans.findings.exports import scan_export_response, scan_findings_ordered
@@ -78,12 +80,36 @@ class ScanListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CoverageTargetSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    steps = serializers.ListField(child=serializers.CharField(), help_text="Steps it was given to")
+    covered = serializers.BooleanField(allow_null=True, help_text="null while its steps run")
+    reason = serializers.CharField(help_text="Why it was not covered")
+
+
+class CoverageSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["complete", "partial", "pending", "planned"],
+        help_text="partial: some targets were not covered (see targets)",
+    )
+    uncovered = serializers.IntegerField()
+    targets = CoverageTargetSerializer(many=True)
+
+
 class ScanDetailSerializer(ScanListSerializer):
     steps = ScanStepSerializer(many=True, read_only=True)
+    coverage = serializers.SerializerMethodField()
 
     class Meta(ScanListSerializer.Meta):
-        fields = [*ScanListSerializer.Meta.fields, "has_consent", "graph", "plan", "steps"]
+        fields = [
+            *ScanListSerializer.Meta.fields, "has_consent", "graph", "plan", "steps", "coverage",
+        ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(CoverageSerializer)
+    def get_coverage(self, scan: Scan) -> dict[str, Any]:
+        return scan_coverage(scan, list(scan.steps.all()))
 
 
 class ScanCreateSerializer(StrictSerializer):
@@ -448,11 +474,13 @@ class DockerScanView(APIView):
 router = SimpleRouter(trailing_slash=False)
 router.register("scans", ScanViewSet, basename="scan")
 router.register("findings", FindingViewSet, basename="finding")
+router.register("assets", AssetViewSet, basename="asset")
 
 urlpatterns = [
     path("scans/import", ScanImportView.as_view(), name="scan-import"),
     path("scans/import/tools", ImportToolsView.as_view(), name="scan-import-tools"),
     path("scan/docker", DockerScanView.as_view(), name="scan-docker"),
+    path("scans/<int:pk>/assets", ScanAssetsView.as_view(), name="scan-assets"),
     path("metrics", MetricsView.as_view(), name="team-metrics"),
     *router.urls,
 ]

@@ -21,13 +21,20 @@ from accounts.models import Team, User
 from accounts.ratelimits import rate_limit_wait
 from config.api_errors import Conflict
 from scans.engine.flow import scan_advance, scan_enqueue_roots, scan_log
+from scans.engine.readiness import graph_images_check
 from scans.models import SCAN_TERMINAL, Scan, ScanStatus, ScanStep, StepStatus
 from targets.items import Item
 from targets.models import Target
 from targets.scope import ScopeMatcher
-from workflows.graph import graph_normalize, graph_order, graph_parents, graph_validate
+from workflows.graph import (
+    graph_entries,
+    graph_normalize,
+    graph_order,
+    graph_parents,
+    graph_validate,
+)
 from workflows.models import Workflow
-from workflows.nodes import get_node_type
+from workflows.nodes import get_node_type, node_types
 from workflows.services import workflow_create_from_template
 from workflows.templates import template_get
 
@@ -101,6 +108,34 @@ def _node_commands(
     return [command.to_dict() for command in commands(config, usable)]
 
 
+def scan_entries(graph: dict[str, Any], items: list[Item]) -> dict[str, list[Item]]:
+    """Which targets each node receives: every target goes to the first nodes on each path that
+    accept its kind (workflows.graph.graph_entries). Refuses, naming them, the targets that no
+    node of the graph takes."""
+    by_kind = graph_entries(graph)
+    untaken = [item for item in items if not by_kind.get(item.kind)]
+    if untaken:
+        raise ScanRefused({"targets": [_untaken(item) for item in untaken]})
+    entries: dict[str, list[Item]] = {}
+    for item in items:
+        for node_id in by_kind[item.kind]:
+            entries.setdefault(node_id, []).append(item)
+    return entries
+
+
+def _untaken(item: Item) -> str:
+    takers = sorted(
+        t.type
+        for t in node_types()
+        if t.is_available
+        and not t.passthrough
+        and not t.consumes_findings
+        and item.kind in t.accepts
+    )
+    hint = f" (add one of: {', '.join(takers)})" if takers else ""
+    return f"{item.value}: no step of this workflow accepts {item.kind} targets{hint}"
+
+
 def scan_plan(
     *,
     graph: dict[str, Any],
@@ -108,10 +143,13 @@ def scan_plan(
     order: list[str],
     items: list[Item],
     verdicts: list[dict[str, Any]],
+    entries: dict[str, list[Item]] | None = None,
 ) -> dict[str, Any]:
-    """The dry-run plan: every step in `order`, the exact commands of the root steps (they run on
-    the targets), and what later steps run on."""
+    """The dry-run plan: every step in `order`, the exact commands of the steps that receive
+    targets (the first takers of each target's kind), and what later steps run on."""
     nodes = {node["id"]: node for node in graph["nodes"]}
+    if entries is None:
+        entries = scan_entries(graph, items)
     steps = []
     for node_id in order:
         node = nodes[node_id]
@@ -121,14 +159,22 @@ def scan_plan(
             "config": node.get("config", {}),
             "parents": parents[node_id],
         }
-        if not parents[node_id]:
-            entry["input"] = "targets"
-            entry["commands"] = _node_commands(node["type"], node.get("config", {}), items)
-        else:
-            entry["input"] = "items and findings from " + ", ".join(parents[node_id])
-            entry["commands"] = []
+        given = entries.get(node_id, [])
+        sources = []
+        if given:
+            kinds = ", ".join(sorted({item.kind for item in given}))
+            sources.append(f"targets ({kinds})")
+        if parents[node_id]:
+            sources.append("items and findings from " + ", ".join(parents[node_id]))
+        entry["input"] = " and ".join(sources) or "nothing (no target of a kind it accepts)"
+        entry["commands"] = _node_commands(node["type"], node.get("config", {}), given)
         steps.append(entry)
-    return {"steps": steps, "input_items": [item.to_dict() for item in items], "scope": verdicts}
+    return {
+        "steps": steps,
+        "input_items": [item.to_dict() for item in items],
+        "entries": {node_id: [i.to_dict() for i in given] for node_id, given in entries.items()},
+        "scope": verdicts,
+    }
 
 
 def scan_start(
@@ -191,7 +237,13 @@ def _scan_create(
     graph = graph_normalize(workflow.graph)
     parents = graph_parents(graph)
     order = graph_order(graph)
-    plan = scan_plan(graph=graph, parents=parents, order=order, items=items, verdicts=verdicts)
+    entries = scan_entries(graph, items)
+    plan = scan_plan(
+        graph=graph, parents=parents, order=order, items=items, verdicts=verdicts, entries=entries
+    )
+    if mode == Scan.Mode.DRY_RUN:
+        # Whether each container tool's image is there (or pullable) for the executor.
+        plan["images"] = [check.to_dict() for check in graph_images_check(graph)]
     nodes = {node["id"]: node for node in graph["nodes"]}
     with transaction.atomic():
         scan = Scan.objects.create(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
+from scans.assets.recording import assets_open_findings_refresh
 from scans.engine import reaper, step
 from scans.reports import dashboard, pdf
 
@@ -26,8 +27,10 @@ def report_render(report_id: int) -> str:
 
 
 def open_findings_refresh(team_id: int) -> str:
-    """Recount a team's open findings for the dashboard (queued by
-    scans.findings.triage.open_findings_refresh_soon)."""
+    """Recount a team's open findings for the dashboard and its assets' open-finding counts (the
+    inventory's "with open findings" filter), queued by
+    scans.findings.triage.open_findings_refresh_soon after a scan and after triage."""
     cache.delete(f"open-findings-refresh:{team_id}")
     row = dashboard.open_findings_refresh(team_id)
+    assets_open_findings_refresh(team_id=team_id)
     return f"team {team_id}: {row.total if row else 'gone'} open"

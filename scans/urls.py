@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.urls import path
 
 from scans import views
+from scans.assets import views as asset_views
 from scans.findings import views as finding_views
 from scans.imports import views as import_views
 from scans.reports import views as report_views
@@ -25,7 +26,9 @@ urlpatterns = [
     path("scans/<int:pk>/delete", views.scan_delete, name="delete"),
     path("scans/running", report_views.dashboard_running, name="running"),
     path("scans/<int:pk>/diff", finding_views.scan_diff_panel, name="diff"),
+    path("scans/<int:pk>/assets", asset_views.scan_assets_panel, name="assets"),
     path("scans/<int:pk>/report", report_views.scan_report_panel, name="report"),
     path("scans/<int:pk>/report.pdf", report_views.scan_report_download, name="report_pdf"),
     path("workflows/<int:pk>/run", views.workflow_run, name="workflow_run"),
+    path("workflows/<int:pk>/readiness", views.workflow_readiness, name="workflow_readiness"),
 ]

@@ -17,6 +17,8 @@ from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
 from scans import services
+from scans.engine.coverage import scan_coverage
+from scans.engine.readiness import graph_images_check
 from scans.forms import ScanStartForm
 from scans.models import Finding, Scan, ScanLog, ScanStatus, Severity, severity_rank_expression
 from workflows.models import Workflow
@@ -64,9 +66,11 @@ def _detail_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
         .order_by("-created_at", "-pk")[:LOG_TAIL]
     )
     logs.reverse()
+    steps = list(scan.steps.all())
     return {
         "scan": scan,
-        "steps": list(scan.steps.all()),
+        "steps": steps,
+        "coverage": scan_coverage(scan, steps),
         "findings_page": findings_page,
         "severity": severity,
         "severities": Severity.values,
@@ -158,6 +162,15 @@ def workflow_run(request: TeamHttpRequest, pk: int) -> HttpResponse:
         "dry_run": scan is not None and scan.mode == Scan.Mode.DRY_RUN,
     }
     return render(request, "scans/_workflow_run.html", context)
+
+
+@team_role_required(Role.VIEWER)
+def workflow_readiness(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    """The builder's readiness panel, its part that asks the executor: is each container
+    tool's image present or pullable (or its program installed, for the local executor)?"""
+    workflow = get_object_or_404(Workflow, pk=pk, team=request.team)
+    checks = graph_images_check(workflow.graph)
+    return render(request, "scans/_image_checks.html", {"checks": checks})
 
 
 @require_POST

@@ -151,3 +151,76 @@ def wait_scan_done(scan_id: int, timeout_s: float = 90) -> Scan:
 @pytest.fixture
 def client_for(api: Callable[..., APIClient], owner_api: APIClient) -> APIClient:
     return owner_api
+
+
+# --- A real DNS server -----------------------------------------------------------------------
+
+
+@dataclass
+class DnsZone:
+    """A zone served on 127.0.0.1:`port` by Debian's dnsmasq: `records` maps a name to its A
+    address (or to another name, a CNAME)."""
+
+    port: int
+    records: dict[str, str]
+
+    @property
+    def nameserver(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+LAB_ZONE = {
+    "lab.outpost.test": "127.0.0.1",
+    "www.lab.outpost.test": "lab.outpost.test",  # a CNAME
+}
+
+
+def _free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def dns_zone() -> Iterator[DnsZone]:
+    """dnsmasq answering for LAB_ZONE on 127.0.0.1 and an unprivileged port, authoritative for
+    what it knows and forwarding nothing (no upstream: nothing leaves the machine)."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import service_unavailable
+
+    binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    if not os.path.exists(binary):
+        service_unavailable("dnsmasq", "Debian's dnsmasq-base is not installed")
+    port = _free_port()
+    argv = [
+        binary, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+        "--no-poll", "--pid-file=", f"--port={port}", "--listen-address=127.0.0.1",
+        "--bind-interfaces", "--user=nobody" if os.geteuid() == 0 else "--user=",
+    ]  # fmt: skip
+    for name, answer in LAB_ZONE.items():
+        if answer[0].isdigit():
+            argv.append(f"--host-record={name},{answer}")
+        else:
+            argv.append(f"--cname={name},{answer}")
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import dns.exception
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port, resolver.lifetime = ["127.0.0.1"], port, 1.0
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            resolver.resolve("lab.outpost.test", "A")
+            break
+        except dns.exception.DNSException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                error = process.stderr.read().decode() if process.stderr else ""
+                pytest.fail(f"dnsmasq did not answer on port {port}: {error[-500:]}")
+            time.sleep(0.1)
+    yield DnsZone(port=port, records=dict(LAB_ZONE))
+    process.terminate()
+    process.wait(timeout=5)

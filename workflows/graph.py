@@ -359,3 +359,24 @@ def graph_order(graph: dict[str, Any]) -> list[str]:
         order.extend(ready)
         sorter.done(*ready)
     return order
+
+
+def graph_entries(graph: dict[str, Any]) -> dict[str, list[str]]:
+    """Where a scan's targets enter a valid graph, per item kind: the nodes that accept the kind
+    and have no ancestor that accepts it (the first taker on every path). A URL target of
+    `dns_resolve → port_scan → http_probe → nuclei` enters at http_probe, not at the root that
+    cannot read it; nuclei gets it from http_probe. A kind with no entry is taken by no node."""
+    parents = graph_parents(graph)
+    types = {node["id"]: node_type(node["type"]) for node in graph.get("nodes", [])}
+    accepts = {node: kind.accepts if kind else frozenset() for node, kind in types.items()}
+    ancestors: dict[str, set[str]] = {}
+    for node in graph_order(graph):
+        ancestors[node] = set().union(set(), *[{p, *ancestors[p]} for p in parents[node]])
+    return {
+        kind: [
+            node
+            for node in graph_order(graph)
+            if kind in accepts[node] and not any(kind in accepts[a] for a in ancestors[node])
+        ]
+        for kind in ITEM_KINDS
+    }

@@ -40,6 +40,8 @@ def render(message: Message, *, delivery_id: int = 0) -> dict[str, Any]:
         "findings_total": data.pop("findings_total"),
         "new_total": data.pop("new_total"),
         "findings": data.pop("findings"),
+        "assets": data.pop("assets", []),
+        "assets_total": data.pop("assets_total", 0),
     }
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
+from scans.assets.recording import scan_assets_conclude
 from scans.engine.faults import is_infrastructure_fault
 from scans.findings.storage import scan_counts_refresh
 from scans.models import (
@@ -166,6 +167,10 @@ def scan_finalize_if_done(scan_id: int) -> None:
         return
     scan.refresh_from_db()
     scan_counts_refresh(scan)
+    # Before the signal: notification rules on asset changes read the scan's change set.
+    gone = scan_assets_conclude(scan)
+    if gone:
+        scan_log(scan_id, f"{gone} asset(s) seen by the previous scan of this scope are gone")
     scan_log(scan_id, f"scan {final}", level="error" if final == ScanStatus.FAILED else "info")
     # Things other apps do when a scan ends (notifications, reports) listen to this signal.
     transaction.on_commit(lambda: scan_finished.send(sender=Scan, scan_id=scan_id))

@@ -180,7 +180,10 @@ class StepContext:
 
 @dataclass
 class StepResult:
-    items: list[Item] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)  # handed on to the next steps (and recorded)
+    # Recorded in the asset inventory but not handed on: what a tool learned about assets that
+    # its node does not emit (nuclei's matched URLs, the image Trivy scanned). docs/inventory.md.
+    assets: list[Item] = field(default_factory=list)
     findings: list[FindingData] = field(default_factory=list)
     runs: list[ToolRun] = field(default_factory=list)
     artifacts: list[Path] = field(default_factory=list)  # raw outputs to keep (moved by the engine)

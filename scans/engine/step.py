@@ -168,11 +168,9 @@ def _execute(step: ScanStep) -> str:
     node = get_node_type(step.node_type)
     runner = import_module(node.runner)
     inputs = step_scope(step)
-    if not inputs.items and not inputs.findings:
-        reason = "nothing to work on: no in-scope input items"
-        if inputs.dropped:
-            reason += f" ({len(inputs.dropped)} dropped as out of scope)"
-        _finish(step, StepStatus.SKIPPED, reason)
+    usable = [item for item in inputs.items if item.kind in node.accepts]
+    if not usable and not inputs.findings:
+        _finish(step, StepStatus.SKIPPED, nothing_to_do(step, node, inputs))
         return "skipped"
     if node.waits and step.attempt == 1 and step.not_before is None:
         return _hold(step, seconds=int(runner.wait_s(step.config)))
@@ -185,6 +183,29 @@ def _execute(step: ScanStep) -> str:
     workdir.mkdir(parents=True, exist_ok=True)
     result = step_watched_run(step, node, runner, inputs, workdir)
     return _conclude(step, node, result, workdir, inputs.fingerprints)
+
+
+def nothing_to_do(step: ScanStep, node: NodeType, inputs: StepInputs) -> str:
+    """Why a step has nothing to work on, with the counts: nothing arrived, nothing of a kind
+    it accepts arrived, or everything that arrived was out of scope."""
+    accepts = ", ".join(sorted(node.accepts)) or "no items"
+    dropped = len(inputs.dropped)
+    if dropped and not inputs.items:
+        first = inputs.dropped[0]
+        return (
+            f"nothing to work on: all {dropped} input item(s) were out of scope "
+            f"(first: {first['value']}: {first['reason']})"
+        )
+    if inputs.items:
+        kinds = ", ".join(sorted({item.kind for item in inputs.items}))
+        return (
+            f"nothing to work on: {len(inputs.items)} item(s) arrived ({kinds}), none of a "
+            f"kind it accepts ({accepts})"
+            + (f"; {dropped} more were out of scope" if dropped else "")
+        )
+    if step.parents:
+        return f"nothing to work on: {', '.join(step.parents)} handed on no items ({accepts})"
+    return f"nothing to work on: no target of a kind it accepts ({accepts}) was given"
 
 
 # --- The scope step ------------------------------------------------------------------------------
@@ -201,11 +222,23 @@ class StepInputs:
     matcher: ScopeMatcher | None = None
 
 
+def _targets_of(step: ScanStep) -> list[Item]:
+    """The scan's targets this step receives: those whose kind it is the first taker of
+    (scans.services.scan_entries); a scan planned before entries existed gave its roots all."""
+    plan = step.scan.plan
+    if "entries" in plan:
+        return [Item.from_dict(raw) for raw in plan["entries"].get(step.node_id, [])]
+    return [Item.from_dict(raw) for raw in plan.get("input_items", [])] if not step.parents else []
+
+
 def _inputs(step: ScanStep) -> tuple[list[Item], list[str]]:
-    """Items and finding fingerprints flowing into the step (targets for a root)."""
-    if not step.parents:
-        return [Item.from_dict(raw) for raw in step.scan.plan.get("input_items", [])], []
+    """Items and finding fingerprints flowing into the step: its share of the scan's targets,
+    then what its parents handed on."""
     items: dict[tuple[str, str], Item] = {}
+    for item in _targets_of(step):
+        items.setdefault((item.kind, item.value), item)
+    if not step.parents:
+        return list(items.values()), []
     fingerprints: dict[str, None] = {}  # ordered set
     for parent in ScanStep.objects.filter(scan_id=step.scan_id, node_id__in=step.parents).order_by(
         "position"
@@ -346,6 +379,7 @@ def _conclude(
             result=result,
             input_fingerprints=input_fps,
             replaces_findings=node.replaces_findings,
+            records_assets=not node.passthrough,
         )
         if stored.dropped:
             scan_log(

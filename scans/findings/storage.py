@@ -1,5 +1,6 @@
-"""Turning a runner's StepResult into rows: findings (deduplicated, triage kept by fingerprint),
-the asset inventory, artifacts on disk, and the step's command record."""
+"""Turning a runner's StepResult into rows: findings (deduplicated, triage kept by fingerprint,
+each pointing at its inventory asset), the asset inventory (through scans.assets.recording),
+artifacts on disk, and the step's command record."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from config.bulkwrite import chunks, copy_into, findings_demote, gc_paused, is_postgres, json_text
+from scans.assets.recording import assets_record
 from scans.engine.runtime import SEVERITIES, FindingData, StepResult, ToolRun
 from scans.findings.triage import finding_states_observe, findings_latest_refresh
-from scans.models import Artifact, Asset, Finding, FindingState, Scan, ScanStep
-from targets.items import Item
+from scans.models import Artifact, Finding, FindingState, Scan, ScanStep
 
 TAIL_BYTES = 64 * 1024
 CHUNK = 2000
@@ -37,16 +38,25 @@ def _clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingData]) -> list[str]:
+def findings_store(
+    *,
+    scan: Scan,
+    step: ScanStep | None,
+    findings: list[FindingData],
+    asset_ids: dict[str, int] | None = None,
+) -> list[str]:
     """Insert the step's findings into the scan (one row per fingerprint), or update severity and
     tags of ones already in this scan (logic nodes). Triage status and first-seen time come from
     the team's state of each fingerprint (scans.findings.triage); the new rows become the fingerprints'
-    latest occurrences. Returns the fingerprints."""
+    latest occurrences. `asset_ids` maps a finding's `item` to its inventory asset
+    (scans.assets.recording.assets_record). Returns the fingerprints."""
     with gc_paused():
-        return _findings_store(scan=scan, step=step, findings=findings)
+        return _findings_store(scan=scan, step=step, findings=findings, assets=asset_ids or {})
 
 
-def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[FindingData]) -> list[str]:
+def _findings_store(
+    *, scan: Scan, step: ScanStep | None, findings: list[FindingData], assets: dict[str, int]
+) -> list[str]:
 
     now = timezone.now()
     by_fp: dict[str, FindingData] = {}
@@ -85,7 +95,7 @@ def _findings_store(*, scan: Scan, step: ScanStep | None, findings: list[Finding
         def prepare() -> None:
             # As first seen now and open; the states that existed before are applied below.
             rows.extend(
-                _finding_row(ids, fp, by_fp[fp], Finding.Status.OPEN, now, now, as_json)
+                _finding_row(ids, fp, by_fp[fp], Finding.Status.OPEN, now, now, as_json, assets)
                 for fp in new_fps
             )
 
@@ -119,12 +129,15 @@ FINDING_COLUMNS = (
     "team_id", "scan_id", "step_id", "tool", "severity", "title", "description", "remediation",
     "rule_id", "component", "version", "fixed_version", "location", "item", "evidence",
     "references", "tags", "fingerprint", "status", "first_seen_at", "last_seen_at", "created_at",
-    "is_latest",
+    "is_latest", "asset_id",
 )  # fmt: skip
 _STATUS = FINDING_COLUMNS.index("status")
 _FIRST_SEEN = FINDING_COLUMNS.index("first_seen_at")
 assert _FIRST_SEEN == _STATUS + 1
 _JSON_CELLS = tuple(FINDING_COLUMNS.index(c) for c in ("evidence", "references", "tags"))
+
+
+_NO_ASSETS: dict[str, int] = {}
 
 
 def _finding_row(
@@ -135,6 +148,7 @@ def _finding_row(
     first_seen: Any,
     now: Any,
     as_json: Callable[[Any], Any],
+    assets: dict[str, int] = _NO_ASSETS,
 ) -> tuple[Any, ...]:
     """One new finding row as FINDING_COLUMNS; `as_json` turns the JSON cells into what the
     writer takes (text for COPY, the objects themselves for the ORM)."""
@@ -160,6 +174,7 @@ def _finding_row(
         now,
         now,
         True,
+        assets.get(data.item),
     )
 
 
@@ -215,28 +230,6 @@ def findings_for(scan: Scan, fingerprints: list[str]) -> list[FindingData]:
             )
         )
     return found
-
-
-def assets_record(*, scan: Scan, items: list[Item]) -> int:
-    """Upsert discovered hosts, services and URLs into the team inventory (first/last seen)."""
-    now = timezone.now()
-    rows = {}
-    for item in items:
-        if item.kind in Asset.Kind.values and len(item.value) <= 1000:
-            rows[(item.kind, item.value)] = Asset(
-                team_id=scan.team_id, kind=item.kind, value=item.value,
-                attrs={k: v for k, v in item.attrs.items() if isinstance(v, str | int | float | bool)},
-                first_seen_at=now, last_seen_at=now, last_scan=scan,
-            )  # fmt: skip
-    if rows:
-        Asset.objects.bulk_create(
-            list(rows.values()),
-            batch_size=CHUNK,
-            update_conflicts=True,
-            unique_fields=["team", "kind", "value"],
-            update_fields=["last_seen_at", "attrs", "last_scan"],
-        )
-    return len(rows)
 
 
 def _sha256(path: Path) -> str:
@@ -314,19 +307,29 @@ def step_result_store(
     result: StepResult,
     input_fingerprints: list[str],
     replaces_findings: bool,
+    records_assets: bool = True,
 ) -> StoredResult:
-    """Store what a step that succeeded found: its findings (deduplicated, triage kept), the
-    inventory's assets, and, for a node whose findings replace its input's (rules), the drop of
-    the input findings it did not hand on. The engine decides the step's status; this only
-    writes rows."""
+    """Store what a step that succeeded found: the inventory's assets (its items, the assets it
+    only reports, and what its findings are about), its findings (deduplicated, triage kept,
+    each pointing at its asset), and, for a node whose findings replace its input's (rules), the
+    drop of the input findings it did not hand on. A node that only passes on what it received
+    (`records_assets=False`: logic nodes) records no assets again. The engine decides the step's
+    status; this only writes rows."""
     stored = StoredResult()
-    stored.fingerprints = findings_store(scan=scan, step=step, findings=result.findings)
+    asset_ids: dict[str, int] = {}
+    if records_assets:
+        recorded = assets_record(
+            scan=scan, items=[*result.items, *result.assets], findings=result.findings
+        )
+        asset_ids = recorded.item_assets
+    stored.fingerprints = findings_store(
+        scan=scan, step=step, findings=result.findings, asset_ids=asset_ids
+    )
     if replaces_findings:
         kept = set(stored.fingerprints)
         stored.dropped = [fp for fp in input_fingerprints if fp not in kept]
         if stored.dropped:
             findings_drop(scan=scan, fingerprints=stored.dropped)
-    assets_record(scan=scan, items=result.items)
     stored.items = [item.to_dict() for item in result.items]
     return stored
 

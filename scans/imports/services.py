@@ -14,14 +14,10 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
+from scans.assets.recording import assets_record, scan_assets_conclude
 from scans.engine.flow import scan_log
 from scans.findings.diff import scan_diff
-from scans.findings.storage import (
-    artifact_record,
-    assets_record,
-    findings_store,
-    scan_counts_refresh,
-)
+from scans.findings.storage import artifact_record, findings_store, scan_counts_refresh
 from scans.models import Scan, ScanStatus, ScanStep, StepStatus
 from scans.signals import scan_finished
 from scans.tools import importable_tools, report_parse, tool_get
@@ -100,17 +96,23 @@ def scan_import(
         raw_path = folder / safe_name
         raw_path.write_bytes(data)
         artifact_record(scan=scan, step=step, path=raw_path, name=safe_name)
-        fingerprints = findings_store(scan=scan, step=step, findings=list(parsed.findings))
         items = list(getattr(parsed, "items", []) or [])
-        assets_record(scan=scan, items=items)
+        recorded = assets_record(
+            scan=scan, items=[*items, *parsed.assets], findings=parsed.findings
+        )
+        fingerprints = findings_store(
+            scan=scan, step=step, findings=list(parsed.findings), asset_ids=recorded.item_assets
+        )
         step.findings_count = len(fingerprints)
         step.items_out = len(items)
         # No node follows an import: its step passes no fingerprints on (output_findings).
         step.save(update_fields=["findings_count", "items_out"])
         scan_counts_refresh(scan)
+        scan_assets_conclude(scan)
         scan_log(
             scan.pk,
-            f"imported {len(fingerprints)} finding(s) from a {tool} report ({len(data)} bytes)",
+            f"imported {len(fingerprints)} finding(s) and {len(recorded.ids)} asset(s) from a "
+            f"{tool} report ({len(data)} bytes)",
         )
         audit_record(
             "scan.imported",

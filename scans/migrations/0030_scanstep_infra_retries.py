@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scans", "0004_finding_rows_cheaper_to_store"),
+        ("scans", "0011_assets_from_host_service_url"),
     ]
 
     operations = [

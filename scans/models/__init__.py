@@ -1,9 +1,9 @@
 """The scans app's models, one module per topic: scans and steps (`scans.py`), findings and triage
-(`findings.py`), the asset inventory (`assets.py`). Everything is importable from `scans.models`."""
+(`findings.py`), the asset inventory with its links, sightings and history (`assets.py`). Everything is importable from `scans.models`."""
 
 from __future__ import annotations
 
-from scans.models.assets import Asset
+from scans.models.assets import Asset, AssetEvent, AssetKind, AssetLink, ScanAsset
 from scans.models.findings import (
     Finding,
     FindingEvent,
@@ -29,12 +29,16 @@ __all__ = [
     "STEP_TERMINAL",
     "Artifact",
     "Asset",
+    "AssetEvent",
+    "AssetKind",
+    "AssetLink",
     "Finding",
     "FindingEvent",
     "FindingState",
     "OpenFindingsDay",
     "Report",
     "Scan",
+    "ScanAsset",
     "ScanLog",
     "ScanStatus",
     "ScanStep",

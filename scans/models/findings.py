@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Team
 from scans.engine.runtime import FindingData
+from scans.models.assets import Asset
 from scans.models.scans import Scan, ScanStep
 
 
@@ -63,6 +64,11 @@ class Finding(models.Model):
         blank=True,
         related_name="findings",
         **_UNCHECKED_KEY,
+    )
+    # The inventory asset the finding is about (its `item`), set when it is stored
+    # (scans.assets.recording): the asset page lists its findings through finding_latest_asset.
+    asset = models.ForeignKey(
+        Asset, models.SET_NULL, null=True, blank=True, related_name="findings", **_UNCHECKED_KEY
     )
     tool = models.CharField(max_length=40)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
@@ -125,6 +131,12 @@ class Finding(models.Model):
                     ),
                 )
             ],
+            # An asset's findings (the asset page), worst first.
+            models.Index(
+                fields=["asset", "severity_rank", "id"],
+                name="finding_latest_asset",
+                condition=models.Q(is_latest=True),
+            ),
             # A scan's findings, worst first, and its per-severity counts.
             models.Index(fields=["scan", "severity_rank", "id"], name="finding_scan_rank"),
         ]

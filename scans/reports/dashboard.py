@@ -52,14 +52,19 @@ def open_findings_refresh(team_id: int) -> OpenFindingsDay | None:
     assets = (
         Finding.objects.filter(team_id=team_id, is_latest=True, status=Finding.Status.OPEN)
         .exclude(item="")
-        .values("item")
+        .values("item", "asset_id")
         .annotate(score=weight, **per_severity)
         .filter(score__gt=0)
         .order_by("-score", "item")[:TOP_ASSETS]
     )
     rows: list[dict[str, Any]] = list(assets)  # type: ignore[arg-type]
     top = [
-        {"item": a["item"], "score": a["score"], "counts": {s: a[s] for s in SEVERITIES}}
+        {
+            "item": a["item"],
+            "asset": a["asset_id"],  # its inventory page
+            "score": a["score"],
+            "counts": {s: a[s] for s in SEVERITIES},
+        }
         for a in rows
     ]
     row, _ = OpenFindingsDay.objects.update_or_create(

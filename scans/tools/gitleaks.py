@@ -183,6 +183,8 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
             raise ValueError("not a gitleaks report: a leak is not an object")
         report.findings.append(_finding(leak, subject))
     report.findings = dedupe(report.findings)
+    if subject.startswith(("https://", "http://", "ssh://", "git@")):
+        report.assets.append(Item("repo", subject))  # the scanned repository, for the inventory
     return report
 
 

@@ -10,7 +10,8 @@ before it is requested, and an out-of-scope one is logged and left alone. Certif
 verified (recon meets self-signed servers; tls_inspect judges certificates), no proxy or
 credentials from the environment are used and cookies are not carried between requests.
 
-Emits one `url` item per response (status, title, server, content type, where it redirects);
+Emits one `url` item per response (status, title, server, content type and length, where it
+redirects, the technologies its Server and X-Powered-By headers name: docs/inventory.md);
 findings for missing security headers on final (non-redirect) responses, see http_checks.
 """
 
@@ -151,10 +152,11 @@ class Answer:
     http_version: str = ""
     location: str = ""  # the absolute redirect target, when this is a redirect
     elapsed_ms: float = 0.0
+    body_length: int | None = None  # bytes of the body, when it was read whole
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def item_attrs(self) -> dict[str, Any]:
-        attrs = {
+        attrs: dict[str, Any] = {
             "status": self.status,
             "title": self.title,
             "server": self.headers.get("server", "")[:200],
@@ -163,9 +165,39 @@ class Answer:
             "tls": self.url.startswith("https://"),
             "tls_verified": False,
         }
+        length = self.headers.get("content-length", "")
+        if length.isdigit():
+            attrs["content_length"] = int(length)
+        elif self.body_length is not None:
+            attrs["content_length"] = self.body_length
+        technologies = header_technologies(self.headers)
+        if technologies:
+            attrs["technologies"] = technologies
         if self.location:
             attrs["redirect_to"] = self.location
         return {**attrs, **self.attrs}
+
+
+# What a response's headers name about the software behind it: (header, category).
+TECHNOLOGY_HEADERS = (("server", "web server"), ("x-powered-by", "framework"))
+
+
+def header_technologies(headers: dict[str, str]) -> list[dict[str, str]]:
+    """Technologies the Server and X-Powered-By headers name ("nginx/1.25.3",
+    "Apache/2.4.57 (Debian)", "PHP/8.2.7"): name, version when given, category."""
+    found = []
+    for header, category in TECHNOLOGY_HEADERS:
+        # Repeated headers arrive joined with ", ".
+        for product in headers.get(header, "").replace(",", " ").split()[:4]:
+            if product.startswith("("):
+                continue  # a comment: "(Debian)"
+            name, _, version = product.partition("/")
+            if name and len(name) <= 60:
+                entry = {"name": name, "category": category}
+                if version:
+                    entry["version"] = version[:40]
+                found.append(entry)
+    return found
 
 
 def fetch(client: httpx.Client, url: str, max_body_bytes: int) -> Answer:
@@ -177,9 +209,11 @@ def fetch(client: httpx.Client, url: str, max_body_bytes: int) -> Answer:
     with client.stream("GET", url) as response:
         read_until = time.monotonic() + (client.timeout.read or 10.0)
         body = bytearray()
+        whole = True
         for chunk in response.iter_bytes():
             body += chunk
             if len(body) >= max_body_bytes or time.monotonic() > read_until:
+                whole = False
                 break
         headers = {name.lower(): value for name, value in response.headers.items()}
         answer = Answer(
@@ -188,6 +222,7 @@ def fetch(client: httpx.Client, url: str, max_body_bytes: int) -> Answer:
             headers=headers,
             http_version=response.http_version,
             elapsed_ms=(time.monotonic() - started) * 1000,
+            body_length=len(body) if whole else None,
         )
         if "html" in headers.get("content-type", "html").lower():
             text = bytes(body[:max_body_bytes]).decode(
@@ -309,7 +344,7 @@ def run(ctx: StepContext) -> StepResult:
                 security_header_findings(
                     tool=TOOL,
                     url=final.url,
-                    item=args.target,
+                    item=final.url,  # the inventory asset the findings are about
                     status=final.status,
                     headers=final.headers,
                 )

@@ -15,6 +15,8 @@ What comes out:
 - a `service` item per open TCP port, attrs: service (name), product, version, extrainfo,
   tunnel, cpe, address; the host is the name nmap was given when there was one (so the item stays
   in the scope that allowed the scan), else the address;
+- for the inventory only (`ParsedReport.assets`): each host's address with its reverse DNS
+  (PTR hostnames), and the name it was scanned by resolving to it;
 - an `info` finding per open port, rule_id `open-port`, location = the service value
   (`host:port/proto`), component empty: open ports are findings so a scan diff shows a port that
   opened or closed since the previous scan and an imported nmap report is not empty;
@@ -228,6 +230,17 @@ def _host(host: Element, report: ParsedReport, subject: str) -> None:
     )
     if not name:
         return
+    if address:
+        # For the inventory (not handed on: nmap's node emits services): the address with its
+        # reverse DNS, and the name nmap was given resolving to it.
+        ptr = [
+            h.get("name", "") for h in host.findall("hostnames/hostname") if h.get("type") == "PTR"
+        ]
+        attrs: dict[str, Any] = {"reverse_dns": ptr} if ptr else {}
+        report.assets.append(Item("host", address, attrs))
+        if name != address:
+            record = "AAAA" if ":" in address else "A"
+            report.assets.append(Item("host", address, {"resolved_from": name, "record": record}))
     for port in host.findall("ports/port"):
         state = port.find("state")
         if state is None or state.get("state") != "open":

@@ -13,7 +13,9 @@ image fetches its templates on first use (network `TOOL_NETWORK_NUCLEI`).
 
 Reads JSON Lines (nuclei ≥ 2.x `-jsonl`/`-json`) and a JSON array (`-je`, v3 exports); an
 empty file is an empty report. Severity: `info.severity` (critical/high/medium/low/info;
-unknown → info). rule_id = `template-id`; location = `matched-at` (else `host`); component =
+unknown → info). rule_id = `template-id`; location = `matched-at` (else `host`); item (the
+inventory asset the finding is about) = `matched-at` when it is an http(s) URL, which is also
+recorded as a URL asset (tech-detect results name its technology); component =
 `matcher-name`, else the extracted results (templates such as tls-version report one result per
 value at the same place: tls12 and tls13 are two findings). Timestamps, IPs, requests and
 responses are evidence, not identity.
@@ -32,7 +34,8 @@ from scans.tools.kit.detect import first_json_line, has_any_key, json_document
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, as_list, bulk_parser, dedupe, named_severity, text
-from scans.tools.kit.tool import ReportFormat, Tool
+from scans.tools.kit.tool import ReportFormat, TestImage, Tool
+from scans.tools.kit.values import canonical_url
 from targets.items import Item
 
 TOOL = "nuclei"
@@ -65,6 +68,13 @@ NODE = Tool(
             detect=_is_nuclei_json,
             command="nuclei -jsonl -o nuclei.jsonl -u URL",
         ),
+    ),
+    # Real nuclei fetches its templates from the internet: tests run a stand-in that checks the
+    # argv and writes a real tech-detect result for the target.
+    test_image=TestImage(
+        name="outpost-test/nuclei-fake:1",
+        entrypoint=("/usr/local/bin/nuclei",),
+        stand_in="tests/data/stand-ins/nuclei.sh",
     ),
 )
 _TAGS = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:,[a-z0-9][a-z0-9_.-]*)*$")
@@ -171,9 +181,24 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     for result in results:
         if not isinstance(result, dict) or "template-id" not in result:
             raise ValueError("not a nuclei report: a result has no template-id")
-        report.findings.append(_finding(result, subject))
+        finding = _finding(result, subject)
+        report.findings.append(finding)
+        if finding.item.startswith(("http://", "https://")):
+            attrs: dict[str, Any] = {}
+            if "tech" in finding.tags and finding.component:
+                attrs["technologies"] = [finding.component]  # tech-detect: the matcher names it
+            report.assets.append(Item("url", finding.item, attrs))
     report.findings = dedupe(report.findings)
     return report
+
+
+def _matched_url(value: Any) -> str:
+    """The matched-at place as a canonical URL, or "" when it is none (network templates
+    report host:port)."""
+    try:
+        return canonical_url(str(value or ""))
+    except ValueError:
+        return ""
 
 
 def _finding(result: dict[str, Any], subject: str) -> FindingData:
@@ -195,7 +220,8 @@ def _finding(result: dict[str, Any], subject: str) -> FindingData:
         remediation=text(info.get("remediation")),
         component=matcher or text(",".join(extracted), 200),
         location=location,
-        item=subject or text(result.get("host"), 2000),
+        # The finding is about the URL it matched at (an inventory asset), else what was scanned.
+        item=_matched_url(result.get("matched-at")) or subject or text(result.get("host"), 2000),
         evidence={
             "type": str(result.get("type") or ""),
             "host": str(result.get("host") or ""),

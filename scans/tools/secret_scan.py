@@ -285,6 +285,8 @@ def _scan(
 ) -> ToolRun:
     record = BuiltinRun(argv)
     commit = _head_commit(checkout)
+    # The repository at the commit scanned, for the inventory.
+    result.assets.append(Item("repo", args.url, {"commit": commit} if commit else {}))
     ctx.heartbeat()
     files = _text_files(checkout, args.max_file_kb * 1024)
     secrets = detect(checkout, files)

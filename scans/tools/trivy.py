@@ -19,6 +19,7 @@ packages; `<artifact>:<path>` for language packages, misconfigurations and secre
 `:line` for the last two), the path normalized. The OS release Trivy names in a target
 ("(debian 10.8)") is left out so an image rebuilt on a newer point release keeps its findings'
 identity. Secrets: Trivy masks them in `Match` (`*****`); a Match without a mask is not kept.
+The scanned image (or repository) is recorded in the inventory with its digest and OS.
 """
 
 from __future__ import annotations
@@ -158,11 +159,16 @@ def run(ctx: StepContext) -> StepResult:
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Findings from a Trivy JSON report (legacy list or SchemaVersion 2)."""
     document = load_json(data, TOOL)
+    metadata: dict[str, Any] = {}
+    artifact_type = ""
     if isinstance(document, list):
         results, artifact = document, ""
     elif isinstance(document, dict) and ("Results" in document or "SchemaVersion" in document):
         results = as_list(document.get("Results"))
         artifact = str(document.get("ArtifactName") or "")
+        artifact_type = str(document.get("ArtifactType") or "")
+        found = document.get("Metadata")
+        metadata = found if isinstance(found, dict) else {}
     else:
         raise ValueError(
             "not a Trivy report: expected a list of results or a SchemaVersion 2 object"
@@ -183,7 +189,25 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         for secret in as_list(result.get("Secrets")):
             report.findings.append(_secret(secret, target, artifact, subject))
     report.findings = dedupe(report.findings)
+    if artifact:
+        report.assets.append(_artifact_asset(artifact, artifact_type, metadata))
     return report
+
+
+def _artifact_asset(artifact: str, artifact_type: str, metadata: dict[str, Any]) -> Item:
+    """The scanned image (or repository) for the inventory: its digest and OS when Trivy says."""
+    if artifact_type == "repository":
+        return Item("repo", artifact)
+    attrs: dict[str, Any] = {}
+    digests = [str(d) for d in as_list(metadata.get("RepoDigests")) if "@" in str(d)]
+    if digests:
+        attrs["digest"] = digests[0].rpartition("@")[2]
+    os_info = metadata.get("OS") if isinstance(metadata.get("OS"), dict) else {}
+    if os_info:
+        attrs["os"] = " ".join(str(os_info.get(k) or "") for k in ("Family", "Name")).strip()
+    if isinstance(metadata.get("Size"), int):
+        attrs["size"] = metadata["Size"]
+    return Item("image", artifact, attrs)
 
 
 def _is_os_result(result: dict[str, Any]) -> bool:

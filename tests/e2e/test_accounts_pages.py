@@ -87,7 +87,7 @@ def test_the_signed_in_pages(
     assert page_errors == []
 
 
-@pytest.mark.parametrize("width", [800, 1024, 1179, 1180, 1280, 1440])
+@pytest.mark.parametrize("width", [800, 1024, 1179, 1180, 1280, 1440, 1600, 1920])
 def test_the_top_bar_is_one_row_at_every_desktop_width(
     page: Any, login_as: Callable[[User], None], user: User, width: int
 ) -> None:

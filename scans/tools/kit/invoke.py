@@ -153,11 +153,14 @@ def run_plans(ctx: StepContext, tool: str, plans: list[Plan], parse: Parser) -> 
         for note in parsed.notes:
             ctx.log(f"{label}: {note}")
         result.findings.extend(parsed.findings)
+        result.assets.extend(parsed.assets)
         for item in parsed.items:
             if ctx.in_scope(item):
                 result.items.append(item)
             else:
-                ctx.log(f"{item.value}: discovered but out of scope, dropped")
+                # Kept in the inventory as an out-of-scope lead; no later step touches it.
+                result.assets.append(item)
+                ctx.log(f"{item.value}: discovered but out of scope, not handed on")
         ctx.log(f"{label}: {len(parsed.findings)} finding(s), {len(parsed.items)} item(s)")
     result.findings = dedupe(result.findings)
     result.items = list(dict.fromkeys(result.items))  # items compare by kind and value

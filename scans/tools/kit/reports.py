@@ -37,11 +37,15 @@ NAMED_SEVERITY = {
 
 @dataclass
 class ParsedReport:
-    """What a parser found in one report: findings, discovered items, and notes for the step log
-    (e.g. "every host was down", which a tool's exit code does not say)."""
+    """What a parser found in one report: findings, discovered items (handed on to later steps
+    when in scope, and recorded in the inventory), assets (recorded in the inventory only: what
+    the report says about things its node does not emit), and notes for the step log (e.g.
+    "every host was down", which a tool's exit code does not say). docs/inventory.md lists the
+    attrs the inventory reads."""
 
     findings: list[FindingData] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
+    assets: list[Item] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 

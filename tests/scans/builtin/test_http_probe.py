@@ -80,7 +80,8 @@ def test_it_speaks_https_to_a_self_signed_server_and_reports_missing_headers(
     }
     assert {f.severity for f in result.findings} == {"low"}
     assert found["missing-hsts"].location == url
-    assert found["missing-hsts"].item == f"[::1]:{server.port}/tcp"
+    # The findings are about the URL that answered (its inventory asset), not the probed service.
+    assert found["missing-hsts"].item == url
     assert found["missing-hsts"].component == ""
     assert found["missing-hsts"].tool == "http_probe"
 

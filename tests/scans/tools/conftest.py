@@ -29,6 +29,8 @@ TEST_IMAGES = {
     # Stands in for Trivy: copies a real Trivy report (trivy/scheme_2_many_vulns.json, baked in at
     # build time) to --output, because no vulnerability database or registry is reachable.
     "trivy": "outpost-test/trivy-fake:1",
+    # Stands in for nuclei (its templates come from the internet): one tech-detect result for -u.
+    "nuclei": "outpost-test/nuclei-fake:1",
 }
 
 
