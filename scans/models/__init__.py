@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from scans.models.assets import Asset
 from scans.models.findings import (
+    AcceptanceState,
     Finding,
     FindingEvent,
     FindingState,
@@ -25,6 +26,7 @@ from scans.models.scans import (
 )
 
 __all__ = [
+    "AcceptanceState",
     "SCAN_TERMINAL",
     "STEP_TERMINAL",
     "Artifact",
