@@ -67,13 +67,13 @@ class FindingData:
     references: list[str] = field(default_factory=list)  # http(s) URLs; others are dropped
     tags: list[str] = field(default_factory=list)
     cvss_v3_vector: str = ""  # "CVSS:3.1/AV:N/…", validated; the score is computed from it
-    cvss_v3_score: float | None = None  # base score 0–10 (from the vector when there is one)
+    cvss_v3_score: float | None = None  # base score 0-10 (from the vector when there is one)
     cvss_v4_vector: str = ""  # "CVSS:4.0/AV:N/…"
     cvss_v4_score: float | None = None
     cwe_ids: list[str] = field(default_factory=list)  # ["CWE-79"]
     vuln_ids: list[str] = field(default_factory=list)  # ["CVE-2024-1234", "GHSA-xxxx-xxxx-xxxx"]
-    epss_score: float | None = None  # probability of exploitation in 30 days, 0–1
-    epss_percentile: float | None = None  # 0–1
+    epss_score: float | None = None  # probability of exploitation in 30 days, 0-1
+    epss_percentile: float | None = None  # 0-1
     is_kev: bool = False  # listed in CISA's Known Exploited Vulnerabilities catalog
     has_fix: bool = False  # a fixed version or a patch exists (set from fixed_version if "")
 

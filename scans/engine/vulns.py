@@ -11,7 +11,7 @@ runs `finding_vulns_clean` on it whatever parser wrote it, so the table only eve
   next to a vector is not trusted over the vector); v2 vectors are not kept (no version prefix,
   and v2 scores are not comparable);
 - CWE ids as `CWE-<n>`, CVE ids upper-case, GHSA ids as `GHSA-xxxx-xxxx-xxxx`;
-- EPSS probability and percentile within 0–1;
+- EPSS probability and percentile within 0-1;
 - references as distinct texts; only http(s) URLs among them become links (never `javascript:`
   or `data:`), the others (an advisory id) are shown as text;
 - `has_fix` true whenever a fixed version is known.
@@ -100,7 +100,7 @@ def cvss_fill(finding: FindingData, vectors: Iterable[Any]) -> FindingData:
 
 
 def cvss_rating(score: float | None) -> str:
-    """ "Critical" (9.0–10), "High", "Medium", "Low" (0.1–3.9), "None" (0); "" without a score."""
+    """ "Critical" (9.0-10), "High", "Medium", "Low" (0.1-3.9), "None" (0); "" without a score."""
     if score is None:
         return ""
     for floor, rating in RATINGS:
@@ -110,7 +110,7 @@ def cvss_rating(score: float | None) -> str:
 
 
 def score_or_none(value: Any) -> float | None:
-    """A 0–10 score rounded to one decimal, or None when it is not one."""
+    """A 0-10 score rounded to one decimal, or None when it is not one."""
     try:
         score = round(float(str(value).strip()), 1)
     except (TypeError, ValueError):
@@ -190,7 +190,7 @@ def references_clean(values: Iterable[Any]) -> list[str]:
 
 
 def probability(value: Any) -> float | None:
-    """A probability within 0–1 from 0.97, "0.97" or "97%"; None otherwise."""
+    """A probability within 0-1 from 0.97, "0.97" or "97%"; None otherwise."""
     text = str(value if value is not None else "").strip()
     percent = text.endswith("%")
     try:
@@ -204,8 +204,8 @@ def probability(value: Any) -> float | None:
 
 def finding_vulns_clean(finding: FindingData) -> FindingData:
     """Check the structured fields of a finding before it is stored (in place): vectors parsed
-    and scored by the library (an invalid one is dropped with its score), scores within 0–10,
-    ids normalized, probabilities within 0–1, references distinct, `has_fix` set when a fixed
+    and scored by the library (an invalid one is dropped with its score), scores within 0-10,
+    ids normalized, probabilities within 0-1, references distinct, `has_fix` set when a fixed
     version is known."""
     if finding.cvss_v3_vector:
         parsed = cvss_parse(finding.cvss_v3_vector)
@@ -233,7 +233,9 @@ def finding_vulns_clean(finding: FindingData) -> FindingData:
         finding.epss_percentile = probability(finding.epss_percentile)
     refs = finding.references
     if refs and (
-        len(refs) > REFERENCES_MAX or not all(type(r) is str and 0 < len(r) <= 2000 for r in refs)
+        len(refs) > REFERENCES_MAX
+        or len(set(refs)) != len(refs)
+        or not all(type(r) is str and 0 < len(r) <= 2000 for r in refs)
     ):
         finding.references = references_clean(refs)
     finding.is_kev = bool(finding.is_kev)

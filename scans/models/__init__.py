@@ -26,9 +26,9 @@ from scans.models.scans import (
 )
 
 __all__ = [
-    "AcceptanceState",
     "SCAN_TERMINAL",
     "STEP_TERMINAL",
+    "AcceptanceState",
     "Artifact",
     "Asset",
     "Finding",

@@ -94,7 +94,7 @@ class Finding(models.Model):
     )
     cwe_ids = models.JSONField(default=list, blank=True, help_text='["CWE-79", …]')
     vuln_ids = models.JSONField(default=list, blank=True, help_text="CVE and GHSA ids")
-    epss_score = models.FloatField(null=True, blank=True, help_text="EPSS probability, 0–1")
+    epss_score = models.FloatField(null=True, blank=True, help_text="EPSS probability, 0-1")
     epss_percentile = models.FloatField(null=True, blank=True)
     is_kev = models.BooleanField(default=False, help_text="In CISA's Known Exploited list")
     has_fix = models.BooleanField(default=False, help_text="A fixed version or patch exists")
