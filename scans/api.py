@@ -30,6 +30,7 @@ from scans import services
 from scans.findings.api import FindingSerializer, FindingViewSet
 from scans.findings.diff import scan_diff
 from scans.findings.exports import scan_export_response, scan_findings_ordered
+from scans.findings.ownership import findings_decorate
 from scans.findings.text import scan_as_table
 from scans.imports.api import ImportToolsView, ScanImportView
 from scans.models import (
@@ -164,7 +165,8 @@ class ScanResultsSerializer(ScanDetailSerializer):
     @extend_schema_field(FindingSerializer(many=True))
     def get_results(self, scan: Scan) -> Any:
 
-        return FindingSerializer(scan_findings_ordered(scan), many=True).data
+        rows = findings_decorate(scan.team, list(scan_findings_ordered(scan)))
+        return FindingSerializer(rows, many=True).data
 
 
 class ScanDiffSerializer(serializers.Serializer):
@@ -188,7 +190,7 @@ def _diff_response(scan: Scan) -> dict[str, Any]:
             .annotate(rank=severity_rank_expression())
             .order_by("-rank", "title")
         )
-        return list(FindingSerializer(qs, many=True).data)
+        return list(FindingSerializer(findings_decorate(scan.team, list(qs)), many=True).data)
 
     return {
         "scan": scan.pk,
@@ -370,7 +372,7 @@ class ScanViewSet(
                     {"severity": [f"One of {', '.join(Severity.values)}."]}
                 )
             qs = qs.filter(severity=severity)
-        page = self.paginate_queryset(qs)
+        page = findings_decorate(scan.team, list(self.paginate_queryset(qs) or []))
         return self.get_paginated_response(FindingSerializer(page, many=True).data)
 
     @extend_schema(

@@ -44,7 +44,12 @@ def test_triage_lowers_the_open_counts(
     open_findings_refresh(team.pk)
     ids = list(scan.findings.filter(severity__in=["high", "critical"]).values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
-        owner_api.post("/api/v1/findings/triage", {"ids": ids, "status": "accepted"}, format="json")
+        owner_api.post(
+            "/api/v1/findings/triage",
+            {"ids": ids, "status": "accepted", "comment": "compensating control",
+             "accepted_until": (timezone.now() + timedelta(days=30)).isoformat()},
+            format="json",
+        )  # fmt: skip
     counts = OpenFindingsDay.objects.get(team=team, day=timezone.localdate()).counts
     assert counts["high"] == counts["critical"] == 0
 
