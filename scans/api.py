@@ -27,10 +27,11 @@ from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
-from scans.findings.api import FindingSerializer, FindingViewSet
+from scans.findings.api import FindingViewSet
 from scans.findings.diff import scan_diff
 from scans.findings.exports import scan_export_response, scan_findings_ordered
 from scans.findings.ownership import findings_decorate
+from scans.findings.serializers import FindingSerializer
 from scans.findings.text import scan_as_table
 from scans.imports.api import ImportToolsView, ScanImportView
 from scans.models import (

@@ -3,21 +3,25 @@ many, by id; the status sticks to the fingerprint)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from accounts.http import role_of, team_of, user_of
 from accounts.models import Membership, Role
-from config.serializers import DetailSerializer, StrictSerializer
+from config.serializers import DetailSerializer
 from scans.findings.acceptance import AcceptanceRefused, acceptance_decide
+from scans.findings.groups import GROUPS_PAGE, finding_groups, group_fingerprints
 from scans.findings.ownership import finding_assign, findings_decorate
 from scans.findings.queries import (
     SORT_LABELS,
@@ -25,181 +29,24 @@ from scans.findings.queries import (
     FindingFilterForm,
     findings_for_team,
 )
-from scans.findings.triage import COMMENT_MAX, TRIAGE_MAX, finding_history, finding_triage
-from scans.models import Finding, FindingEvent, FindingState, Severity
+from scans.findings.serializers import (
+    AcceptanceDecisionSerializer,
+    AssignSerializer,
+    BulkAssignSerializer,
+    BulkTriageSerializer,
+    CountResultSerializer,
+    FindingDetailSerializer,
+    FindingGroupPageSerializer,
+    FindingListSerializer,
+    GroupAssignSerializer,
+    GroupTriageSerializer,
+    TriageResultSerializer,
+    TriageSerializer,
+)
+from scans.findings.triage import TRIAGE_MAX, finding_triage
+from scans.models import Finding, Severity
 
 ERRORS = {s: DetailSerializer for s in (400, 401, 403, 404)}
-
-
-class FindingAssigneeSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.EmailField()
-
-
-class FindingSerializer(serializers.ModelSerializer):
-    """A finding with its structured vulnerability fields and, from its triage state, its owner
-    and deadline (the views call scans.findings.ownership.findings_decorate first)."""
-
-    scan: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
-        read_only=True
-    )
-    cvss_score = serializers.FloatField(
-        read_only=True, allow_null=True, help_text="v4.0 base score when known, else v3.x"
-    )
-    cvss_severity = serializers.CharField(
-        read_only=True, help_text="CVSS rating of cvss_score (None…Critical); empty without one"
-    )
-    assignee = serializers.SerializerMethodField()
-    due_at = serializers.SerializerMethodField(
-        help_text="First seen + the team's SLA days for the severity (null: no deadline)"
-    )
-    sla_breached = serializers.SerializerMethodField(help_text="Open and past its due date")
-    sla_state = serializers.SerializerMethodField(help_text="overdue, due_soon or empty")
-    acceptance = serializers.SerializerMethodField(
-        help_text="pending (waiting for an owner), approved, or empty"
-    )
-    accepted_until = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Finding
-        fields = [
-            "id", "scan", "tool", "severity", "title", "description", "remediation", "rule_id",
-            "component", "version", "fixed_version", "has_fix", "location", "item", "evidence",
-            "references", "tags", "cvss_v3_vector", "cvss_v3_score", "cvss_v4_vector",
-            "cvss_v4_score", "cvss_score", "cvss_severity", "cwe_ids", "vuln_ids", "epss_score",
-            "epss_percentile", "is_kev", "fingerprint", "status", "first_seen_at", "last_seen_at",
-            "assignee", "due_at", "sla_breached", "sla_state", "acceptance", "accepted_until",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-    @extend_schema_field(FindingAssigneeSerializer(allow_null=True))
-    def get_assignee(self, obj: Finding) -> dict[str, Any] | None:
-        user = getattr(obj, "assignee", None)
-        return {"id": user.pk, "email": user.email} if user is not None else None
-
-    @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_due_at(self, obj: Finding) -> Any:
-        due = getattr(obj, "due_at", None)
-        return due.isoformat() if due else None
-
-    @extend_schema_field(OpenApiTypes.BOOL)
-    def get_sla_breached(self, obj: Finding) -> bool:
-        return getattr(obj, "sla_state", "") == "overdue"
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_sla_state(self, obj: Finding) -> str:
-        return str(getattr(obj, "sla_state", ""))
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_acceptance(self, obj: Finding) -> str:
-        return str(getattr(obj, "acceptance", ""))
-
-    @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_accepted_until(self, obj: Finding) -> Any:
-        until = getattr(obj, "accepted_until", None)
-        return until.isoformat() if until else None
-
-
-class FindingListSerializer(FindingSerializer):
-    workflow_name = serializers.CharField(source="scan.workflow_name", read_only=True)
-
-    class Meta(FindingSerializer.Meta):
-        fields = [*FindingSerializer.Meta.fields, "workflow_name", "is_latest", "created_at"]
-        read_only_fields = fields
-
-
-class FindingEventSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(
-        read_only=True,
-        help_text="triage (a person), reopened (seen again), auto_fixed (not seen again)",
-    )
-    user = serializers.EmailField(source="user.email", read_only=True, default=None)
-    scan = serializers.PrimaryKeyRelatedField(read_only=True)  # type: ignore[var-annotated]
-
-    class Meta:
-        model = FindingEvent
-        fields = ["id", "created_at", "kind", "from_status", "to_status", "comment", "user", "scan"]
-        read_only_fields = fields
-
-
-class FindingDetailSerializer(FindingListSerializer):
-    comment = serializers.SerializerMethodField()
-    accept_reason = serializers.SerializerMethodField(help_text="Why the risk is accepted")
-    history = serializers.SerializerMethodField()
-
-    class Meta(FindingListSerializer.Meta):
-        fields = [*FindingListSerializer.Meta.fields, "comment", "accept_reason", "history"]
-        read_only_fields = fields
-
-    def _state(self, obj: Finding) -> FindingState | None:
-        return FindingState.objects.filter(team_id=obj.team_id, fingerprint=obj.fingerprint).first()
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_comment(self, obj: Finding) -> str:
-        state = self._state(obj)
-        return state.comment if state else ""
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_accept_reason(self, obj: Finding) -> str:
-        return str(getattr(obj, "accept_reason", ""))
-
-    @extend_schema_field(FindingEventSerializer(many=True))
-    def get_history(self, obj: Finding) -> list[dict[str, Any]]:
-        events = finding_history(team=obj.team, fingerprint=obj.fingerprint)
-        return list(FindingEventSerializer(events, many=True).data)
-
-
-class TriageSerializer(StrictSerializer):
-    status = serializers.ChoiceField(choices=Finding.Status.choices)
-    comment = serializers.CharField(
-        required=False, allow_blank=True, max_length=COMMENT_MAX,
-        help_text="Why; required for `accepted` (the acceptance's reason)",
-    )  # fmt: skip
-    accepted_until = serializers.DateTimeField(
-        required=False, help_text="Required for `accepted`: when the acceptance ends (≤ 365 days)"
-    )
-
-
-class BulkTriageSerializer(TriageSerializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=TRIAGE_MAX,
-        help_text=f"Finding ids (at most {TRIAGE_MAX}); every occurrence of each finding changes.",
-    )  # fmt: skip
-
-
-class TriageResultSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    requested = serializers.IntegerField(help_text="Distinct findings (fingerprints) asked for")
-    changed = serializers.IntegerField()
-    pending = serializers.IntegerField(
-        help_text="Acceptances of critical/high findings waiting for an owner's approval"
-    )
-    not_found = serializers.ListField(child=serializers.IntegerField())
-
-
-class AssignSerializer(StrictSerializer):
-    assignee = serializers.IntegerField(
-        min_value=1, allow_null=True, help_text="A team member's user id; null unassigns"
-    )
-
-
-class BulkAssignSerializer(AssignSerializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=TRIAGE_MAX
-    )
-
-
-class AcceptanceDecisionSerializer(StrictSerializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=TRIAGE_MAX
-    )
-    approve = serializers.BooleanField(help_text="true approves, false refuses")
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=COMMENT_MAX)
-
-
-class CountResultSerializer(serializers.Serializer):
-    changed = serializers.IntegerField()
-    not_found = serializers.ListField(child=serializers.IntegerField())
 
 
 def fingerprints_by_id(team: Any, ids: list[int]) -> dict[int, str]:
@@ -287,7 +134,8 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     pagination_class = CappedPagination
     action_roles = {
         "triage": Role.ANALYST, "bulk_triage": Role.ANALYST, "assign": Role.ANALYST,
-        "bulk_assign": Role.ANALYST, "acceptance": Role.OWNER,
+        "bulk_assign": Role.ANALYST, "acceptance": Role.OWNER, "groups_triage": Role.ANALYST,
+        "groups_assign": Role.ANALYST,
     }  # fmt: skip
 
     def get_queryset(self) -> QuerySet[Finding]:
@@ -419,3 +267,106 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             approve=body.validated_data["approve"], comment=body.validated_data.get("comment", ""),
         )  # fmt: skip
         return Response({"changed": changed, "not_found": [pk for pk in ids if pk not in found]})
+
+    def _where(self, request: Request, params: Any) -> dict[str, Any]:
+        if isinstance(params, dict):  # a JSON body's `where`: values or lists of values
+            query = QueryDict(mutable=True)
+            for key, value in params.items():
+                query.setlist(
+                    str(key), [str(v) for v in (value if isinstance(value, list) else [value])]
+                )
+            params = query
+        form = FindingFilterForm(params)
+        if not form.is_valid():
+            raise serializers.ValidationError(form.errors.get_json_data())
+        return form.filters()
+
+    @extend_schema(
+        summary="Findings grouped by rule / CVE (packages, assets, worst severity, fix), worst "
+        "first, under the list's filters; paginated without a total",
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int, description=f"Groups per page (≤ 200, {GROUPS_PAGE} by default)"),
+        ],
+        responses={200: FindingGroupPageSerializer, **ERRORS},
+    )  # fmt: skip
+    @action(detail=False, methods=["get"], url_path="groups")
+    def groups(self, request: Request) -> Response:
+        filters = self._where(request, request.query_params)
+        page_no = _positive(request.query_params.get("page"), "page", 1)
+        size = min(_positive(request.query_params.get("page_size"), "page_size", GROUPS_PAGE), 200)
+        page = finding_groups(
+            team_of(request), user=request.user, page=page_no, size=size, **filters
+        )
+
+        def link(number: int) -> str:
+            return request.build_absolute_uri(
+                replace_query_param(request.get_full_path(), "page", number)
+            )
+
+        return Response(
+            {
+                "page": page.number,
+                "next": link(page.number + 1) if page.has_next else None,
+                "previous": link(page.number - 1) if page.has_previous else None,
+                "results": [{**asdict(g), "has_fix": g.has_fix} for g in page.groups],
+            }
+        )
+
+    def _group_fingerprints(self, request: Request, data: dict[str, Any]) -> list[str]:
+        where = self._where(request, data.get("where") or {})
+        try:
+            return group_fingerprints(
+                team_of(request), rule_ids=data["rule_ids"], user=request.user, **where
+            )
+        except ValueError as exc:
+            raise serializers.ValidationError({"rule_ids": [str(exc)]}) from None
+
+    @extend_schema(
+        operation_id="findings_groups_triage",
+        summary="Triage whole groups: every finding of these rule ids matching `where`",
+        request=GroupTriageSerializer,
+        responses={200: TriageResultSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="groups/triage")
+    def groups_triage(self, request: Request) -> Response:
+        body = GroupTriageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = triage_apply(
+            request, self._group_fingerprints(request, body.validated_data), body.validated_data
+        )
+        return Response(
+            {"status": result.status, "requested": result.requested, "changed": result.changed,
+             "pending": result.pending, "not_found": []}
+        )  # fmt: skip
+
+    @extend_schema(
+        operation_id="findings_groups_assign",
+        summary="Assign whole groups to a team member (who is e-mailed)",
+        request=GroupAssignSerializer,
+        responses={200: CountResultSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="groups/assign")
+    def groups_assign(self, request: Request) -> Response:
+        body = GroupAssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        team = team_of(request)
+        assignee = assignee_of(team, body.validated_data["assignee"])
+        changed = finding_assign(
+            team=team, fingerprints=self._group_fingerprints(request, body.validated_data),
+            assignee=assignee, user=user_of(request),
+        )  # fmt: skip
+        return Response({"changed": changed, "not_found": []})
+
+
+def _positive(raw: Any, name: str, default: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise serializers.ValidationError({name: ["Must be a positive integer."]}) from None
+    if value < 1:
+        raise serializers.ValidationError({name: ["Must be a positive integer."]})
+    return value

@@ -232,8 +232,11 @@ class FindingState(models.Model):
     # Risk acceptance (scans.findings.acceptance): why, until when, and for critical and high
     # findings the owner who approved it. "pending": asked for, waiting for an owner (the status
     # stays open meanwhile); "approved": in force (status accepted) until `accepted_until`.
-    acceptance = models.CharField(max_length=8, blank=True, choices=AcceptanceState.choices)
-    accept_reason = models.TextField(blank=True)
+    # Database defaults: config.bulkwrite.finding_states_upsert inserts states in SQL.
+    acceptance = models.CharField(
+        max_length=8, blank=True, choices=AcceptanceState.choices, db_default=""
+    )
+    accept_reason = models.TextField(blank=True, db_default="")
     accepted_until = models.DateTimeField(null=True, blank=True)
     accept_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
