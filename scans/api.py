@@ -304,16 +304,23 @@ class ScanViewSet(
             findings = scan.findings.annotate(rank=severity_rank_expression()).order_by(
                 "-rank", "title"
             )
-            return HttpResponse(
+            response = HttpResponse(
                 scan_as_table(scan, findings), content_type="text/plain; charset=utf-8"
             )
+            response["Content-Disposition"] = f'attachment; filename="outpost-scan-{scan.pk}.txt"'
+            return response
         if fmt in ("csv", "sarif"):
             return scan_export_response(scan, fmt)
         if fmt != "json":
             raise serializers.ValidationError({"format": ["One of json, table, csv, sarif."]})
         if "format" in request.query_params:
             # Asked for by name, JSON is an export like the others: the scan with its results.
-            return Response(ScanResultsSerializer(scan).data)
+            return Response(
+                ScanResultsSerializer(scan).data,
+                headers={
+                    "Content-Disposition": f'attachment; filename="outpost-scan-{scan.pk}.json"'
+                },
+            )
         return Response(ScanDetailSerializer(scan).data)
 
     @extend_schema(

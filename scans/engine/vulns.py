@@ -144,6 +144,15 @@ def cwe_url(cwe: str) -> str:
     return f"https://cwe.mitre.org/data/definitions/{normalized[4:]}.html" if normalized else ""
 
 
+def vuln_url(vuln_id: str) -> str:
+    """The public advisory page of a CVE (NVD) or GHSA (GitHub) id; "" for anything else."""
+    if re.fullmatch(r"CVE-\d{4}-\d{4,}", vuln_id):
+        return f"https://nvd.nist.gov/vuln/detail/{vuln_id}"
+    if re.fullmatch(r"GHSA(-[0-9a-z]{4}){3}", vuln_id):
+        return f"https://github.com/advisories/{vuln_id}"
+    return ""
+
+
 def vuln_ids_in(values: Iterable[Any]) -> list[str]:
     """The CVE and GHSA ids found in `values` (ids, or texts and URLs that name them), distinct,
     CVE ids upper-case and GHSA ids as GitHub writes them (`GHSA-` and lower-case groups)."""

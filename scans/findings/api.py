@@ -124,7 +124,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("cwe", str, description="CWE id, e.g. CWE-79"),
     OpenApiParameter("assignee", str, description="A member's user id, `me` or `none`"),
     OpenApiParameter("due", str, enum=["overdue", "due_soon"]),
-    OpenApiParameter("diff", str, enum=["new", "fixed", "still_open"], description="With `scan`: against the previous scan"),
+    OpenApiParameter("diff", str, enum=["new", "fixed", "still_open", "triaged"], description="With `scan`: against the previous scan"),
     OpenApiParameter("sort", str, enum=list(SORT_LABELS)),
 ]  # fmt: skip
 

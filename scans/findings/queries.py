@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -50,7 +50,10 @@ SORT_LABELS = {
 }
 YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
 DUE_CHOICES = [("", "Any"), ("overdue", "Overdue"), ("due_soon", "Due within 7 days")]
-DIFF_CHOICES = [("new", "New"), ("fixed", "Fixed"), ("still_open", "Still open")]
+DIFF_CHOICES = [
+    ("new", "New"), ("fixed", "Fixed"), ("still_open", "Still open"),
+    ("triaged", "Accepted or false positive"),
+]  # fmt: skip
 
 
 def _yes_no(value: Any) -> bool | None:
@@ -224,7 +227,10 @@ def _diff_filter(team: Team, qs: QuerySet[Finding], scan_id: int, which: str) ->
         else Finding.objects.none().values("fingerprint")
     )
     if which == "new":
-        return qs.exclude(fingerprint__in=before) if previous is not None else qs
+        new = qs.exclude(fingerprint__in=before) if previous is not None else qs
+        return new.filter(status=Finding.Status.OPEN)
+    if which == "triaged":
+        return qs.filter(status__in=[Finding.Status.ACCEPTED, Finding.Status.FALSE_POSITIVE])
     return qs.filter(fingerprint__in=before, status=Finding.Status.OPEN)
 
 
@@ -266,3 +272,16 @@ class CappedPaginator(Paginator):
         if hits == 0 and not self.allow_empty_first_page:
             return 0
         return max(1, -(-hits // self.per_page))
+
+
+def scan_open_counts(scan: Scan) -> dict[str, int]:
+    """The scan's open findings by severity (accepted and false-positive ones are not open), read
+    through the (scan, severity_rank, id) index."""
+    rows = (
+        Finding.objects.filter(scan=scan, status=Finding.Status.OPEN)
+        .values_list("severity")
+        .annotate(n=Count("id"))
+        .values_list("severity", "n")
+    )
+    found = dict(rows)
+    return {s: int(found.get(s, 0)) for s in Severity.values}

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Team
 from scans.engine.runtime import FindingData
-from scans.engine.vulns import cvss_rating, cwe_url, is_web_url
+from scans.engine.vulns import cvss_rating, cwe_url, is_web_url, vuln_url
 from scans.models.scans import Scan, ScanStep
 
 
@@ -190,6 +190,16 @@ class Finding(models.Model):
     def web_references(self) -> list[str]:
         """The references that can be links (http and https only: never javascript: or data:)."""
         return [r for r in self.references or [] if is_web_url(r)]
+
+    @property
+    def vuln_links(self) -> list[tuple[str, str]]:
+        """(CVE or GHSA id, its advisory page) for each id."""
+        return [(v, vuln_url(v)) for v in self.vuln_ids or []]
+
+    @property
+    def references_shown(self) -> list[tuple[str, bool]]:
+        """(reference, whether it is an http(s) link) for each reference."""
+        return [(str(r), is_web_url(r)) for r in self.references or []]
 
     @property
     def cwe_links(self) -> list[tuple[str, str]]:
