@@ -96,6 +96,7 @@ class DeliveryEvent(models.TextChoices):
     WORKFLOW = "workflow", "Workflow alert node"
     MANUAL = "manual", "Sent on demand"
     SCHEDULE_FAILED = "schedule_failed", "Scheduled scan could not start"
+    ACCEPTANCE_EXPIRED = "acceptance_expired", "Accepted risks expired"
 
 
 class Delivery(models.Model):
@@ -146,6 +147,7 @@ class RuleEvent(models.TextChoices):
     SCAN_COMPLETED = "scan_completed", "Scan completed"
     SCAN_FAILED = "scan_failed", "Scan failed"
     NEW_FINDING = "new_finding", "New finding"
+    ACCEPTANCE_EXPIRED = "acceptance_expired", "Accepted risk expired (the finding reopens)"
 
 
 class NotificationRule(models.Model):

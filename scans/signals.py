@@ -5,8 +5,9 @@
   team member by someone else (the assignee is told).
 - `acceptance_requested(team_id, fingerprints, user_id)`: an analyst asked to accept critical or
   high findings; the team's owners are asked to approve.
-- `acceptances_expired(team_id, fingerprints)`: accepted findings reopened because their
-  acceptance ended (the team and the people who accepted them are told).
+- `acceptances_expired(team_id, fingerprints, user_ids)`: accepted findings reopened because their
+  acceptance ended (the team, the people who asked for and approved them, and their assignees
+  are told).
 
 All are sent after the transaction that made the change commits.
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.core.cache import cache
 
 from scans.engine import reaper, step
+from scans.findings import acceptance
 from scans.reports import dashboard, pdf
 
 
@@ -31,3 +32,9 @@ def open_findings_refresh(team_id: int) -> str:
     cache.delete(f"open-findings-refresh:{team_id}")
     row = dashboard.open_findings_refresh(team_id)
     return f"team {team_id}: {row.total if row else 'gone'} open"
+
+
+def acceptances_expire() -> str:
+    """Every minute: reopen the findings whose risk acceptance ended
+    (scans.findings.acceptance)."""
+    return f"{acceptance.acceptances_expire()} reopened"

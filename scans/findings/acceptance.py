@@ -15,6 +15,7 @@ dashboard, the metrics nor in the PDF.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -228,6 +229,7 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
         if team is None:
             continue
         reopened: list[str] = []
+        people: set[int] = set()  # who asked for and approved the acceptances: they are told
         with transaction.atomic():
             for states in states_locked(team=team, fingerprints=fps):
                 ended = [
@@ -241,6 +243,11 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
                     if state.acceptance == AcceptanceState.APPROVED:
                         state.status = Status.OPEN
                         reopened.append(state.fingerprint)
+                        people.update(
+                            i
+                            for i in (state.accept_requested_by_id, state.accept_approved_by_id)
+                            if i
+                        )
                     acceptance_clear(state)
                     state.updated_at = now
                     events.append(
@@ -262,12 +269,14 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
                     detail={"findings": len(reopened)},
                 )  # fmt: skip
                 transaction.on_commit(
-                    lambda team_id=team.pk, fps=list(reopened): _expired_tell(team_id, fps)
+                    functools.partial(_expired_tell, team.pk, list(reopened), sorted(people))
                 )
         reopened_total += len(reopened)
     return reopened_total
 
 
-def _expired_tell(team_id: int, fingerprints: list[str]) -> None:
+def _expired_tell(team_id: int, fingerprints: list[str], user_ids: list[int]) -> None:
     open_findings_refresh_soon(team_id)
-    acceptances_expired.send(sender=None, team_id=team_id, fingerprints=fingerprints)
+    acceptances_expired.send(
+        sender=None, team_id=team_id, fingerprints=fingerprints, user_ids=user_ids
+    )
