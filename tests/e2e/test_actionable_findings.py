@@ -13,10 +13,10 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -180,7 +180,7 @@ def test_grouping_accepting_assigning_and_the_acceptance_expiring(
     with page.expect_download() as download:
         page.get_by_role("link", name="JSON", exact=True).click()
     assert download.value.suggested_filename == f"outpost-scan-{scan.pk}.json"
-    exported = json.loads(open(download.value.path(), encoding="utf-8").read())
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert len(exported["results"]) == scan.findings.count()
     _fits(screenshot(page, "scan-tiles"))
 
