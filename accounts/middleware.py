@@ -65,7 +65,7 @@ class RequestContextMiddleware:
                 # Written when the server closes the response, after the client has its answer:
                 # the audit INSERT is no longer part of every API call's latency.
                 duration_ms = (time.perf_counter() - started) * 1000
-                response._resource_closers.append(
+                response._resource_closers.append(  # type: ignore[attr-defined]
                     functools.partial(self._audit_in, ctx, request, response, duration_ms)
                 )
             return response

@@ -138,11 +138,13 @@ def acceptance_request_notify(team_id: int, fingerprints: list[str], user_id: in
     team = Team.objects.filter(pk=team_id).first()
     if team is None:
         return "team gone"
-    owners = list(
-        Membership.objects.filter(team=team, role=Role.OWNER, user__is_active=True)
-        .exclude(user_id=user_id)
-        .values_list("user__email", flat=True)
-    )
+    owners = [
+        email
+        for member_id, email in Membership.objects.filter(
+            team=team, role=Role.OWNER, user__is_active=True
+        ).values_list("user_id", "user__email")
+        if member_id != user_id  # who asked does not approve their own request
+    ]
     findings = _latest_findings(team_id, fingerprints)
     if not owners or not findings:
         return "nobody to ask"

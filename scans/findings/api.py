@@ -314,7 +314,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             }
         )
 
-    def _group_fingerprints(self, request: Request, data: dict[str, Any]) -> list[str]:
+    def _group_fingerprints(self, request: Request, data: dict[str, Any]) -> Any:
         where = self._where(request, data.get("where") or {})
         try:
             return group_fingerprints(

@@ -28,9 +28,9 @@ class TriageForm(forms.Form):
     def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         members = team_members(team)
-        self.fields["assignee"].choices = [("", "Nobody (unassign)")] + [
-            (str(m.pk), m.email) for m in members
-        ]
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.ChoiceField)
+        assignee.choices = [("", "Nobody (unassign)")] + [(str(m.pk), m.email) for m in members]
         self.members = {str(m.pk): m for m in members}
 
     def clean(self) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def _band_keys(base: QuerySet[Finding], rank: int, limit: int) -> list[str]:
 
 def _page_keys(base: QuerySet[Finding], *, offset: int, size: int) -> list[str]:
     """The rule ids of groups offset … offset+size (worst severity first, then rule id)."""
-    skip, keys = offset, []
+    skip, keys = offset, list[str]()
     for rank in sorted(RANK_SEVERITY, reverse=True):
         need = size - len(keys)
         if need <= 0:

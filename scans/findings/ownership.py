@@ -11,7 +11,7 @@ fixed ones have nothing left to do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,11 +63,12 @@ def sla_q(*, sla_days: dict[str, int], which: str, now: datetime) -> Q:
     return Q(status=Finding.Status.OPEN) & branches
 
 
-def findings_decorate(team: Team, findings: Sequence[Finding]) -> Sequence[Finding]:
+def findings_decorate(team: Team, findings: Iterable[Finding]) -> list[Finding]:
     """Give each finding its triage state's owner and deadline for display, in one query:
     `assignee` (a User or None), `due_at`, `sla_state`, `acceptance`, `accepted_until` and
     `accept_reason` (pages, API, exports)."""
-    fps = sorted({f.fingerprint for f in findings})
+    items = list(findings)  # a page's queryset: evaluated once, its objects decorated
+    fps = sorted({f.fingerprint for f in items})
     states: dict[str, FindingState] = {}
     for chunk in chunks(fps):
         for state in (
@@ -81,18 +82,18 @@ def findings_decorate(team: Team, findings: Sequence[Finding]) -> Sequence[Findi
             states[state.fingerprint] = state
     sla = team.sla_days
     now = timezone.now()
-    for finding in findings:
-        state = states.get(finding.fingerprint)
+    for finding in items:
+        found = states.get(finding.fingerprint)
         due = sla_due_at(
             first_seen_at=finding.first_seen_at, severity=finding.severity, sla_days=sla
         )
-        finding.assignee = state.assignee if state else None  # type: ignore[attr-defined]
+        finding.assignee = found.assignee if found else None  # type: ignore[attr-defined]
         finding.due_at = due  # type: ignore[attr-defined]
         finding.sla_state = sla_state(due_at=due, status=finding.status, now=now)  # type: ignore[attr-defined]
-        finding.acceptance = state.acceptance if state else ""  # type: ignore[attr-defined]
-        finding.accepted_until = state.accepted_until if state else None  # type: ignore[attr-defined]
-        finding.accept_reason = state.accept_reason if state else ""  # type: ignore[attr-defined]
-    return findings
+        finding.acceptance = found.acceptance if found else ""  # type: ignore[attr-defined]
+        finding.accepted_until = found.accepted_until if found else None  # type: ignore[attr-defined]
+        finding.accept_reason = found.accept_reason if found else ""  # type: ignore[attr-defined]
+    return items
 
 
 def team_members(team: Team) -> list[User]:

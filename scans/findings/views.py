@@ -66,7 +66,8 @@ def _list_context(request: TeamHttpRequest, params: QueryDict) -> dict[str, Any]
         "accept_max_days": ACCEPT_MAX_DAYS,
     }
     if grouped:
-        page_no = int(params["page"]) if str(params.get("page", "")).isdigit() else 1
+        raw_page = str(params.get("page", ""))
+        page_no = int(raw_page) if raw_page.isdigit() else 1
         context["groups"] = finding_groups(team, user=request.user, page=page_no, **filters)
         return context
     paginator = CappedPaginator(findings_for_team(team, user=request.user, **filters), PAGE_SIZE)
@@ -135,7 +136,7 @@ def finding_bulk_triage(request: TeamHttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
     if not form.is_valid():
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(str(e) for e in errors))
     elif not fingerprints:
         messages.error(request, "Select at least one finding or group.")
     elif form.cleaned_data["action"] == "assign":

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.conf import settings
@@ -284,7 +284,7 @@ def test_the_audit_row_of_an_api_call_is_written_after_the_answer(
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        response = WSGIHandler()(environ, lambda status, headers: started.append(status))
+        response = WSGIHandler()(environ, cast(Any, lambda status, headers: started.append(status)))
         body = b"".join(response)
         assert started == ["200 OK"] and b"email" in body
         assert AuditEvent.objects.filter(action="api.request").count() == before

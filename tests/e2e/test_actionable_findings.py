@@ -156,7 +156,9 @@ def test_grouping_accepting_assigning_and_the_acceptance_expiring(
         m for m in mailoutbox if m.to == ["bob@example.test"] and "assigned to you" in m.subject
     ]
     _fits(screenshot(page, "finding-detail-owned"))
-    page.goto(f"/findings/{Finding.objects.filter(scan=scan, rule_id=CVE).first().pk}/")
+    grouped = Finding.objects.filter(scan=scan, rule_id=CVE).first()
+    assert grouped is not None
+    page.goto(f"/findings/{grouped.pk}/")
     facts = page.inner_text("dl.facts")
     assert (
         "CVSS v3.x" in facts

@@ -78,7 +78,13 @@ def test_the_postgresql_skip_scan_pages_through_the_same_groups_as_group_by(
 ) -> None:
     make_scan(realistic_findings(1500, rules=90))
     assert connection.vendor == "postgresql"
-    for filters in ({}, {"status": ["open"]}, {"severity": ["high", "low"]}, {"q": "Open port"}):
+    cases: list[dict[str, Any]] = [
+        {},
+        {"status": ["open"]},
+        {"severity": ["high", "low"]},
+        {"q": "Open port"},
+    ]
+    for filters in cases:
         walked: list[tuple[str, str, int]] = []
         page_no = 1
         while True:
