@@ -107,8 +107,9 @@ def _compiled(qs: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
-def _band_keys(base: QuerySet[Finding], rank: int, limit: int) -> list[str]:
-    """Up to `limit` distinct rule ids, in order, whose worst severity among `base` is `rank`."""
+def _band_keys(base: QuerySet[Finding], rank: int, higher: list[int], limit: int) -> list[str]:
+    """Up to `limit` distinct rule ids, in order, with a finding of `rank` among `base` and none
+    of the `higher` ranks."""
     here = base.filter(severity_rank=rank)
     first_sql, first_params = _compiled(here.order_by("rule_id").values("rule_id")[:1])
     next_sql, next_params = _compiled(
@@ -116,9 +117,8 @@ def _band_keys(base: QuerySet[Finding], rank: int, limit: int) -> list[str]:
         .order_by("rule_id")
         .values("rule_id")[:1]
     )
-    higher_sql, higher_params = _compiled(
-        base.filter(rule_id=RawSQL("band.rule_id", ()), severity_rank__gt=rank).values("id")[:1]
-    )
+    worse = base.filter(rule_id=RawSQL("band.rule_id", ()), severity_rank__in=higher or [-1])
+    higher_sql, higher_params = _compiled(worse.values("id")[:1])
     # The parts are the ORM's compiled SQL: every value in them stays a query parameter.
     sql = (
         f"WITH RECURSIVE band(rule_id) AS (({first_sql}) UNION ALL "  # noqa: S608  ORM-compiled, values are parameters
@@ -131,14 +131,16 @@ def _band_keys(base: QuerySet[Finding], rank: int, limit: int) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _page_keys(base: QuerySet[Finding], *, offset: int, size: int) -> list[str]:
-    """The rule ids of groups offset … offset+size (worst severity first, then rule id)."""
+def _page_keys(base: QuerySet[Finding], ranks: list[int], *, offset: int, size: int) -> list[str]:
+    """The rule ids of groups offset … offset+size (worst severity first, then rule id), among
+    the findings of `base` whose severity rank is in `ranks`."""
     skip, keys = offset, list[str]()
-    for rank in sorted(RANK_SEVERITY, reverse=True):
+    ranks = sorted(ranks, reverse=True)
+    for index, rank in enumerate(ranks):
         need = size - len(keys)
         if need <= 0:
             break
-        band = _band_keys(base, rank, skip + need)
+        band = _band_keys(base, rank, ranks[:index], skip + need)
         if len(band) <= skip:
             skip -= len(band)
             continue
@@ -159,7 +161,12 @@ def finding_groups(
     sla = team.sla_days
     offset = (page - 1) * size
     if connections[base.db].vendor == "postgresql":
-        keys = _page_keys(base, offset=offset, size=size + 1)
+        # The walk takes the severity filter as its bands: a severity filter on top of each
+        # band's own rank made the planner misjudge how many rows a probe reads.
+        severities = filters.pop("severity", None) or list(SEVERITIES)
+        ranks = [rank for rank, name in RANK_SEVERITY.items() if name in severities]
+        walk = findings_for_team(team, user=user, **filters).order_by()
+        keys = _page_keys(walk, ranks, offset=offset, size=size + 1)
         rows = list(_aggregate(base.filter(rule_id__in=keys), sla_days=sla, now=now))
         order = {key: index for index, key in enumerate(keys)}
         rows.sort(key=lambda row: order[row["rule_id"]])
