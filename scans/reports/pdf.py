@@ -235,7 +235,7 @@ def report_context(scan: Scan) -> dict[str, Any]:
 
 def vulnerability_line(f: Finding) -> str:
     """The structured fields of a finding as one readable line: "CVSS 9.8 Critical (3.1) · CWE-79 ·
-    CVE-2024-1234 · EPSS 97% · known exploited · fix: 1.2.3"."""
+    CVE-2024-1234 · EPSS 97% · known exploited (KEV)" ("" when it has none)."""
     parts = []
     if f.cvss_score is not None:
         version = "4.0" if f.cvss_v4_score is not None else (f.cvss_v3_vector[5:8] or "3.x")
@@ -246,9 +246,7 @@ def vulnerability_line(f: Finding) -> str:
         parts.append(f"EPSS {f.epss_score * 100:.0f}%")
     if f.is_kev:
         parts.append("known exploited (KEV)")
-    if f.fixed_version:
-        parts.append(f"fix: {f.fixed_version}")
-    elif f.has_fix:
+    if f.has_fix and not f.fixed_version:  # a fixed version is shown with the component
         parts.append("fix available")
     return " · ".join(parts)
 
