@@ -1,4 +1,6 @@
-"""`GET /health`: database, cache/broker and worker heartbeat; 200 when all are up, else 503."""
+"""`GET /health`: database, cache/broker and worker heartbeat; 200 when all are up, else 503.
+It also names the deployment (config.deployment), so an operator can tell which installation
+owns the tool containers labelled `outpost.deployment=<id>` on a shared Docker engine."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from config.deployment import deployment_id
 
 
 def _database() -> dict[str, object]:
@@ -52,12 +56,19 @@ def _workers() -> dict[str, object]:
     return {"ok": workers > 0, "clusters": len(clusters), "workers": workers}
 
 
+def _deployment() -> str | None:
+    try:
+        return deployment_id()
+    except Exception:  # the database is down: the "database" check says so
+        return None
+
+
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database(), "broker": _broker(), "workers": _workers()}
     healthy = all(bool(check["ok"]) for check in checks.values())
     return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
+        {"status": "ok" if healthy else "degraded", "deployment": _deployment(), "checks": checks},
         status=200 if healthy else 503,
     )

@@ -238,7 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.jsonbody.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -276,6 +276,9 @@ SPECTACULAR_SETTINGS = {
 # Bodies above this are refused with 413 before anything parses them.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# JSON bodies nested deeper than this are refused with 400 (config.jsonbody): the parser's
+# recursion would otherwise end in a RecursionError (a 500) inside the body limit.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 64)
 # Report uploads (scan import) have their own, larger limit.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 LARGE_BODY_PATHS = ["/api/v1/scans/import", "/scans/import"]
@@ -313,6 +316,13 @@ STEP_MAX_TIMEOUT_S = env_int("STEP_MAX_TIMEOUT_S", 3000)  # node configs are cap
 STEP_MAX_ATTEMPTS = env_int("STEP_MAX_ATTEMPTS", 3)
 STEP_HEARTBEAT_S = env_int("STEP_HEARTBEAT_S", 5)
 STEP_STALE_AFTER_S = env_int("STEP_STALE_AFTER_S", 60)  # the reaper acts on older heartbeats
+# Re-queues after a database/broker/Docker engine fault (5 s x 2^n apart, at most 5 min): ~5 min.
+STEP_INFRA_RETRIES = env_int("STEP_INFRA_RETRIES", 6)
+# The reaper hands a queued step to the broker again when it has waited this long past its due
+# time (the broker lost it: a Redis restart without persistence).
+STEP_LOST_QUEUED_AFTER_S = env_int("STEP_LOST_QUEUED_AFTER_S", 600)
+# The reaper leaves tool containers younger than this alone (a step claimed while it swept).
+REAPER_ORPHAN_MIN_AGE_S = env_int("REAPER_ORPHAN_MIN_AGE_S", 30)
 TOOL_OUTPUT_MAX_BYTES = env_int("TOOL_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)
 ARTIFACT_RETENTION_DAYS = env_int("ARTIFACT_RETENTION_DAYS", 30)
 # Where node types are declared (workflows.nodes): every module of these packages that defines
@@ -345,6 +355,14 @@ INTEGRATIONS_KEY = env_str("INTEGRATIONS_KEY", "")
 # Webhook URLs on loopback/private/link-local addresses (SSRF): allowed in development only.
 INTEGRATIONS_ALLOW_PRIVATE_URLS = env_bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", not IS_PRODUCTION)
 INTEGRATIONS_PROXY = env_str("INTEGRATIONS_PROXY", "")  # outbound HTTP(S) proxy for deliveries
+# Slack and Discord messages go only to these hosts (add an enterprise gateway or proxy's name).
+INTEGRATIONS_SLACK_HOSTS = env_list(
+    "INTEGRATIONS_SLACK_HOSTS", ["hooks.slack.com", "hooks.slack-gov.com"]
+)
+INTEGRATIONS_DISCORD_HOSTS = env_list(
+    "INTEGRATIONS_DISCORD_HOSTS",
+    ["discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"],
+)
 # Links in messages point here.
 PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DELIVERY_TIMEOUT_S = env_int("DELIVERY_TIMEOUT_S", 10)

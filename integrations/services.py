@@ -17,6 +17,7 @@ from accounts.audit import audit_record
 from accounts.models import Team, User
 from integrations.crypto import SecretUnreadable, secrets_encrypt, url_mask
 from integrations.delivery import delivery_create
+from integrations.kinds import kind_allowed_hosts
 from integrations.messages import message_for_test
 from integrations.models import (
     URL_KINDS,
@@ -72,11 +73,11 @@ def _clean_name(name: Any) -> str:
     return name
 
 
-def _clean_url(url: Any) -> str:
+def _clean_url(url: Any, kind: str) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValidationError({"webhook_url": ["The webhook URL is required."]})
     url = url.strip()
-    problem = url_problem(url)
+    problem = url_problem(url, allowed_hosts=kind_allowed_hosts(kind))
     if problem:
         raise ValidationError({"webhook_url": [f"The webhook URL {problem}."]})
     return url
@@ -148,7 +149,7 @@ def integration_create(
         team=team, kind=kind, name=_clean_name(name), is_enabled=bool(is_enabled), created_by=user
     )
     if kind in URL_KINDS:
-        secrets = {"url": _clean_url(webhook_url)}
+        secrets = {"url": _clean_url(webhook_url, kind)}
         if kind == IntegrationKind.WEBHOOK:
             secrets["signing_secret"] = _clean_secret(signing_secret)
         _store_secrets(integration, secrets)
@@ -191,7 +192,7 @@ def integration_update(
         except SecretUnreadable:
             secrets = {}
         if new_url is not None:
-            secrets["url"] = _clean_url(new_url)
+            secrets["url"] = _clean_url(new_url, integration.kind)
             changed.append("webhook_url")
         if new_secret is not None:
             if integration.kind != IntegrationKind.WEBHOOK:

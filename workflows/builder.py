@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.http import TeamHttpRequest
 from accounts.models import Role, role_at_least
 from accounts.permissions import team_role_required
+from config.jsonbody import JSONTooDeep, json_loads_bounded
 from workflows import services
 from workflows.forms import NodeConfigForm, WorkflowSettingsForm
 from workflows.graph import GraphError, graph_ordered, graph_validate
@@ -150,8 +151,10 @@ def builder_graph(request: TeamHttpRequest, pk: int) -> JsonResponse:
             {"detail": "Your role in this team does not allow changes."}, status=403
         )
     try:
-        body = json.loads(request.body or b"{}")
+        body = json_loads_bounded(request.body or b"{}")
         graph, revision = body["graph"], int(body["revision"])
+    except JSONTooDeep as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
     except (ValueError, KeyError, TypeError):
         return JsonResponse(
             {"detail": "Expected a JSON object with graph and revision."}, status=400

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
+from config.jsonbody import JSONTooDeep, json_depth_exceeds, json_loads_bounded, max_json_depth
 from workflows.graph import GraphError, graph_normalize, graph_ordered, graph_validate
 from workflows.models import Workflow, empty_graph
 from workflows.templates import template_get
@@ -278,10 +279,15 @@ def _parse(data: bytes | str, fmt: str) -> Any:
         raise WorkflowInvalid(fields={"file": ["Not UTF-8 text."]}) from None
     try:
         if fmt == "json":
-            return json.loads(text, parse_constant=_refuse_constant)
+            return json_loads_bounded(text, parse_constant=_refuse_constant)
         if fmt == "yaml":
-            return yaml.load(text, Loader=_NoAliasSafeLoader)  # noqa: S506  (a SafeLoader subclass)
+            document = yaml.load(text, Loader=_NoAliasSafeLoader)  # noqa: S506  (a SafeLoader subclass)
+            if json_depth_exceeds(document, max_json_depth()):
+                raise JSONTooDeep(max_json_depth())
+            return document
     except (ValueError, yaml.YAMLError, RecursionError) as exc:
+        if isinstance(exc, RecursionError):  # PyYAML recurses per level too
+            exc = JSONTooDeep(max_json_depth())
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WorkflowInvalid(
             fields={"file": [f"Not valid {fmt.upper()}: {reason}"[:300]]}

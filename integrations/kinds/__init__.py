@@ -31,3 +31,9 @@ def kind_module(kind: str) -> ModuleType:
     if path is None:
         raise KeyError(f"unknown integration kind {kind!r}")
     return importlib.import_module(path)
+
+
+def kind_allowed_hosts(kind: str) -> list[str] | None:
+    """The only hosts a kind's URL may name (Slack, Discord), or None when any host will do."""
+    hosts = getattr(kind_module(kind), "allowed_hosts", None)
+    return hosts() if callable(hosts) else None

@@ -14,9 +14,20 @@ import json
 import re
 from typing import Any
 
+from django.conf import settings
+
 from integrations.kinds.text import clip
 from integrations.messages import Message, MessageFinding
 from integrations.outbound import Attempt, post_json
+
+# A Discord integration posts only to Discord's own hosts: an "alert" URL pointing anywhere else
+# would make Outpost a request relay (SSRF) behind a harmless-looking integration.
+ALLOWED_HOSTS_SETTING = "INTEGRATIONS_DISCORD_HOSTS"
+
+
+def allowed_hosts() -> list[str]:
+    return list(getattr(settings, ALLOWED_HOSTS_SETTING))
+
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -96,4 +107,4 @@ def deliver(
     *, integration: Any, message: Message, delivery_id: int, secrets: dict[str, Any]
 ) -> Attempt:
     body = json.dumps(render(message), separators=(",", ":")).encode()
-    return post_json(str(secrets.get("url", "")), body, {})
+    return post_json(str(secrets.get("url", "")), body, {}, allowed_hosts=allowed_hosts())

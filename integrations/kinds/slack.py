@@ -12,9 +12,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
+
 from integrations.kinds.text import clip
 from integrations.messages import Message, MessageFinding, counts_text
 from integrations.outbound import Attempt, post_json
+
+# A Slack integration posts only to Slack's own hosts: an "alert" URL pointing anywhere else
+# would make Outpost a request relay (SSRF) behind a harmless-looking integration.
+ALLOWED_HOSTS_SETTING = "INTEGRATIONS_SLACK_HOSTS"
+
+
+def allowed_hosts() -> list[str]:
+    return list(getattr(settings, ALLOWED_HOSTS_SETTING))
+
 
 MAX_BLOCKS = 50
 SECTION_TEXT_MAX = 3000
@@ -99,4 +110,4 @@ def deliver(
     *, integration: Any, message: Message, delivery_id: int, secrets: dict[str, Any]
 ) -> Attempt:
     body = json.dumps(render(message), separators=(",", ":")).encode()
-    return post_json(str(secrets.get("url", "")), body, {})
+    return post_json(str(secrets.get("url", "")), body, {}, allowed_hosts=allowed_hosts())

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
+from scans.engine.faults import is_infrastructure_fault
 from scans.findings.storage import scan_counts_refresh
 from scans.models import (
     SCAN_TERMINAL,
@@ -29,6 +31,8 @@ from scans.models import (
     StepStatus,
 )
 from scans.signals import scan_finished
+
+log = structlog.get_logger(__name__)
 
 
 def scan_log(
@@ -55,13 +59,28 @@ def step_enqueue(step: ScanStep, *, at: Any = None) -> None:
         )
         return
     # The queue's own timeout is a last resort behind the step's watcher.
-    async_task(
-        "scans.tasks.step_run",
-        step.pk,
-        task_name=name[:100],
-        group=f"scan-{step.scan_id}",
-        timeout=min(step.timeout_s + 120, settings.TASK_TIMEOUT_S),
-    )
+    try:
+        async_task(
+            "scans.tasks.step_run",
+            step.pk,
+            task_name=name[:100],
+            group=f"scan-{step.scan_id}",
+            timeout=min(step.timeout_s + 120, settings.TASK_TIMEOUT_S),
+        )
+    except Exception as exc:
+        if not is_infrastructure_fault(exc):
+            raise
+        # The broker is away (Redis restarting): a one-off schedule, due now, keeps the hand-off
+        # in the database; the cluster's scheduler retries it until the broker takes it.
+        log.warning("step.enqueue_deferred", step_id=step.pk, error=repr(exc)[:300])
+        Schedule.objects.create(
+            name=f"{name}-deferred-{int(timezone.now().timestamp())}"[:100],
+            func="scans.tasks.step_run",
+            args=repr((step.pk,)),
+            schedule_type=Schedule.ONCE,
+            repeats=1,
+            next_run=timezone.now(),
+        )
 
 
 def step_queue(step: ScanStep, *, at: Any = None) -> bool:

@@ -4,7 +4,8 @@
   has attempts left, else failed with the reason.
 - A queued step the broker lost (e.g. the Redis was flushed) is handed to the broker again;
   the claim makes a duplicate harmless.
-- Tool containers of steps that are no longer running are removed.
+- Tool containers of this deployment's steps that are no longer running are removed; those of
+  other deployments sharing the Docker engine are not ours to judge (config.deployment).
 """
 
 from __future__ import annotations
@@ -15,18 +16,25 @@ from functools import partial
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from config.deployment import deployment_id
 from scans.engine.flow import scan_advance, scan_log, step_enqueue
 from scans.models import SCAN_TERMINAL, Scan, ScanStep, StepStatus
 
 log = structlog.get_logger(__name__)
 
-LOST_QUEUED_AFTER_S = 600
 
-
-def reap_stale_steps(*, stale_after_s: int | None = None) -> str:
+def reap_stale_steps(
+    *, stale_after_s: int | None = None, lost_queued_after_s: int | None = None
+) -> str:
     stale_after = stale_after_s if stale_after_s is not None else settings.STEP_STALE_AFTER_S
+    lost_after = (
+        lost_queued_after_s
+        if lost_queued_after_s is not None
+        else settings.STEP_LOST_QUEUED_AFTER_S
+    )
     now = timezone.now()
     requeued = failed = resent = 0
     for step in ScanStep.objects.filter(
@@ -65,9 +73,11 @@ def reap_stale_steps(*, stale_after_s: int | None = None) -> str:
         if updated and not step.attempt < step.max_attempts:
             scan_advance(step.scan_id)
 
-    lost_before = now - timedelta(seconds=LOST_QUEUED_AFTER_S)
-    for step in ScanStep.objects.filter(
-        status=StepStatus.QUEUED, queued_at__lt=lost_before, not_before__isnull=True
+    # Queued and overdue: the broker lost it (a Redis restart without persistence), or the
+    # one-off schedule of a backoff or delay never ran.
+    lost_before = now - timedelta(seconds=lost_after)
+    for step in ScanStep.objects.filter(status=StepStatus.QUEUED).filter(
+        Q(not_before__isnull=True, queued_at__lt=lost_before) | Q(not_before__lt=lost_before)
     ):
         step_enqueue(step)
         resent += 1
@@ -96,7 +106,11 @@ def _remove_orphan_containers() -> int:
         return 0
     running = set(ScanStep.objects.filter(status=StepStatus.RUNNING).values_list("pk", flat=True))
     try:
-        return int(remove_orphans(running))
+        return int(
+            remove_orphans(
+                running, deployment=deployment_id(), min_age_s=settings.REAPER_ORPHAN_MIN_AGE_S
+            )
+        )
     except Exception as exc:  # no engine reachable: nothing to clean
         log.debug("reaper.docker_unavailable", error=type(exc).__name__)
         return 0

@@ -152,6 +152,7 @@ class ToolRun:
     duration_ms: float = 0.0
     error: str = ""  # why it did not complete (timeout, OOM, output cap, cannot pull image…)
     notes: list[str] = field(default_factory=list)  # for the scan log (e.g. ran without cache)
+    infrastructure: bool = False  # `error` is the Docker engine being unreachable, not the tool
     output_dir: Path | None = (
         None  # files the tool wrote (/output in docker, workdir/output locally)
     )
@@ -187,6 +188,9 @@ class StepContext:
     heartbeat: Callable[[], None]
     is_cancelled: Callable[[], bool]
     new_findings_only: Callable[[list[FindingData]], list[FindingData]] = lambda found: found
+    # This installation's id (config.deployment), set by the engine: tool containers carry it
+    # so that only this deployment's reaper removes them. Empty outside the engine (tests).
+    deployment: str = ""
 
 
 @dataclass
@@ -197,6 +201,9 @@ class StepResult:
     artifacts: list[Path] = field(default_factory=list)  # raw outputs to keep (moved by the engine)
     error: str = ""  # non-empty: the step failed with this reason (after its runs are recorded)
     transient: bool = False  # the failure may pass on retry (network hiccup, engine busy)
+    # The failure is the infrastructure's (database, broker, Docker engine away), not the
+    # tool's: retried without using an attempt (scans.engine.faults).
+    infrastructure: bool = False
 
 
 class StepFailed(Exception):

@@ -11,6 +11,10 @@
 4. The result is stored (`scans.findings.storage.step_result_store`); this module decides only
    the step's status: completed, failed, cancelled, or queued again with backoff.
 Then `scans.engine.flow.scan_advance` moves the scan on.
+
+A fault of the infrastructure (the database, the broker or the Docker engine briefly away,
+`scans.engine.faults`) is not the step's: wherever it surfaces, the step is queued again with
+backoff without using one of its attempts, up to STEP_INFRA_RETRIES times.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import import_module
@@ -27,11 +32,13 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.deployment import deployment_id
 from scans.engine.executors import get_executor
+from scans.engine.faults import is_infrastructure_fault
 from scans.engine.flow import scan_advance, scan_log, step_enqueue
 from scans.engine.runtime import FindingData, StepContext, StepResult
 from scans.engine.watch import StepWatcher, ctx_closed, run_guarded
@@ -44,6 +51,11 @@ from workflows.nodes import NodeType, get_node_type
 log = structlog.get_logger(__name__)
 
 BACKOFF_BASE_S = 5
+INFRA_BACKOFF_MAX_S = 300
+# After a fault in the middle of the task, how long to wait for the database to take the retry
+# (seconds between tries); past that the step stays "running" without heartbeats, and the
+# reaper re-queues it once the database is back.
+INFRA_RECONNECT_WAITS_S = (0.0, 1.0, 2.0, 4.0, 8.0)
 
 
 def worker_name() -> str:
@@ -87,22 +99,57 @@ def step_run(step_id: int) -> str:
     structlog.contextvars.bind_contextvars(scan_id=scan.pk, step=step.node_id)
     try:
         outcome = _execute(step)
-    except Exception as exc:  # never leave a step "running" because of our own bug
-        log.exception("step.internal_error")
-        scan_log(
-            scan.pk,
-            f"{step.node_id}: internal error {type(exc).__name__}: {exc}",
-            step_id=step.pk,
-            level="error",
-        )
-        step.refresh_from_db()
-        if step.status == StepStatus.RUNNING:
-            _finish(step, StepStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
-        outcome = "failed"
+    except Exception as exc:
+        if not is_infrastructure_fault(exc):
+            outcome = _after_internal_error(step, exc)
+        else:
+            outcome = _after_infrastructure_fault(step.pk, exc)
     finally:
         structlog.contextvars.unbind_contextvars("scan_id", "step")
-    scan_advance(scan.pk)
+    try:
+        scan_advance(scan.pk)
+    except Exception as exc:
+        if not is_infrastructure_fault(exc):
+            raise
+        # The reaper finalizes scans whose steps all ended, and resends queued steps.
+        log.warning("step.advance_deferred", scan_id=scan.pk, error=repr(exc)[:300])
     return outcome
+
+
+def _after_internal_error(step: ScanStep, exc: Exception) -> str:
+    """Never leave a step "running" because of our own bug."""
+    log.exception("step.internal_error")
+    scan_log(
+        step.scan_id,
+        f"{step.node_id}: internal error {type(exc).__name__}: {exc}",
+        step_id=step.pk,
+        level="error",
+    )
+    step.refresh_from_db()
+    if step.status == StepStatus.RUNNING:
+        _finish(step, StepStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+    return "failed"
+
+
+def _after_infrastructure_fault(step_id: int, exc: Exception) -> str:
+    """The database, broker or engine failed under the step: queue it again (backoff, no attempt
+    used) as soon as the database takes the write."""
+    reason = f"infrastructure: {type(exc).__name__}: {exc}".strip()[:500]
+    log.warning("step.infrastructure_fault", step_id=step_id, error=reason)
+    for wait_s in INFRA_RECONNECT_WAITS_S:
+        time.sleep(wait_s)
+        connection.close()  # Django would go on using the broken connection
+        try:
+            with transaction.atomic():
+                step = ScanStep.objects.select_for_update().get(pk=step_id)
+                if step.status != StepStatus.RUNNING:
+                    return f"already {step.status}"
+                return _retry_infrastructure(step, reason)
+        except Exception as again:
+            if not is_infrastructure_fault(again):
+                raise
+    log.error("step.infrastructure_unreachable", step_id=step_id, error=reason)
+    return "left to the reaper (the database did not come back in time)"
 
 
 def _finish(step: ScanStep, status: str, error: str = "", **fields: Any) -> None:
@@ -129,8 +176,11 @@ def _execute(step: ScanStep) -> str:
         return "skipped"
     if node.waits and step.attempt == 1 and step.not_before is None:
         return _hold(step, seconds=int(runner.wait_s(step.config)))
+    retry = f"-retry{step.infra_retries}" if step.infra_retries else ""
     workdir = (
-        settings.ARTIFACTS_DIR / f"scan-{step.scan_id}" / f"{step.node_id}-attempt{step.attempt}"
+        settings.ARTIFACTS_DIR
+        / f"scan-{step.scan_id}"
+        / f"{step.node_id}-attempt{step.attempt}{retry}"
     )
     workdir.mkdir(parents=True, exist_ok=True)
     result = step_watched_run(step, node, runner, inputs, workdir)
@@ -236,7 +286,14 @@ def step_watched_run(
         if ctx_closed.get(step.pk):
             return
         with log_lock:
-            scan_log(scan.pk, f"{step.node_id}: {message}", step_id=step.pk)
+            try:
+                scan_log(scan.pk, f"{step.node_id}: {message}", step_id=step.pk)
+            except Exception as exc:
+                if not is_infrastructure_fault(exc):
+                    raise
+                # A log line lost to a database restart is not worth the tool's run.
+                log.warning("step.log_lost", line=message[:200], error=repr(exc)[:200])
+                connection.close()
 
     ctx = StepContext(
         scan_id=scan.pk,
@@ -254,6 +311,7 @@ def step_watched_run(
         log=step_log,
         heartbeat=lambda: None,  # the watcher heart-beats; runners may still call this
         is_cancelled=watcher.stop_flag.is_set,
+        deployment=deployment_id(),
     )
     result = run_guarded(runner, ctx, watcher)
     if watcher.stop_flag.is_set():
@@ -276,6 +334,8 @@ def _conclude(
             if result.error == "cancelled":
                 _finish(step, StepStatus.CANCELLED, "cancelled")
                 return "cancelled"
+            if result.infrastructure:
+                return _retry_infrastructure(step, result.error)
             if result.transient and step.attempt < step.max_attempts:
                 return _retry(step, result.error)
             _finish(step, StepStatus.FAILED, result.error)
@@ -315,6 +375,32 @@ def _retry(step: ScanStep, error: str) -> str:
     scan_log(
         step.scan_id,
         f"{step.node_id}: attempt {step.attempt} failed ({error}); retrying in {delay} s",
+        step_id=step.pk,
+        level="warning",
+    )
+    transaction.on_commit(lambda: step_enqueue(step, at=at))
+    return "retrying"
+
+
+def _retry_infrastructure(step: ScanStep, reason: str) -> str:
+    """Queue the step again after an infrastructure fault: backoff 5 s x 2^n (at most 5 min),
+    the attempt it was on not counted, at most STEP_INFRA_RETRIES times."""
+    budget = int(settings.STEP_INFRA_RETRIES)
+    if step.infra_retries >= budget:
+        _finish(step, StepStatus.FAILED, f"{reason} (still failing after {budget} retries)")
+        return "failed"
+    delay = min(BACKOFF_BASE_S * 2**step.infra_retries, INFRA_BACKOFF_MAX_S)
+    at = timezone.now() + timedelta(seconds=delay)
+    step.status = StepStatus.QUEUED
+    step.not_before = at
+    step.error = reason[:5000]
+    step.attempt = max(0, step.attempt - 1)
+    step.infra_retries += 1
+    step.save()
+    scan_log(
+        step.scan_id,
+        f"{step.node_id}: {reason}; retrying in {delay} s "
+        f"(infrastructure retry {step.infra_retries} of {budget}; no attempt used)",
         step_id=step.pk,
         level="warning",
     )

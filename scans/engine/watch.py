@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from scans.engine.faults import is_infrastructure_fault
 from scans.engine.runtime import StepContext, StepFailed, StepResult
 from scans.models import Scan, ScanStep, StepStatus
 
@@ -41,23 +42,30 @@ class StepWatcher(threading.Thread):
                 if now - self.started > self.timeout_s and not self.stop_flag.is_set():
                     self.reason = f"timed out after {self.timeout_s} s"
                     self.stop_flag.set()
-                if (
-                    not self.stop_flag.is_set()
-                    and Scan.objects.filter(
-                        pk=self.scan_id, cancel_requested_at__isnull=False
-                    ).exists()
-                ):
-                    self.reason = "cancelled"
-                    self.stop_flag.set()
-                if now - last_beat >= settings.STEP_HEARTBEAT_S:
-                    ScanStep.objects.filter(pk=self.step_id, status=StepStatus.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
-                    last_beat = now
-        except Exception:  # a DB hiccup must not kill the step; the reaper covers a dead worker
-            log.exception("step.watcher_error", step_id=self.step_id)
+                try:
+                    last_beat = self._check_and_beat(now, last_beat)
+                except Exception as exc:
+                    # The database restarting must not stop the watch (timeouts, cancels and
+                    # heartbeats would end with it, and the reaper would re-queue a step that
+                    # still runs): drop the broken connection and try again next round.
+                    log.warning("step.watcher_error", step_id=self.step_id, error=repr(exc)[:300])
+                    connection.close()
         finally:
             connection.close()
+
+    def _check_and_beat(self, now: float, last_beat: float) -> float:
+        if (
+            not self.stop_flag.is_set()
+            and Scan.objects.filter(pk=self.scan_id, cancel_requested_at__isnull=False).exists()
+        ):
+            self.reason = "cancelled"
+            self.stop_flag.set()
+        if now - last_beat >= settings.STEP_HEARTBEAT_S:
+            ScanStep.objects.filter(pk=self.step_id, status=StepStatus.RUNNING).update(
+                heartbeat_at=timezone.now()
+            )
+            return now
+        return last_beat
 
 
 STOP_GRACE_S = 1.0
@@ -76,9 +84,13 @@ def run_guarded(runner: Any, ctx: StepContext, watcher: StepWatcher) -> StepResu
         except StepFailed as exc:
             box["result"] = StepResult(error=exc.reason, transient=exc.transient)
         except Exception as exc:
-            log.exception("step.runner_error")
             summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            box["result"] = StepResult(error=f"tool error: {summary}")
+            if is_infrastructure_fault(exc):
+                log.warning("step.runner_infrastructure_fault", error=summary[:300])
+                box["result"] = StepResult(error=f"infrastructure: {summary}", infrastructure=True)
+            else:
+                log.exception("step.runner_error")
+                box["result"] = StepResult(error=f"tool error: {summary}")
         finally:
             connection.close()
 

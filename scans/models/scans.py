@@ -135,6 +135,8 @@ class ScanStep(_Timed, models.Model):
     )
     attempt = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=3)
+    # Re-queued after a fault of the database, broker or Docker engine (no attempt used).
+    infra_retries = models.PositiveSmallIntegerField(default=0)
     timeout_s = models.PositiveIntegerField(default=600)
     not_before = models.DateTimeField(null=True, blank=True, help_text="Backoff or delay")
     executor = models.CharField(max_length=16, blank=True)

@@ -61,6 +61,14 @@ class Receiver:
         pytest.fail(f"receiver got {len(self.to(path))} request(s) on {path}, expected {count}")
 
 
+@pytest.fixture(autouse=True)
+def _receiver_stands_in_for_slack_and_discord(settings: Any) -> None:
+    """The local receiver plays Slack and Discord, whose integrations post only to their own
+    hosts (tests/integrations/test_outbound_ssrf.py checks those defaults)."""
+    settings.INTEGRATIONS_SLACK_HOSTS = [*settings.INTEGRATIONS_SLACK_HOSTS, "127.0.0.1"]
+    settings.INTEGRATIONS_DISCORD_HOSTS = [*settings.INTEGRATIONS_DISCORD_HOSTS, "127.0.0.1"]
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     record = Receiver(port=0)

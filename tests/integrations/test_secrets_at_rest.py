@@ -31,7 +31,7 @@ def _raw_row(pk: int) -> str:
 
 
 def test_the_stored_row_has_no_clear_text_url_or_secret(make_integration: Any) -> None:
-    url = f"https://hooks.slack.example{SECRET_PATH}"
+    url = f"https://hooks.slack.com{SECRET_PATH}"
     slack = make_integration("slack", url)
     hook = make_integration("webhook", f"https://receiver.example{SECRET_PATH}")
 
@@ -40,7 +40,7 @@ def test_the_stored_row_has_no_clear_text_url_or_secret(make_integration: Any) -
         assert SECRET_PATH not in raw
         assert "s3cr3tWebhookTokenXYZ" not in raw
         assert SIGNING_SECRET not in raw
-    assert slack.destination == "https://hooks.slack.example/…nXYZ"
+    assert slack.destination == "https://hooks.slack.com/…nXYZ"
     assert Integration.objects.get(pk=slack.pk).secrets() == {"url": url}
     assert Integration.objects.get(pk=hook.pk).secrets()["signing_secret"] == SIGNING_SECRET
 
@@ -119,7 +119,7 @@ def test_an_error_answer_quoting_the_path_is_redacted_in_the_delivery_log(
 def test_keys_rotate_and_a_lost_key_says_so(settings: Any, make_integration: Any) -> None:
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.INTEGRATIONS_KEY = old_key
-    integration = make_integration("slack", f"https://hooks.slack.example{SECRET_PATH}")
+    integration = make_integration("slack", f"https://hooks.slack.com{SECRET_PATH}")
     before = integration.secrets_encrypted
 
     settings.INTEGRATIONS_KEY = f"{new_key},{old_key}"
@@ -156,7 +156,7 @@ def test_internal_urls_are_refused_when_private_addresses_are_not_allowed(
     for url in ("http://127.0.0.1:9/hook", "http://169.254.169.254/latest", "http://[::1]/x"):
         answer = owner_api.post(
             "/api/v1/integrations",
-            {"kind": "slack", "name": "x", "webhook_url": url},
+            {"kind": "webhook", "name": "x", "webhook_url": url, "signing_secret": "s" * 20},
             format="json",
         )
         assert answer.status_code == 400

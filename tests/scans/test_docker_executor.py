@@ -198,12 +198,17 @@ def test_remove_orphans_removes_containers_of_steps_that_no_longer_run(
         return docker_client.containers.create(
             test_images["busybox"],
             command=["sleep", "60"],
-            labels={"outpost.managed": "1", "outpost.step": step, "outpost.test": run_label},
+            labels={
+                "outpost.managed": "1",
+                "outpost.step": step,
+                "outpost.test": run_label,
+                "outpost.deployment": run_label,
+            },
         )
 
     orphan, running = container("900001"), container("900002")
     try:
-        removed = remove_orphans({900002}, labels={"outpost.test": run_label})
+        removed = remove_orphans({900002}, deployment=run_label)
 
         left = {
             c.id
@@ -213,7 +218,7 @@ def test_remove_orphans_removes_containers_of_steps_that_no_longer_run(
         }
         assert removed == 1
         assert left == {running.id}
-        assert remove_orphans({900002}, max_age_s=0, labels={"outpost.test": run_label}) in {0, 1}
+        assert remove_orphans({900002}, deployment=run_label, max_age_s=0) in {0, 1}
     finally:
         for made in (orphan, running):
             with contextlib.suppress(NotFound):  # already removed by the test

@@ -17,8 +17,9 @@ Sandbox (every container, whatever the tool):
   CAP_CHOWN alone (no network, read-only root) hands it to the sandbox user. When that cannot
   be done the tool runs without a cache, and the run's notes say why;
 - the container is always removed, whatever happened (`finally`), and is labelled
-  `outpost.managed=1` + `outpost.step=<id>` so `remove_orphans` can clean up after a worker that
-  died between create and remove.
+  `outpost.managed=1` + `outpost.step=<id>` + `outpost.deployment=<id>` so `remove_orphans` can
+  clean up after a worker that died between create and remove, without touching the containers
+  of another deployment (or test run) that shares the Docker engine.
 
 Entrypoint rule: `argv` is the complete command line, as recorded on the step. When the image's
 own ENTRYPOINT is the same program as `argv[0]` (same basename, e.g. upstream `anchore/grype`
@@ -44,6 +45,8 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import LogConfig
 from docker.utils.socket import STDERR, frames_iter
 
+from config.deployment import DEPLOYMENT_LABEL
+from scans.engine.faults import is_infrastructure_fault
 from scans.engine.runtime import ToolInvocation, ToolRun
 
 CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own tmpfs, not the host's /tmp
@@ -145,6 +148,7 @@ class DockerExecutor:
             self._run(invocation, result)
         except (DockerException, requests.RequestException) as exc:
             result.error = result.error or f"docker engine error: {exc}"
+            result.infrastructure = is_infrastructure_fault(exc)
         result.duration_ms = (time.monotonic() - started) * 1000
         return result
 
@@ -420,24 +424,43 @@ def _split_reference(ref: str) -> tuple[str, str | None]:
 def remove_orphans(
     active_step_ids: set[int],
     *,
+    deployment: str,
     max_age_s: float | None = None,
+    min_age_s: float = 0,
     client: docker.DockerClient | None = None,
     labels: dict[str, str] | None = None,
 ) -> int:
-    """Remove tool containers left behind by a worker that died: every container labelled
-    `outpost.managed=1` whose `outpost.step` is not among `active_step_ids`, and (when
-    `max_age_s` is given) any older than that, whatever its step. Returns how many were removed.
-    Called by the engine's reaper with the ids of the steps that are running right now.
-    `labels` narrows the sweep to containers that also carry these labels (tests sharing an
-    engine with other test runs)."""
+    """Remove tool containers left behind by a worker of this deployment that died: every
+    container labelled `outpost.managed=1` and `outpost.deployment=<deployment>` whose
+    `outpost.step` is not among `active_step_ids`, and (when `max_age_s` is given) any of them
+    older than that, whatever its step. Returns how many were removed.
+
+    Called by the engine's reaper with its deployment id and the ids of the steps running right
+    now in its database. `deployment` is required: step ids are only meaningful in the database
+    that made them, so a sweep without it would kill the running steps of every other deployment
+    (or test run) sharing the engine. Containers younger than `min_age_s` are left alone: the
+    caller read `active_step_ids` before listing containers, so a step claimed in between has a
+    container but is not in the set. `labels` narrows the sweep further (tests)."""
+    if not deployment:
+        raise ValueError("remove_orphans needs the deployment id whose containers it may remove")
     client = client or docker.from_env()
     removed = 0
     now = time.time()
-    wanted = [f"{MANAGED_LABEL}=1", *(f"{k}={v}" for k, v in (labels or {}).items())]
+    wanted = [
+        f"{MANAGED_LABEL}=1",
+        f"{DEPLOYMENT_LABEL}={deployment}",
+        *(f"{k}={v}" for k, v in (labels or {}).items()),
+    ]
     for summary in client.api.containers(all=True, filters={"label": wanted}):
-        step = str((summary.get("Labels") or {}).get(STEP_LABEL, ""))
+        container_labels = summary.get("Labels") or {}
+        if container_labels.get(DEPLOYMENT_LABEL) != deployment:
+            continue  # the engine filtered already; never trust a filter with someone's scan
+        step = str(container_labels.get(STEP_LABEL, ""))
+        age_s = now - float(summary.get("Created") or 0)
+        if age_s < min_age_s:
+            continue
         is_active = step.isdigit() and int(step) in active_step_ids
-        is_stale = max_age_s is not None and now - float(summary.get("Created") or 0) > max_age_s
+        is_stale = max_age_s is not None and age_s > max_age_s
         if is_active and not is_stale:
             continue
         try:

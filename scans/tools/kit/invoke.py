@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
+from config.deployment import DEPLOYMENT_LABEL
 from scans.engine.executors.local import LocalExecutor
 from scans.engine.runtime import Command, Executor, StepContext, StepResult, ToolInvocation, ToolRun
 from scans.tools import tool_get, tool_network
@@ -74,6 +75,7 @@ def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s:
             "outpost.step": str(ctx.step_id),
             "outpost.scan": str(ctx.scan_id),
             "outpost.tool": tool,
+            **({DEPLOYMENT_LABEL: ctx.deployment} if ctx.deployment else {}),
         },
         cancel_check=ctx.is_cancelled,
     )
@@ -160,6 +162,8 @@ def run_plans(ctx: StepContext, tool: str, plans: list[Plan], parse: Parser) -> 
     result.findings = dedupe(result.findings)
     result.items = list(dict.fromkeys(result.items))  # items compare by kind and value
     if plans and len(failures) == len(plans):
+        # Every command failed and one of them because the engine was away: not the tool's fault.
+        result.infrastructure = any(run.infrastructure for run in result.runs)
         result.error = (
             failures[0]
             if len(failures) == 1
