@@ -117,8 +117,8 @@ def _open_groups(team_id: int) -> tuple[int, list[dict[str, Any]]]:
         .order_by("-worst", "-findings", "rule_id")
     )
     shown = rows[:TOP_GROUPS]
-    details = {
-        r["rule_id"]: r
+    details: dict[str, dict[str, Any]] = {
+        r["rule_id"]: dict(r)
         for r in open_latest.filter(rule_id__in=[g["rule_id"] for g in shown])
         .values("rule_id")
         .annotate(assets=Count("item", distinct=True), title=Min("title"))
