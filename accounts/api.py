@@ -21,6 +21,7 @@ from accounts import services
 from accounts.http import role_of, team_of, user_of
 from accounts.models import ApiKey, AuditEvent, Membership, Role
 from accounts.ratelimits import rate_limit_wait
+from accounts.sla import TeamSlaView
 from accounts.tokens import jwt_issue
 from config.serializers import DetailSerializer, StrictSerializer
 
@@ -490,5 +491,6 @@ urlpatterns = [
     path("auth/token", TokenView.as_view(), name="auth-token"),
     path("auth/me", MeView.as_view(), name="auth-me"),
     path("teams", TeamListView.as_view(), name="teams"),
+    path("teams/sla", TeamSlaView.as_view(), name="team-sla"),
     *router.urls,
 ]

@@ -8,7 +8,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
-from accounts.models import ROLE_RANK, Role, User, normalize_email
+from accounts.models import ROLE_RANK, SLA_MAX_DAYS, Role, User, normalize_email
 
 
 class LoginForm(AuthenticationForm):
@@ -93,3 +93,12 @@ class ApiKeyCreateForm(forms.Form):
     def expires_at(self) -> Any:
         days = self.cleaned_data.get("expires_in_days")
         return timezone.now() + timedelta(days=days) if days else None
+
+
+class SlaForm(forms.Form):
+    """Days to fix an open finding, from when it was first seen, by severity."""
+
+    critical = forms.IntegerField(min_value=1, max_value=SLA_MAX_DAYS, label="Critical (days)")
+    high = forms.IntegerField(min_value=1, max_value=SLA_MAX_DAYS, label="High (days)")
+    medium = forms.IntegerField(min_value=1, max_value=SLA_MAX_DAYS, label="Medium (days)")
+    low = forms.IntegerField(min_value=1, max_value=SLA_MAX_DAYS, label="Low (days)")

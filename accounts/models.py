@@ -77,6 +77,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+# Days to fix an open finding, from when it was first seen, by severity (team settings; info has
+# no deadline). The defaults are the common 7/30/90/180 policy.
+SLA_DEFAULT_DAYS = {"critical": 7, "high": 30, "medium": 90, "low": 180}
+SLA_MAX_DAYS = 3650
+
+
 class Team(models.Model):
     name = models.CharField(max_length=120)
     # Set on the team created at sign-up; it cannot be left or deleted.
@@ -87,6 +93,10 @@ class Team(models.Model):
     members = models.ManyToManyField(
         User, through="Membership", through_fields=("team", "user"), related_name="teams"
     )
+    sla_critical_days = models.PositiveSmallIntegerField(default=SLA_DEFAULT_DAYS["critical"])
+    sla_high_days = models.PositiveSmallIntegerField(default=SLA_DEFAULT_DAYS["high"])
+    sla_medium_days = models.PositiveSmallIntegerField(default=SLA_DEFAULT_DAYS["medium"])
+    sla_low_days = models.PositiveSmallIntegerField(default=SLA_DEFAULT_DAYS["low"])
 
     class Meta:
         ordering = ["name", "pk"]
@@ -97,6 +107,11 @@ class Team(models.Model):
     @property
     def is_personal(self) -> bool:
         return self.personal_owner_id is not None
+
+    @property
+    def sla_days(self) -> dict[str, int]:
+        """Days to fix an open finding by severity (info has no deadline)."""
+        return {s: int(getattr(self, f"sla_{s}_days")) for s in SLA_DEFAULT_DAYS}
 
 
 class Membership(models.Model):

@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import (
+    SLA_DEFAULT_DAYS,
+    SLA_MAX_DAYS,
     ApiKey,
     AuditEvent,
     KeyResetToken,
@@ -83,6 +85,24 @@ def team_create(*, name: str, owner: User) -> Team:
     team = Team.objects.create(name=name[:120])
     Membership.objects.create(team=team, user=owner, role=Role.OWNER)
     audit_record("team.created", user=owner, team=team)
+    return team
+
+
+def team_sla_update(*, team: Team, user: User | None, days: dict[str, int]) -> Team:
+    """Set the team's days to fix an open finding by severity (critical, high, medium, low; 1 to
+    SLA_MAX_DAYS). Due dates are computed from them, so the change applies to every finding at
+    once. Only owners change it (the views check the role)."""
+    errors = {}
+    for severity in SLA_DEFAULT_DAYS:
+        value = days.get(severity, getattr(team, f"sla_{severity}_days"))
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= SLA_MAX_DAYS:
+            errors[severity] = [f"Days between 1 and {SLA_MAX_DAYS}."]
+        else:
+            setattr(team, f"sla_{severity}_days", value)
+    if errors:
+        raise ValidationError(errors)
+    team.save(update_fields=[f"sla_{s}_days" for s in SLA_DEFAULT_DAYS])
+    audit_record("team.sla_changed", user=user, team=team, detail=team.sla_days)
     return team
 
 

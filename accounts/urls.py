@@ -14,6 +14,7 @@ urlpatterns = [
     path("teams", views.teams, name="teams"),
     path("teams/switch", views.team_switch, name="team_switch"),
     path("teams/create", views.team_create, name="team_create"),
+    path("teams/sla", views.team_sla, name="team_sla"),
     path("teams/members/invite", views.member_invite, name="member_invite"),
     path("teams/members/<int:pk>/role", views.member_role, name="member_role"),
     path("teams/members/<int:pk>/remove", views.member_remove, name="member_remove"),

@@ -16,7 +16,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
 from accounts.audit import audit_record
-from accounts.forms import ApiKeyCreateForm, InviteForm, LoginForm, SignupForm, TeamCreateForm
+from accounts.forms import (
+    ApiKeyCreateForm,
+    InviteForm,
+    LoginForm,
+    SignupForm,
+    SlaForm,
+    TeamCreateForm,
+)
 from accounts.http import TeamHttpRequest
 from accounts.models import ApiKey, Membership, Role
 from accounts.permissions import team_role_required
@@ -96,6 +103,8 @@ def _teams_context(request: TeamHttpRequest, **extra: Any) -> dict[str, Any]:
         .order_by("user__email"),
         "invite_form": extra.pop("invite_form", None) or InviteForm(),
         "team_form": extra.pop("team_form", None) or TeamCreateForm(),
+        "sla_form": extra.pop("sla_form", None) or SlaForm(initial=team.sla_days),
+        "is_owner": getattr(request, "role", None) == Role.OWNER,
         "roles": Role.choices,
         **extra,
     }
@@ -120,6 +129,20 @@ def team_switch(request: TeamHttpRequest) -> HttpResponse:
     if not target.startswith("/") or target.startswith("//"):
         target = reverse("home")
     return HttpResponseRedirect(target)
+
+
+@require_POST
+@team_role_required(Role.OWNER)
+def team_sla(request: TeamHttpRequest) -> HttpResponse:
+    """Owners set the team's days to fix findings by severity (due dates follow at once)."""
+    form = SlaForm(request.POST)
+    if form.is_valid():
+        services.team_sla_update(team=request.team, user=request.user, days=form.cleaned_data)
+        messages.success(request, "Deadlines saved; every open finding's due date follows them.")
+        return redirect(f"{reverse('accounts:teams')}#sla")
+    return render(
+        request, "accounts/teams.html", _teams_context(request, sla_form=form), status=400
+    )
 
 
 @require_POST

@@ -32,12 +32,30 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_migrate
 
-        from integrations import checks  # noqa: F401  (registers the key check)
+        from integrations import (
+            checks,  # noqa: F401  (registers the key check)
+            findings_notify,
+        )
         from integrations.models import ScanSchedule
         from integrations.notify import on_scan_finished
-        from scans.signals import scan_finished
+        from scans.signals import (
+            acceptance_requested,
+            acceptances_expired,
+            findings_assigned,
+            scan_finished,
+        )
 
         scan_finished.connect(on_scan_finished, dispatch_uid="integrations.on_scan_finished")
+        findings_assigned.connect(
+            findings_notify.on_findings_assigned, dispatch_uid="integrations.findings_assigned"
+        )
+        acceptance_requested.connect(
+            findings_notify.on_acceptance_requested,
+            dispatch_uid="integrations.acceptance_requested",
+        )
+        acceptances_expired.connect(
+            findings_notify.on_acceptances_expired, dispatch_uid="integrations.acceptances_expired"
+        )
         post_delete.connect(
             _drop_q_schedule, sender=ScanSchedule, dispatch_uid="integrations.drop_q_schedule"
         )

@@ -97,6 +97,7 @@ class DeliveryEvent(models.TextChoices):
     MANUAL = "manual", "Sent on demand"
     SCHEDULE_FAILED = "schedule_failed", "Scheduled scan could not start"
     ASSET_CHANGES = "asset_changes", "Inventory changes"
+    ACCEPTANCE_EXPIRED = "acceptance_expired", "Accepted risks expired"
 
 
 class Delivery(models.Model):
@@ -147,6 +148,7 @@ class RuleEvent(models.TextChoices):
     SCAN_COMPLETED = "scan_completed", "Scan completed"
     SCAN_FAILED = "scan_failed", "Scan failed"
     NEW_FINDING = "new_finding", "New finding"
+    ACCEPTANCE_EXPIRED = "acceptance_expired", "Accepted risk expired (the finding reopens)"
     # Inventory events (integrations.asset_rules): what a scan saw for the first time.
     NEW_SERVICE = "new_service", "New service"
     NEW_DOMAIN = "new_domain", "New subdomain"

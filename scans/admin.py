@@ -139,13 +139,16 @@ class FindingAdmin(admin.ModelAdmin):
         "title",
         "tool",
         "rule_id",
+        "cvss_score",
+        "is_kev",
+        "has_fix",
         "location",
         "status",
         "team",
         "scan",
         "last_seen_at",
     ]
-    list_filter = ["severity", "status", "tool", "first_seen_at"]
+    list_filter = ["severity", "status", "tool", "is_kev", "has_fix", "first_seen_at"]
     search_fields = ["title", "rule_id", "location", "component", "fingerprint"]
     raw_id_fields = ["team", "scan", "step"]
 

@@ -29,9 +29,11 @@ from config.serializers import DetailSerializer, StrictSerializer
 from scans import services
 from scans.assets.api import AssetViewSet, ScanAssetsView
 from scans.engine.coverage import scan_coverage
-from scans.findings.api import FindingSerializer, FindingViewSet
+from scans.findings.api import FindingViewSet
 from scans.findings.diff import scan_diff
 from scans.findings.exports import scan_export_response, scan_findings_ordered
+from scans.findings.ownership import findings_decorate
+from scans.findings.serializers import FindingSerializer
 from scans.findings.text import scan_as_table
 from scans.imports.api import ImportToolsView, ScanImportView
 from scans.models import (
@@ -190,7 +192,8 @@ class ScanResultsSerializer(ScanDetailSerializer):
     @extend_schema_field(FindingSerializer(many=True))
     def get_results(self, scan: Scan) -> Any:
 
-        return FindingSerializer(scan_findings_ordered(scan), many=True).data
+        rows = findings_decorate(scan.team, list(scan_findings_ordered(scan)))
+        return FindingSerializer(rows, many=True).data
 
 
 class ScanDiffSerializer(serializers.Serializer):
@@ -214,7 +217,7 @@ def _diff_response(scan: Scan) -> dict[str, Any]:
             .annotate(rank=severity_rank_expression())
             .order_by("-rank", "title")
         )
-        return list(FindingSerializer(qs, many=True).data)
+        return list(FindingSerializer(findings_decorate(scan.team, list(qs)), many=True).data)
 
     return {
         "scan": scan.pk,
@@ -327,16 +330,23 @@ class ScanViewSet(
             findings = scan.findings.annotate(rank=severity_rank_expression()).order_by(
                 "-rank", "title"
             )
-            return HttpResponse(
+            response = HttpResponse(
                 scan_as_table(scan, findings), content_type="text/plain; charset=utf-8"
             )
+            response["Content-Disposition"] = f'attachment; filename="outpost-scan-{scan.pk}.txt"'
+            return response
         if fmt in ("csv", "sarif"):
             return scan_export_response(scan, fmt)
         if fmt != "json":
             raise serializers.ValidationError({"format": ["One of json, table, csv, sarif."]})
         if "format" in request.query_params:
             # Asked for by name, JSON is an export like the others: the scan with its results.
-            return Response(ScanResultsSerializer(scan).data)
+            return Response(
+                ScanResultsSerializer(scan).data,
+                headers={
+                    "Content-Disposition": f'attachment; filename="outpost-scan-{scan.pk}.json"'
+                },
+            )
         return Response(ScanDetailSerializer(scan).data)
 
     @extend_schema(
@@ -396,7 +406,7 @@ class ScanViewSet(
                     {"severity": [f"One of {', '.join(Severity.values)}."]}
                 )
             qs = qs.filter(severity=severity)
-        page = self.paginate_queryset(qs)
+        page = findings_decorate(scan.team, list(self.paginate_queryset(qs) or []))
         return self.get_paginated_response(FindingSerializer(page, many=True).data)
 
     @extend_schema(

@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from scans.assets.recording import assets_open_findings_refresh
 from scans.engine import reaper, step
+from scans.findings import acceptance
 from scans.reports import dashboard, pdf
 
 
@@ -34,3 +35,9 @@ def open_findings_refresh(team_id: int) -> str:
     row = dashboard.open_findings_refresh(team_id)
     assets_open_findings_refresh(team_id=team_id)
     return f"team {team_id}: {row.total if row else 'gone'} open"
+
+
+def acceptances_expire() -> str:
+    """Every minute: reopen the findings whose risk acceptance ended
+    (scans.findings.acceptance)."""
+    return f"{acceptance.acceptances_expire()} reopened"

@@ -4,6 +4,7 @@ detail, cancel, delete."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -19,11 +20,14 @@ from accounts.permissions import team_role_required
 from scans import services
 from scans.engine.coverage import scan_coverage
 from scans.engine.readiness import graph_images_check
+from scans.findings.ownership import findings_decorate
+from scans.findings.queries import DIFF_CHOICES, findings_for_team, scan_open_counts
 from scans.forms import ScanStartForm
-from scans.models import Finding, Scan, ScanLog, ScanStatus, Severity, severity_rank_expression
+from scans.models import Scan, ScanLog, ScanStatus, Severity
 from workflows.models import Workflow
 
 LOG_TAIL = 200
+DIFF_KEYS = dict(DIFF_CHOICES)
 
 
 @team_role_required(Role.VIEWER)
@@ -52,14 +56,15 @@ def _scan_for(request: TeamHttpRequest, pk: int) -> Scan:
 
 def _detail_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
     severity = request.GET.get("severity", "")
-    findings = (
-        Finding.objects.filter(scan=scan)
-        .annotate(rank=severity_rank_expression())
-        .order_by("-rank", "title", "pk")
-    )
+    diff = request.GET.get("diff", "")
+    filters: dict[str, Any] = {"scan": scan.pk}
     if severity in Severity.values:
-        findings = findings.filter(severity=severity)
+        filters["severity"] = [severity]
+    if diff in DIFF_KEYS:
+        filters["diff"] = diff
+    findings = findings_for_team(scan.team, **filters).order_by("-severity_rank", "title", "pk")
     findings_page = Paginator(findings, 50).get_page(request.GET.get("page"))
+    findings_decorate(scan.team, findings_page.object_list)
     logs = list(
         ScanLog.objects.filter(scan=scan)
         .select_related("step")
@@ -73,9 +78,13 @@ def _detail_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
         "coverage": scan_coverage(scan, steps),
         "findings_page": findings_page,
         "severity": severity,
+        "diff": diff if diff in DIFF_KEYS else "",
+        "diff_label": DIFF_KEYS.get(diff, ""),
+        "extra": urlencode({k: v for k, v in (("severity", severity), ("diff", diff)) if v}),
         "severities": Severity.values,
         "logs": logs,
         "counts": [(s, (scan.severity_counts or {}).get(s, 0)) for s in Severity.values],
+        "open_counts": scan_open_counts(scan),
     }
 
 

@@ -8,6 +8,8 @@ import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -156,3 +158,25 @@ def shared_team(user: User) -> Iterator[Team]:
     from accounts.services import team_create
 
     yield team_create(name="Red team", owner=user)
+
+
+@dataclass
+class Clock:
+    """Moves Django's `timezone.now()` forward without sleeping (see the `clock` fixture)."""
+
+    offset: timedelta = field(default_factory=timedelta)
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """`clock.advance(days=31)` makes every `timezone.now()` (services, scheduled jobs, the live
+    server's requests) 31 days later; the real time keeps running underneath."""
+    from django.utils import timezone as django_timezone
+
+    real_now = django_timezone.now
+    moved = Clock()
+    monkeypatch.setattr(django_timezone, "now", lambda: real_now() + moved.offset)
+    return moved

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0001_initial"),
+        ("integrations", "0002_acceptance_expired_events"),
     ]
 
     operations = [

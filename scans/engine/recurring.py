@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 REAPER_NAME = "outpost: reap stale scan steps"
+ACCEPTANCES_NAME = "outpost: reopen findings whose accepted risk expired"
 
 
 def schedule_every_minute(*, name: str, func: str) -> None:
@@ -24,3 +25,4 @@ def schedule_every_minute(*, name: str, func: str) -> None:
 
 def ensure_schedules(**kwargs: Any) -> None:
     schedule_every_minute(name=REAPER_NAME, func="scans.tasks.reap")
+    schedule_every_minute(name=ACCEPTANCES_NAME, func="scans.tasks.acceptances_expire")

@@ -45,22 +45,37 @@ def fingerprint_of(*, tool: str, rule_id: str, location: str, component: str) ->
 
 @dataclass
 class FindingData:
-    """A normalized finding, before it is stored (scans.models.Finding)."""
+    """A normalized finding, before it is stored (scans.models.Finding).
+
+    docs/findings.md says what a parser must fill. The structured vulnerability fields (CVSS,
+    CWE, CVE/GHSA, EPSS, KEV, fix) are filled from what the report carries, through the helpers of
+    scans.engine.vulns; storing checks them again (`finding_vulns_clean`), so a malformed vector
+    or a `javascript:` reference never reaches the table whichever parser wrote it."""
 
     tool: str
     severity: str  # one of SEVERITIES
     title: str
-    rule_id: str = ""  # CVE / CWE / template id / secret rule
+    rule_id: str = ""  # CVE / CWE / template id / secret rule (what findings are grouped by)
     description: str = ""
     remediation: str = ""
-    component: str = ""
-    version: str = ""
-    fixed_version: str = ""
+    component: str = ""  # package, library or service the finding is in
+    version: str = ""  # the installed version of `component`
+    fixed_version: str = ""  # the version(s) that fix it ("" when none is known)
     location: str = ""  # host:port, URL, file:line, image
     item: str = ""  # value of the Item the finding is about
     evidence: dict[str, Any] = field(default_factory=dict)
-    references: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # http(s) URLs; others are dropped
     tags: list[str] = field(default_factory=list)
+    cvss_v3_vector: str = ""  # "CVSS:3.1/AV:N/…", validated; the score is computed from it
+    cvss_v3_score: float | None = None  # base score 0-10 (from the vector when there is one)
+    cvss_v4_vector: str = ""  # "CVSS:4.0/AV:N/…"
+    cvss_v4_score: float | None = None
+    cwe_ids: list[str] = field(default_factory=list)  # ["CWE-79"]
+    vuln_ids: list[str] = field(default_factory=list)  # ["CVE-2024-1234", "GHSA-xxxx-xxxx-xxxx"]
+    epss_score: float | None = None  # probability of exploitation in 30 days, 0-1
+    epss_percentile: float | None = None  # 0-1
+    is_kev: bool = False  # listed in CISA's Known Exploited Vulnerabilities catalog
+    has_fix: bool = False  # a fixed version or a patch exists (set from fixed_version if "")
 
     @property
     def fingerprint(self) -> str:

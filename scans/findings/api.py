@@ -3,108 +3,82 @@ many, by id; the status sticks to the fingerprint)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
-from accounts.http import team_of, user_of
-from accounts.models import Role
-from config.serializers import DetailSerializer, StrictSerializer
+from accounts.http import role_of, team_of, user_of
+from accounts.models import Membership, Role
+from config.serializers import DetailSerializer
+from scans.findings.acceptance import AcceptanceRefused, acceptance_decide
+from scans.findings.groups import GROUPS_PAGE, finding_groups, group_fingerprints
+from scans.findings.ownership import finding_assign, findings_decorate
 from scans.findings.queries import (
     SORT_LABELS,
     CappedPaginator,
     FindingFilterForm,
     findings_for_team,
 )
-from scans.findings.triage import COMMENT_MAX, TRIAGE_MAX, finding_history, finding_triage
-from scans.models import Finding, FindingEvent, FindingState, Severity
+from scans.findings.serializers import (
+    AcceptanceDecisionSerializer,
+    AssignSerializer,
+    BulkAssignSerializer,
+    BulkTriageSerializer,
+    CountResultSerializer,
+    FindingDetailSerializer,
+    FindingGroupPageSerializer,
+    FindingListSerializer,
+    GroupAssignSerializer,
+    GroupTriageSerializer,
+    TriageResultSerializer,
+    TriageSerializer,
+)
+from scans.findings.triage import TRIAGE_MAX, finding_triage
+from scans.models import Finding, Severity
 
 ERRORS = {s: DetailSerializer for s in (400, 401, 403, 404)}
 
 
-class FindingSerializer(serializers.ModelSerializer):
-    scan: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
-        read_only=True
-    )
-
-    class Meta:
-        model = Finding
-        fields = [
-            "id", "scan", "tool", "severity", "title", "description", "remediation", "rule_id",
-            "component", "version", "fixed_version", "location", "item", "evidence", "references",
-            "tags", "fingerprint", "status", "first_seen_at", "last_seen_at",
-        ]  # fmt: skip
-        read_only_fields = fields
+def fingerprints_by_id(team: Any, ids: list[int]) -> dict[int, str]:
+    """{finding id: fingerprint} of the team's findings among `ids` (others are not found)."""
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start : start + 2000]
+        found.update(
+            Finding.objects.filter(team=team, pk__in=chunk).values_list("pk", "fingerprint")
+        )
+    return found
 
 
-class FindingListSerializer(FindingSerializer):
-    workflow_name = serializers.CharField(source="scan.workflow_name", read_only=True)
-
-    class Meta(FindingSerializer.Meta):
-        fields = [*FindingSerializer.Meta.fields, "workflow_name", "is_latest", "created_at"]
-        read_only_fields = fields
-
-
-class FindingEventSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(
-        read_only=True,
-        help_text="triage (a person), reopened (seen again), auto_fixed (not seen again)",
-    )
-    user = serializers.EmailField(source="user.email", read_only=True, default=None)
-    scan = serializers.PrimaryKeyRelatedField(read_only=True)  # type: ignore[var-annotated]
-
-    class Meta:
-        model = FindingEvent
-        fields = ["id", "created_at", "kind", "from_status", "to_status", "comment", "user", "scan"]
-        read_only_fields = fields
+def triage_apply(request: Request, fingerprints: Any, data: dict[str, Any]) -> Any:
+    """finding_triage with the request's team, user and role; a refused acceptance is a 400."""
+    try:
+        return finding_triage(
+            team=team_of(request), fingerprints=fingerprints, user=user_of(request),
+            status=data["status"], comment=data.get("comment", ""),
+            accepted_until=data.get("accepted_until"), role=role_of(request),
+        )  # fmt: skip
+    except AcceptanceRefused as exc:
+        raise serializers.ValidationError(exc.errors) from None
 
 
-class FindingDetailSerializer(FindingListSerializer):
-    comment = serializers.SerializerMethodField()
-    history = serializers.SerializerMethodField()
-
-    class Meta(FindingListSerializer.Meta):
-        fields = [*FindingListSerializer.Meta.fields, "comment", "history"]
-        read_only_fields = fields
-
-    def _state(self, obj: Finding) -> FindingState | None:
-        return FindingState.objects.filter(team_id=obj.team_id, fingerprint=obj.fingerprint).first()
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_comment(self, obj: Finding) -> str:
-        state = self._state(obj)
-        return state.comment if state else ""
-
-    @extend_schema_field(FindingEventSerializer(many=True))
-    def get_history(self, obj: Finding) -> list[dict[str, Any]]:
-        events = finding_history(team=obj.team, fingerprint=obj.fingerprint)
-        return list(FindingEventSerializer(events, many=True).data)
-
-
-class TriageSerializer(StrictSerializer):
-    status = serializers.ChoiceField(choices=Finding.Status.choices)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=COMMENT_MAX)
-
-
-class BulkTriageSerializer(TriageSerializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=TRIAGE_MAX,
-        help_text=f"Finding ids (at most {TRIAGE_MAX}); every occurrence of each finding changes.",
-    )  # fmt: skip
-
-
-class TriageResultSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    requested = serializers.IntegerField(help_text="Distinct findings (fingerprints) asked for")
-    changed = serializers.IntegerField()
-    not_found = serializers.ListField(child=serializers.IntegerField())
+def assignee_of(team: Any, user_id: int | None) -> Any:
+    if user_id is None:
+        return None
+    member = Membership.objects.filter(team=team, user_id=user_id).select_related("user").first()
+    if member is None:
+        raise serializers.ValidationError({"assignee": ["Not a member of this team."]})
+    return member.user
 
 
 class CappedPagination(PageNumberPagination):
@@ -144,6 +118,13 @@ FILTER_PARAMETERS = [
     OpenApiParameter("q", str, description="Text in title, rule id, component or location"),
     OpenApiParameter("first_seen_after", OpenApiTypes.DATETIME),
     OpenApiParameter("first_seen_before", OpenApiTypes.DATETIME),
+    OpenApiParameter("cvss_min", float, description="CVSS base score (v4.0, else v3.x) at least"),
+    OpenApiParameter("has_fix", bool, description="A fixed version or patch exists"),
+    OpenApiParameter("kev", bool, description="In CISA's Known Exploited Vulnerabilities"),
+    OpenApiParameter("cwe", str, description="CWE id, e.g. CWE-79"),
+    OpenApiParameter("assignee", str, description="A member's user id, `me` or `none`"),
+    OpenApiParameter("due", str, enum=["overdue", "due_soon"]),
+    OpenApiParameter("diff", str, enum=["new", "fixed", "still_open", "triaged"], description="With `scan`: against the previous scan"),
     OpenApiParameter("sort", str, enum=list(SORT_LABELS)),
 ]  # fmt: skip
 
@@ -151,7 +132,11 @@ FILTER_PARAMETERS = [
 @extend_schema(tags=["findings"])
 class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = CappedPagination
-    action_roles = {"triage": Role.ANALYST, "bulk_triage": Role.ANALYST}
+    action_roles = {
+        "triage": Role.ANALYST, "bulk_triage": Role.ANALYST, "assign": Role.ANALYST,
+        "bulk_assign": Role.ANALYST, "acceptance": Role.OWNER, "groups_triage": Role.ANALYST,
+        "groups_assign": Role.ANALYST,
+    }  # fmt: skip
 
     def get_queryset(self) -> QuerySet[Finding]:
         team = team_of(self.request)
@@ -160,10 +145,14 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         form = FindingFilterForm(self.request.query_params)
         if not form.is_valid():
             raise serializers.ValidationError(form.errors.get_json_data())
-        return findings_for_team(team, **form.filters())
+        return findings_for_team(team, user=self.request.user, **form.filters())
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         return FindingDetailSerializer if self.action == "retrieve" else FindingListSerializer
+
+    def _detail(self, finding: Finding) -> Response:
+        findings_decorate(team_of(self.request), [finding])
+        return Response(FindingDetailSerializer(finding).data)
 
     @extend_schema(
         summary="Findings across scans (one row per finding: its latest occurrence), filtered and sorted",
@@ -175,17 +164,20 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         responses={200: FindingListSerializer(many=True), **ERRORS},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.get_queryset())
+        rows = findings_decorate(team_of(request), list(page or []))
+        return self.get_paginated_response(FindingListSerializer(rows, many=True).data)
 
     @extend_schema(
         summary="One finding with its triage comment and history",
         responses={200: FindingDetailSerializer, **ERRORS},
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
+        return self._detail(self.get_object())
 
     @extend_schema(
-        summary="Triage one finding: open, false_positive, accepted or fixed (sticks to its fingerprint)",
+        summary="Triage one finding: open, false_positive, accepted (with a reason and an expiry) "
+        "or fixed (sticks to its fingerprint)",
         request=TriageSerializer,
         responses={200: FindingDetailSerializer, **ERRORS},
     )
@@ -194,15 +186,9 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         finding = self.get_object()
         body = TriageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        finding_triage(
-            team=team_of(request),
-            fingerprints=[finding.fingerprint],
-            user=user_of(request),
-            status=body.validated_data["status"],
-            comment=body.validated_data.get("comment", ""),
-        )
+        triage_apply(request, [finding.fingerprint], body.validated_data)
         finding.refresh_from_db()
-        return Response(FindingDetailSerializer(finding).data)
+        return self._detail(finding)
 
     @extend_schema(
         operation_id="findings_triage_bulk",
@@ -214,26 +200,173 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def bulk_triage(self, request: Request) -> Response:
         body = BulkTriageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        team = team_of(request)
         ids = sorted(set(body.validated_data["ids"]))
-        found: dict[int, str] = {}
-        for start in range(0, len(ids), 2000):
-            chunk = ids[start : start + 2000]
-            found.update(
-                Finding.objects.filter(team=team, pk__in=chunk).values_list("pk", "fingerprint")
-            )
-        result = finding_triage(
-            team=team,
-            fingerprints=found.values(),
-            user=user_of(request),
-            status=body.validated_data["status"],
-            comment=body.validated_data.get("comment", ""),
-        )
+        found = fingerprints_by_id(team_of(request), ids)
+        result = triage_apply(request, found.values(), body.validated_data)
         return Response(
             {
                 "status": result.status,
                 "requested": result.requested,
                 "changed": result.changed,
+                "pending": result.pending,
                 "not_found": [pk for pk in ids if pk not in found],
             }
         )
+
+    @extend_schema(
+        summary="Assign one finding to a team member (who is e-mailed), or unassign it (null)",
+        request=AssignSerializer,
+        responses={200: FindingDetailSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str | None = None) -> Response:
+        finding = self.get_object()
+        body = AssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        team = team_of(request)
+        assignee = assignee_of(team, body.validated_data["assignee"])
+        finding_assign(
+            team=team, fingerprints=[finding.fingerprint], assignee=assignee, user=user_of(request)
+        )
+        return self._detail(finding)
+
+    @extend_schema(
+        operation_id="findings_assign_bulk",
+        summary=f"Assign up to {TRIAGE_MAX} findings (e.g. a whole group) to a team member",
+        request=BulkAssignSerializer,
+        responses={200: CountResultSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="assign")
+    def bulk_assign(self, request: Request) -> Response:
+        body = BulkAssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        team = team_of(request)
+        assignee = assignee_of(team, body.validated_data["assignee"])
+        ids = sorted(set(body.validated_data["ids"]))
+        found = fingerprints_by_id(team, ids)
+        changed = finding_assign(
+            team=team, fingerprints=found.values(), assignee=assignee, user=user_of(request)
+        )
+        return Response({"changed": changed, "not_found": [pk for pk in ids if pk not in found]})
+
+    @extend_schema(
+        operation_id="findings_acceptance_decide",
+        summary="Owners: approve or refuse pending risk acceptances of critical/high findings",
+        request=AcceptanceDecisionSerializer,
+        responses={200: CountResultSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="acceptance")
+    def acceptance(self, request: Request) -> Response:
+        body = AcceptanceDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        team = team_of(request)
+        ids = sorted(set(body.validated_data["ids"]))
+        found = fingerprints_by_id(team, ids)
+        changed = acceptance_decide(
+            team=team, fingerprints=found.values(), user=user_of(request),
+            approve=body.validated_data["approve"], comment=body.validated_data.get("comment", ""),
+        )  # fmt: skip
+        return Response({"changed": changed, "not_found": [pk for pk in ids if pk not in found]})
+
+    def _where(self, request: Request, params: Any) -> dict[str, Any]:
+        if isinstance(params, dict):  # a JSON body's `where`: values or lists of values
+            query = QueryDict(mutable=True)
+            for key, value in params.items():
+                query.setlist(
+                    str(key), [str(v) for v in (value if isinstance(value, list) else [value])]
+                )
+            params = query
+        form = FindingFilterForm(params)
+        if not form.is_valid():
+            raise serializers.ValidationError(form.errors.get_json_data())
+        return form.filters()
+
+    @extend_schema(
+        summary="Findings grouped by rule / CVE (packages, assets, worst severity, fix), worst "
+        "first, under the list's filters; paginated without a total",
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int, description=f"Groups per page (≤ 200, {GROUPS_PAGE} by default)"),
+        ],
+        responses={200: FindingGroupPageSerializer, **ERRORS},
+    )  # fmt: skip
+    @action(detail=False, methods=["get"], url_path="groups")
+    def groups(self, request: Request) -> Response:
+        filters = self._where(request, request.query_params)
+        page_no = _positive(request.query_params.get("page"), "page", 1)
+        size = min(_positive(request.query_params.get("page_size"), "page_size", GROUPS_PAGE), 200)
+        page = finding_groups(
+            team_of(request), user=request.user, page=page_no, size=size, **filters
+        )
+
+        def link(number: int) -> str:
+            return request.build_absolute_uri(
+                replace_query_param(request.get_full_path(), "page", number)
+            )
+
+        return Response(
+            {
+                "page": page.number,
+                "next": link(page.number + 1) if page.has_next else None,
+                "previous": link(page.number - 1) if page.has_previous else None,
+                "results": [{**asdict(g), "has_fix": g.has_fix} for g in page.groups],
+            }
+        )
+
+    def _group_fingerprints(self, request: Request, data: dict[str, Any]) -> Any:
+        where = self._where(request, data.get("where") or {})
+        try:
+            return group_fingerprints(
+                team_of(request), rule_ids=data["rule_ids"], user=request.user, **where
+            )
+        except ValueError as exc:
+            raise serializers.ValidationError({"rule_ids": [str(exc)]}) from None
+
+    @extend_schema(
+        operation_id="findings_groups_triage",
+        summary="Triage whole groups: every finding of these rule ids matching `where`",
+        request=GroupTriageSerializer,
+        responses={200: TriageResultSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="groups/triage")
+    def groups_triage(self, request: Request) -> Response:
+        body = GroupTriageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = triage_apply(
+            request, self._group_fingerprints(request, body.validated_data), body.validated_data
+        )
+        return Response(
+            {"status": result.status, "requested": result.requested, "changed": result.changed,
+             "pending": result.pending, "not_found": []}
+        )  # fmt: skip
+
+    @extend_schema(
+        operation_id="findings_groups_assign",
+        summary="Assign whole groups to a team member (who is e-mailed)",
+        request=GroupAssignSerializer,
+        responses={200: CountResultSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="groups/assign")
+    def groups_assign(self, request: Request) -> Response:
+        body = GroupAssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        team = team_of(request)
+        assignee = assignee_of(team, body.validated_data["assignee"])
+        changed = finding_assign(
+            team=team, fingerprints=self._group_fingerprints(request, body.validated_data),
+            assignee=assignee, user=user_of(request),
+        )  # fmt: skip
+        return Response({"changed": changed, "not_found": []})
+
+
+def _positive(raw: Any, name: str, default: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise serializers.ValidationError({name: ["Must be a positive integer."]}) from None
+    if value < 1:
+        raise serializers.ValidationError({name: ["Must be a positive integer."]})
+    return value

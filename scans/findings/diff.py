@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scans.models import Finding, Scan, ScanStatus
 
 
 @dataclass
 class ScanDiff:
+    """Fingerprints of a scan against the previous one. `new` and `still_open` hold only open
+    findings: a false positive or an accepted risk is never counted as open; those are
+    `triaged` (accepted or false positive, new or not)."""
+
     scan: Scan
     previous: Scan | None
     new: list[str]  # fingerprints
     fixed: list[str]
     still_open: list[str]
+    triaged: list[str] = field(default_factory=list)
 
 
 def scan_previous(scan: Scan) -> Scan | None:
@@ -35,16 +40,20 @@ def scan_previous(scan: Scan) -> Scan | None:
 
 def scan_diff(scan: Scan) -> ScanDiff:
     previous = scan_previous(scan)
-    current = set(Finding.objects.filter(scan=scan).values_list("fingerprint", flat=True))
+    statuses = dict(Finding.objects.filter(scan=scan).values_list("fingerprint", "status"))
+    current = set(statuses)
+    is_open = {fp for fp, status in statuses.items() if status == Finding.Status.OPEN}
     before = (
         set(Finding.objects.filter(scan=previous).values_list("fingerprint", flat=True))
         if previous
         else set()
     )
+    suppressed = (Finding.Status.ACCEPTED, Finding.Status.FALSE_POSITIVE)
     return ScanDiff(
         scan=scan,
         previous=previous,
-        new=sorted(current - before),
+        new=sorted((current - before) & is_open),
         fixed=sorted(before - current),
-        still_open=sorted(current & before),
+        still_open=sorted(current & before & is_open),
+        triaged=sorted(fp for fp, status in statuses.items() if status in suppressed),
     )

@@ -28,8 +28,10 @@ from scans.tools import tool_get
 
 CSV_COLUMNS = [
     "id", "scan", "severity", "status", "tool", "rule_id", "title", "location", "item", "component",
-    "version", "fixed_version", "fingerprint", "first_seen_at", "last_seen_at", "description",
-    "remediation", "references",
+    "version", "fixed_version", "has_fix", "cvss_score", "cvss_v3_score", "cvss_v3_vector",
+    "cvss_v4_score", "cvss_v4_vector", "cwe_ids", "vuln_ids", "epss_score", "epss_percentile",
+    "is_kev", "fingerprint", "first_seen_at", "last_seen_at", "description", "remediation",
+    "references",
 ]  # fmt: skip
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -77,6 +79,14 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
 def csv_rows(findings: Iterable[Finding]) -> Iterator[str]:
     """CSV lines (header first) for these findings, produced one at a time."""
     writer = csv.writer(_Echo())
@@ -86,9 +96,12 @@ def csv_rows(findings: Iterable[Finding]) -> Iterator[str]:
             [
                 f.pk, f.scan_id, f.severity, f.status, _cell(f.tool), _cell(f.rule_id),
                 _cell(f.title), _cell(f.location), _cell(f.item), _cell(f.component),
-                _cell(f.version), _cell(f.fixed_version), f.fingerprint,
+                _cell(f.version), _cell(f.fixed_version), _bool(f.has_fix), _num(f.cvss_score),
+                _num(f.cvss_v3_score), f.cvss_v3_vector, _num(f.cvss_v4_score), f.cvss_v4_vector,
+                " ".join(f.cwe_ids or []), " ".join(f.vuln_ids or []), _num(f.epss_score),
+                _num(f.epss_percentile), _bool(f.is_kev), f.fingerprint,
                 f.first_seen_at.isoformat(), f.last_seen_at.isoformat(), _cell(f.description),
-                _cell(f.remediation), " ".join(str(r) for r in f.references or []),
+                _cell(f.remediation), _cell(" ".join(str(r) for r in f.references or [])),
             ]
         )  # fmt: skip
 
@@ -144,6 +157,35 @@ def _message(f: Finding) -> str:
     return " — ".join(parts)
 
 
+def _security_severity(f: Finding) -> str:
+    """The CVSS base score when the finding has one (what GitHub ranks by), else one standing
+    for the severity."""
+    if f.cvss_score is not None:
+        return f"{f.cvss_score:.1f}"
+    return SECURITY_SEVERITY.get(f.severity, "0.0")
+
+
+def _vulnerability_properties(f: Finding) -> dict[str, Any]:
+    """The structured fields a SARIF result carries in its property bag (only those set)."""
+    props: dict[str, Any] = {}
+    if f.cvss_v3_vector or f.cvss_v3_score is not None:
+        props["cvssV3"] = {"vector": f.cvss_v3_vector, "baseScore": f.cvss_v3_score}
+    if f.cvss_v4_vector or f.cvss_v4_score is not None:
+        props["cvssV4"] = {"vector": f.cvss_v4_vector, "baseScore": f.cvss_v4_score}
+    if f.cwe_ids:
+        props["cwe"] = list(f.cwe_ids)
+    if f.vuln_ids:
+        props["vulnerabilityIds"] = list(f.vuln_ids)
+    if f.epss_score is not None:
+        props["epss"] = {"score": f.epss_score, "percentile": f.epss_percentile}
+    if f.is_kev:
+        props["knownExploited"] = True
+    if f.component:
+        props["component"] = {"name": f.component, "installedVersion": f.version,
+                              "fixedVersion": f.fixed_version, "fixAvailable": f.has_fix}  # fmt: skip
+    return props
+
+
 def _rule(f: Finding) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "id": _rule_id(f),
@@ -152,8 +194,9 @@ def _rule(f: Finding) -> dict[str, Any]:
         "fullDescription": {"text": (f.description or f.title or _rule_id(f))[:10000]},
         "defaultConfiguration": {"level": SARIF_LEVELS.get(f.severity, "note")},
         "properties": {
-            "security-severity": SECURITY_SEVERITY.get(f.severity, "0.0"),
-            "tags": ["security", f.tool],
+            "security-severity": _security_severity(f),
+            # GitHub's code scanning reads CWE tags in this form.
+            "tags": ["security", f.tool, *(f"external/cwe/{c.lower()}" for c in f.cwe_ids or [])],
         },
     }
     help_text = f.remediation or (
@@ -195,10 +238,8 @@ def scan_sarif(scan: Scan, findings: Iterable[Finding] | None = None) -> dict[st
             rules.append(_rule(f))
         else:
             rule = rules[rule_index[key]]
-            if float(SECURITY_SEVERITY.get(f.severity, "0")) > float(
-                rule["properties"]["security-severity"]
-            ):
-                rule["properties"]["security-severity"] = SECURITY_SEVERITY[f.severity]
+            if float(_security_severity(f)) > float(rule["properties"]["security-severity"]):
+                rule["properties"]["security-severity"] = _security_severity(f)
                 rule["defaultConfiguration"]["level"] = SARIF_LEVELS[f.severity]
         result: dict[str, Any] = {
             "ruleId": key[1],
@@ -212,6 +253,7 @@ def scan_sarif(scan: Scan, findings: Iterable[Finding] | None = None) -> dict[st
                 "status": f.status,
                 "firstSeen": f.first_seen_at.isoformat(),
                 "outpostFindingId": f.pk,
+                **_vulnerability_properties(f),
             },
         }
         if f.tags:
@@ -240,5 +282,5 @@ def scan_export_response(scan: Scan, fmt: str) -> HttpResponseBase:
         response["Content-Disposition"] = f'attachment; filename="outpost-scan-{scan.pk}.csv"'
         return response
     response = JsonResponse(scan_sarif(scan), content_type="application/sarif+json")
-    response["Content-Disposition"] = f'inline; filename="outpost-scan-{scan.pk}.sarif"'
+    response["Content-Disposition"] = f'attachment; filename="outpost-scan-{scan.pk}.sarif"'
     return response

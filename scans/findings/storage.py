@@ -20,6 +20,7 @@ from django.utils import timezone
 from config.bulkwrite import chunks, copy_into, findings_demote, gc_paused, is_postgres, json_text
 from scans.assets.recording import assets_record
 from scans.engine.runtime import SEVERITIES, FindingData, StepResult, ToolRun
+from scans.engine.vulns import finding_vulns_clean
 from scans.findings.triage import finding_states_observe, findings_latest_refresh
 from scans.models import Artifact, Finding, FindingState, Scan, ScanStep
 
@@ -63,7 +64,8 @@ def _findings_store(
     for finding in findings:
         if finding.severity not in SEVERITIES:
             finding.severity = "info"
-        by_fp.setdefault(finding.fingerprint, finding)
+        if finding.fingerprint not in by_fp:
+            by_fp[finding.fingerprint] = finding_vulns_clean(finding)
     fingerprints = list(by_fp)
     existing: dict[str, Finding] = {}
     # A step of a scan that has no findings yet (every import, most tool steps) skips the lookup.
@@ -128,13 +130,16 @@ def _findings_store(
 FINDING_COLUMNS = (
     "team_id", "scan_id", "step_id", "tool", "severity", "title", "description", "remediation",
     "rule_id", "component", "version", "fixed_version", "location", "item", "evidence",
-    "references", "tags", "fingerprint", "status", "first_seen_at", "last_seen_at", "created_at",
-    "is_latest", "asset_id",
+    "references", "tags", "cvss_v3_vector", "cvss_v3_score", "cvss_v4_vector", "cvss_v4_score",
+    "cwe_ids", "vuln_ids", "epss_score", "epss_percentile", "is_kev", "has_fix", "fingerprint",
+    "status", "first_seen_at", "last_seen_at", "created_at", "is_latest", "asset_id",
 )  # fmt: skip
 _STATUS = FINDING_COLUMNS.index("status")
 _FIRST_SEEN = FINDING_COLUMNS.index("first_seen_at")
 assert _FIRST_SEEN == _STATUS + 1
-_JSON_CELLS = tuple(FINDING_COLUMNS.index(c) for c in ("evidence", "references", "tags"))
+_JSON_CELLS = tuple(
+    FINDING_COLUMNS.index(c) for c in ("evidence", "references", "tags", "cwe_ids", "vuln_ids")
+)
 
 
 _NO_ASSETS: dict[str, int] = {}
@@ -168,6 +173,16 @@ def _finding_row(
         as_json(data.evidence),
         as_json(data.references[:50]),
         as_json(data.tags),
+        data.cvss_v3_vector,
+        data.cvss_v3_score,
+        data.cvss_v4_vector,
+        data.cvss_v4_score,
+        as_json(data.cwe_ids),
+        as_json(data.vuln_ids),
+        data.epss_score,
+        data.epss_percentile,
+        data.is_kev,
+        data.has_fix,
         fp,
         status,
         first_seen,

@@ -6,6 +6,9 @@ the current triage; a new scan that finds the same thing again inherits it
 (`finding_states_observe`, called by scans.findings.storage.findings_store). Every change is a
 `FindingEvent`, the finding's history.
 
+Risk acceptance (reason, expiry, an owner's approval for critical and high findings) is
+scans.findings.acceptance; assignment and deadlines scans.findings.ownership.
+
 Two changes happen without a person: a `fixed` finding seen again is reopened, and an `open`
 finding that the next completed scan of the same workflow and targets no longer reports becomes
 `fixed` (`scan_findings_close_missing`, on `scan_finished`).
@@ -14,7 +17,6 @@ finding that the next completed scan of the same workflow and targets no longer 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -23,20 +25,20 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import Team, User
 from config.bulkwrite import chunks, finding_states_upsert, is_postgres
+from scans.findings.acceptance import (
+    ACCEPTANCE_FIELDS,
+    COMMENT_MAX,
+    TriageResult,
+    acceptance_clear,
+    finding_accept,
+)
 from scans.findings.diff import scan_previous
+from scans.findings.states import open_findings_refresh_soon, rows_status_set, states_locked
 from scans.models import Finding, FindingEvent, FindingState, Scan, ScanStatus
 
 CHUNK = 2000
 TRIAGE_MAX = 5000  # findings per bulk request
-COMMENT_MAX = 2000
 Status = Finding.Status
-
-
-@dataclass(frozen=True)
-class TriageResult:
-    status: str
-    requested: int  # distinct fingerprints asked for
-    changed: int  # fingerprints whose status or comment changed
 
 
 def finding_states_observe(
@@ -149,39 +151,39 @@ def findings_latest_refresh(*, team_id: int, fingerprints: Iterable[str]) -> Non
 
 
 def finding_triage(
-    *, team: Team, fingerprints: Iterable[str], user: User | None, status: str, comment: str = ""
+    *,
+    team: Team,
+    fingerprints: Iterable[str],
+    user: User | None,
+    status: str,
+    comment: str = "",
+    accepted_until: datetime | None = None,
+    role: str | None = None,
 ) -> TriageResult:
     """Set the status of these findings (by fingerprint: every scan's row of the same finding, and
-    the ones future scans find) with an optional comment; one history event per change."""
+    the ones future scans find) with an optional comment; one history event per change.
+
+    `accepted` is a risk acceptance (scans.findings.acceptance.finding_accept): it needs the
+    comment as its reason and `accepted_until`, and critical and high findings accepted by
+    someone who is not an owner wait for an owner's approval. Any other status ends an
+    acceptance (or a request for one)."""
     if status not in Status.values:
         raise ValueError(f"status must be one of {', '.join(Status.values)}")
+    if status == Status.ACCEPTED:
+        return finding_accept(
+            team=team, fingerprints=fingerprints, user=user, reason=comment,
+            until=accepted_until, role=role,
+        )  # fmt: skip
     comment = (comment or "").strip()[:COMMENT_MAX]
     fps = sorted(set(fingerprints))
     now = timezone.now()
     changed = 0
     with transaction.atomic():
-        for chunk in chunks(fps):
-            states = list(
-                FindingState.objects.select_for_update()
-                .filter(team=team, fingerprint__in=chunk)
-                .order_by("fingerprint")
-            )
-            known = {s.fingerprint for s in states}
-            # A row written before states existed (or by hand): give it a state first.
-            for fp in chunk:
-                if fp not in known:
-                    first = Finding.objects.filter(team=team, fingerprint=fp).order_by("created_at")
-                    row = first.first()
-                    if row is None:
-                        continue
-                    states.append(
-                        FindingState.objects.create(
-                            team=team, fingerprint=fp, status=row.status, severity=row.severity,
-                            first_seen_at=row.first_seen_at, last_seen_at=row.last_seen_at,
-                        )
-                    )  # fmt: skip
+        for states in states_locked(team=team, fingerprints=fps):
             touched = [
-                s for s in states if s.status != status or (comment and s.comment != comment)
+                s
+                for s in states
+                if s.status != status or (comment and s.comment != comment) or s.acceptance
             ]
             events = [
                 FindingEvent(
@@ -195,13 +197,16 @@ def finding_triage(
                 s.status, s.updated_by, s.updated_at = status, user, now
                 if comment:
                     s.comment = comment
+                acceptance_clear(s)
             FindingState.objects.bulk_update(
-                touched, ["status", "comment", "updated_by", "updated_at"], batch_size=CHUNK
+                touched,
+                ["status", "comment", "updated_by", "updated_at", *ACCEPTANCE_FIELDS],
+                batch_size=CHUNK,
             )
             FindingEvent.objects.bulk_create(events, batch_size=CHUNK)
-            Finding.objects.filter(
-                team=team, fingerprint__in=[s.fingerprint for s in touched]
-            ).exclude(status=status).update(status=status)
+            rows_status_set(
+                team_id=team.pk, fingerprints=[s.fingerprint for s in touched], status=status
+            )
             changed += len(touched)
         if changed:
             audit_record(
@@ -268,13 +273,3 @@ def finding_history(*, team: Team, fingerprint: str) -> list[FindingEvent]:
         .select_related("user", "scan")
         .order_by("-created_at", "-pk")
     )
-
-
-def open_findings_refresh_soon(team_id: int) -> None:
-    """Ask a worker to refresh the team's dashboard figures; bursts of triage coalesce into one
-    task (the flag is cleared when the task starts)."""
-    from django.core.cache import cache
-    from django_q.tasks import async_task
-
-    if cache.add(f"open-findings-refresh:{team_id}", 1, timeout=60):
-        async_task("scans.tasks.open_findings_refresh", team_id, group="dashboard")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from scans.models.assets import Asset, AssetEvent, AssetKind, AssetLink, ScanAsset
 from scans.models.findings import (
+    AcceptanceState,
     Finding,
     FindingEvent,
     FindingState,
@@ -27,6 +28,7 @@ from scans.models.scans import (
 __all__ = [
     "SCAN_TERMINAL",
     "STEP_TERMINAL",
+    "AcceptanceState",
     "Artifact",
     "Asset",
     "AssetEvent",

@@ -7,10 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Team
 from scans.engine.runtime import FindingData
+from scans.engine.vulns import cvss_rating, cwe_url, is_web_url, vuln_url
 from scans.models.assets import Asset
 from scans.models.scans import Scan, ScanStep
 
@@ -84,6 +86,24 @@ class Finding(models.Model):
     evidence = models.JSONField(default=dict, blank=True)
     references = models.JSONField(default=list, blank=True)
     tags = models.JSONField(default=list, blank=True)
+    # Structured vulnerability fields (docs/findings.md: what a parser fills, and how
+    # scans.tools.kit.vulns checks it). CVSS vectors are validated and scored with the `cvss`
+    # library; `cvss_score` is the one filters and sorts use: v4.0 when known, else v3.x.
+    cvss_v3_vector = models.CharField(max_length=200, blank=True)
+    cvss_v3_score = models.FloatField(null=True, blank=True)
+    cvss_v4_vector = models.CharField(max_length=300, blank=True)
+    cvss_v4_score = models.FloatField(null=True, blank=True)
+    cvss_score = models.GeneratedField(
+        expression=Coalesce("cvss_v4_score", "cvss_v3_score"),
+        output_field=models.FloatField(null=True),
+        db_persist=True,
+    )
+    cwe_ids = models.JSONField(default=list, blank=True, help_text='["CWE-79", …]')
+    vuln_ids = models.JSONField(default=list, blank=True, help_text="CVE and GHSA ids")
+    epss_score = models.FloatField(null=True, blank=True, help_text="EPSS probability, 0-1")
+    epss_percentile = models.FloatField(null=True, blank=True)
+    is_kev = models.BooleanField(default=False, help_text="In CISA's Known Exploited list")
+    has_fix = models.BooleanField(default=False, help_text="A fixed version or patch exists")
     fingerprint = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     first_seen_at = models.DateTimeField(default=timezone.now)
@@ -124,7 +144,10 @@ class Finding(models.Model):
                     ),
                     ("finding_latest_seen", ["team", "last_seen_at", "id"]),
                     ("finding_latest_first", ["team", "first_seen_at", "id"]),
-                    ("finding_latest_rule", ["team", "rule_id"]),
+                    # The rule filter, and each group's rows in the grouped view.
+                    ("finding_latest_rule_rank", ["team", "rule_id", "severity_rank"]),
+                    # The grouped view's groups, worst first (scans.findings.groups).
+                    ("finding_latest_rank_rule", ["team", "severity_rank", "rule_id"]),
                     (
                         "finding_latest_tool",
                         ["team", "tool", "severity_rank", "last_seen_at", "id"],
@@ -136,6 +159,19 @@ class Finding(models.Model):
                 fields=["asset", "severity_rank", "id"],
                 name="finding_latest_asset",
                 condition=models.Q(is_latest=True),
+            ),
+            # Sorting by CVSS score lists the findings that have one (SQLite has no NULLS LAST in
+            # an index); partial, so findings without a score (secrets, open ports) cost nothing.
+            models.Index(
+                fields=["team", "cvss_score", "id"],
+                name="finding_latest_cvss",
+                condition=models.Q(is_latest=True, cvss_score__isnull=False),
+            ),
+            # The KEV filter: only known-exploited rows are in it, so it costs the others nothing.
+            models.Index(
+                fields=["team", "severity_rank", "last_seen_at", "id"],
+                name="finding_latest_kev",
+                condition=models.Q(is_latest=True, is_kev=True),
             ),
             # A scan's findings, worst first, and its per-severity counts.
             models.Index(fields=["scan", "severity_rank", "id"], name="finding_scan_rank"),
@@ -150,7 +186,43 @@ class Finding(models.Model):
             description=self.description, remediation=self.remediation, component=self.component,
             version=self.version, fixed_version=self.fixed_version, location=self.location,
             item=self.item, evidence=self.evidence, references=self.references, tags=self.tags,
+            cvss_v3_vector=self.cvss_v3_vector, cvss_v3_score=self.cvss_v3_score,
+            cvss_v4_vector=self.cvss_v4_vector, cvss_v4_score=self.cvss_v4_score,
+            cwe_ids=self.cwe_ids, vuln_ids=self.vuln_ids, epss_score=self.epss_score,
+            epss_percentile=self.epss_percentile, is_kev=self.is_kev, has_fix=self.has_fix,
         )  # fmt: skip
+
+    @property
+    def cvss_severity(self) -> str:
+        """The CVSS qualitative rating of `cvss_score` (None/Low/Medium/High/Critical), "" without
+        a score."""
+        return cvss_rating(self.cvss_score)
+
+    @property
+    def web_references(self) -> list[str]:
+        """The references that can be links (http and https only: never javascript: or data:)."""
+        return [r for r in self.references or [] if is_web_url(r)]
+
+    @property
+    def vuln_links(self) -> list[tuple[str, str]]:
+        """(CVE or GHSA id, its advisory page) for each id."""
+        return [(v, vuln_url(v)) for v in self.vuln_ids or []]
+
+    @property
+    def references_shown(self) -> list[tuple[str, bool]]:
+        """(reference, whether it is an http(s) link) for each reference."""
+        return [(str(r), is_web_url(r)) for r in self.references or []]
+
+    @property
+    def cwe_links(self) -> list[tuple[str, str]]:
+        """(CWE id, its MITRE page) for each CWE id."""
+        return [(c, cwe_url(c)) for c in self.cwe_ids or [] if cwe_url(c)]
+
+
+class AcceptanceState(models.TextChoices):
+    NONE = "", "—"
+    PENDING = "pending", "Waiting for an owner's approval"
+    APPROVED = "approved", "Accepted"
 
 
 class FindingState(models.Model):
@@ -173,12 +245,53 @@ class FindingState(models.Model):
     updated_at = models.DateTimeField(null=True, blank=True, help_text="Last triage")
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
+    # Who owns fixing it (scans.findings.ownership); the due date is first_seen_at plus the
+    # team's SLA days for the severity, computed, never stored (a changed SLA applies at once).
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    # Risk acceptance (scans.findings.acceptance): why, until when, and for critical and high
+    # findings the owner who approved it. "pending": asked for, waiting for an owner (the status
+    # stays open meanwhile); "approved": in force (status accepted) until `accepted_until`.
+    # Database defaults: config.bulkwrite.finding_states_upsert inserts states in SQL.
+    acceptance = models.CharField(
+        max_length=8, blank=True, choices=AcceptanceState.choices, db_default=""
+    )
+    accept_reason = models.TextField(blank=True, db_default="")
+    accepted_until = models.DateTimeField(null=True, blank=True)
+    accept_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accept_requested_at = models.DateTimeField(null=True, blank=True)
+    accept_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accept_approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["team", "fingerprint"], name="findingstate_unique")
         ]
-        indexes = [models.Index(fields=["team", "status", "severity"], name="findingstate_counts")]
+        indexes = [
+            models.Index(fields=["team", "status", "severity"], name="findingstate_counts"),
+            # "Assigned to me", and the acceptances that expire (scans.findings.acceptance).
+            models.Index(
+                fields=["team", "assignee"],
+                name="findingstate_assignee",
+                condition=models.Q(assignee__isnull=False),
+            ),
+            models.Index(
+                fields=["accepted_until"],
+                name="findingstate_accept_expiry",
+                condition=models.Q(acceptance="approved"),
+            ),
+            models.Index(
+                fields=["team", "acceptance"],
+                name="findingstate_accept_pending",
+                condition=models.Q(acceptance="pending"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.fingerprint[:12]} {self.status}"
@@ -191,6 +304,11 @@ class FindingEvent(models.Model):
         TRIAGE = "triage", "Triage"
         REOPENED = "reopened", "Seen again"
         AUTO_FIXED = "auto_fixed", "Not seen by the next scan"
+        ASSIGNED = "assigned", "Assigned"
+        ACCEPT_REQUESTED = "accept_asked", "Acceptance asked for"
+        ACCEPT_APPROVED = "accept_ok", "Acceptance approved"
+        ACCEPT_REJECTED = "accept_no", "Acceptance refused"
+        EXPIRED = "expired", "Acceptance expired"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     fingerprint = models.CharField(max_length=64)
@@ -225,6 +343,12 @@ class OpenFindingsDay(models.Model):
     counts = models.JSONField(default=dict, help_text="{severity: open findings}")
     total = models.PositiveIntegerField(default=0)
     top_assets = models.JSONField(default=list, help_text="[{item, score, counts}] worst first")
+    groups = models.PositiveIntegerField(default=0, help_text="Rules / CVEs with open findings")
+    top_groups = models.JSONField(
+        default=list, help_text="[{rule_id, title, worst, findings, assets}] worst first"
+    )
+    overdue = models.PositiveIntegerField(default=0, help_text="Open findings past their SLA")
+    due_soon = models.PositiveIntegerField(default=0, help_text="Open, due within 7 days")
     refreshed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

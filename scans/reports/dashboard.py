@@ -1,5 +1,6 @@
-"""The dashboard's figures: open findings by severity, their 30-day trend, the riskiest assets,
-running and recent scans, expiring authorizations.
+"""The dashboard's figures: open findings by severity, overdue and due soon, the rules / CVEs
+they group into (and the worst groups), their 30-day trend, the riskiest assets, running and
+recent scans, expiring authorizations. Accepted and false-positive findings are not open.
 
 Counting a million findings on every page view is what makes dashboards slow, so the counts and
 the top assets are computed off the request (`open_findings_refresh`, when a scan finishes and
@@ -13,17 +14,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
 from django.utils import timezone
 
 from accounts.models import Team
 from scans.engine.runtime import SEVERITIES
+from scans.findings.ownership import DUE_SOON_DAYS
 from scans.models import SCAN_TERMINAL, Finding, FindingState, OpenFindingsDay, Scan
 from scans.reports.charts import severity_bars_svg, trend_svg
 from targets.models import Target
 
 TREND_DAYS = 30
 TOP_ASSETS = 8
+TOP_GROUPS = 6
 EXPIRING_WITHIN_DAYS = 14
 # Risk of an asset: its open findings weighted by severity.
 RISK_WEIGHTS = {"critical": 10, "high": 5, "medium": 2, "low": 1, "info": 0}
@@ -67,6 +70,9 @@ def open_findings_refresh(team_id: int) -> OpenFindingsDay | None:
         }
         for a in rows
     ]
+    team = Team.objects.get(pk=team_id)
+    overdue, due_soon = _deadline_counts(team)
+    groups, top_groups = _open_groups(team_id)
     row, _ = OpenFindingsDay.objects.update_or_create(
         team_id=team_id,
         day=timezone.localdate(),
@@ -74,10 +80,61 @@ def open_findings_refresh(team_id: int) -> OpenFindingsDay | None:
             "counts": counts,
             "total": sum(counts.values()),
             "top_assets": top,
+            "overdue": overdue,
+            "due_soon": due_soon,
+            "groups": groups,
+            "top_groups": top_groups,
             "refreshed_at": timezone.now(),
         },
     )
     return row
+
+
+def _deadline_counts(team: Team) -> tuple[int, int]:
+    """Open findings (one per fingerprint) past their SLA, and due within DUE_SOON_DAYS."""
+    now = timezone.now()
+    overdue = due_soon = Q(pk__in=[])
+    for severity, days in team.sla_days.items():
+        deadline = now - timedelta(days=days)
+        overdue |= Q(severity=severity, first_seen_at__lte=deadline)
+        due_soon |= Q(
+            severity=severity,
+            first_seen_at__gt=deadline,
+            first_seen_at__lte=deadline + timedelta(days=DUE_SOON_DAYS),
+        )
+    figures = FindingState.objects.filter(team=team, status=Finding.Status.OPEN).aggregate(
+        overdue=Count("pk", filter=overdue), due_soon=Count("pk", filter=due_soon)
+    )
+    return int(figures["overdue"] or 0), int(figures["due_soon"] or 0)
+
+
+def _open_groups(team_id: int) -> tuple[int, list[dict[str, Any]]]:
+    """How many rules / CVEs have open findings, and the worst TOP_GROUPS of them."""
+    rank = {r: s for r, s in enumerate(reversed(SEVERITIES))}
+    open_latest = Finding.objects.filter(
+        team_id=team_id, is_latest=True, status=Finding.Status.OPEN
+    )
+    # One pass without DISTINCT counts over every open finding; the assets (a DISTINCT) are
+    # counted for the few groups shown.
+    rows = list(
+        open_latest.values("rule_id")
+        .annotate(worst=Max("severity_rank"), findings=Count("pk"))
+        .order_by("-worst", "-findings", "rule_id")
+    )
+    shown = rows[:TOP_GROUPS]
+    details: dict[str, dict[str, Any]] = {
+        r["rule_id"]: dict(r)
+        for r in open_latest.filter(rule_id__in=[g["rule_id"] for g in shown])
+        .values("rule_id")
+        .annotate(assets=Count("item", distinct=True), title=Min("title"))
+    }
+    top = [
+        {"rule_id": r["rule_id"], "title": details.get(r["rule_id"], {}).get("title", ""),
+         "worst": rank.get(r["worst"], "info"), "findings": r["findings"],
+         "assets": details.get(r["rule_id"], {}).get("assets", 0)}
+        for r in shown
+    ]  # fmt: skip
+    return len(rows), top
 
 
 def open_findings_trend(team: Team, *, days: int = TREND_DAYS) -> list[tuple[date, dict[str, int]]]:
@@ -100,6 +157,10 @@ def open_findings_trend(team: Team, *, days: int = TREND_DAYS) -> list[tuple[dat
 class Dashboard:
     counts: dict[str, int]
     total_open: int
+    overdue: int
+    due_soon: int
+    groups: int
+    top_groups: list[dict[str, Any]]
     refreshed_at: Any
     trend: list[tuple[date, dict[str, int]]]
     top_assets: list[dict[str, Any]]
@@ -153,6 +214,10 @@ def dashboard_for(team: Team) -> Dashboard:
     return Dashboard(
         counts=counts,
         total_open=sum(counts.values()),
+        overdue=latest.overdue if latest else 0,
+        due_soon=latest.due_soon if latest else 0,
+        groups=latest.groups if latest else 0,
+        top_groups=list(latest.top_groups) if latest else [],
         refreshed_at=latest.refreshed_at if latest else None,
         trend=open_findings_trend(team),
         top_assets=list(latest.top_assets) if latest else [],

@@ -49,6 +49,9 @@ class MetricsBlockSerializer(serializers.Serializer):
 
 class MetricsSerializer(MetricsBlockSerializer):
     team = serializers.CharField()
+    overdue_findings = serializers.IntegerField(help_text="Open findings past their SLA")
+    due_soon_findings = serializers.IntegerField(help_text="Open findings due within 7 days")
+    open_groups = serializers.IntegerField(help_text="Rules / CVEs with open findings")
     open_findings_as_of = serializers.DateTimeField(allow_null=True)
     all_teams = MetricsBlockSerializer(required=False, help_text="Staff only: every team")
     teams = serializers.IntegerField(required=False, help_text="Staff only")
@@ -107,6 +110,9 @@ class MetricsView(APIView):
         body = {"team": team.name, **_block(team)}
         latest = OpenFindingsDay.objects.filter(team=team).order_by("-day").first()
         body["open_findings_as_of"] = latest.refreshed_at if latest else None
+        body["overdue_findings"] = latest.overdue if latest else 0
+        body["due_soon_findings"] = latest.due_soon if latest else 0
+        body["open_groups"] = latest.groups if latest else 0
         if getattr(request.user, "is_staff", False):
             body["all_teams"] = _block(None)
             body["teams"] = Team.objects.count()

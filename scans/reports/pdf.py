@@ -27,6 +27,7 @@ from accounts.models import User
 from config.api_errors import Conflict
 from scans.engine.runtime import SEVERITIES
 from scans.findings.diff import scan_diff
+from scans.findings.ownership import findings_decorate
 from scans.models import Finding, Report, Scan
 from scans.reports.charts import severity_bars_svg
 
@@ -118,11 +119,22 @@ def _flatten(value: Any, prefix: str = "") -> list[str]:
     return [f"{prefix.rstrip('.')}: {value}"]
 
 
+# Evidence keys whose content the report shows as structured fields (CVSS, CWE, CVE) instead of
+# a dump of the tool's nested keys.
+STRUCTURED_EVIDENCE_KEYS = frozenset({"cvss", "cwe", "cve", "cvss_score", "CVSS", "CweIDs"})
+
+
 def _evidence_text(evidence: Any) -> str:
     """Evidence as `key: value` pairs on one line (nested keys dotted), cut at a few hundred
     characters: enough to recognise the case, the raw output stays in the artifacts."""
     if not evidence:
         return ""
+    if isinstance(evidence, dict):
+        evidence = {
+            k: v
+            for k, v in evidence.items()
+            if k not in STRUCTURED_EVIDENCE_KEYS and v not in ("", [], {})
+        }
     text = " · ".join(_flatten(evidence)) if isinstance(evidence, dict) else str(evidence)
     return text if len(text) <= EVIDENCE_MAX_CHARS else text[: EVIDENCE_MAX_CHARS - 1] + "…"
 
@@ -155,6 +167,7 @@ def report_context(scan: Scan) -> dict[str, Any]:
                 references=[r for r in f.references or [] if isinstance(r, str)][:4],
             )
         f.evidence_text = _evidence_text(f.evidence)  # type: ignore[attr-defined]
+        f.vuln_line = vulnerability_line(f)  # type: ignore[attr-defined]
         group.findings.append(f)
     statuses = dict(
         Finding.objects.filter(scan=scan)
@@ -162,6 +175,15 @@ def report_context(scan: Scan) -> dict[str, Any]:
         .annotate(n=Count("pk"))
         .values_list("status", "n")
     )
+    open_counts = {s: 0 for s in SEVERITIES}
+    by_status: dict[str, dict[str, int]] = {s: {} for s in SEVERITIES}
+    for f in findings:
+        by_status[f.severity][f.status] = by_status[f.severity].get(f.status, 0) + 1
+        if f.status == Finding.Status.OPEN:
+            open_counts[f.severity] += 1
+    findings_decorate(scan.team, findings)
+    overdue = sum(1 for f in findings if getattr(f, "sla_state", "") == "overdue")
+    top_groups = _top_groups(findings)
     diff = scan_diff(scan)
     by_fp_prev: dict[str, Finding] = {}
     if diff.previous is not None and diff.fixed:
@@ -190,6 +212,15 @@ def report_context(scan: Scan) -> dict[str, Any]:
         "counts_list": [(s, counts.get(s, 0)) for s in SEVERITIES],
         "total": len(findings),
         "statuses": [(label, statuses.get(value, 0)) for value, label in Finding.Status.choices],
+        "status_labels": Finding.Status.choices,
+        "severity_status": [
+            (s, [by_status[s].get(value, 0) for value, _ in Finding.Status.choices])
+            for s in SEVERITIES
+        ],
+        "open_counts_list": [(s, open_counts[s]) for s in SEVERITIES],
+        "open_total": sum(open_counts.values()),
+        "overdue": overdue,
+        "top_groups": top_groups,
         "chart": severity_bars_svg(counts, width=460, ink="#0f172a", muted="#475569"),
         "diff": diff,
         "new_rows": new_rows,
@@ -200,6 +231,44 @@ def report_context(scan: Scan) -> dict[str, Any]:
         "listed": len(findings) - detailed,
         "targets": scan.target_snapshot or [],
     }
+
+
+def vulnerability_line(f: Finding) -> str:
+    """The structured fields of a finding as one readable line: "CVSS 9.8 Critical (3.1) · CWE-79 ·
+    CVE-2024-1234 · EPSS 97% · known exploited (KEV)" ("" when it has none)."""
+    parts = []
+    if f.cvss_score is not None:
+        version = "4.0" if f.cvss_v4_score is not None else (f.cvss_v3_vector[5:8] or "3.x")
+        parts.append(f"CVSS {f.cvss_score:.1f} {f.cvss_severity} ({version})")
+    parts += list(f.cwe_ids or [])[:3]
+    parts += [v for v in (f.vuln_ids or [])[:3] if v != f.rule_id]
+    if f.epss_score is not None:
+        parts.append(f"EPSS {f.epss_score * 100:.0f}%")
+    if f.is_kev:
+        parts.append("known exploited (KEV)")
+    if f.has_fix and not f.fixed_version:  # a fixed version is shown with the component
+        parts.append("fix available")
+    return " · ".join(parts)
+
+
+def _top_groups(findings: list[Finding], limit: int = 8) -> list[dict[str, Any]]:
+    """The scan's open findings by rule / CVE, worst first: the executive summary's top groups."""
+    groups: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        if f.status != Finding.Status.OPEN:
+            continue
+        key = f.rule_id or f.title
+        group = groups.setdefault(
+            key, {"rule_id": key, "title": f.title, "rank": -1, "worst": f.severity,
+                  "findings": 0, "assets": set(), "fixable": 0},
+        )  # fmt: skip
+        group["findings"] += 1
+        group["assets"].add(f.item or f.location)
+        group["fixable"] += int(f.has_fix)
+        if f.severity_rank > group["rank"]:
+            group["rank"], group["worst"] = f.severity_rank, f.severity
+    ordered = sorted(groups.values(), key=lambda g: (-g["rank"], -g["findings"], g["rule_id"]))
+    return [{**g, "assets": len(g["assets"])} for g in ordered[:limit]]
 
 
 def report_html(scan: Scan) -> str:

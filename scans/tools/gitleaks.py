@@ -235,6 +235,7 @@ def _finding(leak: dict[str, Any], subject: str) -> FindingData:
             "date": str(date or ""),
         },
         tags=["secret", *tags],
+        cwe_ids=["CWE-798"],  # use of hard-coded credentials
     )
     # Mask the secret wherever it could have slipped in (a file name, a match, a line).
     finding.title = redact(finding.title, secrets)

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from scans.engine.runtime import Command, FindingData, StepContext, StepFailed, StepResult
+from scans.engine.vulns import cvss_fill, cwe_ids, probability, vuln_ids_in
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, image_argument
 from scans.tools.kit.detect import has_keys, json_document
@@ -183,7 +184,7 @@ def _finding(match: dict[str, Any], artifact_name: str, subject: str) -> Finding
         for d in as_list(match.get("matchDetails"))
         if isinstance(d, dict)
     ]
-    return FindingData(
+    finding = FindingData(
         tool=TOOL,
         severity=named_severity(severity),
         title=f"{vuln_id} in {name} {version}".strip(),
@@ -204,4 +205,23 @@ def _finding(match: dict[str, Any], artifact_name: str, subject: str) -> Finding
             "cvss": vuln.get("cvss") or [],
         },
         references=references,
+        vuln_ids=vuln_ids_in([vuln_id, *(r.get("id") for r in related)]),
+        cwe_ids=cwe_ids(
+            c.get("cwe") if isinstance(c, dict) else c for c in as_list(vuln.get("cwes"))
+        ),
+        has_fix=bool(fixed) or str(fix.get("state") or "") == "fixed",
     )
+    epss = [e for e in as_list(vuln.get("epss")) if isinstance(e, dict)]
+    if epss:
+        finding.epss_score = probability(epss[0].get("epss"))
+        finding.epss_percentile = probability(epss[0].get("percentile"))
+    finding.is_kev = bool(as_list(vuln.get("knownExploited")))
+    # The vulnerability's own CVSS first (the distro's), then the related NVD records'.
+    records = [vuln, *related]
+    vectors = [
+        c.get("vector")
+        for record in records
+        for c in as_list(record.get("cvss"))
+        if isinstance(c, dict)
+    ]
+    return cvss_fill(finding, vectors)

@@ -35,6 +35,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.engine.vulns import vuln_ids_in
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
 from scans.tools.kit.detect import xml_root
@@ -341,6 +342,9 @@ def _vulners(script: Element, *, item: Item, info: dict[str, Any]) -> list[Findi
                 },
                 references=[entry.get("url") or f"https://vulners.com/{kind}/{vuln_id}"],
                 tags=["exploit"] if exploit else [],
+                # vulners gives a score without saying which CVSS version it is: it sets the
+                # severity, and is kept in the evidence, not as a v3.x score.
+                vuln_ids=vuln_ids_in([vuln_id]),
             )
         )
     return findings

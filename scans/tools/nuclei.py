@@ -17,7 +17,9 @@ unknown → info). rule_id = `template-id`; location = `matched-at` (else `host`
 inventory asset the finding is about) = `matched-at` when it is an http(s) URL, which is also
 recorded as a URL asset (tech-detect results name its technology); component =
 `matcher-name`, else the extracted results (templates such as tls-version report one result per
-value at the same place: tls12 and tls13 are two findings). Timestamps, IPs, requests and
+value at the same place: tls12 and tls13 are two findings). From `info.classification`:
+cwe_ids (`cwe-id`), vuln_ids (`cve-id`), CVSS from `cvss-metrics` (else `cvss-score` as a v3.x
+score), EPSS (`epss-score`, `epss-percentile`); is_kev from the template tag `kev`. Timestamps, IPs, requests and
 responses are evidence, not identity.
 """
 
@@ -28,6 +30,7 @@ import re
 from typing import Any
 
 from scans.engine.runtime import SEVERITIES, Command, FindingData, StepContext, StepResult
+from scans.engine.vulns import cvss_fill, cwe_ids, probability, score_or_none, vuln_ids_in
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, item_argument
 from scans.tools.kit.detect import first_json_line, has_any_key, json_document
@@ -211,7 +214,8 @@ def _finding(result: dict[str, Any], subject: str) -> FindingData:
     raw_tags = info.get("tags")
     tags = raw_tags.split(",") if isinstance(raw_tags, str) else as_list(raw_tags)
     name = text(info.get("name") or template, 400)
-    return FindingData(
+    tag_list = [str(t).strip() for t in tags if str(t).strip()]
+    finding = FindingData(
         tool=TOOL,
         severity=named_severity(info.get("severity")),
         title=f"{name} ({matcher})" if matcher else name,
@@ -235,5 +239,17 @@ def _finding(result: dict[str, Any], subject: str) -> FindingData:
             "timestamp": str(result.get("timestamp") or ""),
         },
         references=[str(r) for r in as_list(info.get("reference"))],
-        tags=[str(t).strip() for t in tags if str(t).strip()],
+        tags=tag_list,
+        cwe_ids=cwe_ids(as_list(classification.get("cwe-id"))),
+        vuln_ids=vuln_ids_in(as_list(classification.get("cve-id"))),
+        epss_score=probability(classification.get("epss-score")),
+        epss_percentile=probability(classification.get("epss-percentile")),
+        # nuclei-templates tags the templates of CISA's Known Exploited Vulnerabilities "kev".
+        is_kev="kev" in {t.lower() for t in tag_list},
     )
+    metrics = classification.get("cvss-metrics")
+    cvss_fill(finding, as_list(metrics))
+    if not finding.cvss_v3_vector and not finding.cvss_v4_vector:
+        # A score without a vector: nuclei-templates' scores are CVSS v3.x.
+        finding.cvss_v3_score = score_or_none(classification.get("cvss-score"))
+    return finding

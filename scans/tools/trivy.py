@@ -14,7 +14,9 @@ Reads both report shapes: the legacy top-level list of results (Trivy < 0.20) an
 
 Severity: CRITICAL/HIGH/MEDIUM/LOW as they are, UNKNOWN → info. Fields: rule_id =
 VulnerabilityID (or the misconfiguration/secret rule id), component = PkgName, version =
-InstalledVersion, fixed_version = FixedVersion. Location: the image (or repository) for OS
+InstalledVersion, fixed_version = FixedVersion (has_fix when there is one); CVSS v3.x and v4.0
+from `CVSS` (the SeveritySource's vectors first, then NVD's), cwe_ids = CweIDs, vuln_ids = the id
+and its GHSA alias; secrets get CWE-798. Trivy's JSON carries no EPSS or KEV. Location: the image (or repository) for OS
 packages; `<artifact>:<path>` for language packages, misconfigurations and secrets (with
 `:line` for the last two), the path normalized. The OS release Trivy names in a target
 ("(debian 10.8)") is left out so an image rebuilt on a newer point release keeps its findings'
@@ -28,6 +30,7 @@ import re
 from typing import Any
 
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.engine.vulns import cvss_fill, cwe_ids, vuln_ids_in
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, image_argument, repo_argument
 from scans.tools.kit.detect import has_any_key, has_keys, json_document
@@ -238,7 +241,7 @@ def _vulnerability(
     references = [str(vuln["PrimaryURL"])] if vuln.get("PrimaryURL") else []
     references += [str(r) for r in as_list(vuln.get("References")) if str(r) not in references]
     layer = vuln.get("Layer") or {}
-    return FindingData(
+    finding = FindingData(
         tool=TOOL,
         severity=named_severity(vuln.get("Severity")),
         title=text(vuln.get("Title") or f"{vuln_id} in {package}", 500),
@@ -262,7 +265,32 @@ def _vulnerability(
             "published": str(vuln.get("PublishedDate") or ""),
         },
         references=references,
+        cwe_ids=cwe_ids(as_list(vuln.get("CweIDs"))),
+        # The id and its GitHub advisory (the GHSA alias Trivy links to).
+        vuln_ids=vuln_ids_in(
+            [vuln_id, *(r for r in references if "github.com/advisories/GHSA-" in r)]
+        ),
+        has_fix=bool(fixed),
     )
+    return cvss_fill(finding, _cvss_vectors(vuln))
+
+
+def _cvss_vectors(vuln: dict[str, Any]) -> list[Any]:
+    """The CVSS vectors of a vulnerability, the source Trivy took its severity from first, then
+    NVD, then the others (`CVSS: {source: {V3Vector, V40Vector, …}}`)."""
+    by_source = vuln.get("CVSS")
+    if not isinstance(by_source, dict):
+        return []
+    preferred = [str(vuln.get("SeveritySource") or ""), "nvd", "ghsa", "redhat"]
+    order = [s for s in preferred if s in by_source] + sorted(
+        s for s in by_source if s not in preferred
+    )
+    vectors: list[Any] = []
+    for source in order:
+        entry = by_source.get(source)
+        if isinstance(entry, dict):
+            vectors += [entry.get("V40Vector"), entry.get("V3Vector")]
+    return vectors
 
 
 def _misconfiguration(
@@ -301,6 +329,7 @@ def _secret(secret: dict[str, Any], target: str, artifact: str, subject: str) ->
         remediation="Revoke and rotate the secret, and remove it from the image or repository.",
         location=_place(artifact, target, secret.get("StartLine")),
         item=subject or artifact,
+        cwe_ids=["CWE-798"],  # use of hard-coded credentials
         evidence={
             "category": str(secret.get("Category") or ""),
             # Trivy masks the secret in Match ("*****"); one without a mask is not kept.

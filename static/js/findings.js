@@ -4,5 +4,5 @@ document.addEventListener("change", (event) => {
   if (!(box instanceof HTMLInputElement) || !box.matches("input[data-select-all]")) return;
   const form = box.closest("form");
   if (!form) return;
-  for (const row of form.querySelectorAll("input[name=ids]")) row.checked = box.checked;
+  for (const row of form.querySelectorAll("input[name=ids], input[name=rule_ids]")) row.checked = box.checked;
 });

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.conf import settings
@@ -258,3 +258,40 @@ def test_the_account_holder_sees_their_logins_and_resets_in_their_audit_log(
     assert {("login", "failed"), ("login", "ok"), ("key_reset.token_sent", "ok")} <= seen
     # Nothing about another account.
     assert all(row["user_email"] in (user.email, "") for row in rows)
+
+
+def test_the_audit_row_of_an_api_call_is_written_after_the_answer(
+    owner_api: Any, user: Any, team: Any, issue_key: Any
+) -> None:
+    """Through Django's WSGI handler as a server calls it: the response is complete before the
+    audit INSERT, which happens when the server closes it (after sending the body)."""
+    import io
+
+    from django.core import signals
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import close_old_connections
+
+    key = issue_key(user, team).raw_key
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/auth/me", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""), "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Bearer {key}",
+    }  # fmt: skip
+    before = AuditEvent.objects.filter(action="api.request").count()
+    started: list[str] = []
+    # As Django's test client does: the test database connection must stay open.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        response = WSGIHandler()(environ, cast(Any, lambda status, headers: started.append(status)))
+        body = b"".join(response)
+        assert started == ["200 OK"] and b"email" in body
+        assert AuditEvent.objects.filter(action="api.request").count() == before
+        response.close()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    row = AuditEvent.objects.filter(action="api.request").latest("pk")
+    assert AuditEvent.objects.filter(action="api.request").count() == before + 1
+    assert row.path == "/api/v1/auth/me" and row.status_code == 200 and row.request_id

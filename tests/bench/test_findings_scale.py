@@ -54,12 +54,16 @@ def _rows(team_id: int, scan_ids: list[int], now: Any) -> Iterator[tuple[Any, ..
         rule = f"CVE-2024-{n % 9000:05d}"
         location = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}:{443 + n % 7}/tcp"
         seen = now - timedelta(minutes=n % (60 * 24 * 30))
+        scored = n % 3 != 0
         yield (
             team_id, scan_id, tool, severity, f"{tool}: {rule} in component {n % 500}",
             "A flaw allows a remote attacker to do harm.", "Upgrade the component.", rule,
             f"component-{n % 500}", "1.0.0", "1.0.1", location, location.split(":")[0],
             '{"port": 443}', "[]", "[]", fingerprint_of(tool=tool, rule_id=rule, location=location, component=str(n)),
             STATUSES[n % len(STATUSES)], seen - timedelta(days=n % 90), seen, seen, True,
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" if scored else "",
+            round(1 + (n % 90) / 10, 1) if scored else None, "", None,
+            f'["CWE-{79 + n % 50}"]', f'["{rule}"]', None, None, n % 97 == 0, n % 5 != 0,
         )  # fmt: skip
 
 
@@ -81,7 +85,9 @@ def million_findings(
     columns = (
         "team_id, scan_id, tool, severity, title, description, remediation, rule_id, component, "
         'version, fixed_version, location, item, evidence, "references", tags, fingerprint, status, '
-        "first_seen_at, last_seen_at, created_at, is_latest"
+        "first_seen_at, last_seen_at, created_at, is_latest, cvss_v3_vector, cvss_v3_score, "
+        "cvss_v4_vector, cvss_v4_score, cwe_ids, vuln_ids, epss_score, epss_percentile, is_kev, "
+        "has_fix"
     )
     with connection.cursor() as cursor:
         raw = cursor.cursor
@@ -169,6 +175,30 @@ def test_findings_list_and_dashboard_with_a_million_findings(
     def dashboard() -> None:
         assert client.get("/").status_code == 200
 
+    def api_groups() -> None:
+        response = key_client.get("/api/v1/findings/groups?status=open")
+        assert response.status_code == 200 and len(response.json()["results"]) == 25
+
+    def page_groups() -> None:
+        assert client.get("/findings/?view=groups&severity=high").status_code == 200
+
+    def api_filtered() -> None:
+        response = key_client.get("/api/v1/findings?cvss_min=7&has_fix=true&sort=-cvss")
+        assert response.status_code == 200 and len(response.json()["results"]) == 50
+
+    def api_overdue() -> None:
+        response = key_client.get("/api/v1/findings?due=overdue")
+        assert response.status_code == 200 and len(response.json()["results"]) == 50
+
+    one = Finding.objects.filter(team=team, is_latest=True, severity="critical").first()
+    assert one is not None
+
+    def finding_page() -> None:
+        assert client.get(f"/findings/{one.pk}/").status_code == 200
+
+    def finding_api() -> None:
+        assert key_client.get(f"/api/v1/findings/{one.pk}").status_code == 200
+
     started = time.perf_counter()
     from scans.reports.dashboard import open_findings_refresh
 
@@ -180,6 +210,12 @@ def test_findings_list_and_dashboard_with_a_million_findings(
         "API /findings?status=open (worst first)": _timed(api_default),
         "page /findings/?severity=high&sort=-last_seen": _timed(page_list),
         "dashboard /": _timed(dashboard),
+        "API /findings/groups?status=open": _timed(api_groups),
+        "page /findings/?view=groups&severity=high": _timed(page_groups),
+        "API /findings?cvss_min=7&has_fix=true&sort=-cvss": _timed(api_filtered),
+        "API /findings?due=overdue (worst first)": _timed(api_overdue),
+        "page /findings/<id>/ (a finding)": _timed(finding_page),
+        "API /findings/<id>": _timed(finding_api),
     }
     print(f"\n[bench] {TOTAL:,} findings in PostgreSQL, {RUNS} requests each (after a warm-up)")
     for name, (median, p95, queries, sql) in figures.items():
@@ -199,14 +235,16 @@ def test_findings_list_and_dashboard_with_a_million_findings(
         f"[bench] dashboard figures refresh (worker, once per scan/triage burst): {refresh_ms:.0f} ms"
     )
     list_p95 = max(p95 for name, (_, p95, _, _) in figures.items() if "findings" in name)
+    slowest = max((p95, name) for name, (_, p95, _, _) in figures.items() if "findings" in name)
     dashboard_p95 = figures["dashboard /"][1]
     print(
-        f"[bench] goals: list p95 {list_p95:.1f} ms (<= 100 ms: {'met' if list_p95 <= 100 else 'NOT met'}), "
+        f"[bench] goals: list, groups and finding p95 {list_p95:.1f} ms, slowest {slowest[1]} "
+        f"(<= 100 ms: {'met' if list_p95 <= 100 else 'NOT met'}), "
         f"dashboard p95 {dashboard_p95:.1f} ms (<= 300 ms: {'met' if dashboard_p95 <= 300 else 'NOT met'})"
     )
     assert Finding.objects.filter(team=team).count() == TOTAL
     # Constant query counts: no N+1 whatever the page holds.
-    assert all(queries <= 9 for _, _, queries, _ in figures.values()), figures
+    assert all(queries <= 16 for _, _, queries, _ in figures.values()), figures
     assert list_p95 <= 100 and dashboard_p95 <= 300, figures
 
 

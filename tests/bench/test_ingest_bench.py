@@ -38,6 +38,13 @@ ROUNDS = 3
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
 
 
+# Real reports repeat a few hundred distinct CVSS vectors; three of four vulnerabilities have one.
+VECTORS = [
+    f"CVSS:3.1/AV:{av}/AC:{ac}/PR:{pr}/UI:{ui}/S:U/C:{c}/I:{i}/A:H"
+    for av in "NAL" for ac in "LH" for pr in "NLH" for ui in "NR" for c in "HL" for i in "HN"
+]  # fmt: skip
+
+
 def synthetic_report(size: int, *, salt: str) -> bytes:
     vulnerabilities = [
         {
@@ -46,7 +53,14 @@ def synthetic_report(size: int, *, salt: str) -> bytes:
             "InstalledVersion": f"1.{index % 17}.0",
             "FixedVersion": f"1.{index % 17}.1",
             "Severity": SEVERITIES[index % len(SEVERITIES)],
+            "SeveritySource": "nvd",
             "Title": f"Synthetic vulnerability {index} ({salt})",
+            "CweIDs": [f"CWE-{79 + index % 40}"],
+            **(
+                {"CVSS": {"nvd": {"V3Vector": VECTORS[index % len(VECTORS)], "V3Score": 7.5}}}
+                if index % 4
+                else {}
+            ),
         }
         for index in range(size)
     ]
@@ -88,8 +102,12 @@ def raw_same_rows(data: bytes, *, table: str, team_id: int, scan_id: int) -> flo
         (
             team_id, scan_id, None, "trivy", v["Severity"].lower(), v["Title"], "", "",
             v["VulnerabilityID"], v["PkgName"], v["InstalledVersion"], v["FixedVersion"],
-            location, location, json.dumps(v), "[]", "[]", fingerprint, "open", now, now, now,
-            True,
+            location, location, json.dumps(v), "[]", "[]",
+            # The structured fields as the report states them (no validation or scoring).
+            (v.get("CVSS") or {}).get("nvd", {}).get("V3Vector", ""),
+            (v.get("CVSS") or {}).get("nvd", {}).get("V3Score"), "", None,
+            json.dumps(v["CweIDs"]), json.dumps([v["VulnerabilityID"]]), None, None, False,
+            bool(v["FixedVersion"]), fingerprint, "open", now, now, now, True,
         )
         for v, location, fingerprint in _vulnerabilities(data)
     ]  # fmt: skip

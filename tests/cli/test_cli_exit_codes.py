@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from accounts.models import Team, User
-from scans.models import Scan
+from scans.models import Finding, Scan
 from tests.cli.conftest import CliRun, assert_valid_sarif
 from tests.deploy.conftest import free_port
 from tests.scanning import SCANNER_OUTPUTS
@@ -76,11 +76,18 @@ def test_sarif_output_validates_against_the_sarif_2_1_0_schema(
     ]
     rules = {rule["id"]: rule for run_ in log["runs"] for rule in run_["tool"]["driver"]["rules"]}
     assert all(r["ruleId"] in rules and r["ruleId"].startswith("CVE-") for r in results)
-    assert {rules[r["ruleId"]]["properties"]["security-severity"] for r in results} == {
-        "9.5",
-        "8.0",
-        "5.5",
-    }
+    # GitHub ranks by `security-severity`: the finding's CVSS base score when it has one (what
+    # the library computed from the report's vector), else a value standing for its severity.
+    expected = {}
+    for finding in Finding.objects.filter(rule_id__in=[r["ruleId"] for r in results]):
+        score = finding.cvss_score
+        expected[finding.rule_id] = f"{score:.1f}" if score is not None else {
+            "critical": "9.5", "high": "8.0", "medium": "5.5"
+        }[finding.severity]  # fmt: skip
+    assert {
+        r["ruleId"]: rules[r["ruleId"]]["properties"]["security-severity"] for r in results
+    } == expected
+    assert "6.5" in expected.values()  # CVE-2020-15999: NVD's CVSS:3.1 vector scores 6.5
 
 
 def test_json_output_carries_the_scan_the_findings_and_the_import_diff(outpost: Outpost) -> None:

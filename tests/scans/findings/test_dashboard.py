@@ -44,7 +44,12 @@ def test_triage_lowers_the_open_counts(
     open_findings_refresh(team.pk)
     ids = list(scan.findings.filter(severity__in=["high", "critical"]).values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
-        owner_api.post("/api/v1/findings/triage", {"ids": ids, "status": "accepted"}, format="json")
+        owner_api.post(
+            "/api/v1/findings/triage",
+            {"ids": ids, "status": "accepted", "comment": "compensating control",
+             "accepted_until": (timezone.now() + timedelta(days=30)).isoformat()},
+            format="json",
+        )  # fmt: skip
     counts = OpenFindingsDay.objects.get(team=team, day=timezone.localdate()).counts
     assert counts["high"] == counts["critical"] == 0
 
@@ -117,3 +122,35 @@ def test_staff_also_get_totals_across_teams(
     assert body["scans"] == 0
     assert body["all_teams"]["scans"] == 1
     assert body["all_teams"]["open_findings_total"] == 5
+
+
+def test_the_dashboard_counts_overdue_findings_and_open_groups_never_accepted_ones(
+    make_scan: Callable[..., Any], team: Any, owner_api: Any, client: Any, user: Any,
+    clock: Any, sync_tasks: None, django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    from scans.engine.runtime import FindingData
+
+    make_scan([
+        FindingData(tool="trivy", severity="critical", title=f"CVE-2024-1 in p{i}", rule_id="CVE-2024-1",
+                    component=f"p{i}", location=f"img{i % 2}", item=f"img{i % 2}")
+        for i in range(3)
+    ] + [FindingData(tool="trivy", severity="low", title="CVE-2024-2", rule_id="CVE-2024-2", location="img0")])  # fmt: skip
+    clock.advance(days=8)  # the critical ones (7-day SLA) are overdue, the low one (180) is not
+    board = open_findings_refresh(team.pk)
+    assert board is not None and (board.overdue, board.groups) == (3, 2)
+    assert board.top_groups[0]["rule_id"] == "CVE-2024-1" and board.top_groups[0]["assets"] == 2
+    ids = list(Finding.objects.filter(rule_id="CVE-2024-1").values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_api.post(
+            "/api/v1/findings/triage",
+            {"ids": ids, "status": "accepted", "comment": "isolated",
+             "accepted_until": (timezone.now() + timedelta(days=30)).isoformat()},
+            format="json",
+        )  # fmt: skip
+    board = OpenFindingsDay.objects.get(team=team, day=timezone.localdate())
+    assert (board.overdue, board.groups, board.counts["critical"]) == (0, 1, 0)
+    metrics = owner_api.get("/api/v1/metrics").json()
+    assert metrics["open_groups"] == 1 and metrics["overdue_findings"] == 0
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert "rules / CVEs open" in page and "CVE-2024-2" in page

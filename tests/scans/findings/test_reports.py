@@ -101,3 +101,39 @@ def test_the_scan_page_offers_the_report_and_shows_its_progress(
     queued = client.post(f"/scans/{scan.pk}/report", HTTP_HX_REQUEST="true").content.decode()
     assert "Waiting for a worker" in queued and 'hx-trigger="every 2s"' in queued
     assert Report.objects.get(scan=scan).status == "queued"
+
+
+def test_the_pdf_summarises_open_findings_groups_and_reads_cvss_as_a_line(
+    make_scan: Callable[..., Any], owner_api: Any, tmp_path: Path
+) -> None:
+    """A real Trivy report: the summary counts open findings only (an accepted one is not), lists
+    the top groups, and each finding's CVSS/CWE is one readable line, not a dump of the tool's
+    nested CVSS keys."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from weasyprint import HTML
+
+    from scans.tools import trivy
+    from tests.scanning import SCANNER_OUTPUTS
+
+    parsed = trivy.parse((SCANNER_OUTPUTS / "trivy/scheme_2_many_vulns.json").read_bytes())
+    scan = make_scan(parsed.findings)
+    freetype = scan.findings.get(rule_id="CVE-2020-15999")
+    owner_api.post(
+        f"/api/v1/findings/{freetype.pk}/triage",
+        {"status": "accepted", "comment": "not reachable",
+         "accepted_until": (timezone.now() + timedelta(days=20)).isoformat()},
+        format="json",
+    )  # fmt: skip
+    pdf = tmp_path / "report.pdf"
+    HTML(string=report_html(scan), url_fetcher=offline_url_fetcher()).write_pdf(pdf)
+    reader = PdfReader(pdf)
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in reader.pages)
+    total = len(parsed.findings)
+    assert f"reported {total} findings, of which {total - 1} are open" in text
+    assert "Top groups (open findings by rule / CVE)" in text
+    assert "Findings by severity and status" in text
+    assert "CVSS 6.5 Medium (3.1) · CWE-787 · GHSA-pv36-h7jh-qm62" in text
+    assert "V2Vector" not in text and "V3Score" not in text
+    assert "until " in text  # the accepted finding shows how long

@@ -4,11 +4,13 @@ when seen again, and findings the next scan no longer reports become fixed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Role
 from scans.findings.triage import scan_findings_close_missing
@@ -49,7 +51,12 @@ def test_bulk_triage_of_a_thousand_findings_is_one_request(
     with CaptureQueriesContext(connection) as queries:
         response = owner_api.post(
             "/api/v1/findings/triage",
-            {"ids": ids, "status": "accepted", "comment": "risk accepted until Q3"},
+            {
+                "ids": ids,
+                "status": "accepted",
+                "comment": "risk accepted until Q3",
+                "accepted_until": (timezone.now() + timedelta(days=90)).isoformat(),
+            },
             format="json",
         )
     assert response.status_code == 200, response.content
@@ -57,6 +64,7 @@ def test_bulk_triage_of_a_thousand_findings_is_one_request(
         "status": "accepted",
         "requested": 1000,
         "changed": 1000,
+        "pending": 0,
         "not_found": [],
     }
     assert Finding.objects.filter(scan=scan, status="accepted").count() == 1000
@@ -119,7 +127,11 @@ def test_history_records_who_changed_what_and_why(
     finding = Finding.objects.filter(scan=make_scan(2)).order_by("pk")[0]
     owner_api.post(
         f"/api/v1/findings/{finding.pk}/triage",
-        {"status": "accepted", "comment": "WAF rule 12"},
+        {
+            "status": "accepted",
+            "comment": "WAF rule 12",
+            "accepted_until": (timezone.now() + timedelta(days=30)).isoformat(),
+        },
         format="json",
     )
     owner_api.post(f"/api/v1/findings/{finding.pk}/triage", {"status": "open"}, format="json")
@@ -128,7 +140,7 @@ def test_history_records_who_changed_what_and_why(
         ("accepted", "open"),
         ("open", "accepted"),
     ]
-    assert history[1]["comment"] == "WAF rule 12"
+    assert history[1]["comment"].startswith("WAF rule 12 (accepted until ")
     assert history[1]["user"] == user.email
 
 
