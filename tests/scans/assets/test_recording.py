@@ -273,6 +273,12 @@ def test_open_finding_counts_follow_the_scan_and_triage(
     finish(scan)
     assert asset("url", "http://127.0.0.1:8080/").open_findings == 2
     fingerprint = Finding.objects.get(rule_id="csp").fingerprint
-    finding_triage(team=team, fingerprints=[fingerprint], user=user, status="accepted", comment="")
+    finding_triage(
+        team=team,
+        fingerprints=[fingerprint],
+        user=user,
+        status="false_positive",
+        comment="a test page",
+    )
     open_findings_refresh(team.pk)  # the task triage queues
     assert asset("url", "http://127.0.0.1:8080/").open_findings == 1
