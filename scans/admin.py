@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from accounts.http import user_of
 from scans.models import Artifact, Asset, Finding, Scan, ScanLog, ScanStep
-from scans.services import ScanRefused, scan_cancel, scan_start
+from scans.services import ScanRateLimited, ScanRefused, scan_cancel, scan_start
 
 
 class ScanStepInline(admin.TabularInline):
@@ -92,8 +92,11 @@ class ScanAdmin(admin.ModelAdmin):
             try:
                 new = scan_start(
                     team=scan.team, user=user_of(request), workflow=scan.workflow,
-                    target_ids=target_ids, consent=True,
+                    target_ids=target_ids, consent=True, request=request,
                 )  # fmt: skip
+            except ScanRateLimited as exc:
+                self.message_user(request, f"Scan #{scan.pk}: {exc.detail}", messages.ERROR)
+                break
             except ScanRefused as exc:
                 self.message_user(
                     request, f"Scan #{scan.pk} refused: {' '.join(exc.messages)}", messages.ERROR

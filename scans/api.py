@@ -142,19 +142,6 @@ ERRORS = {
 }  # fmt: skip
 
 
-def scan_submit_rate_limited(request: Request) -> Response | None:
-    """429 with Retry-After when the account or address submitted too many scans, else None
-    (counts this submission)."""
-    wait = services.scan_rate_limit_wait(request=request._request, user=user_of(request))
-    if not wait:
-        return None
-    return Response(
-        {"detail": f"Too many scans submitted; retry in {wait} s."},
-        status=status.HTTP_429_TOO_MANY_REQUESTS,
-        headers={"Retry-After": str(wait)},
-    )
-
-
 def _parse_datetime(params: Any, name: str) -> Any:
     raw = params.get(name)
     if not raw:
@@ -288,9 +275,6 @@ class ScanViewSet(
         responses={201: ScanDetailSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        refused = scan_submit_rate_limited(request)
-        if refused is not None:
-            return refused
         body = ScanCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
 
@@ -303,6 +287,7 @@ class ScanViewSet(
             target_ids=data["targets"],
             consent=data["authorize_targets"],
             mode=Scan.Mode.DRY_RUN if data["dry_run"] else Scan.Mode.RUN,
+            request=request._request,
         )
         scan = Scan.objects.prefetch_related("steps").get(pk=scan.pk)
         return Response(
@@ -461,9 +446,6 @@ class DockerScanView(APIView):
         responses={202: DockerScanAccepted, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        refused = scan_submit_rate_limited(request)
-        if refused is not None:
-            return refused
         body = DockerScanSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         scan = services.scan_start_image(
@@ -471,6 +453,7 @@ class DockerScanView(APIView):
             user=user_of(request),
             image=body.validated_data["image"],
             consent=body.validated_data["authorize_targets"],
+            request=request._request,
         )
         return Response(
             {"scan_id": scan.pk, "status": "pending"},

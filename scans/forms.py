@@ -30,6 +30,8 @@ class ScanStartForm(forms.Form):
         """`workflow` given: the form runs that workflow (no workflow field)."""
         super().__init__(*args, **kwargs)
         self.fixed_workflow = workflow
+        # Set when the scan rate limit refused the start: the seconds until the next one.
+        self.retry_after_s: int | None = None
         if workflow is not None:
             del self.fields["workflow"]
         else:

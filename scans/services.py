@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework import exceptions, status
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
@@ -43,6 +44,19 @@ class ScanRefused(ValidationError):
     """The scan cannot start; `message_dict` says why, per field."""
 
 
+class ScanRateLimited(exceptions.APIException):
+    """Too many scan submissions from this account or address (RATE_LIMIT_SCAN); `wait` is the
+    seconds until the next one is accepted (the API sends it as Retry-After)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "throttled"
+
+    def __init__(self, wait: int) -> None:
+        self.wait = wait
+        after = f"{wait} s" if wait < 120 else f"{-(-wait // 60)} min"
+        super().__init__(f"Too many scans submitted; retry in {after}.")
+
+
 @dataclass
 class ScopeReport:
     items: list[Item] = field(default_factory=list)
@@ -50,10 +64,17 @@ class ScopeReport:
     refused: list[str] = field(default_factory=list)
 
 
-def scan_rate_limit_wait(*, request: HttpRequest, user: User | None) -> int | None:
-    """Count one scan submission against the client address and the account; the seconds to
-    wait when the limit (RATE_LIMIT_SCAN) is exceeded, else None."""
-    return rate_limit_wait(request, "scan", account=user.email if user else None)
+def scan_submission_count(*, request: HttpRequest | None, user: User | None) -> None:
+    """Count one scan submission against the client address and the account; raises
+    ScanRateLimited when the limit (RATE_LIMIT_SCAN) is exceeded. Every way a person starts a
+    scan (the New scan page, the builder's Run, the API, the image API, the admin) passes its
+    request, so they share one counter; `request=None` is the system's own start (a schedule,
+    bounded by its cron), which is not counted."""
+    if request is None:
+        return
+    wait = rate_limit_wait(request, "scan", account=user.email if user else None)
+    if wait:
+        raise ScanRateLimited(wait)
 
 
 def targets_key_of(target_ids: list[int]) -> str:
@@ -186,10 +207,14 @@ def scan_start(
     consent: bool,
     mode: str = Scan.Mode.RUN,
     source: str = Scan.Source.WORKFLOW,
+    request: HttpRequest | None = None,
 ) -> Scan:
     """Start (or dry-run) `workflow` on the team's targets. Refuses without consent, with any
-    target or item out of scope (each listed with its reason), or with an invalid graph."""
+    target or item out of scope (each listed with its reason), or with an invalid graph.
+    `request` is the submission a person made (counted against the scan rate limit, before
+    anything else is checked: ScanRateLimited); None for schedules."""
 
+    scan_submission_count(request=request, user=user)
     if not consent:
         raise ScanRefused(
             {
@@ -322,10 +347,19 @@ def _builtin_workflow(*, team: Team, user: User | None, template_key: str) -> An
     return workflow_create_from_template(team=team, user=user, template_key=template_key)
 
 
-def scan_start_image(*, team: Team, user: User | None, image: str, consent: bool = True) -> Scan:
+def scan_start_image(
+    *,
+    team: Team,
+    user: User | None,
+    image: str,
+    consent: bool = True,
+    request: HttpRequest | None = None,
+) -> Scan:
     """The CI image scan (`POST /api/v1/scan/docker`): the built-in "Container image audit"
-    workflow on one image, which must be in scope (an `image` target or a `registry/org/*` one)."""
+    workflow on one image, which must be in scope (an `image` target or a `registry/org/*` one).
+    `request` counts against the same scan rate limit as `scan_start`."""
 
+    scan_submission_count(request=request, user=user)
     if not consent:
         raise ScanRefused(
             {"authorize_targets": ["Confirm that you are authorized to scan this image."]}

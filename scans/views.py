@@ -112,7 +112,8 @@ def scan_findings(request: TeamHttpRequest, pk: int) -> HttpResponse:
 
 
 def _scan_start_from(request: TeamHttpRequest, form: ScanStartForm) -> Scan | None:
-    """Start (or dry-run) what a valid scan-start form asks for; refusals become form errors."""
+    """Start (or dry-run) what a valid scan-start form asks for; refusals (and the scan rate
+    limit, shared with the API) become form errors."""
     dry_run = request.POST.get("action") == "dry_run"
     try:
         return services.scan_start(
@@ -122,11 +123,25 @@ def _scan_start_from(request: TeamHttpRequest, form: ScanStartForm) -> Scan | No
             target_ids=[t.pk for t in form.cleaned_data["targets"]],
             consent=form.cleaned_data["authorize_targets"],
             mode=Scan.Mode.DRY_RUN if dry_run else Scan.Mode.RUN,
+            request=request,
         )
     except services.ScanRefused as exc:
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
-        return None
+    except services.ScanRateLimited as exc:
+        form.add_error(None, str(exc.detail))
+        form.retry_after_s = exc.wait
+    return None
+
+
+def _form_answer(response: HttpResponse, form: ScanStartForm) -> HttpResponse:
+    """A refused start answers 400, or 429 with Retry-After when the rate limit refused it."""
+    if form.retry_after_s:
+        response.status_code = 429
+        response["Retry-After"] = str(form.retry_after_s)
+    elif form.errors:
+        response.status_code = 400
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -149,9 +164,8 @@ def scan_new(request: TeamHttpRequest) -> HttpResponse:
                 return response
             return redirect("scans:detail", pk=scan.pk)
     context = {"form": form, "plan_scan": plan_scan}
-    if request.htmx:
-        return render(request, "scans/_start.html", context, status=400 if form.errors else 200)
-    return render(request, "scans/new.html", context, status=400 if form.errors else 200)
+    template = "scans/_start.html" if request.htmx else "scans/new.html"
+    return _form_answer(render(request, template, context), form)
 
 
 @require_http_methods(["GET", "POST"])
@@ -170,7 +184,10 @@ def workflow_run(request: TeamHttpRequest, pk: int) -> HttpResponse:
         "scan": scan,
         "dry_run": scan is not None and scan.mode == Scan.Mode.DRY_RUN,
     }
-    return render(request, "scans/_workflow_run.html", context)
+    response = render(request, "scans/_workflow_run.html", context)
+    if form.retry_after_s:
+        return _form_answer(response, form)
+    return response
 
 
 @team_role_required(Role.VIEWER)

@@ -84,3 +84,40 @@ def test_deleting_a_scan_asks_first(
     page.wait_for_url("**/scans/")
     assert not Scan.objects.filter(pk=scan.pk).exists()
     assert f"Scan #{scan.pk} deleted" in page.inner_text("main")
+
+
+def test_a_submission_past_the_scan_limit_shows_the_wait_above_the_form(
+    page: Any,
+    live_server: Any,
+    login_as: Any,
+    user: Any,
+    authorize: Any,
+    make_workflow: Any,
+    settings: Any,
+    page_errors: list[str],
+    screenshot: Any,
+) -> None:
+    import uuid
+
+    settings.RATE_LIMIT_ENABLED = True
+    settings.RATELIMIT_ENABLE = True
+    settings.RATELIMIT_CACHE_PREFIX = f"rl-e2e-{uuid.uuid4().hex}:"
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "scan": "1/h"}
+    authorize("127.0.0.1")
+    make_workflow([{"id": "ports", "type": "port_scan", "config": {"ports": "8080"}}], name="Ports")
+    login_as(user)
+    page.goto("/scans/new")
+    page.select_option("#id_workflow", label="Ports")
+    page.check("input[name=targets]")
+    page.check("#id_authorize_targets")
+    page.click("button[value=dry_run]")
+    page.wait_for_selector("text=Plan")
+
+    page.click("button[value=dry_run]")  # the second in the hour: refused, the form stays
+    page.wait_for_selector(".form-errors")
+    assert "Too many scans submitted" in page.inner_text(".form-errors")
+    assert page.is_checked("#id_authorize_targets")
+    shots = screenshot(page, "scan-rate-limited")
+    assert shots.overflow_px[390] == 0
+    assert Scan.objects.count() == 1
+    assert [e for e in page_errors if "429" not in e] == []
