@@ -29,8 +29,8 @@ from workflows.nodes import node_type, node_types
 
 
 def tools() -> list[Tool]:
-    """Every registered tool, in palette order."""
-    return [node for node in node_types() if isinstance(node, Tool)]
+    """Every registered tool, in palette order (those only imported from included)."""
+    return [node for node in node_types(imports_only=True) if isinstance(node, Tool)]
 
 
 def tool_get(name: str) -> Tool:

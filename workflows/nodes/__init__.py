@@ -135,7 +135,11 @@ def node_type_names() -> list[str]:
     return list(_nodes())
 
 
-def node_types() -> list[NodeType]:
+def node_types(*, imports_only: bool = False) -> list[NodeType]:
     """Every registered node type, in palette order: group, then `order`, then name. Types whose
-    runner cannot run are included and say so (`unavailable_reason`)."""
-    return sorted(_nodes().values(), key=lambda n: (GROUPS.index(n.group), n.order, n.type))
+    runner cannot run are included and say so (`unavailable_reason`); types declared only to
+    read their reports (`imports_only`) are not, unless asked for (the import registry)."""
+    return sorted(
+        (node for node in _nodes().values() if imports_only or not node.imports_only),
+        key=lambda n: (GROUPS.index(n.group), n.order, n.type),
+    )

@@ -114,6 +114,9 @@ class NodeType:
     waits: bool = False
     # A setting that must be true for the node to be offered (e.g. GRYPE_ENABLED).
     enabled_setting: str = ""
+    # Declared only to read reports of it (a scanner whose reports are imported but that no
+    # workflow runs): left out of the palette and the node catalogue, refused in graphs.
+    imports_only: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +144,8 @@ class NodeType:
     @property
     def unavailable_reason(self) -> str:
         """Empty when the node can be used; else why not, in words for the user."""
+        if self.imports_only:
+            return f"{self.type} reports can be imported, but Outpost does not run {self.label}"
         if self.enabled_setting and not getattr(settings, self.enabled_setting, False):
             return f"{self.type} is disabled on this server ({self.enabled_setting}=false)"
         try:

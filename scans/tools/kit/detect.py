@@ -47,3 +47,27 @@ def has_keys(value: Any, *keys: str) -> bool:
 
 def has_any_key(value: Any, *keys: str) -> bool:
     return isinstance(value, dict) and any(key in value for key in keys)
+
+
+def csv_header(data: bytes) -> list[str]:
+    """The first line of a CSV file as lower-cased, unquoted column names ([] when it has no
+    comma or is not text)."""
+    head = data[:_HEAD].lstrip(b"\xef\xbb\xbf").lstrip()
+    first = head.split(b"\n", 1)[0].strip()
+    if b"," not in first:
+        return []
+    try:
+        line = first.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    return [cell.strip().strip('"').strip().lower() for cell in line.split(",")]
+
+
+def text_lines(data: bytes, limit: int = 50) -> list[str]:
+    """The first `limit` non-empty lines of a text file, stripped ([] when it is not UTF-8)."""
+    try:
+        head = data[:_HEAD].decode("utf-8-sig", errors="strict")
+    except UnicodeDecodeError:
+        head = data[:_HEAD][: _HEAD - 4].decode("utf-8", errors="ignore")
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    return lines[:limit]

@@ -9,12 +9,18 @@ and versions go in `version`, not in `component`.
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
 
 from config.bulkwrite import gc_paused
 from scans.engine.runtime import FindingData
@@ -154,3 +160,64 @@ def as_list(value: Any) -> list[Any]:
 
 def text(value: Any, limit: int = 10_000) -> str:
     return str(value or "").strip()[:limit]
+
+
+def load_xml(data: bytes, tool: str, *roots: str) -> Element:
+    """The report's XML root element (defusedxml: entity declarations and external entities are
+    refused, not expanded), or ValueError in words; `roots` are the root element names the tool
+    writes."""
+    try:
+        root = fromstring(data)
+    except DefusedXmlException:
+        raise ValueError(
+            f"not a {tool} report: it declares XML entities, which Outpost refuses"
+        ) from None
+    except ParseError as exc:
+        line = getattr(exc, "position", (0, 0))[0]
+        raise ValueError(
+            f"not a {tool} report: the XML is cut off or damaged (near line {line})"
+        ) from None
+    if roots and root.tag not in roots:
+        raise ValueError(f"not a {tool} report: the root element is <{root.tag}>")
+    return root
+
+
+def load_json_lines(data: bytes, tool: str) -> list[Any]:
+    """Every record of a JSON Lines report (an empty file is no record), or ValueError naming the
+    line that is not JSON."""
+    records: list[Any] = []
+    for number, line in enumerate(data.decode("utf-8-sig", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except (ValueError, RecursionError):
+            raise ValueError(
+                f"not a {tool} report: line {number} is not a JSON record (cut off or damaged)"
+            ) from None
+    return records
+
+
+def csv_rows(data: bytes, tool: str) -> list[dict[str, str]]:
+    """The rows of a CSV report keyed by lower-cased column names, or ValueError in words."""
+    try:
+        body = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        body = data.decode("latin-1")
+    try:
+        reader = csv.DictReader(io.StringIO(body, newline=""))
+        rows = [
+            {(key or "").strip().lower(): (value or "") for key, value in row.items()}
+            for row in reader
+        ]
+    except csv.Error as exc:
+        raise ValueError(f"not a {tool} report: the CSV is damaged ({exc})") from None
+    return rows
+
+
+def xml_text(element: Element | None, path: str = "", limit: int = 10_000) -> str:
+    """The stripped text of `element` (or of its child at `path`), "" when absent."""
+    if element is None:
+        return ""
+    found = element.find(path) if path else element
+    return (found.text or "").strip()[:limit] if found is not None else ""

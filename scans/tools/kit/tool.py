@@ -7,7 +7,9 @@ that also says how it runs and what it reads:
   (`none` where the tool reads only mounted files). Empty `image` = a built-in tool that runs in
   the worker. Operators override both per tool with `TOOL_IMAGE_<TOOL>` / `TOOL_NETWORK_<TOOL>`.
 - `formats`: the report files Outpost can import from this tool (`ReportFormat`: name, label,
-  parser, how to recognise the document, the command that writes it).
+  parser, how to recognise the document, the command that writes it, its empty forms).
+- `imports_only` (from NodeType): a tool whose reports are imported but that Outpost does not
+  run (ZAP, Burp, Nessus…): it is not in the palette and a workflow cannot use it.
 - `sarif_uri`: the tool's home page for SARIF exports (`informationUri`).
 - `caches_downloads`: its vulnerability database is kept between runs in a Docker volume.
 - `test_image`: how tests build a small image of it from this machine's binaries
@@ -41,6 +43,13 @@ class ReportFormat:
     detect: Callable[[bytes], bool]
     command: str = ""  # a command line that writes such a report (the import page's hint)
     parse: Callable[..., Any] | None = None
+    # The empty documents this format really writes when the tool found nothing: "blank" (an
+    # empty file: JSON Lines, text), "null", "[]", "{}". Only these import as a clean scan; an
+    # empty document of another shape is refused (it is not this tool's clean report).
+    empty: tuple[str, ...] = ()
+    # A format any tool writes (SARIF, CycloneDX): detection prefers a tool's own format of the
+    # same document (Trivy's SARIF is Trivy's) and offers the generic one only when none claims it.
+    generic: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,151 @@
+"""testssl.sh: TLS/SSL configuration audits (https://testssl.sh).
+
+Outpost reads its reports; running it is for a later runner (imports_only until then).
+
+Reads `--csvfile` CSV (testssl.sh 3.0 to 3.2): the header `"id","fqdn/ip","port","severity",
+"finding","cve","cwe"` (3.2 may add `"hint"`), one row per check; and `--jsonfile` JSON, a list
+of records with the same keys (`ip` instead of `fqdn/ip`). A file with the header and no rows is
+a clean run.
+
+Rows of severity LOW, MEDIUM, HIGH and CRITICAL are findings (rule id = the check's id, e.g.
+`DROWN`; CVE and CWE ids from their columns); OK and INFO rows are facts, not findings; WARN and
+FATAL rows (testssl could not test something, e.g. "Can't connect") go to the step log as
+notes, so a failed run is not mistaken for a clean host. `fqdn/ip` is "name/address": the
+location is the service `name:port/tcp` (the address when there is no name), so one check on a
+name served by several addresses (round-robin DNS) is one finding, its repeats counted as
+occurrences. Each scanned service is recorded in the inventory as a TLS service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scans.engine.runtime import FindingData
+from scans.engine.vulns import cwe_ids, vuln_ids_in
+from scans.tools.kit.detect import csv_header, has_keys, json_document
+from scans.tools.kit.reports import (
+    ParsedReport,
+    bulk_parser,
+    csv_rows,
+    dedupe,
+    load_json,
+    named_severity,
+    text,
+)
+from scans.tools.kit.tool import ReportFormat, Tool
+from targets.items import Item
+
+TOOL = "testssl"
+_COLUMNS = ["id", "fqdn/ip", "port", "severity", "finding"]
+FINDING_SEVERITIES = {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
+NOTE_SEVERITIES = {"WARN", "FATAL"}
+
+
+def _is_testssl_csv(data: bytes) -> bool:
+    return csv_header(data)[:5] == _COLUMNS
+
+
+def _is_testssl_json(data: bytes) -> bool:
+    document = json_document(data)
+    return (
+        isinstance(document, list)
+        and bool(document)
+        and has_keys(document[0], "id", "ip", "port", "severity", "finding")
+    )
+
+
+NODE = Tool(
+    type=TOOL,
+    label="testssl.sh",
+    group="Probe",
+    icon="lock",
+    help="TLS weaknesses from testssl.sh reports (CSV, JSON).",
+    order=61,
+    imports_only=True,
+    sarif_uri="https://testssl.sh",
+    formats=(
+        ReportFormat(
+            name="testssl-csv",
+            label="testssl.sh CSV (--csvfile)",
+            detect=_is_testssl_csv,
+            command="testssl.sh --csvfile testssl.csv example.com:443",
+        ),
+        ReportFormat(
+            name="testssl-json",
+            label="testssl.sh JSON (--jsonfile)",
+            detect=_is_testssl_json,
+            command="testssl.sh --jsonfile testssl.json example.com:443",
+            empty=("[]",),
+        ),
+    ),
+)
+
+
+@bulk_parser
+def parse(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Findings (LOW and worse) and notes (WARN, FATAL) from a testssl.sh CSV or JSON report."""
+    if _is_testssl_csv(data):
+        rows: list[Any] = csv_rows(data, TOOL)
+    else:
+        rows = load_json(data, TOOL)
+        if not isinstance(rows, list):
+            raise ValueError("not a testssl.sh report: expected a list of checks")
+    report = ParsedReport()
+    services: dict[str, Item] = {}
+    for row in rows:
+        if not isinstance(row, dict) or "id" not in row or "severity" not in row:
+            raise ValueError("not a testssl.sh report: a row has no id or severity")
+        _add(report, services, row)
+    report.assets.extend(services.values())
+    report.findings = dedupe(report.findings)
+    return report
+
+
+def _service(row: dict[str, Any]) -> tuple[str, str, int] | None:
+    name, _, address = str(row.get("fqdn/ip") or row.get("ip") or "").partition("/")
+    try:
+        port = int(str(row.get("port") or ""))
+    except ValueError:
+        return None
+    host = (name or address).strip().lower()
+    return (host, address.strip(), port) if host and 0 < port < 65536 else None
+
+
+def _add(report: ParsedReport, services: dict[str, Item], row: dict[str, Any]) -> None:
+    check, severity = str(row["id"]), str(row["severity"]).strip().upper()
+    said = text(row.get("finding"), 2000)
+    where = _service(row)
+    if severity in NOTE_SEVERITIES:
+        report.notes.append(f"testssl.sh {severity} {check}: {said}"[:500])
+        return
+    if where is None:
+        return
+    host, address, port = where
+    service = Item.service(host, port, "tcp", tls=True, address=address if address != host else "")
+    if not service.attrs["address"]:
+        del service.attrs["address"]
+    services.setdefault(service.value, service)
+    if severity not in FINDING_SEVERITIES:
+        return
+    cves = vuln_ids_in(str(row.get("cve") or "").split())
+    report.findings.append(
+        FindingData(
+            tool=TOOL,
+            severity=named_severity(severity),
+            title=f"{check}: {said}"[:500],
+            rule_id=check,
+            description=f"testssl.sh on {service.value}: {said}",
+            location=service.value,
+            item=service.value,
+            evidence={
+                "id": check,
+                "severity": severity,
+                "finding": said,
+                "address": address,
+                "hint": text(row.get("hint"), 2000),
+            },
+            tags=["tls"],
+            cwe_ids=cwe_ids(str(row.get("cwe") or "").split()),
+            vuln_ids=cves,
+        )
+    )

@@ -1,0 +1,141 @@
+"""WhatWeb: web technology fingerprints (https://github.com/urbanadventurer/WhatWeb).
+
+Outpost reads its reports; running it is for a later runner (imports_only until then).
+
+Reads `--log-json` (WhatWeb 0.4.9 to 0.5.x): a list of `{"target", "http_status",
+"request_config", "plugins": {name: {"string", "version", "module", …}}}`; `[]` is a clean run.
+Every target becomes a `url` item with `status`, `title` (Title), `server` (HTTPServer),
+`redirect_to` (RedirectLocation) and `technologies` (every plugin that names software: a
+`{"name", "version"}` per plugin, MetaGenerator's "name version" split), so the inventory links
+the URL to each technology; and an `info` finding `technologies` listing them, so an import is
+not empty and a scan diff shows a new version. Plugins that describe the response rather than
+software (Country, IP, Title, headers, cookies…) are kept out of the technologies.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from scans.tools.kit.detect import has_keys, json_document
+from scans.tools.kit.discovery import int_or_none, url_found
+from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json
+from scans.tools.kit.tool import ReportFormat, Tool
+
+TOOL = "whatweb"
+# Plugins about the response, not software it runs.
+_NOT_SOFTWARE = {
+    "access-control-allow-methods", "allow", "content-language", "cookies", "country", "email",
+    "frame", "html5", "httponly", "httpserver", "ip", "meta-author", "meta-refresh-redirect",
+    "metagenerator", "passwordfield", "redirectlocation", "robots_txt", "script",
+    "strict-transport-security", "title", "uncommonheaders", "via-proxy", "x-frame-options",
+    "x-powered-by", "x-ua-compatible", "x-xss-protection", "open-graph-protocol", "opensearch",
+    "object", "google-analytics", "ua-compatible", "probably-wordpress",
+}  # fmt: skip
+_NAME_VERSION = re.compile(r"^(?P<name>.+?)[ /](?P<version>\d[\w.+-]*)$")
+
+
+def _is_whatweb_json(data: bytes) -> bool:
+    document = json_document(data)
+    return (
+        isinstance(document, list)
+        and bool(document)
+        and has_keys(document[0], "target", "plugins")
+        and isinstance(document[0]["plugins"], dict)
+    )
+
+
+NODE = Tool(
+    type=TOOL,
+    label="WhatWeb",
+    group="Probe",
+    icon="http",
+    help="Web technologies from WhatWeb reports (--log-json).",
+    order=60,
+    imports_only=True,
+    sarif_uri="https://github.com/urbanadventurer/WhatWeb",
+    formats=(
+        ReportFormat(
+            name="whatweb-json",
+            label="WhatWeb JSON (--log-json)",
+            detect=_is_whatweb_json,
+            command="whatweb --log-json=whatweb.json https://example.com/",
+            empty=("[]",),
+        ),
+    ),
+)
+
+
+@bulk_parser
+def parse(data: bytes, *, subject: str = "") -> ParsedReport:
+    """URLs and their technologies from a WhatWeb JSON log."""
+    document = load_json(data, TOOL)
+    if not isinstance(document, list):
+        raise ValueError("not a WhatWeb report: expected a list of targets")
+    report = ParsedReport()
+    for entry in document:
+        if not isinstance(entry, dict) or not isinstance(entry.get("plugins"), dict):
+            raise ValueError("not a WhatWeb report: a target has no plugins")
+        _add(report, entry)
+    report.findings = dedupe(report.findings)
+    return report
+
+
+def _strings(plugin: Any, key: str = "string") -> list[str]:
+    values = plugin.get(key) if isinstance(plugin, dict) else None
+    return [str(v) for v in values] if isinstance(values, list) else []
+
+
+def technologies(plugins: dict[str, Any]) -> list[dict[str, str]]:
+    """The software a WhatWeb result names: one `{"name", "version"}` per plugin."""
+    found: list[dict[str, str]] = []
+    for name, plugin in plugins.items():
+        if name.lower() in _NOT_SOFTWARE:
+            continue
+        versions = _strings(plugin, "version")
+        found.append({"name": name, "version": versions[0] if versions else ""})
+    for generator in _strings(plugins.get("MetaGenerator")):
+        match = _NAME_VERSION.match(generator.strip())
+        name, version = (match["name"], match["version"]) if match else (generator.strip(), "")
+        if name and name.lower() not in {t["name"].lower() for t in found}:
+            found.append({"name": name, "version": version})
+    return found
+
+
+def _add(report: ParsedReport, entry: dict[str, Any]) -> None:
+    plugins = entry["plugins"]
+    software = technologies(plugins)
+    shown = ", ".join(" ".join(filter(None, (t["name"], t["version"]))) for t in software)
+    titles, servers = _strings(plugins.get("Title")), _strings(plugins.get("HTTPServer"))
+    redirects = _strings(plugins.get("RedirectLocation"))
+    addresses = _strings(plugins.get("IP"))
+    status = int_or_none(entry.get("http_status"))
+    found = url_found(
+        TOOL,
+        entry.get("target"),
+        rule_id="technologies",
+        title="",
+        status=status,
+        server=servers[0] if servers else "",
+        redirect_to=redirects[0] if redirects else "",
+        technologies=software,
+    )
+    if found is None:
+        raise ValueError(f"not a WhatWeb report: {str(entry.get('target'))[:100]!r} is not a URL")
+    item, finding = found
+    if titles:
+        item.attrs["title"] = titles[0][:500]
+    finding.title = f"Technologies on {item.value}: {shown or 'none recognised'}"[:500]
+    finding.description = (
+        f"WhatWeb fingerprinted {item.value} (HTTP {status}): {shown or 'no software named'}."
+    )
+    finding.evidence = {
+        "status": status or "",
+        "technologies": software,
+        "server": servers[0] if servers else "",
+        "title": titles[0][:500] if titles else "",
+        "addresses": addresses,
+    }
+    finding.tags = ["tech"]
+    report.items.append(item)
+    report.findings.append(finding)
