@@ -346,6 +346,12 @@ TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 1024)
 TOOL_CPUS = float(env_str("TOOL_CPUS", "1.0"))
 TOOL_PIDS_LIMIT = env_int("TOOL_PIDS_LIMIT", 256)
 GRYPE_ENABLED = env_bool("GRYPE_ENABLED", False)
+# Passive subdomain sources (scans.tools.kit.passive_dns): off until named here, since they send
+# the domain to a third party ("crtsh,certspotter"). SUBDOMAIN_PASSIVE_URL_<NAME> points one at a
+# mirror or proxy, SUBDOMAIN_PASSIVE_KEY_<NAME> gives its API key.
+SUBDOMAIN_PASSIVE_SOURCES = [s.lower() for s in env_list("SUBDOMAIN_PASSIVE_SOURCES")]
+SUBDOMAIN_PASSIVE_URLS = env_prefixed("SUBDOMAIN_PASSIVE_URL_")
+SUBDOMAIN_PASSIVE_KEYS = env_prefixed("SUBDOMAIN_PASSIVE_KEY_")
 # secret_scan may clone file:// repositories (and plain paths) only when this is on: they read the
 # worker's own disk.
 SECRET_SCAN_ALLOW_FILE_REPOS = env_bool("SECRET_SCAN_ALLOW_FILE_REPOS", False)
