@@ -102,14 +102,6 @@ class MemberRoleSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class RegisteredSerializer(serializers.Serializer):
-    user = inline_serializer(
-        "RegisteredUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()}
-    )
-    team = TeamSerializer()
-    api_key = IssuedApiKeySerializer()
-
-
 class MeSerializer(serializers.Serializer):
     user = inline_serializer(
         "MeUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()}
@@ -158,14 +150,21 @@ ERRORS = {
 # --- Unauthenticated endpoints (the CI path) -----------------------------------------------
 
 
+REGISTER_ANSWER = (
+    "If this e-mail can be registered, a token for its first API key has been sent to it; "
+    "exchange it at /api/v1/auth/reset-confirm within 15 minutes."
+)
+
+
 class RegisterView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
     @extend_schema(
-        summary="Create an account, its personal team and a first API key (shown once)",
+        summary="Register an e-mail: a worker creates the account and its personal team and "
+        "e-mails a token for its first API key (same answer whether or not the account exists)",
         request=EmailSerializer,
-        responses={201: RegisteredSerializer, **ERRORS},
+        responses={202: DetailSerializer, 400: DetailSerializer, 429: DetailSerializer},
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
@@ -175,22 +174,8 @@ class RegisterView(APIView):
         if wait:
             return _too_many(wait)
         body.is_valid(raise_exception=True)
-        try:
-            user = services.user_register(email=body.validated_data["email"])
-        except DjangoValidationError as exc:
-            return _validation(exc)
-        team = user.personal_team  # type: ignore[attr-defined]
-        issued = services.api_key_create(team=team, user=user, name="first key")
-        return Response(
-            {
-                "user": {"id": user.pk, "email": user.email},
-                "team": _team_dict(team),
-                "api_key": IssuedApiKeySerializer(
-                    issued.api_key, context={"raw_key": issued.raw_key}
-                ).data,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        services.account_register_request(email=body.validated_data["email"])
+        return Response({"detail": REGISTER_ANSWER}, status=status.HTTP_202_ACCEPTED)
 
 
 RESET_ANSWER = "If an account uses this e-mail, a reset token valid 15 minutes has been sent to it."

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from accounts.services import account_register_send as _account_register_send
 from accounts.services import key_reset_send as _key_reset_send
 
 
 def key_reset_send(email: str) -> bool:
     return _key_reset_send(email=email)
+
+
+def account_register_send(email: str) -> bool:
+    return _account_register_send(email=email)

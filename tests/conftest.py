@@ -93,6 +93,30 @@ def sync_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def register_over_api(sync_tasks: None) -> Callable[[str], str]:
+    """The CI path of registration: `POST /auth/register` (202 whatever the address), the
+    welcome mail's token (a worker task, run inline), `POST /auth/reset-confirm` → the first key."""
+    import re
+
+    from django.core import mail
+
+    def register(email: str) -> str:
+        answer = APIClient().post("/api/v1/auth/register", {"email": email}, format="json")
+        assert answer.status_code == 202, answer.content
+        sent = [m for m in mail.outbox if email.lower() in m.to and "First key token" in m.body]
+        assert len(sent) == 1, [m.subject for m in mail.outbox]
+        found = re.search(r"First key token: (\S+)", str(sent[0].body))
+        assert found is not None
+        mail.outbox.remove(sent[0])  # consumed here: tests count the mails that follow
+        confirm = {"email": email, "token": found.group(1)}
+        confirmed = APIClient().post("/api/v1/auth/reset-confirm", confirm, format="json")
+        assert confirmed.status_code == 200, confirmed.content
+        return str(confirmed.json()["api_key"]["key"])
+
+    return register
+
+
+@pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     counter = {"n": 0}
 

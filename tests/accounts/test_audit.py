@@ -86,13 +86,12 @@ def test_a_request_id_is_generated_when_none_or_an_unsafe_one_is_given(db: None)
 
 
 def test_no_key_token_or_password_is_ever_written(
-    sync_tasks: None, make_user: Callable[..., User]
+    sync_tasks: None,
+    make_user: Callable[..., User],
+    register_over_api: Callable[[str], str],
 ) -> None:
     secrets: list[str] = [PASSWORD]
-    registered = APIClient().post(
-        "/api/v1/auth/register", {"email": "ci@example.test"}, format="json"
-    )
-    key = registered.json()["api_key"]["key"]
+    key = register_over_api("ci@example.test")
     secrets.append(key)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")

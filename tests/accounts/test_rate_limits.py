@@ -73,7 +73,7 @@ def test_register_is_limited(limits: None, db: None) -> None:
         answer = client.post(
             "/api/v1/auth/register", {"email": f"r{n}@example.test"}, format="json"
         )
-        assert answer.status_code == 201
+        assert answer.status_code == 202
     blocked = client.post("/api/v1/auth/register", {"email": "r9@example.test"}, format="json")
     assert blocked.status_code == 429
     assert int(blocked["Retry-After"]) > 0

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from rest_framework.test import APIClient
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
-def test_it_registers_over_the_api_and_the_key_works() -> None:
-    client = APIClient()
-    answer = client.post("/api/v1/auth/register", {"email": "ci@example.test"}, format="json")
-    assert answer.status_code == 201, answer.content
-    key = answer.json()["api_key"]["key"]
+def test_it_registers_over_the_api_and_the_key_works(
+    register_over_api: Callable[[str], str],
+) -> None:
+    key = register_over_api("ci@example.test")
     assert key.startswith("opk_")
+    client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     me = client.get("/api/v1/auth/me")
     assert me.status_code == 200

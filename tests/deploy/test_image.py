@@ -173,9 +173,20 @@ def test_the_image_serves_web_and_worker_healthy_and_scans_a_loopback_service(
         started = time.monotonic()
         base_url = f"http://127.0.0.1:{port}"
         http = httpx.Client(base_url=base_url, timeout=30)
-        registered = http.post("/api/v1/auth/register", json={"email": f"ci-{suffix}@example.test"})
-        assert registered.status_code == 201, registered.text
-        http.headers["Authorization"] = f"Bearer {registered.json()['api_key']['key']}"
+        email = f"ci-{suffix}@example.test"
+        registered = http.post("/api/v1/auth/register", json={"email": email})
+        assert registered.status_code == 202, registered.text
+        # The worker makes the account and mails the first key's token (console mail: its log).
+        token = None
+        deadline = time.monotonic() + 60
+        while token is None and time.monotonic() < deadline:
+            found = re.search(r"First key token: (\S+)", worker.logs().decode(errors="replace"))
+            token = found.group(1) if found else None
+            time.sleep(0.5)
+        assert token, worker.logs(tail=80).decode(errors="replace")
+        confirmed = http.post("/api/v1/auth/reset-confirm", json={"email": email, "token": token})
+        assert confirmed.status_code == 200, confirmed.text
+        http.headers["Authorization"] = f"Bearer {confirmed.json()['api_key']['key']}"
         # Static files, collected at build time and served by WhiteNoise (hashed names).
         page = http.get("/accounts/login")
         stylesheet = re.search(r'href="(/static/[^"]+\.css)"', page.text)
