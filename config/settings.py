@@ -352,6 +352,20 @@ GRYPE_ENABLED = env_bool("GRYPE_ENABLED", False)
 SUBDOMAIN_PASSIVE_SOURCES = [s.lower() for s in env_list("SUBDOMAIN_PASSIVE_SOURCES")]
 SUBDOMAIN_PASSIVE_URLS = env_prefixed("SUBDOMAIN_PASSIVE_URL_")
 SUBDOMAIN_PASSIVE_KEYS = env_prefixed("SUBDOMAIN_PASSIVE_KEY_")
+# Scope enforced by the network (docs/scope-enforcement.md): off | auto | required. auto sandboxes
+# a Docker tool step when the worker can (root or CAP_NET_ADMIN); required refuses to run a tool
+# with a network without a sandbox.
+SCOPE_ENFORCEMENT = env_str("SCOPE_ENFORCEMENT", "auto").strip().lower()
+if SCOPE_ENFORCEMENT not in {"off", "auto", "required"}:
+    raise ImproperlyConfigured("SCOPE_ENFORCEMENT must be off, auto or required")
+# The sandboxes' links (one /30 each) come from this prefix: pick one no network of yours uses.
+# 198.18.0.0/15 is reserved for benchmarking (RFC 2544) and never routed on the internet.
+SCOPE_SANDBOX_SUBNET = env_str("SCOPE_SANDBOX_SUBNET", "198.18.0.0/16")
+# The holder container a sandbox's namespace belongs to runs `sleep` from this image (empty:
+# TOOL_IMAGE_CACHE_INIT, busybox).
+SCOPE_SANDBOX_IMAGE = env_str("SCOPE_SANDBOX_IMAGE", "")
+# Nameservers ("host" or "host:port") the worker resolves sandboxed names with (empty: its own).
+SCOPE_DNS_UPSTREAM = env_list("SCOPE_DNS_UPSTREAM", [])
 # secret_scan may clone file:// repositories (and plain paths) only when this is on: they read the
 # worker's own disk.
 SECRET_SCAN_ALLOW_FILE_REPOS = env_bool("SECRET_SCAN_ALLOW_FILE_REPOS", False)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from scans.engine.sandbox.policy import NetworkScope
 from targets.items import Item
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -133,6 +134,9 @@ class ToolInvocation:
     # `cache_init_image` the first time. Empty: no cache.
     cache_volume: str = ""
     cache_init_image: str = ""
+    # Docker only: run inside a network sandbox reaching only this allowlist
+    # (scans.engine.sandbox); None: the tool's own network mode.
+    sandbox: NetworkScope | None = None
 
 
 @dataclass
@@ -153,6 +157,11 @@ class ToolRun:
     error: str = ""  # why it did not complete (timeout, OOM, output cap, cannot pull image…)
     notes: list[str] = field(default_factory=list)  # for the scan log (e.g. ran without cache)
     infrastructure: bool = False  # `error` is the Docker engine being unreachable, not the tool
+    # Scope enforcement: "network" (sandboxed), else why not ("" for tools without a network);
+    # what the sandbox refused: [{address, proto, port, count}]; its set-up time.
+    enforcement: str = ""
+    blocked: list[dict[str, Any]] = field(default_factory=list)
+    sandbox_setup_ms: float | None = None
     output_dir: Path | None = (
         None  # files the tool wrote (/output in docker, workdir/output locally)
     )
@@ -191,6 +200,9 @@ class StepContext:
     # This installation's id (config.deployment), set by the engine: tool containers carry it
     # so that only this deployment's reaper removes them. Empty outside the engine (tests).
     deployment: str = ""
+    # The scope matcher's full verdict (targets.scope.Verdict: in_scope, reason, target_id),
+    # for what needs more than yes/no (the sandbox leaves out excluded addresses). None in tests.
+    scope_verdict: Callable[[Item], Any] | None = None
 
 
 @dataclass

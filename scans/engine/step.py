@@ -341,6 +341,7 @@ def step_watched_run(
         workdir=workdir,
         executor=get_executor(),
         in_scope=lambda item: matcher.check(item).in_scope,
+        scope_verdict=matcher.check,
         log=step_log,
         heartbeat=lambda: None,  # the watcher heart-beats; runners may still call this
         is_cancelled=watcher.stop_flag.is_set,

@@ -6,7 +6,9 @@ Sandbox (every container, whatever the tool):
   (also `HOME`, for tools that keep a cache) and the host output directory mounted at `/output`;
 - `cap_drop=ALL`, `no-new-privileges`, the engine's default seccomp profile;
 - memory limit with swap equal to it (no swap), CPU quota (`nano_cpus`), pids limit;
-- the tool's network mode from settings (`none` for tools that only read mounted files);
+- the tool's network mode from settings (`none` for tools that only read mounted files), or,
+  when the step is sandboxed (SCOPE_ENFORCEMENT), the namespace of a holder container fenced to
+  the step's authorized destinations (scans.engine.sandbox);
 - input files bind-mounted read-only at `/input/<name>`;
 - a wall-clock timeout and a cancel check, both of which kill the container; an output cap
   (stdout + stderr) past which the container is killed;
@@ -48,6 +50,8 @@ from docker.utils.socket import STDERR, frames_iter
 from config.deployment import DEPLOYMENT_LABEL
 from scans.engine.faults import is_infrastructure_fault
 from scans.engine.runtime import ToolInvocation, ToolRun
+from scans.engine.sandbox.container import tool_network
+from scans.engine.sandbox.link import SandboxError
 
 CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own tmpfs, not the host's /tmp
 CACHE_DIR = "/cache"
@@ -176,10 +180,12 @@ class DockerExecutor:
         cache = self._cache(invocation, result)
         container = None
         try:
-            container = self.client.containers.create(
-                **self._create_args(invocation, image, output_dir, cache=cache)
-            )
-            self._supervise(container, invocation, result)
+            with tool_network(self.client, invocation, result, user=self.user) as network:
+                args = self._create_args(invocation, image, output_dir, cache=cache)
+                container = self.client.containers.create(**{**args, "network_mode": network})
+                self._supervise(container, invocation, result)
+        except SandboxError as exc:
+            result.error = f"the network sandbox could not be set up: {exc}"
         finally:
             if container is not None:
                 with contextlib.suppress(NotFound):

@@ -14,13 +14,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 
 from config.deployment import DEPLOYMENT_LABEL
 from scans.engine.executors.local import LocalExecutor
-from scans.engine.runtime import Command, Executor, StepContext, StepResult, ToolInvocation, ToolRun
+from scans.engine.runtime import (
+    Command,
+    Executor,
+    StepContext,
+    StepFailed,
+    StepResult,
+    ToolInvocation,
+    ToolRun,
+)
+from scans.engine.sandbox.enforcement import EnforcementUnavailable, network_enforcement
+from scans.engine.sandbox.policy import NetworkScope, network_scope
+from scans.engine.sandbox.resolver import name_lookup
 from scans.tools import tool_get, tool_network
 from scans.tools.kit.reports import ParsedReport, dedupe
 from targets.items import Item
@@ -82,10 +94,49 @@ def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s:
     if settings.TOOL_CACHE and tool_get(tool).caches_downloads:
         invocation.cache_volume = f"{settings.TOOL_CACHE_VOLUME_PREFIX}{tool}"
         invocation.cache_init_image = settings.TOOL_IMAGE_CACHE_INIT
+    try:
+        enforcement = network_enforcement(
+            executor=executor.name, network=invocation.network, items=ctx.items
+        )
+    except EnforcementUnavailable as exc:
+        raise StepFailed(str(exc)) from exc
+    if enforcement.enforced:
+        invocation.sandbox = step_network_scope(ctx)
+        for note in invocation.sandbox.notes:
+            ctx.log(f"sandbox: {note}")
     run = executor.run(invocation)
+    if not enforcement.enforced:
+        run.enforcement = enforcement.reason
+        if enforcement.reason:
+            ctx.log(enforcement.reason)
     for note in run.notes:
         ctx.log(note)
     return run
+
+
+def step_network_scope(ctx: StepContext) -> NetworkScope:
+    """The sandbox allowlist of a step: its (scope-checked) items, names resolved by the worker
+    through SCOPE_DNS_UPSTREAM, addresses the team excludes left out."""
+
+    def verdict(value: str) -> Any:
+        item = Item("host", value)
+        if ctx.scope_verdict is not None:
+            return ctx.scope_verdict(item)
+        return SimpleNamespace(in_scope=ctx.in_scope(item), target_id=None)
+
+    def is_excluded(address: str) -> bool:
+        found = verdict(address)
+        return not found.in_scope and found.target_id is not None
+
+    upstream = list(settings.SCOPE_DNS_UPSTREAM)
+    return network_scope(
+        ctx.items,
+        lookup=name_lookup(upstream),
+        is_excluded=is_excluded,
+        name_allowed=lambda name: bool(verdict(name).in_scope),
+        address_allowed=lambda address: bool(verdict(address).in_scope),
+        upstream=upstream,
+    )
 
 
 def run_failure(run: ToolRun) -> str:

@@ -1,0 +1,148 @@
+"""The holder container of a sandboxed Docker run, and the session the executor runs in.
+
+The tool cannot start with its network already fenced (a container's namespace exists only once
+it runs, and a tool that runs at once would race the set-up), so the namespace belongs to a
+holder: a tiny container (`sleep`, the sandbox user, no capabilities, read-only, no network of
+its own) started first. The link and the policy are installed in its namespace, its
+/etc/resolv.conf names the scope resolver, and the tool container joins it
+(`network_mode=container:<holder>`), the way a Kubernetes pod's containers share its pause
+container's network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from docker.errors import ImageNotFound, NotFound
+
+from scans.engine.sandbox.link import SandboxError, SandboxLink, sandbox_subnet
+from scans.engine.sandbox.policy import NetworkScope
+from scans.engine.sandbox.resolver import ScopeResolver
+
+HOLDER_SLACK_S = 120  # the holder outlives the tool's timeout by this much if nobody removes it
+
+
+@dataclass
+class SandboxSession:
+    """A running sandbox: the network mode the tool container joins, and what it refused."""
+
+    network_mode: str
+    link: SandboxLink
+    resolver: ScopeResolver
+    setup_ms: float
+    dns_notes: list[str] = field(default_factory=list)
+
+    def blocked(self) -> list[dict[str, object]]:
+        return self.link.blocked()
+
+
+def blocked_summary(rows: list[dict[str, object]]) -> list[str]:
+    """One line per blocked destination: "3 connections to 203.0.113.7:443/tcp were blocked:
+    out of scope"."""
+    lines = []
+    for row in rows:
+        count = int(str(row["count"]))
+        what = "connection" if row["proto"] == "tcp" else "packet"
+        where = (
+            f"{row['address']}:{row['port']}/{row['proto']}"
+            if row["port"] is not None
+            else (f"{row['address']} ({row['proto']})")
+        )
+        noun, verb = (what, "was") if count == 1 else (f"{what}s", "were")
+        lines.append(f"{count} {noun} to {where} {verb} blocked: out of scope")
+    return lines
+
+
+@contextlib.contextmanager
+def network_sandbox(
+    client: Any,
+    scope: NetworkScope,
+    *,
+    image: str,
+    subnet: str,
+    user: str,
+    labels: dict[str, str],
+    lifetime_s: float,
+    log: Callable[[str], None],
+) -> Iterator[SandboxSession]:
+    """Start a holder with a fenced network for `scope`; yield the session; remove it all."""
+    started = time.monotonic()
+    link = SandboxLink(subnet=sandbox_subnet(subnet), scope=scope)
+    holder = None
+    resolver: ScopeResolver | None = None
+    try:
+        link.reserve()
+        holder = client.containers.create(
+            image=image,
+            entrypoint=["sleep"],
+            command=[str(int(lifetime_s) + HOLDER_SLACK_S)],
+            user=user,
+            network_mode="none",
+            dns=[link.host_address],
+            dns_search=["."],
+            read_only=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            mem_limit="16m",
+            pids_limit=4,
+            labels={**labels, "outpost.sandbox": "holder"},
+            detach=True,
+        )
+        holder.start()
+        state = client.api.inspect_container(holder.id)["State"]
+        pid = int(state.get("Pid") or 0)
+        if not state.get("Running") or pid <= 0:
+            raise SandboxError(f"the sandbox holder did not start ({state.get('Status')})")
+        link.attach(pid)
+        resolver = ScopeResolver(link, log=log)
+        yield SandboxSession(
+            network_mode=f"container:{holder.id}",
+            link=link,
+            resolver=resolver,
+            setup_ms=(time.monotonic() - started) * 1000,
+        )
+    finally:
+        if resolver is not None:
+            resolver.close()
+        link.close()
+        if holder is not None:
+            with contextlib.suppress(NotFound):
+                holder.remove(force=True)
+
+
+@contextlib.contextmanager
+def tool_network(client: Any, invocation: Any, result: Any, *, user: str) -> Iterator[str]:
+    """The network mode a tool container of `invocation` joins: its own (`invocation.network`)
+    when it is not sandboxed, else a fenced holder's. What the sandbox refused and said goes on
+    `result` (a ToolRun): `blocked`, `notes`, `enforcement`, `sandbox_setup_ms`."""
+    if invocation.sandbox is None:
+        yield invocation.network
+        return
+    image = settings.SCOPE_SANDBOX_IMAGE or settings.TOOL_IMAGE_CACHE_INIT
+    try:
+        client.images.get(image)
+    except ImageNotFound as exc:
+        raise SandboxError(f"the sandbox holder image {image} is not available locally") from exc
+    with network_sandbox(
+        client,
+        invocation.sandbox,
+        image=image,
+        subnet=settings.SCOPE_SANDBOX_SUBNET,
+        user=user,
+        labels={k: str(v) for k, v in invocation.labels.items()} | {"outpost.managed": "1"},
+        lifetime_s=invocation.timeout_s,
+        log=result.notes.append,
+    ) as session:
+        result.enforcement = "network"
+        result.sandbox_setup_ms = round(session.setup_ms, 1)
+        try:
+            yield session.network_mode
+        finally:
+            with contextlib.suppress(SandboxError):
+                result.blocked = session.blocked()
+            result.notes.extend(blocked_summary(result.blocked))

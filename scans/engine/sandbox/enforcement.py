@@ -1,0 +1,81 @@
+"""SCOPE_ENFORCEMENT: whether a tool step runs in a network sandbox, and why not when it does not.
+
+- `off`: never (the step log says so);
+- `auto` (default): when the tool has a network and the worker can build sandboxes (the Docker
+  executor, root or CAP_NET_ADMIN, `ip`/`nft`/`nsenter`); otherwise the step runs as before and its
+  log and its runs say why enforcement is off;
+- `required`: a tool that would run with a network but without a sandbox is refused (the step
+  fails with the reason) — for installations where scope is a legal line.
+
+Tools with network mode `none` (they read mounted files) need no sandbox.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from scans.engine.sandbox.link import sandbox_unsupported
+from scans.engine.sandbox.policy import item_endpoints
+from targets.items import Item
+
+MODES = ("off", "auto", "required")
+
+
+class EnforcementUnavailable(Exception):
+    """SCOPE_ENFORCEMENT=required and this run cannot be sandboxed."""
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    enforced: bool
+    reason: str  # why not, when not enforced ("" for tools without a network)
+
+
+def network_enforcement(*, executor: str, network: str, items: Iterable[Item] = ()) -> Enforcement:
+    """Whether a tool run with `executor` and Docker network mode `network` on `items` is
+    sandboxed. Raises EnforcementUnavailable under SCOPE_ENFORCEMENT=required when it cannot be."""
+    mode = str(getattr(settings, "SCOPE_ENFORCEMENT", "auto")).lower()
+    if executor == "docker" and network == "none":
+        return Enforcement(False, "")
+    if mode == "off":
+        return Enforcement(False, "scope enforcement is off (SCOPE_ENFORCEMENT=off)")
+    loopback = _loopback_hosts(items)
+    if executor != "docker":
+        why = (
+            f"the {executor} executor runs tools in the worker's own network "
+            "(network-level enforcement needs the Docker executor)"
+        )
+    elif loopback:
+        # Inside a sandbox 127.0.0.1 is the sandbox's own loopback, not the worker's: a scan of
+        # the worker itself cannot go through one.
+        why = f"the targets include the worker's own loopback ({loopback}), which a sandbox cannot reach"
+    else:
+        why = sandbox_unsupported()
+    if not why:
+        return Enforcement(True, "")
+    if mode == "required":
+        raise EnforcementUnavailable(
+            f"refused: SCOPE_ENFORCEMENT=required and the network sandbox is unavailable: {why}"
+        )
+    return Enforcement(False, f"scope enforcement is off: {why}")
+
+
+def _loopback_hosts(items: Iterable[Item]) -> str:
+    """The first loopback host among the items ("" when none)."""
+    for item in items:
+        endpoint = item_endpoints(item)
+        if endpoint is None:
+            continue
+        host = endpoint[0]
+        if host == "localhost" or host.endswith(".localhost"):
+            return host
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                return host
+        except ValueError:
+            continue
+    return ""

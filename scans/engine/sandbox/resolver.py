@@ -1,0 +1,174 @@
+"""The sandbox's DNS server, on the worker's end of the step's link (dnspython).
+
+A tool inside the sandbox can only ask this server (its /etc/resolv.conf names it, and the
+namespace policy lets DNS reach nothing else). For each A/AAAA question:
+
+- a name that is not authorized for the team (not a host the scope covers) is REFUSED;
+- an authorized name is resolved by the worker with the sandbox's upstream nameservers, and each
+  address in the answer is kept only when the step may already reach it or the address is itself
+  an authorized target; kept addresses are added to the namespace's allowlist *before* the answer
+  is sent (so the tool's connection to them passes), the rest are dropped from the answer, and a
+  name left with no address gets REFUSED (a wildcard record pointing at a third party's host).
+
+DNS rebinding cannot widen the allowlist: what is added was checked against the scope when it
+was added, whatever the name answers next. Other question types (PTR, MX, TXT…) are refused:
+tools run inside get addresses, not the worker's view of the world. Answers carry a TTL of at
+most 30 s. UDP only (answers over 512 bytes are truncated to the addresses that fit).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Callable
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+
+from scans.engine.sandbox.link import SandboxLink
+
+MAX_TTL_S = 30
+UPSTREAM_TIMEOUT_S = 3.0
+
+
+def upstream_resolver(nameservers: list[str]) -> dns.resolver.Resolver:
+    """A resolver asking `nameservers` ("host" or "host:port"; empty: the system's)."""
+    if not nameservers:
+        resolver = dns.resolver.Resolver()
+    else:
+        resolver = dns.resolver.Resolver(configure=False)
+        servers: list[str | dns.nameserver.Nameserver] = []
+        for entry in nameservers:
+            host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+            servers.append(dns.nameserver.Do53Nameserver(host, int(port or 53)))
+        resolver.nameservers = servers
+    resolver.lifetime = UPSTREAM_TIMEOUT_S
+    return resolver
+
+
+def resolve_addresses(resolver: dns.resolver.Resolver, name: str) -> tuple[list[str], int]:
+    """The A and AAAA addresses of `name` and the smallest TTL ([] when it has none)."""
+    found: list[str] = []
+    ttl = MAX_TTL_S
+    for rdtype in ("A", "AAAA"):
+        try:
+            answer = resolver.resolve(name, rdtype, search=False)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
+            continue
+        except dns.exception.Timeout:
+            continue
+        if answer.rrset is not None:
+            ttl = min(ttl, int(answer.rrset.ttl))
+            found.extend(str(rdata) for rdata in answer)
+    return found, ttl
+
+
+class ScopeResolver:
+    """Serves one step's sandbox on (link.host_address, 53) until `close()`."""
+
+    def __init__(self, link: SandboxLink, *, log: Callable[[str], None]) -> None:
+        self.link = link
+        self.log = log
+        self.upstream = upstream_resolver(link.scope.upstream)
+        self.refused: list[dict[str, str]] = []  # {name, reason}, also in the step log
+        self._said: set[str] = set()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind((link.host_address, 53))
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="scope-dns")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wire, peer = self._sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                reply = self.answer(dns.message.from_wire(wire))
+            except dns.exception.DNSException:
+                continue  # not a DNS query: no answer
+            try:
+                self._sock.sendto(reply.to_wire(max_size=512), peer)
+            except (OSError, dns.exception.TooBig):
+                continue
+
+    def _refuse(self, query: dns.message.Message, name: str, reason: str) -> dns.message.Message:
+        key = f"{name}|{reason}"
+        if key not in self._said:
+            self._said.add(key)
+            self.refused.append({"name": name, "reason": reason})
+            self.log(f"DNS: {name} not answered: {reason}")
+        reply = dns.message.make_response(query)
+        reply.set_rcode(dns.rcode.REFUSED)
+        return reply
+
+    def answer(self, query: dns.message.Message) -> dns.message.Message:
+        """The reply to one query (see the module docstring)."""
+        if not query.question:
+            reply = dns.message.make_response(query)
+            reply.set_rcode(dns.rcode.FORMERR)
+            return reply
+        question = query.question[0]
+        name = question.name.to_text(omit_final_dot=True).lower()
+        if question.rdtype not in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            return self._refuse(query, name, f"{dns.rdatatype.to_text(question.rdtype)} queries "
+                                "are not answered in the sandbox")  # fmt: skip
+        if not self.link.scope.name_allowed(name):
+            return self._refuse(query, name, "the name is not in the team's scope")
+        addresses, ttl = resolve_addresses(self.upstream, name)
+        version = 4 if question.rdtype == dns.rdatatype.A else 6
+        wanted = [a for a in addresses if ipaddress.ip_address(a).version == version]
+        kept, dropped = [], []
+        for address in wanted:
+            if self.link.scope.allows(address) or self.link.scope.address_allowed(address):
+                kept.append(address)
+            else:
+                dropped.append(address)
+        if dropped and not kept:
+            shown = ", ".join(dropped[:5])
+            return self._refuse(query, name, f"it resolves to {shown}, out of scope")
+        if dropped:
+            self.log(f"DNS: {name}: left out {', '.join(dropped[:5])} (out of scope)")
+        for address in kept:
+            if not self.link.scope.allows(address):
+                hosts, ports = self.link.scope.learned(ipaddress.ip_address(address))
+                self.link.allow(hosts, ports)
+                self.link.learned.append(address)
+        reply = dns.message.make_response(query)
+        reply.flags |= dns.flags.RA
+        if not addresses and not wanted:
+            return reply  # NOERROR, no data (or the name has no address of this family)
+        if kept:
+            reply.answer.append(
+                dns.rrset.from_text_list(
+                    question.name, min(ttl, MAX_TTL_S), dns.rdataclass.IN, question.rdtype, kept
+                )
+            )
+        return reply
+
+
+def name_lookup(nameservers: list[str]) -> Callable[[str], list[str]]:
+    """What the worker resolves a step's input names with (the sandbox's upstream)."""
+    resolver = upstream_resolver(nameservers)
+    return lambda name: resolve_addresses(resolver, name)[0]
+
+
+__all__ = ["ScopeResolver", "name_lookup", "upstream_resolver"]
