@@ -18,9 +18,16 @@ from accounts.http import TeamHttpRequest
 from accounts.models import Role, role_at_least
 from accounts.permissions import team_role_required
 from config.jsonbody import JSONTooDeep, json_loads_bounded
+from targets.items import ITEM_KINDS
 from workflows import services
 from workflows.forms import NodeConfigForm, WorkflowSettingsForm
-from workflows.graph import GraphError, graph_ordered, graph_validate
+from workflows.graph import (
+    GraphError,
+    graph_connectable,
+    graph_node_kinds,
+    graph_ordered,
+    graph_validate,
+)
 from workflows.models import Workflow
 from workflows.node_config import config_normalize
 from workflows.nodes import GROUPS, get_node_type, node_type, node_types
@@ -94,6 +101,12 @@ def graph_state(workflow: Workflow) -> dict[str, Any]:
     problems = graph_validate(workflow.graph)
     nodes = workflow.graph.get("nodes", [])
     option_names: dict[tuple[str, str], dict[Any, str]] = {}
+    readiness = render_to_string(
+        "workflows/_readiness.html", {"problems": problems, "node_count": len(nodes)}
+    )
+    summary = render_to_string(
+        "workflows/_readiness_summary.html", {"blocking": problems, "node_count": len(nodes)}
+    )
     return {
         "revision": workflow.revision,
         "name": workflow.name,
@@ -103,6 +116,11 @@ def graph_state(workflow: Workflow) -> dict[str, Any]:
             for n in nodes
         },
         "problems": [p.to_dict() for p in problems],
+        # The Readiness panel, re-rendered after every save (it must never go stale).
+        "readiness": readiness,
+        "readiness_summary": summary,
+        # What each node takes and hands on, as the validator sees it (ports, "connect to…").
+        "kinds": graph_node_kinds(workflow.graph),
     }
 
 
@@ -131,6 +149,7 @@ def builder(request: TeamHttpRequest, pk: int) -> HttpResponse:
         "workflow": workflow,
         "palette": _palette(),
         "placeholders": placeholders,
+        "item_kinds": ITEM_KINDS,
         "can_write": _can_write(request),
         **_panel_context(request, workflow),
     }
@@ -257,11 +276,25 @@ def _node_panel(
     form = extra.pop("form", None) or NodeConfigForm(
         node_type=kind, node=node, team_id=workflow.team_id, initial={"revision": workflow.revision}
     )
+    labels = {
+        n["id"]: n.get("label") or getattr(node_type(n.get("type", "")), "label", n.get("type"))
+        for n in workflow.graph.get("nodes", [])
+    }
     context = {
         "workflow": workflow,
         "node": node,
         "kind": kind,
         "info": kind.describe(),
+        # "Connect to…": the keyboard and touch way to draw an edge, offering only what fits.
+        "connectable": [
+            (other, labels.get(other, other))
+            for other in graph_connectable(workflow.graph, node["id"])
+        ],
+        "outgoing": [
+            (e["to"], labels.get(e["to"], e["to"]))
+            for e in workflow.graph.get("edges", [])
+            if e.get("from") == node["id"]
+        ],
         "form": form,
         "can_write": _can_write(request),
         "problems": [p for p in graph_validate(workflow.graph) if p.node == node["id"]],
@@ -291,14 +324,21 @@ def node_panel(request: TeamHttpRequest, pk: int, node_id: str) -> HttpResponse:
             status=403,
         )
     form = NodeConfigForm(request.POST, node_type=kind, node=node, team_id=workflow.team_id)
+    # The builder saves settings as they are typed and wants only the status and each field's
+    # errors back (out of band), so the inputs being typed into are never replaced.
+    answer = _node_status if request.headers.get("HX-Target") == "node-form-status" else _node_panel
     if not form.is_valid():
-        return _node_panel(request, workflow, node, form=form)
+        return answer(request, workflow, node, form=form)
     graph = copy.deepcopy(workflow.graph)
     changed = next(n for n in graph["nodes"] if n["id"] == node_id)
     changed["config"] = form.config()
     changed.pop("label", None)
     if form.cleaned_data["label"]:
         changed["label"] = form.cleaned_data["label"]
+    if config_normalize(kind, changed["config"]) == config_normalize(
+        kind, node.get("config") or {}
+    ) and changed.get("label", "") == node.get("label", ""):
+        return answer(request, workflow, node, saved_message=True)  # nothing changed
     try:
         workflow = services.workflow_update(
             workflow=workflow,
@@ -312,11 +352,29 @@ def node_panel(request: TeamHttpRequest, pk: int, node_id: str) -> HttpResponse:
                 form.add_graph_error(error.field, error.message)
             else:
                 form.add_error(None, str(error))
-        return _node_panel(request, workflow, node, form=form)
+        return answer(request, workflow, node, form=form)
     except services.StaleRevision as exc:
         form.add_error(
             None, "stale revision: reload — this workflow was saved elsewhere meanwhile."
         )
-        return _stale(_node_panel(request, workflow, node, form=form), exc.current)
+        return _stale(answer(request, workflow, node, form=form), exc.current)
     saved = _find_node(workflow, node_id) or changed
-    return _saved(_node_panel(request, workflow, saved, saved_message=True), workflow)
+    return _saved(answer(request, workflow, saved, saved_message=True), workflow)
+
+
+def _node_status(
+    request: HttpRequest, workflow: Workflow, node: dict[str, Any], **extra: Any
+) -> HttpResponse:
+    kind = get_node_type(node["type"])
+    form = extra.pop("form", None)
+    # Every field's error slot is sent, empty ones too, so fixed fields lose their old error.
+    shown = form or NodeConfigForm(node_type=kind, node=node, team_id=workflow.team_id)
+    context = {
+        "workflow": workflow,
+        "node": node,
+        "kind": kind,
+        "form": form,
+        "fields": [f for f in shown if f.name != "revision"],
+        **extra,
+    }
+    return render(request, "workflows/_node_status.html", context)

@@ -76,6 +76,8 @@ class _Checker:
         self.errors: list[GraphError] = []
         self.types: dict[str, NodeType | None] = {}  # node id -> its usable type (None: unusable)
         self.edges: list[tuple[str, str]] = []
+        # node id -> the item kinds it hands on here (None: unknown, an unusable node)
+        self.emitted: dict[str, frozenset[str] | None] = {}
 
     def error(
         self,
@@ -210,7 +212,7 @@ class _Checker:
         parents: dict[str, list[str]] = {node: [] for node in order}
         for source, target in self.edges:
             parents[target].append(source)
-        emitted: dict[str, frozenset[str] | None] = {}  # None: unknown (an unusable node)
+        emitted = self.emitted
         for node in order:
             kind = self.types[node]
             if kind is None:
@@ -280,6 +282,71 @@ def graph_validate(graph: Any) -> list[GraphError]:
     """Every problem of a graph, each naming its node and field; empty when it can run.
     Saving refuses all but the `draft_ok` ones (see GraphError)."""
     return _Checker(graph).run()
+
+
+def graph_node_kinds(graph: Any) -> dict[str, dict[str, Any]]:
+    """What each node of a (possibly unfinished) graph takes and hands on, as the validator sees
+    it: `accepts`, `emits` (a logic node's are what reaches it here) and `findings` (it works on
+    findings, so any node may feed it). The builder colours ports and offers connections from
+    this, so the canvas cannot promise an edge the validator refuses."""
+    checker = _Checker(graph)
+    checker.run()
+    kinds: dict[str, dict[str, Any]] = {}
+    for node, kind in checker.types.items():
+        if kind is None:
+            continue
+        emitted = checker.emitted.get(node, kind.emits if not kind.passthrough else None)
+        kinds[node] = {
+            "accepts": sorted(kind.accepts, key=ITEM_KINDS.index),
+            "emits": sorted(emitted if emitted is not None else kind.emits, key=ITEM_KINDS.index),
+            "findings": kind.consumes_findings,
+            "passthrough": kind.passthrough,
+        }
+    return kinds
+
+
+def graph_connectable(graph: dict[str, Any], source: str) -> list[str]:
+    """The nodes `source` can be connected to without the validator refusing the edge: the
+    kinds fit, the edge is new, and it closes no loop."""
+    kinds = graph_node_kinds(graph)
+    if source not in kinds:
+        return []
+    children: dict[str, list[str]] = {}
+    for edge in graph.get("edges", []):
+        children.setdefault(edge.get("from"), []).append(edge.get("to"))
+    # A node that reaches `source` would make a loop.
+    reaches_source = {source}
+    changed = True
+    while changed:
+        changed = False
+        for parent, targets in children.items():
+            if parent not in reaches_source and any(t in reaches_source for t in targets):
+                reaches_source.add(parent)
+                changed = True
+    emits = set(kinds[source]["emits"])
+    candidates = [
+        node
+        for node, info in kinds.items()
+        if node not in reaches_source
+        and node not in children.get(source, [])
+        and (info["findings"] or emits & set(info["accepts"]))
+    ]
+    # A new input changes what a logic node hands on, which can break the edges after it:
+    # those candidates are checked by validating the graph with the edge added.
+    before = {str(e) for e in graph_validate(graph) if not e.draft_ok}
+    return [
+        node
+        for node in candidates
+        if not kinds[node]["passthrough"]
+        or not {
+            str(e)
+            for e in graph_validate(
+                {**graph, "edges": [*graph.get("edges", []), {"from": source, "to": node}]}
+            )
+            if not e.draft_ok
+        }
+        - before
+    ]
 
 
 def graph_normalize(graph: dict[str, Any]) -> dict[str, Any]:

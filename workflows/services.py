@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -12,7 +13,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.audit import audit_record
-from accounts.models import Team, User
+from accounts.models import AuditEvent, Team, User
 from config.jsonbody import JSONTooDeep, json_depth_exceeds, json_loads_bounded, max_json_depth
 from workflows.graph import GraphError, graph_normalize, graph_ordered, graph_validate
 from workflows.models import Workflow, empty_graph
@@ -20,6 +21,9 @@ from workflows.templates import template_get
 
 MAX_NAME_LENGTH = 120
 MAX_DESCRIPTION_LENGTH = 2000
+# Saves of one workflow by one person closer together than this are one editing burst: one
+# `workflow.updated` audit row (a drag in the builder saves once per move).
+AUDIT_BURST_S = 60
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -192,8 +196,49 @@ def workflow_update(
         current = Workflow.objects.filter(pk=workflow.pk).values_list("revision", flat=True).first()
         raise StaleRevision(current)
     workflow.refresh_from_db()
-    _audit("workflow.updated", workflow, user, fields=sorted(changes))
+    _audit_update(workflow, user, fields=sorted(changes))
     return workflow
+
+
+def _audit_update(workflow: Workflow, user: User | None, *, fields: list[str]) -> None:
+    """One `workflow.updated` row per editing burst: a save within AUDIT_BURST_S of the
+    previous save by the same person extends that row (revision, fields, saves, last_at)
+    instead of adding one. The workflow row is locked by the conditional UPDATE until commit,
+    so two saves of one workflow never extend the same row at once."""
+    now = timezone.now()
+    actor = user if user is not None and user.is_authenticated else None
+    last = (
+        AuditEvent.objects.filter(
+            team=workflow.team_id, action="workflow.updated", detail__workflow_id=workflow.pk
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if last is not None and last.user_id == (actor.pk if actor else None):
+        detail = dict(last.detail)
+        try:
+            last_at = datetime.fromisoformat(str(detail.get("last_at") or last.created_at))
+        except ValueError:
+            last_at = last.created_at
+        if now - last_at <= timedelta(seconds=AUDIT_BURST_S):
+            detail.update(
+                name=workflow.name,
+                revision=workflow.revision,
+                fields=sorted(set(detail.get("fields") or []) | set(fields)),
+                saves=int(detail.get("saves") or 1) + 1,
+                last_at=now.isoformat(),
+            )
+            AuditEvent.objects.filter(pk=last.pk).update(detail=detail)
+            return
+    _audit(
+        "workflow.updated",
+        workflow,
+        user,
+        fields=fields,
+        saves=1,
+        first_revision=workflow.revision,
+        last_at=now.isoformat(),
+    )
 
 
 @transaction.atomic

@@ -75,7 +75,7 @@ NODE = Tool(
     label="Secret scan",
     group="Scan",
     icon="key",
-    help="Secrets exposed in web responses and repositories (built in).",
+    help="Secrets committed to git repositories, with their history (built in).",
     order=40,
 )
 CONFIG_FIELDS: list[ConfigField] = [

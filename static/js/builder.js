@@ -48,6 +48,12 @@
   let dirty = false;
   let stale = false;
   let rebuilding = false;
+  let kinds = {}; // graph node id -> {accepts, emits, findings}, as the validator sees them
+  let selectedId = null; // the node selected on the canvas (click-to-add goes after it)
+  let formChain = Promise.resolve(); // node-settings saves, one after the other
+  let formTimer = null;
+  let formDirty = null; // the node form with edits not yet sent
+  const phone = window.matchMedia("(max-width: 900px)");
 
   // --- Messages ----------------------------------------------------------------------------
   function setStatus(text) {
@@ -75,6 +81,67 @@
     return tpl ? tpl.innerHTML : "";
   }
 
+  function typeLabel(type) {
+    const tpl = template(type);
+    return (tpl && tpl.dataset.label) || type;
+  }
+
+  // What a node type takes and gives before it is saved (the palette's template says).
+  function typeKinds(type) {
+    const tpl = template(type);
+    const list = (value) => (value ? value.split(" ").filter(Boolean) : []);
+    return {
+      accepts: list(tpl && tpl.dataset.accepts),
+      emits: list(tpl && tpl.dataset.emits),
+      findings: !!(tpl && tpl.dataset.findings === "1"),
+      passthrough: !!(tpl && tpl.dataset.passthrough === "1"),
+    };
+  }
+
+  function kindsOf(id) {
+    if (kinds[id]) return kinds[id];
+    const item = model.get(id);
+    return item ? typeKinds(item.type) : { accepts: [], emits: [], findings: false };
+  }
+
+  // The validator's rule for an edge: the target works on findings, or a kind fits.
+  function compatible(fromId, toId) {
+    if (fromId === toId) return false;
+    const to = kindsOf(toId);
+    if (to.findings) return true;
+    const emits = kindsOf(fromId).emits;
+    return to.accepts.some((k) => emits.includes(k));
+  }
+
+  const KIND_COLOURS = {
+    host: "#38bdf8", service: "#a78bfa", url: "#34d399", image: "#f472b6", repo: "#fbbf24", findings: "#e2e8f0",
+  };
+
+  function portPaint(port, list) {
+    const colours = list.map((k) => KIND_COLOURS[k]).filter(Boolean);
+    if (!port) return;
+    port.dataset.kinds = list.join(" ");
+    port.title = list.length ? list.join(", ") : "nothing";
+    if (!colours.length) {
+      port.style.background = "";
+      return;
+    }
+    const step = 100 / colours.length;
+    const stops = colours.map((c, i) => c + " " + i * step + "% " + (i + 1) * step + "%");
+    port.style.background = "conic-gradient(" + stops.join(", ") + ")";
+  }
+
+  // Ports are coloured by the kinds they take and give (the same kinds the validator checks).
+  function paintPorts() {
+    model.forEach((item, id) => {
+      const el = document.getElementById("node-" + idToDf.get(id));
+      if (!el) return;
+      const info = kindsOf(id);
+      portPaint(el.querySelector(".input"), info.accepts.concat(info.findings ? ["findings"] : []));
+      portPaint(el.querySelector(".output"), info.emits.concat(["findings"]));
+    });
+  }
+
   function nodeClasses(type) {
     const tpl = template(type);
     return "wf-type-" + type + (tpl && tpl.dataset.group ? " group-" + tpl.dataset.group : "");
@@ -87,6 +154,13 @@
     );
     dfToId.set(dfId, node.id);
     idToDf.set(node.id, dfId);
+    const el = document.getElementById("node-" + dfId);
+    if (el) {
+      // Reachable with Tab: Enter selects (opens its settings), arrow keys move it.
+      el.tabIndex = 0;
+      el.setAttribute("role", "button");
+      el.setAttribute("aria-label", (node.label || typeLabel(node.type)) + " (" + node.id + ")");
+    }
     model.set(node.id, {
       id: node.id, type: node.type, label: node.label || "",
       config: JSON.parse(JSON.stringify(node.config || {})),
@@ -145,6 +219,7 @@
   function accept(state, { rebuildCanvas = false } = {}) {
     revision = state.revision;
     saved = state.graph;
+    kinds = state.kinds || {};
     if (rebuildCanvas) {
       rebuild(state.graph, state.html);
     } else {
@@ -159,6 +234,12 @@
     }
     document.getElementById("workflow-name").textContent = state.name;
     if (undoButton) undoButton.disabled = history.length === 0;
+    // The Readiness panel is rendered by the server from the saved graph, after every save.
+    const readiness = document.getElementById("readiness");
+    if (readiness && state.readiness !== undefined) readiness.innerHTML = state.readiness;
+    const summary = document.getElementById("readiness-summary");
+    if (summary && state.readiness_summary !== undefined) summary.innerHTML = state.readiness_summary;
+    paintPorts();
     updateEmpty();
   }
 
@@ -171,10 +252,11 @@
     timer = setTimeout(flush, delay === undefined ? 500 : delay);
   }
 
-  async function flush() {
+  async function flush({ waitForSettings = true } = {}) {
     clearTimeout(timer);
     timer = null;
     while (inflight) await inflight;
+    if (waitForSettings) await formChain;
     if (!dirty || stale) return;
     dirty = false;
     inflight = post(currentGraph(), { remember: true }).finally(() => {
@@ -270,21 +352,118 @@
     return { x: (x - rect.x) / editor.zoom, y: (y - rect.y) / editor.zoom };
   }
 
+  function positionOf(id) {
+    const data = editor.drawflow.drawflow.Home.data[idToDf.get(id)];
+    return data ? { x: data.pos_x, y: data.pos_y } : null;
+  }
+
+  function isFree(x, y) {
+    return ![...model.keys()].some((id) => {
+      const p = positionOf(id);
+      return p && Math.abs(p.x - x) < NODE_W && Math.abs(p.y - y) < ROW_Y - 20;
+    });
+  }
+
+  // Click-to-add: to the right of the selected node (below its other children), else right
+  // of the right-most node, else near the top left of the view.
+  function clickPlacement() {
+    const anchor = selectedId && model.has(selectedId) ? selectedId : null;
+    let x;
+    let y;
+    if (anchor) {
+      const p = positionOf(anchor);
+      x = p.x + LAYER_X;
+      y = p.y;
+    } else if (model.size) {
+      const all = [...model.keys()].map(positionOf).filter(Boolean);
+      const right = all.reduce((a, b) => (b.x > a.x ? b : a));
+      x = right.x + LAYER_X;
+      y = right.y;
+    } else {
+      const box = canvasEl.getBoundingClientRect();
+      const p = clientToCanvas(box.x + 40, box.y + 40);
+      x = p.x;
+      y = p.y;
+    }
+    let tries = 0;
+    while (!isFree(x, y) && tries < 50) {
+      y += ROW_Y;
+      tries += 1;
+    }
+    return { x: Math.round(x), y: Math.round(y), anchor };
+  }
+
   function addFromPalette(type, clientX, clientY) {
     if (!canWrite || stale) return;
-    let point;
+    let anchor = null;
+    let x;
+    let y;
     if (clientX === undefined) {
-      const box = canvasEl.getBoundingClientRect();
-      point = clientToCanvas(box.x + box.width / 2, box.y + box.height / 3);
-      point.x += (model.size % 4) * 24;
-      point.y += (model.size % 4) * 24;
+      ({ x, y, anchor } = clickPlacement());
     } else {
-      point = clientToCanvas(clientX, clientY);
+      const point = clientToCanvas(clientX, clientY);
+      x = Math.round(point.x - NODE_W / 2);
+      y = Math.round(point.y - 30);
     }
-    const node = { id: uniqueId(type), type, config: {}, x: Math.round(point.x - NODE_W / 2), y: Math.round(point.y - 30) };
-    addCanvasNode(node, null);
+    const node = { id: uniqueId(type), type, config: {}, x, y };
+    const dfId = addCanvasNode(node, null);
+    if (anchor && compatible(anchor, node.id)) {
+      rebuilding = true; // one save for the node and its edge
+      try {
+        editor.addConnection(idToDf.get(anchor), dfId, "output_1", "input_1");
+      } finally {
+        rebuilding = false;
+      }
+    }
+    paintPorts();
     updateEmpty();
+    selectNode(node.id);
+    if (clientX === undefined && !phone.matches) ensureVisible(dfId);
     scheduleSave(0);
+  }
+
+  // Keep a node added by click in view (pan, never zoom).
+  function ensureVisible(dfId) {
+    const el = document.getElementById("node-" + dfId);
+    if (!el) return;
+    const view = canvasEl.getBoundingClientRect();
+    const r = el.getBoundingClientRect();
+    let dx = 0;
+    let dy = 0;
+    if (r.right > view.right - 24) dx = view.right - 24 - r.right;
+    if (r.left + dx < view.left + 24) dx = view.left + 24 - r.left;
+    if (r.bottom > view.bottom - 24) dy = view.bottom - 24 - r.bottom;
+    if (r.top + dy < view.top + 24) dy = view.top + 24 - r.top;
+    if (dx || dy) applyView(editor.canvas_x + dx, editor.canvas_y + dy, editor.zoom);
+  }
+
+  // Select a node as a click would (keyboard, click-to-add): Drawflow's state and the panel.
+  function selectNode(id) {
+    const dfId = idToDf.get(id);
+    const el = dfId !== undefined && document.getElementById("node-" + dfId);
+    if (!el) return;
+    canvasEl.querySelectorAll(".drawflow-node.selected").forEach((n) => n.classList.remove("selected"));
+    el.classList.add("selected");
+    editor.node_selected = el;
+    editor.first_click = el;
+    selectedId = id;
+    editor.dispatch("nodeSelected", dfId);
+  }
+
+  function connectNodes(fromId, toId) {
+    const from = idToDf.get(fromId);
+    const to = idToDf.get(toId);
+    if (from === undefined || to === undefined) return;
+    editor.addConnection(from, to, "output_1", "input_1"); // fires connectionCreated: saved
+    flush().then(() => showNodePanel(fromId));
+  }
+
+  function disconnectNodes(fromId, toId) {
+    const from = idToDf.get(fromId);
+    const to = idToDf.get(toId);
+    if (from === undefined || to === undefined) return;
+    editor.removeSingleConnection(from, to, "output_1", "input_1"); // fires connectionRemoved
+    flush().then(() => showNodePanel(fromId));
   }
 
   function deleteNode(id) {
@@ -368,9 +547,52 @@
 
   // --- The side panel (HTMX partials) ----------------------------------------------------------
   async function showNodePanel(id) {
+    await sendPendingSettings(); // edits in the open panel are saved, never thrown away
     if (model.has(id) && !saved.nodes.some((n) => n.id === id)) await flush();
-    window.htmx.ajax("GET", urls.node.replace("__node__", encodeURIComponent(id)), { target: "#panel", swap: "innerHTML" });
+    return window.htmx.ajax("GET", urls.node.replace("__node__", encodeURIComponent(id)), { target: "#panel", swap: "innerHTML" });
   }
+
+  // --- Node settings save themselves (debounced), like the graph ------------------------------
+  function saveSettings(form) {
+    formChain = formChain.then(async () => {
+      if (!document.body.contains(form)) return null;
+      if (formDirty === form) formDirty = null;
+      await flush({ waitForSettings: false }); // the canvas first: the form carries its revision
+      if (stale) return null;
+      return window.htmx.ajax("POST", form.getAttribute("hx-post"), {
+        source: form, target: "#node-form-status", swap: "innerHTML",
+      });
+    }).catch(() => null);
+    return formChain;
+  }
+
+  function sendPendingSettings() {
+    clearTimeout(formTimer);
+    formTimer = null;
+    if (formDirty && document.body.contains(formDirty)) return saveSettings(formDirty);
+    formDirty = null;
+    return formChain;
+  }
+
+  function settingsEdited(event) {
+    const form = event.target.closest && event.target.closest("form[data-autosave]");
+    if (!form || !canWrite || stale) return;
+    formDirty = form;
+    const note = document.getElementById("node-form-status");
+    if (note) note.textContent = "Unsaved changes…";
+    clearTimeout(formTimer);
+    formTimer = setTimeout(() => sendPendingSettings(), event.type === "change" ? 150 : 700);
+  }
+  document.body.addEventListener("input", settingsEdited);
+  document.body.addEventListener("change", settingsEdited);
+  document.body.addEventListener("submit", (event) => {
+    const form = event.target.closest && event.target.closest("form[data-autosave]");
+    if (!form) return;
+    event.preventDefault(); // htmx does not send it: the one queue below does
+    event.stopPropagation();
+    formDirty = form;
+    sendPendingSettings();
+  }, true);
 
   function showWorkflowPanel(button) {
     const loaded = window.htmx.ajax("GET", urls.panel, { target: "#panel", swap: "innerHTML" });
@@ -391,7 +613,9 @@
     const form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("[data-builder-form]");
     if (form && form.querySelector('input[name="revision"]')) event.detail.parameters.revision = String(revision);
   });
-  document.body.addEventListener("builder:saved", async () => {
+  document.body.addEventListener("builder:saved", async (event) => {
+    // The next settings save must carry the new revision at once, before the refresh is back.
+    if (event.detail && event.detail.revision) revision = event.detail.revision;
     try {
       const state = await refresh();
       if (state.revision !== revision) history.push(saved);
@@ -418,7 +642,29 @@
   editor.on("connectionCreated", () => scheduleSave(0));
   editor.on("connectionRemoved", () => scheduleSave(0));
   editor.on("nodeMoved", () => scheduleSave(600));
-  editor.on("nodeSelected", (dfId) => showNodePanel(dfToId.get(Number(dfId))));
+  editor.on("nodeSelected", (dfId) => {
+    selectedId = dfToId.get(Number(dfId));
+    showNodePanel(selectedId);
+  });
+  editor.on("nodeUnselected", () => {
+    // A click on the empty canvas unselects; a click in the panel keeps the selection.
+    if (!editor.node_selected) selectedId = null;
+  });
+  // While an edge is dragged, the inputs that would refuse it are dimmed.
+  editor.on("connectionStart", ({ output_id: dfId }) => {
+    const fromId = dfToId.get(Number(dfId));
+    model.forEach((item, id) => {
+      const el = document.getElementById("node-" + idToDf.get(id));
+      if (el && id !== fromId) el.classList.toggle("port-refuses", !compatible(fromId, id));
+    });
+    canvasEl.classList.add("connecting");
+  });
+  const endConnecting = () => {
+    canvasEl.classList.remove("connecting");
+    canvasEl.querySelectorAll(".port-refuses").forEach((el) => el.classList.remove("port-refuses"));
+  };
+  editor.on("connectionCancel", endConnecting);
+  editor.on("mouseUp", endConnecting);
 
   if (!canWrite) {
     canvasEl.addEventListener("click", (event) => {
@@ -427,16 +673,17 @@
     });
   }
 
-  let lastDragAt = 0; // a drag that ends where it started can also fire a click: add once
+  // A drag that ends where it started can also fire a click on the dragged item: add once.
+  let lastDrag = { type: "", at: 0 };
   root.querySelectorAll(".palette-item[draggable]").forEach((item) => {
     item.addEventListener("dragstart", (event) => {
-      lastDragAt = Date.now();
+      lastDrag = { type: item.dataset.type, at: Date.now() };
       event.dataTransfer.setData("text/x-outpost-node", item.dataset.type);
       event.dataTransfer.effectAllowed = "copy";
     });
-    item.addEventListener("dragend", () => { lastDragAt = Date.now(); });
+    item.addEventListener("dragend", () => { lastDrag = { type: item.dataset.type, at: Date.now() }; });
     item.addEventListener("click", () => {
-      if (Date.now() - lastDragAt > 400) addFromPalette(item.dataset.type);
+      if (lastDrag.type !== item.dataset.type || Date.now() - lastDrag.at > 400) addFromPalette(item.dataset.type);
     });
   });
   canvasEl.addEventListener("dragover", (event) => {
@@ -457,6 +704,15 @@
     "zoom-reset": fit,
     "show-workflow": showWorkflowPanel,
     "delete-node": (button) => deleteNode(button.dataset.node),
+    connect: (button) => {
+      const select = document.getElementById("connect-to");
+      if (select && select.value) connectNodes(button.dataset.node, select.value);
+    },
+    disconnect: (button) => disconnectNodes(button.dataset.from, button.dataset.to),
+    "toggle-palette": () => {
+      const box = root.querySelector(".palette-box");
+      box.open = !box.open;
+    },
     reload: () => window.location.reload(),
     dismiss: () => { alertEl.hidden = true; },
   };
@@ -479,11 +735,41 @@
     if (!typing && canWrite && (event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "z") {
       event.preventDefault();
       undo();
+      return;
     }
+    // A node with the keyboard focus: Enter or Space selects it, the arrow keys move it
+    // (Shift: further), Delete removes it (Drawflow's own handler, on the selected node).
+    const nodeEl = !typing && event.target.closest && event.target.closest(".drawflow-node");
+    if (!nodeEl || !canvasEl.contains(nodeEl)) return;
+    const id = dfToId.get(Number(nodeEl.id.replace("node-", "")));
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      selectNode(id);
+      return;
+    }
+    const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    if (steps[event.key] && canWrite && !stale) {
+      event.preventDefault();
+      event.stopPropagation();
+      const p = positionOf(id);
+      const d = event.shiftKey ? 100 : 20;
+      moveNode(idToDf.get(id), p.x + steps[event.key][0] * d, p.y + steps[event.key][1] * d);
+      scheduleSave(600);
+      return;
+    }
+    if (event.key === "Delete" && canWrite && editor.node_selected !== nodeEl) selectNode(id);
   }, true);
-  window.addEventListener("beforeunload", () => {
+  window.addEventListener("beforeunload", (event) => {
     if (dirty) flush();
+    if (formDirty) {
+      sendPendingSettings();
+      event.preventDefault(); // a settings save is on its way: ask before leaving
+    }
   });
+
+  // On a phone the palette starts folded, so the canvas is on the first screen.
+  const paletteBox = root.querySelector(".palette-box");
+  if (paletteBox && phone.matches) paletteBox.open = false;
 
   // --- Start ---------------------------------------------------------------------------------
   refresh()

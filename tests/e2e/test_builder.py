@@ -132,7 +132,7 @@ def test_a_chain_built_by_drag_and_drop_survives_a_reload_and_matches_the_api(
     # A bad value is refused next to its field, and nothing is saved.
     page.fill("#panel input[name=ports]", "lots")
     page.click("#panel button[type=submit]")
-    page.wait_for_selector("#panel .has-error .error")
+    page.wait_for_selector("#panel .field-errors .error")
     assert wait_for_revision(workflow, 9).revision == 9
 
     # Reload: the same graph comes back, and the API returns the same JSON.
@@ -300,8 +300,14 @@ def test_the_csp_stays_strict_and_the_builder_is_usable_at_1280_and_390(
     page.wait_for_timeout(200)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
-    # The palette and the panel are reachable and readable on a phone.
+    # On a phone the palette starts folded, so the whole canvas is on the first screen; one
+    # tap unfolds it. The panel is reachable and readable.
+    assert not page.locator('.palette-item[data-type="port_scan"]').is_visible()
+    canvas = page.locator("#drawflow").bounding_box()
+    assert canvas["y"] >= 0 and canvas["y"] + canvas["height"] <= 844
+    page.click(".palette-box > summary")
     assert page.locator('.palette-item[data-type="port_scan"]').is_visible()
+    page.click(".palette-box > summary")
     with page.expect_response(lambda r: r.url.endswith(f"/workflows/{workflow.pk}/panel")):
         page.click('.builder-tools [data-action="show-workflow"]')
     page.wait_for_selector("#panel #run")

@@ -176,6 +176,25 @@ class NodeType:
     def emits(self) -> frozenset[str]:
         return frozenset(self.runner_module().EMITS) & frozenset(ITEM_KINDS)
 
+    @property
+    def takes(self) -> list[str]:
+        """What the node takes, in words, from the same kinds the validator checks edges with."""
+        kinds = sorted(self.accepts, key=ITEM_KINDS.index)
+        return kinds + (["findings"] if self.consumes_findings else [])
+
+    @property
+    def gives(self) -> list[str]:
+        """What the node hands on: its item kinds (a logic node: what reaches it), findings."""
+        if self.passthrough:
+            return ["what it takes"]
+        return sorted(self.emits, key=ITEM_KINDS.index) or ["findings"]
+
+    @property
+    def io_text(self) -> str:
+        """The palette's line, generated from the kinds: "Takes repo · gives findings"."""
+        takes = ", ".join(self.takes) or "nothing"
+        return f"Takes {takes} · gives {', '.join(self.gives)}"
+
     def defaults(self) -> dict[str, Any]:
         return {f.name: f.default for f in self.config_fields if f.default is not None}
 
