@@ -80,7 +80,7 @@ _RECORD_LINKS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Observation:
     """One asset as a batch of items describes it (several items of one asset merge)."""
 
@@ -155,6 +155,9 @@ class Observed:
 
 
 def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
+    if type(value) is str:  # what tools nearly always report: no conversion to try
+        text = (value.replace("\x00", "") if "\x00" in value else value).strip()
+        return text[:limit] if text else None
     if value is None or isinstance(value, dict | list):
         return None
     text = str(value).replace("\x00", "").strip()
@@ -162,6 +165,8 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
 
 
 def _int(value: Any) -> int | None:
+    if type(value) is int:
+        return value if 0 <= value < 2**31 else None
     if isinstance(value, bool):
         return None
     try:
@@ -202,23 +207,26 @@ def technologies(value: Any) -> list[dict[str, str]]:
     return sorted(found.values(), key=lambda t: t["name"].lower())
 
 
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else (bool(value) if value is not None else None)
+
+
+_CLEANERS: dict[str, Any] = {"text": _text, "int": _int, "bool": _bool}
+# Per kind, each kept attr's cleaning function (looked up once, not per attr of every item).
+_CLEANING: dict[str, dict[str, Any]] = {
+    kind: {name: _CLEANERS.get(type_, _texts) for name, type_ in reads.items()}
+    for kind, reads in READS.items()
+}
+
+
 def _cleaned(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
     kept: dict[str, Any] = {}
-    reads = READS.get(kind, {})
+    if not attrs:
+        return kept
+    cleaning = _CLEANING.get(kind, {})
     for name, raw in attrs.items():
-        type_ = reads.get(name)
-        if type_ is None:
-            continue
-        value: Any
-        if type_ == "text":
-            value = _text(raw)
-        elif type_ == "int":
-            value = _int(raw)
-        elif type_ == "bool":
-            value = raw if isinstance(raw, bool) else (bool(raw) if raw is not None else None)
-        else:
-            value = _texts(raw)
-        if value is not None:
+        clean = cleaning.get(name)
+        if clean is not None and (value := clean(raw)) is not None:
             kept[name] = value
     return kept
 

@@ -5,6 +5,7 @@ written per asset (the same on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -282,3 +283,36 @@ def test_open_finding_counts_follow_the_scan_and_triage(
     )
     open_findings_refresh(team.pk)  # the task triage queues
     assert asset("url", "http://127.0.0.1:8080/").open_findings == 1
+
+
+def test_deleting_a_scan_deletes_its_sightings(make_scan: Callable[..., Scan]) -> None:
+    # Sightings point at their scan without a database constraint (bulk writes): the delete
+    # must still take them along.
+    kept, deleted = make_scan(key="kept"), make_scan(key="deleted")
+    assets_record(scan=kept, items=lab_items())
+    assets_record(scan=deleted, items=lab_items())
+    assert ScanAsset.objects.filter(scan=deleted).exists()
+    deleted.delete()
+    assert not ScanAsset.objects.filter(scan_id=deleted.pk).exists()
+    assert ScanAsset.objects.filter(scan=kept).count() == Asset.objects.count()
+
+
+def test_a_first_sighting_gets_distinct_ids_when_the_sequence_is_not_consecutive(
+    require_postgres: None, make_scan: Callable[..., Scan]
+) -> None:
+    # Ids are drawn from the assets' sequence before the COPY; a run of consecutive ids comes
+    # back as its two ends, anything else (here: a sequence that steps by 7) as every id.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('scans_asset', 'id')")
+        sequence = cursor.fetchone()[0]
+        cursor.execute(f"ALTER SEQUENCE {sequence} INCREMENT BY 7")
+    try:
+        recorded = assets_record(scan=make_scan(), items=lab_items())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER SEQUENCE {sequence} INCREMENT BY 1")
+    ids = sorted(Asset.objects.values_list("pk", flat=True))
+    assert sorted(set(recorded.ids.values())) == ids and len(ids) == len(recorded.ids)
+    assert {b - a for a, b in itertools.pairwise(ids)} == {7}
+    web = asset("url", "http://127.0.0.1:8080/")
+    assert web.parent is not None and web.parent.value == "127.0.0.1:8080/tcp"
