@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from accounts.models import Membership, Role, Team, User
 from accounts.services import IssuedKey, api_key_create, user_register
 
-pytest_plugins = ["tests.workers", "tests.scanning", "tests.dns_zone"]
+pytest_plugins = ["tests.workers", "tests.scanning", "tests.dns_zone", "tests.recon_app"]
 
 REQUIRED_SERVICES = {
     s.strip() for s in os.environ.get("OUTPOST_REQUIRE_SERVICES", "").split(",") if s.strip()

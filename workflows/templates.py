@@ -35,6 +35,39 @@ def _web_exposure() -> dict[str, Any]:
     return graph
 
 
+def _subdomain_recon() -> dict[str, Any]:
+    return _chain("subdomains", "dns_resolve")
+
+
+def _web_app_mapping() -> dict[str, Any]:
+    graph = _chain("http_probe", "content_discovery", "crawl")
+    graph["nodes"].append(
+        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 280, "y": 170}
+    )
+    graph["edges"] += [
+        {"from": "http-probe", "to": "tls-inspect"},
+        {"from": "http-probe", "to": "crawl"},
+    ]
+    return graph
+
+
+def _full_recon() -> dict[str, Any]:
+    """Built-in steps only, so it runs on the embedded default without Docker: technologies come
+    from http_probe's headers; container tools are added in the builder where their images are."""
+    graph = _chain(
+        "subdomains", "dns_resolve", "port_scan", "http_probe", "content_discovery", "crawl"
+    )
+    graph["nodes"].append(
+        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 720, "y": 170}
+    )
+    # The crawl starts from the web servers' pages and from the paths content discovery found.
+    graph["edges"] += [
+        {"from": "http-probe", "to": "tls-inspect"},
+        {"from": "http-probe", "to": "crawl"},
+    ]
+    return graph
+
+
 def _container_image_audit() -> dict[str, Any]:
     nodes: list[dict[str, Any]] = [{"id": "trivy", "type": "trivy", "config": {}, "x": 60, "y": 60}]
     if settings.GRYPE_ENABLED:
@@ -72,6 +105,27 @@ TEMPLATES: dict[str, Template] = {
             "Web exposure",
             "Find web servers on the targets and run nuclei's checks and TLS inspection on them.",
             _web_exposure,
+        ),
+        Template(
+            "subdomain-recon",
+            "Subdomain recon",
+            "Find the names under a domain (wordlist, zone transfer, SRV, permutations, "
+            "passive sources when enabled) and resolve them.",
+            _subdomain_recon,
+        ),
+        Template(
+            "web-app-mapping",
+            "Web app mapping",
+            "Probe web servers, find their hidden paths with a calibrated wordlist, crawl their "
+            "links, scripts, robots.txt and sitemap, and inspect their TLS.",
+            _web_app_mapping,
+        ),
+        Template(
+            "full-recon",
+            "Full recon",
+            "From a domain to its web apps with built-in steps only (runs without Docker): "
+            "subdomains, resolution, ports, HTTP probe, TLS, content discovery and crawl.",
+            _full_recon,
         ),
         Template(
             "container-image-audit",

@@ -162,7 +162,14 @@ def test_validate_answers_errors_or_the_canonical_graph_and_order(owner_api: API
 
 def test_a_team_can_start_from_each_template_that_is_available(owner_api: APIClient) -> None:
     templates = owner_api.get("/api/v1/workflows/templates").json()
-    assert [t["key"] for t in templates] == ["quick-recon", "web-exposure", "container-image-audit"]
+    assert [t["key"] for t in templates] == [
+        "quick-recon",
+        "web-exposure",
+        "subdomain-recon",
+        "web-app-mapping",
+        "full-recon",
+        "container-image-audit",
+    ]
     for template in templates:
         assert template["available"], template["errors"]
         created = owner_api.post("/api/v1/workflows", {"template": template["key"]}, format="json")
