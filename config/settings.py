@@ -135,6 +135,12 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A process frozen inside a transaction (SIGSTOP, a stalled VM) must not hold its row locks
+    # for ever: the server ends such a session after this long, and the reaper stops waiting
+    # for a lock after REAPER_LOCK_TIMEOUT_MS (it skips that step until its next sweep).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c idle_in_transaction_session_timeout={env_int('DB_IDLE_IN_TRANSACTION_TIMEOUT_S', 60) * 1000}"
+    )
 IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -193,6 +199,11 @@ Q_CLUSTER: dict[str, object] = {
     "save_limit": 1000,
     "label": "Task queue",
     "poll": 0.5,
+    # Tasks a cluster takes from the broker before a worker is free for them (django-q2's
+    # default is workers²): whatever a killed worker had taken but not started waits for the
+    # reaper's resend (STEP_LOST_QUEUED_AFTER_S), so keep it small. 0 is not allowed: django-q2
+    # reads it as "no limit".
+    "queue_limit": max(1, env_int("WORKER_PREFETCH", 1)),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -317,12 +328,20 @@ STEP_DEFAULT_TIMEOUT_S = env_int("STEP_DEFAULT_TIMEOUT_S", 600)
 STEP_MAX_TIMEOUT_S = env_int("STEP_MAX_TIMEOUT_S", 3000)  # node configs are capped by this
 STEP_MAX_ATTEMPTS = env_int("STEP_MAX_ATTEMPTS", 3)
 STEP_HEARTBEAT_S = env_int("STEP_HEARTBEAT_S", 5)
-STEP_STALE_AFTER_S = env_int("STEP_STALE_AFTER_S", 60)  # the reaper acts on older heartbeats
+# A running step whose heartbeat is older than this is taken back (its worker died or froze):
+# re-queued with a new claim, the old claim fenced off. With the keeper's sweep every
+# KEEPER_INTERVAL_S a dead worker's step is running again within about 30 s.
+STEP_STALE_AFTER_S = env_int("STEP_STALE_AFTER_S", 20)
+# Every worker process runs a keeper thread that sweeps stale and lost steps this often (one
+# sweep per interval across the deployment, by a cache lock), besides the every-minute reaper.
+KEEPER_INTERVAL_S = env_int("KEEPER_INTERVAL_S", 5)
+REAPER_LOCK_TIMEOUT_MS = env_int("REAPER_LOCK_TIMEOUT_MS", 2000)
 # Re-queues after a database/broker/Docker engine fault (5 s x 2^n apart, at most 5 min): ~5 min.
 STEP_INFRA_RETRIES = env_int("STEP_INFRA_RETRIES", 6)
 # The reaper hands a queued step to the broker again when it has waited this long past its due
 # time (the broker lost it: a Redis restart without persistence).
-STEP_LOST_QUEUED_AFTER_S = env_int("STEP_LOST_QUEUED_AFTER_S", 600)
+# A dead worker's prefetched tasks are lost with it; the claim makes a resent duplicate harmless.
+STEP_LOST_QUEUED_AFTER_S = env_int("STEP_LOST_QUEUED_AFTER_S", 45)
 # The reaper leaves tool containers younger than this alone (a step claimed while it swept).
 REAPER_ORPHAN_MIN_AGE_S = env_int("REAPER_ORPHAN_MIN_AGE_S", 30)
 TOOL_OUTPUT_MAX_BYTES = env_int("TOOL_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)

@@ -14,4 +14,11 @@ class ScansConfig(AppConfig):
 
         post_migrate.connect(ensure_schedules, sender=self)
 
+        from django_q.signals import post_spawn
+
+        from scans.engine.keeper import keeper_start
+
+        # Each worker process sweeps for stale and lost steps (scans.engine.keeper).
+        post_spawn.connect(keeper_start, dispatch_uid="outpost-keeper")
+
         from scans.findings import receivers  # noqa: F401  (triage and dashboard signal receivers)

@@ -19,8 +19,6 @@ backoff without using one of its attempts, up to STEP_INFRA_RETRIES times.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,10 +31,10 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from config.deployment import deployment_id
+from scans.engine.claim import claim_lost, claimed, step_claim, step_write
 from scans.engine.executors import get_executor
 from scans.engine.faults import is_infrastructure_fault
 from scans.engine.flow import scan_advance, scan_log, step_enqueue
@@ -58,28 +56,7 @@ INFRA_BACKOFF_MAX_S = 300
 INFRA_RECONNECT_WAITS_S = (0.0, 1.0, 2.0, 4.0, 8.0)
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def step_claim(step_id: int) -> ScanStep | None:
-    now = timezone.now()
-    due = Q(not_before__isnull=True) | Q(not_before__lte=now + timedelta(seconds=1))
-    claimed = (
-        ScanStep.objects.filter(pk=step_id, status=StepStatus.QUEUED)
-        .filter(due)
-        .update(
-            status=StepStatus.RUNNING,
-            started_at=now,
-            heartbeat_at=now,
-            attempt=F("attempt") + 1,
-            worker=worker_name(),
-            error="",
-        )
-    )
-    if claimed != 1:
-        return None
-    return ScanStep.objects.select_related("scan", "scan__team").get(pk=step_id)
+__all__ = ["step_claim", "step_run"]
 
 
 def step_run(step_id: int) -> str:
@@ -103,7 +80,7 @@ def step_run(step_id: int) -> str:
         if not is_infrastructure_fault(exc):
             outcome = _after_internal_error(step, exc)
         else:
-            outcome = _after_infrastructure_fault(step.pk, exc)
+            outcome = _after_infrastructure_fault(step, exc)
     finally:
         structlog.contextvars.unbind_contextvars("scan_id", "step")
     try:
@@ -125,43 +102,67 @@ def _after_internal_error(step: ScanStep, exc: Exception) -> str:
         step_id=step.pk,
         level="error",
     )
-    step.refresh_from_db()
-    if step.status == StepStatus.RUNNING:
-        _finish(step, StepStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+    if not _finish(step, StepStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"):
+        return "failed (the claim had been lost already)"
     return "failed"
 
 
-def _after_infrastructure_fault(step_id: int, exc: Exception) -> str:
+def _after_infrastructure_fault(claim: ScanStep, exc: Exception) -> str:
     """The database, broker or engine failed under the step: queue it again (backoff, no attempt
     used) as soon as the database takes the write."""
     reason = f"infrastructure: {type(exc).__name__}: {exc}".strip()[:500]
-    log.warning("step.infrastructure_fault", step_id=step_id, error=reason)
+    log.warning("step.infrastructure_fault", step_id=claim.pk, error=reason)
     for wait_s in INFRA_RECONNECT_WAITS_S:
         time.sleep(wait_s)
         connection.close()  # Django would go on using the broken connection
         try:
             with transaction.atomic():
-                step = ScanStep.objects.select_for_update().get(pk=step_id)
-                if step.status != StepStatus.RUNNING:
-                    return f"already {step.status}"
+                step = claimed(claim).select_for_update().first()
+                if step is None:
+                    return claim_lost(claim, "the infrastructure retry")
                 return _retry_infrastructure(step, reason)
         except Exception as again:
             if not is_infrastructure_fault(again):
                 raise
-    log.error("step.infrastructure_unreachable", step_id=step_id, error=reason)
+    log.error("step.infrastructure_unreachable", step_id=claim.pk, error=reason)
     return "left to the reaper (the database did not come back in time)"
 
 
-def _finish(step: ScanStep, status: str, error: str = "", **fields: Any) -> None:
-    step.status = status
-    step.error = error[:5000]
-    step.finished_at = timezone.now()
-    for name, value in fields.items():
-        setattr(step, name, value)
-    step.save()
+# What `runs_record` notes on the step in memory (the commands as run, image, exit code, tails);
+# written with the status that ends the attempt.
+RUN_RECORD_FIELDS = (
+    "commands",
+    "executor",
+    "image",
+    "image_digest",
+    "exit_code",
+    "stdout_tail",
+    "stderr_tail",
+)
+
+
+def _run_record(step: ScanStep) -> dict[str, Any]:
+    return {name: getattr(step, name) for name in RUN_RECORD_FIELDS}
+
+
+def _finish(step: ScanStep, status: str, error: str = "", **fields: Any) -> bool:
+    """The step's final status, if this worker's claim still holds (else logged, False)."""
+    written = step_write(
+        step,
+        **_run_record(step),
+        status=status,
+        error=error[:5000],
+        finished_at=timezone.now(),
+        claim_token=None,
+        **fields,
+    )
+    if not written:
+        claim_lost(step, f"the {status} outcome")
+        return False
     level = "error" if status == StepStatus.FAILED else "info"
     suffix = f": {error}" if error else ""
     scan_log(step.scan_id, f"{step.node_id} {status}{suffix}", step_id=step.pk, level=level)
+    return True
 
 
 def _execute(step: ScanStep) -> str:
@@ -276,18 +277,22 @@ def step_scope(step: ScanStep) -> StepInputs:
             level="warning",
         )
     inputs.findings = findings_for(scan, fingerprints) if fingerprints else []
-    step.items_in = len(inputs.items)
-    step.out_of_scope = inputs.dropped[:1000]
-    step.save(update_fields=["items_in", "out_of_scope"])
+    step_write(step, items_in=len(inputs.items), out_of_scope=inputs.dropped[:1000])
     return inputs
 
 
 def _hold(step: ScanStep, *, seconds: int) -> str:
     """A waiting node (delay): queued again, due in `seconds`, without holding a worker."""
     at = timezone.now() + timedelta(seconds=seconds)
-    ScanStep.objects.filter(pk=step.pk).update(
-        status=StepStatus.QUEUED, not_before=at, attempt=0, started_at=None
-    )
+    if not step_write(
+        step,
+        status=StepStatus.QUEUED,
+        not_before=at,
+        attempt=0,
+        started_at=None,
+        claim_token=None,
+    ):
+        return claim_lost(step, "the delay")
     scan_log(
         step.scan_id,
         f"{step.node_id}: waiting {seconds} s (until {at:%H:%M:%S} UTC)",
@@ -309,8 +314,7 @@ def step_watched_run(
     scan = step.scan
     matcher = inputs.matcher or ScopeMatcher.for_team(scan.team_id)
     # Built-in and logic nodes run in this process; tool runs overwrite this with their executor.
-    step.executor = "engine" if node.passthrough else "builtin"
-    step.save(update_fields=["executor"])
+    step_write(step, executor="engine" if node.passthrough else "builtin")
     watcher = StepWatcher(step)
     watcher.start()
     log_lock = threading.Lock()
@@ -363,6 +367,10 @@ def _conclude(
     again with backoff (a transient failure with attempts left)."""
     scan = step.scan
     with transaction.atomic():
+        # Fence first: this row lock is held until the result is stored, so the reaper cannot
+        # take the step back halfway; a worker that already lost its claim stores nothing.
+        if not step_write(step, heartbeat_at=timezone.now()):
+            return claim_lost(step, "the late result")
         step_runs_store(scan=scan, step=step, result=result, workdir=workdir)
         if result.error:
             if result.error == "cancelled":
@@ -403,10 +411,15 @@ def _conclude(
 def _retry(step: ScanStep, error: str) -> str:
     delay = BACKOFF_BASE_S * 2 ** (step.attempt - 1)
     at = timezone.now() + timedelta(seconds=delay)
-    step.status = StepStatus.QUEUED
-    step.not_before = at
-    step.error = error[:5000]
-    step.save()
+    if not step_write(
+        step,
+        **_run_record(step),
+        status=StepStatus.QUEUED,
+        not_before=at,
+        error=error[:5000],
+        claim_token=None,
+    ):
+        return claim_lost(step, "the retry")
     scan_log(
         step.scan_id,
         f"{step.node_id}: attempt {step.attempt} failed ({error}); retrying in {delay} s",
@@ -426,12 +439,17 @@ def _retry_infrastructure(step: ScanStep, reason: str) -> str:
         return "failed"
     delay = min(BACKOFF_BASE_S * 2**step.infra_retries, INFRA_BACKOFF_MAX_S)
     at = timezone.now() + timedelta(seconds=delay)
-    step.status = StepStatus.QUEUED
-    step.not_before = at
-    step.error = reason[:5000]
-    step.attempt = max(0, step.attempt - 1)
-    step.infra_retries += 1
-    step.save()
+    if not step_write(
+        step,
+        **_run_record(step),
+        status=StepStatus.QUEUED,
+        not_before=at,
+        error=reason[:5000],
+        attempt=max(0, step.attempt - 1),
+        infra_retries=step.infra_retries + 1,
+        claim_token=None,
+    ):
+        return claim_lost(step, "the infrastructure retry")
     scan_log(
         step.scan_id,
         f"{step.node_id}: {reason}; retrying in {delay} s "

@@ -29,6 +29,7 @@ class StepWatcher(threading.Thread):
         self.step_id = step.pk
         self.scan_id = step.scan_id
         self.timeout_s = step.timeout_s
+        self.claim_token = step.claim_token
         self.started = time.monotonic()
         self.stop_flag = threading.Event()
         self.done = threading.Event()
@@ -61,9 +62,14 @@ class StepWatcher(threading.Thread):
             self.reason = "cancelled"
             self.stop_flag.set()
         if now - last_beat >= settings.STEP_HEARTBEAT_S:
-            ScanStep.objects.filter(pk=self.step_id, status=StepStatus.RUNNING).update(
-                heartbeat_at=timezone.now()
-            )
+            beat = ScanStep.objects.filter(
+                pk=self.step_id, status=StepStatus.RUNNING, claim_token=self.claim_token
+            ).update(heartbeat_at=timezone.now())
+            if not beat and not self.stop_flag.is_set():
+                # Taken over (this worker was frozen or cut off past STEP_STALE_AFTER_S) or
+                # ended elsewhere: stop the tool; whatever it still returns is discarded.
+                self.reason = "claim lost: the step was taken over by another worker"
+                self.stop_flag.set()
             return now
         return last_beat
 

@@ -151,6 +151,10 @@ class ScanStep(_Timed, models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=120, blank=True)
+    # The claim of the attempt now running (a new token per claim, cleared when the reaper takes
+    # the step back): every write of a worker is conditional on it, so a worker that lost its
+    # claim (frozen, partitioned) cannot overwrite the attempt that replaced it.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
     items_in = models.PositiveIntegerField(default=0)
     items_out = models.PositiveIntegerField(default=0)
     findings_count = models.PositiveIntegerField(default=0)
