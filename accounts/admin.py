@@ -6,7 +6,15 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
-from accounts.models import ApiKey, AuditEvent, KeyResetToken, Membership, Team, User
+from accounts.models import (
+    ApiKey,
+    AuditEvent,
+    Invitation,
+    KeyResetToken,
+    Membership,
+    Team,
+    User,
+)
 from accounts.services import api_key_revoke
 
 
@@ -93,6 +101,22 @@ class KeyResetTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = [
+        "email",
+        "team",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
+    list_filter = ["role", "accepted_at"]
+    search_fields = ["email", "team__name"]
+    readonly_fields = ["token_hash", "created_at", "accepted_at"]
 
 
 @admin.register(AuditEvent)

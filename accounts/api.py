@@ -17,108 +17,28 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import invitations, services
 from accounts.http import role_of, team_of, user_of
-from accounts.models import ApiKey, AuditEvent, Membership, Role
+from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Role
 from accounts.ratelimits import rate_limit_wait
+from accounts.serializers import (
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    AuditEventSerializer,
+    EmailSerializer,
+    InvitationSerializer,
+    IssuedApiKeySerializer,
+    MemberInviteSerializer,
+    MemberRoleSerializer,
+    MembershipSerializer,
+    MeSerializer,
+    ResetConfirmSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
 from accounts.sla import TeamSlaView
 from accounts.tokens import jwt_issue
-from config.serializers import DetailSerializer, StrictSerializer
-
-# --- Serializers ---------------------------------------------------------------------------
-
-
-class ApiKeySerializer(serializers.ModelSerializer):
-    state = serializers.CharField(read_only=True)
-    user = serializers.EmailField(source="user.email", read_only=True)
-
-    class Meta:
-        model = ApiKey
-        fields = [
-            "id", "name", "prefix", "role", "user", "created_at", "last_used_at",
-            "expires_at", "revoked_at", "state",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-
-class IssuedApiKeySerializer(ApiKeySerializer):
-    key = serializers.SerializerMethodField(help_text="The full key. Shown once, never again.")
-
-    class Meta(ApiKeySerializer.Meta):
-        fields = [*ApiKeySerializer.Meta.fields, "key"]
-        read_only_fields = fields
-
-    def get_key(self, obj: ApiKey) -> str:
-        return str(self.context["raw_key"])
-
-
-class ApiKeyCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-    role = serializers.ChoiceField(choices=Role.choices, required=False)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
-
-
-class EmailSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
-
-
-class ResetConfirmSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
-    token = serializers.CharField(max_length=200)
-
-
-class TokenRequestSerializer(StrictSerializer):
-    api_key = serializers.CharField(max_length=200)
-
-
-class TokenSerializer(serializers.Serializer):
-    access_token = serializers.CharField()
-    token_type = serializers.CharField()
-    expires_in = serializers.IntegerField()
-
-
-class TeamSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    is_personal = serializers.BooleanField()
-
-
-class MembershipSerializer(serializers.ModelSerializer):
-    email = serializers.EmailField(source="user.email", read_only=True)
-    team = TeamSerializer(read_only=True)
-
-    class Meta:
-        model = Membership
-        fields = ["id", "email", "role", "team", "created_at"]
-        read_only_fields = fields
-
-
-class MemberInviteSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANALYST)
-
-
-class MemberRoleSerializer(StrictSerializer):
-    role = serializers.ChoiceField(choices=Role.choices)
-
-
-class MeSerializer(serializers.Serializer):
-    user = inline_serializer(
-        "MeUser", {"id": serializers.IntegerField(), "email": serializers.EmailField()}
-    )
-    team = TeamSerializer()
-    role = serializers.CharField()
-    auth = serializers.CharField()
-
-
-class AuditEventSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AuditEvent
-        fields = [
-            "id", "created_at", "request_id", "user_email", "team", "method", "path", "action",
-            "outcome", "status_code", "duration_ms", "client_ip", "user_agent", "detail",
-        ]  # fmt: skip
-        read_only_fields = fields
+from config.serializers import DetailSerializer
 
 
 def _too_many(wait: int) -> Response:
@@ -346,7 +266,7 @@ class MemberViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Members of the current team. Owners invite existing users, change roles, remove members."""
+    """Members of the current team. Owners invite by e-mail, change roles, remove members."""
 
     serializer_class = MembershipSerializer
     action_roles = {"create": Role.OWNER, "partial_update": Role.OWNER, "destroy": Role.OWNER}
@@ -357,22 +277,24 @@ class MemberViewSet(
         return Membership.objects.filter(team=team_of(self.request)).select_related("user", "team")
 
     @extend_schema(
-        summary="Invite an existing user by e-mail",
+        summary="Invite an e-mail address (same answer whether or not an account uses it); "
+        "they join when they accept the e-mailed link",
         request=MemberInviteSerializer,
-        responses={201: MembershipSerializer, **ERRORS},
+        responses={202: InvitationSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
         body = MemberInviteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            membership = services.team_member_invite(
+            invitation = invitations.team_member_invite(
                 team=team_of(request),
                 inviter=user_of(request),
+                request=request._request,
                 **body.validated_data,
             )
         except DjangoValidationError as exc:
             return _validation(exc)
-        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         summary="Change a member's role",
@@ -403,6 +325,30 @@ class MemberViewSet(
             services.team_member_remove(membership=membership, actor=user_of(request))
         except DjangoValidationError as exc:
             return _validation(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["teams"])
+class InvitationViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """The current team's pending invitations (owners): list them, withdraw one."""
+
+    serializer_class = InvitationSerializer
+    required_role = Role.OWNER
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        if getattr(self, "swagger_fake_view", False):
+            return Invitation.objects.none()
+        return invitations.invitations_pending(team_of(self.request)).order_by("-created_at")
+
+    @extend_schema(summary="Pending invitations of the current team")
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Withdraw an invitation (its link stops working)", responses={204: None, **ERRORS}
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        invitations.invitation_withdraw(invitation=self.get_object(), actor=user_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -467,6 +413,7 @@ class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 router = SimpleRouter(trailing_slash=False)
 router.register("auth/api-keys", ApiKeyViewSet, basename="api-key")
 router.register("teams/members", MemberViewSet, basename="member")
+router.register("teams/invitations", InvitationViewSet, basename="invitation")
 router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [

@@ -63,7 +63,7 @@ class TeamCreateForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(max_length=254, label="E-mail of an existing user")
+    email = forms.EmailField(max_length=254, label="E-mail")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANALYST)
 
 

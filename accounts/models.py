@@ -133,6 +133,39 @@ class Membership(models.Model):
         return f"{self.user} in {self.team} ({self.role})"
 
 
+class Invitation(models.Model):
+    """A team's invitation of an e-mail address, made whether or not an account uses it (the
+    inviter's answer is the same either way). The e-mailed link holds a token; the account with
+    that address accepts it, signing up first if it has none. Only its hash is stored."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANALYST)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "email"],
+                condition=models.Q(accepted_at=None),
+                name="invitation_one_pending_per_team_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.team} ({self.role})"
+
+    def is_pending(self, at: Any = None) -> bool:
+        return self.accepted_at is None and self.expires_at > (at or timezone.now())
+
+
 class ApiKey(models.Model):
     """An API credential. Only a SHA-256 of the key is stored; the key is shown once."""
 

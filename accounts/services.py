@@ -106,41 +106,15 @@ def team_sla_update(*, team: Team, user: User | None, days: dict[str, int]) -> T
     return team
 
 
-def _require_owner(team: Team, actor: User) -> None:
+def team_owner_require(team: Team, actor: User) -> None:
+    """Raise PermissionError unless `actor` owns `team`."""
     if not Membership.objects.filter(team=team, user=actor, role=Role.OWNER).exists():
         raise PermissionError("Only an owner of the team can change its members.")
 
 
 @transaction.atomic
-def team_member_invite(*, team: Team, inviter: User, email: str, role: str) -> Membership:
-    """Add an existing user to a team with a role. Only owners can invite."""
-    _require_owner(team, inviter)
-    if role not in Role.values:
-        raise ValidationError({"role": [f"Role must be one of {', '.join(Role.values)}."]})
-    if team.is_personal:
-        raise ValidationError(
-            {"email": ["A personal team cannot have other members; create a team."]}
-        )
-    invitee = User.objects.filter(email=normalize_email(email), is_active=True).first()
-    if invitee is None:
-        raise ValidationError(
-            {"email": ["No Outpost account uses this e-mail; ask them to sign up first."]}
-        )
-    if Membership.objects.filter(team=team, user=invitee).exists():
-        raise ValidationError({"email": [f"{invitee.email} is already a member of this team."]})
-    membership = Membership.objects.create(team=team, user=invitee, role=role, invited_by=inviter)
-    audit_record(
-        "team.member_added",
-        user=inviter,
-        team=team,
-        detail={"member": invitee.email, "role": role},
-    )
-    return membership
-
-
-@transaction.atomic
 def team_member_set_role(*, membership: Membership, actor: User, role: str) -> Membership:
-    _require_owner(membership.team, actor)
+    team_owner_require(membership.team, actor)
     if role not in Role.values:
         raise ValidationError({"role": [f"Role must be one of {', '.join(Role.values)}."]})
     if membership.role == Role.OWNER and role != Role.OWNER:
@@ -167,7 +141,7 @@ def _refuse_last_owner(membership: Membership) -> None:
 def team_member_remove(*, membership: Membership, actor: User) -> None:
     """Remove a member (owners remove anyone; anyone may leave). Their team keys stop working."""
     if membership.user_id != actor.pk:
-        _require_owner(membership.team, actor)
+        team_owner_require(membership.team, actor)
     if membership.team.personal_owner_id == membership.user_id:
         raise ValidationError({"member": ["Nobody can leave their personal team."]})
     if membership.role == Role.OWNER:
@@ -246,7 +220,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User, as_operator: bool = False) -
     """Revoke a key: its owner, an owner of its team, or (`as_operator`) a staff member in the
     Django admin. The audit row names whoever revoked it, and the key's holder."""
     if not as_operator and api_key.user_id != actor.pk:
-        _require_owner(api_key.team, actor)
+        team_owner_require(api_key.team, actor)
     if as_operator and not actor.is_staff:
         raise PermissionError("Only staff revoke keys from the admin.")
     if api_key.revoked_at is None:
@@ -362,9 +336,7 @@ def key_reset_send(*, email: str) -> bool:
     return True
 
 
-def _reset_token_send(
-    user: User, *, subject: str, label: str, opening: str, closing: str
-) -> None:
+def _reset_token_send(user: User, *, subject: str, label: str, opening: str, closing: str) -> None:
     """Mail `user` a one-time token that `reset-confirm` exchanges for a new API key."""
     raw = generate_reset_token()
     lifetime = timedelta(seconds=settings.API_KEY_RESET_TOKEN_LIFETIME_S)

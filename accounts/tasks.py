@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounts.invitations import invitation_send as _invitation_send
 from accounts.services import account_register_send as _account_register_send
 from accounts.services import key_reset_send as _key_reset_send
 
@@ -12,3 +13,7 @@ def key_reset_send(email: str) -> bool:
 
 def account_register_send(email: str) -> bool:
     return _account_register_send(email=email)
+
+
+def invitation_send(invitation_id: int) -> bool:
+    return _invitation_send(invitation_id=invitation_id)

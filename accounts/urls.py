@@ -16,6 +16,12 @@ urlpatterns = [
     path("teams/create", views.team_create, name="team_create"),
     path("teams/sla", views.team_sla, name="team_sla"),
     path("teams/members/invite", views.member_invite, name="member_invite"),
+    path(
+        "teams/invitations/<int:pk>/withdraw",
+        views.invitation_withdraw,
+        name="invitation_withdraw",
+    ),
+    path("invitations/<str:token>", views.invitation_open, name="invitation"),
     path("teams/members/<int:pk>/role", views.member_role, name="member_role"),
     path("teams/members/<int:pk>/remove", views.member_remove, name="member_remove"),
     path("api-keys", views.api_keys, name="api_keys"),

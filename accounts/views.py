@@ -12,9 +12,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import services
+from accounts import invitations, services
 from accounts.audit import audit_record
 from accounts.forms import (
     ApiKeyCreateForm,
@@ -27,7 +28,7 @@ from accounts.forms import (
 from accounts.http import TeamHttpRequest
 from accounts.models import ApiKey, Membership, Role
 from accounts.permissions import team_role_required
-from accounts.ratelimits import rate_limit_wait
+from accounts.ratelimits import RateLimited, rate_limit_wait
 
 
 def _too_many(request: HttpRequest, wait: int) -> HttpResponse:
@@ -57,8 +58,17 @@ def signup(request: HttpRequest) -> HttpResponse:
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, "Welcome to Outpost. Your personal team is ready.")
-                return redirect("home")
-    return render(request, "accounts/signup.html", {"form": form})
+                return redirect(_safe_next(request) or "home")
+    return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go after signing up (an invitation link), when it is a path of this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed and target.startswith("/") else ""
 
 
 class LoginView(auth_views.LoginView):
@@ -102,6 +112,9 @@ def _teams_context(request: TeamHttpRequest, **extra: Any) -> dict[str, Any]:
         .select_related("user", "invited_by")
         .order_by("user__email"),
         "invite_form": extra.pop("invite_form", None) or InviteForm(),
+        "invitations": invitations.invitations_pending(team)
+        if getattr(request, "role", None) == Role.OWNER
+        else [],
         "team_form": extra.pop("team_form", None) or TeamCreateForm(),
         "sla_form": extra.pop("sla_form", None) or SlaForm(initial=team.sla_days),
         "is_owner": getattr(request, "role", None) == Role.OWNER,
@@ -163,12 +176,11 @@ def team_create(request: TeamHttpRequest) -> HttpResponse:
 @team_role_required(Role.OWNER)
 def member_invite(request: TeamHttpRequest) -> HttpResponse:
     form = InviteForm(request.POST)
+    status = 200
     if form.is_valid():
         try:
-            services.team_member_invite(
-                team=request.team,
-                inviter=request.user,
-                **form.cleaned_data,
+            invitation = invitations.team_member_invite(
+                team=request.team, inviter=request.user, request=request, **form.cleaned_data
             )
         except ValidationError as exc:
             form.add_error(
@@ -177,14 +189,50 @@ def member_invite(request: TeamHttpRequest) -> HttpResponse:
                 if hasattr(exc, "error_dict")
                 else exc.messages,
             )
+        except RateLimited as exc:
+            form.add_error("email", str(exc.detail))
+            status = 429
         else:
             messages.success(
-                request, f"{form.cleaned_data['email']} added as {form.cleaned_data['role']}."
+                request,
+                f"Invitation sent to {invitation.email} as {invitation.role}; "
+                "they join when they accept it.",
             )
             form = InviteForm()
     template = "accounts/_members.html" if request.htmx else "accounts/teams.html"
-    status = 400 if form.errors else 200
+    if form.errors and status == 200:
+        status = 400
     return render(request, template, _teams_context(request, invite_form=form), status=status)
+
+
+@require_POST
+@team_role_required(Role.OWNER)
+def invitation_withdraw(request: TeamHttpRequest, pk: int) -> HttpResponse:
+    invitation = get_object_or_404(invitations.invitations_pending(request.team), pk=pk)
+    invitations.invitation_withdraw(invitation=invitation, actor=request.user)
+    messages.info(request, f"Invitation of {invitation.email} withdrawn.")
+    if request.htmx:
+        return render(request, "accounts/_members.html", _teams_context(request))
+    return redirect("accounts:teams")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed link: who is invited where; log in or sign up first, then accept."""
+    invitation = invitations.invitation_by_token(token)
+    if invitation is None:
+        return render(request, "accounts/invitation.html", {"invitation": None}, status=404)
+    context = {"invitation": invitation, "path": request.path, "error": ""}
+    if request.method == "POST" and request.user.is_authenticated:
+        try:
+            invitations.invitation_accept(invitation=invitation, user=request.user)
+        except ValidationError as exc:
+            context["error"] = " ".join(exc.messages)
+            return render(request, "accounts/invitation.html", context, status=400)
+        request.session["team_id"] = invitation.team_id
+        messages.success(request, f"You joined {invitation.team.name} as {invitation.role}.")
+        return redirect("accounts:teams")
+    return render(request, "accounts/invitation.html", context)
 
 
 @require_POST

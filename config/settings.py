@@ -311,6 +311,8 @@ RATE_LIMITS = {
     "reset": env_str("RATE_LIMIT_RESET", "5/h"),
     "token": env_str("RATE_LIMIT_TOKEN", "30/m"),
     "scan": env_str("RATE_LIMIT_SCAN", "60/m"),
+    # Team invitations, per inviting account and address: each one mails someone outside.
+    "invite": env_str("RATE_LIMIT_INVITE", "20/h"),
 }
 SILENCED_SYSTEM_CHECKS = [
     # django-ratelimit only knows memcached and django-redis; Django's own RedisCache increments

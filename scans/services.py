@@ -15,11 +15,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework import exceptions, status
 
 from accounts.audit import audit_record
 from accounts.models import Team, User
-from accounts.ratelimits import rate_limit_wait
+from accounts.ratelimits import RateLimited, rate_limit_check
 from config.api_errors import Conflict
 from scans.engine.flow import scan_advance, scan_enqueue_roots, scan_log
 from scans.engine.readiness import graph_images_check
@@ -44,17 +43,8 @@ class ScanRefused(ValidationError):
     """The scan cannot start; `message_dict` says why, per field."""
 
 
-class ScanRateLimited(exceptions.APIException):
-    """Too many scan submissions from this account or address (RATE_LIMIT_SCAN); `wait` is the
-    seconds until the next one is accepted (the API sends it as Retry-After)."""
-
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_code = "throttled"
-
-    def __init__(self, wait: int) -> None:
-        self.wait = wait
-        after = f"{wait} s" if wait < 120 else f"{-(-wait // 60)} min"
-        super().__init__(f"Too many scans submitted; retry in {after}.")
+class ScanRateLimited(RateLimited):
+    """Too many scan submissions from this account or address (RATE_LIMIT_SCAN)."""
 
 
 @dataclass
@@ -70,11 +60,12 @@ def scan_submission_count(*, request: HttpRequest | None, user: User | None) -> 
     scan (the New scan page, the builder's Run, the API, the image API, the admin) passes its
     request, so they share one counter; `request=None` is the system's own start (a schedule,
     bounded by its cron), which is not counted."""
-    if request is None:
-        return
-    wait = rate_limit_wait(request, "scan", account=user.email if user else None)
-    if wait:
-        raise ScanRateLimited(wait)
+    try:
+        rate_limit_check(
+            request, "scan", account=user.email if user else "", what="scans submitted"
+        )
+    except RateLimited as exc:
+        raise ScanRateLimited(exc.wait, "scans submitted") from None
 
 
 def targets_key_of(target_ids: list[int]) -> str:

@@ -15,7 +15,7 @@ from django.core import mail
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import AuditEvent, Role, Team, User
+from accounts.models import AuditEvent, Membership, Role, Team, User
 from accounts.services import IssuedKey
 
 pytestmark = pytest.mark.django_db
@@ -163,11 +163,18 @@ def test_security_events_are_recorded(
     client = api(issued.raw_key)
     client.get("/api/v1/auth/me")
     colleague = make_user("colleague@example.test")
-    member = client.post(
+    invited = client.post(
         "/api/v1/teams/members", {"email": colleague.email, "role": "viewer"}, format="json"
     )
-    client.patch(f"/api/v1/teams/members/{member.json()['id']}", {"role": "analyst"}, format="json")
-    client.delete(f"/api/v1/teams/members/{member.json()['id']}")
+    assert invited.status_code == 202
+    link = re.search(r"(/accounts/invitations/\S+)", str(mail.outbox[-1].body))
+    assert link is not None
+    joining = Client()
+    joining.force_login(colleague)
+    assert joining.post(link.group(1)).status_code == 302
+    member_id = Membership.objects.get(team=shared_team, user=colleague).pk
+    client.patch(f"/api/v1/teams/members/{member_id}", {"role": "analyst"}, format="json")
+    client.delete(f"/api/v1/teams/members/{member_id}")
     client.delete(f"/api/v1/auth/api-keys/{issued.api_key.pk}")
     APIClient().post("/api/v1/auth/reset-request", {"email": user.email}, format="json")
     token = _reset_token()
@@ -184,6 +191,7 @@ def test_security_events_are_recorded(
         ("login", "ok"),
         ("api_key.created", "ok"),
         ("api_key.first_used", "ok"),
+        ("team.member_invited", "ok"),
         ("team.member_added", "ok"),
         ("team.member_role_changed", "ok"),
         ("team.member_removed", "ok"),
@@ -194,7 +202,7 @@ def test_security_events_are_recorded(
     }
     assert expected <= events
     added = AuditEvent.objects.get(action="team.member_added")
-    assert added.detail == {"member": colleague.email, "role": "viewer"}
+    assert added.detail == {"member": colleague.email, "role": "viewer", "invitation": True}
     assert added.team == shared_team
     # Every event also went to the NDJSON file.
     assert {(line["action"], line["outcome"]) for line in _lines()} >= expected

@@ -1,4 +1,4 @@
-"""Teams: invite an existing user (owners only), roles, switching the current team, removing
+"""Teams (invitations: test_invitations.py): only owners invite, roles, switching the current team, removing
 a member revokes their keys in that team, demoting a member caps their keys."""
 
 from __future__ import annotations
@@ -54,44 +54,17 @@ def test_sign_up_shows_errors_next_to_the_fields(db: None) -> None:
     assert 'class="error"' in answer.content.decode()
 
 
-def test_an_owner_invites_an_existing_user_by_email_in_the_page(
-    user: User, shared_team: Team, make_user: Callable[..., User]
-) -> None:
-    colleague = make_user("colleague@example.test")
-    browser = _page_client(user, shared_team)
-    answer = browser.post(
-        "/accounts/teams/members/invite", {"email": "Colleague@Example.test", "role": "viewer"}
-    )
-    assert answer.status_code == 200
-    membership = Membership.objects.get(team=shared_team, user=colleague)
-    assert (membership.role, membership.invited_by) == (Role.VIEWER, user)
-
-    unknown = browser.post(
-        "/accounts/teams/members/invite", {"email": "ghost@example.test", "role": "viewer"}
-    )
-    assert unknown.status_code == 400
-    assert "sign up first" in unknown.content.decode()
-    twice = browser.post(
-        "/accounts/teams/members/invite", {"email": colleague.email, "role": "viewer"}
-    )
-    assert twice.status_code == 400
-    assert "already a member" in twice.content.decode()
-
-
-def test_an_owner_invites_changes_roles_and_removes_in_the_api(
+def test_an_owner_changes_roles_and_removes_in_the_api(
     user: User,
     shared_team: Team,
-    make_user: Callable[..., User],
+    make_member: Callable[..., User],
     issue_key: Callable[..., IssuedKey],
     api: Callable[..., APIClient],
 ) -> None:
-    colleague = make_user("colleague@example.test")
+    colleague = make_member(shared_team, Role.ANALYST, "colleague@example.test")
     owner = api(issue_key(user, shared_team).raw_key)
-    created = owner.post("/api/v1/teams/members", {"email": colleague.email}, format="json")
-    assert created.status_code == 201
-    assert created.json()["role"] == "analyst"
-    assert created.json()["team"]["id"] == shared_team.pk
-    member_url = f"/api/v1/teams/members/{created.json()['id']}"
+    membership = Membership.objects.get(team=shared_team, user=colleague)
+    member_url = f"/api/v1/teams/members/{membership.pk}"
 
     assert owner.patch(member_url, {"role": "owner"}, format="json").json()["role"] == "owner"
     listed = owner.get("/api/v1/teams/members").json()["results"]
@@ -102,9 +75,6 @@ def test_an_owner_invites_changes_roles_and_removes_in_the_api(
 
     assert owner.delete(member_url).status_code == 204
     assert not Membership.objects.filter(team=shared_team, user=colleague).exists()
-    unknown = owner.post("/api/v1/teams/members", {"email": "ghost@example.test"}, format="json")
-    assert unknown.status_code == 400
-    assert "sign up first" in unknown.json()["detail"]
 
 
 def test_only_owners_invite(

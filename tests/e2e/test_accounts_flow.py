@@ -103,11 +103,12 @@ def test_an_owner_changes_a_role_and_removes_a_member_in_the_browser(
     issue_key: Any,
     live_server: Any,
 ) -> None:
-    from accounts.services import team_create, team_member_invite
+    from accounts.models import Membership
+    from accounts.services import team_create
 
     red = team_create(name="Red team", owner=user)
     colleague = make_user("colleague@example.test")
-    membership = team_member_invite(team=red, inviter=user, email=colleague.email, role="analyst")
+    membership = Membership.objects.create(team=red, user=colleague, role="analyst")
     key = issue_key(colleague, red)
     login_as(user)
     page.goto("/accounts/teams")
@@ -133,3 +134,42 @@ def test_an_owner_changes_a_role_and_removes_a_member_in_the_browser(
         f"{live_server.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {key.raw_key}"}
     )
     assert refused.status_code == 401
+
+
+def test_an_invited_person_signs_up_from_the_mailed_link_and_joins(
+    page: Any,
+    live_server: Any,
+    user: User,
+    sync_tasks: None,
+    page_errors: list[str],
+    screenshot: Any,
+) -> None:
+    import re
+
+    from django.core import mail
+
+    from accounts.invitations import team_member_invite
+    from accounts.services import team_create
+
+    red = team_create(name="Red team", owner=user)
+    team_member_invite(team=red, inviter=user, email="grace@example.test", role="analyst")
+    found = re.search(r"(/accounts/invitations/\S+)", str(mail.outbox[-1].body))
+    assert found is not None
+
+    page.goto(found.group(1))
+    assert "Join Red team" in page.inner_text("main")
+    screenshot(page, "invitation-anonymous")
+    page.click("main >> text=Sign up")
+    page.fill("#id_email", "grace@example.test")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Accept and join")
+    shots = screenshot(page, "invitation-accept")
+    assert shots.overflow_px[390] == 0
+    page.click("text=Accept and join")
+    page.wait_for_url(f"{live_server.url}/accounts/teams")
+    assert page.inner_text(".team-chip") == "Red team · analyst"
+    grace = User.objects.get(email="grace@example.test")
+    assert Membership.objects.get(team=red, user=grace).role == Role.ANALYST
+    assert page_errors == []
