@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -183,6 +184,17 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["team", "revoked_at"])]
+        constraints = [
+            # Two live keys of one person with the same name cannot be told apart in the
+            # list (which one to revoke?); a revoked key's name can be used again.
+            models.UniqueConstraint(
+                "team",
+                "user",
+                Lower("name"),
+                condition=models.Q(revoked_at__isnull=True),
+                name="api_key_live_name_unique",
+            )
+        ]
         verbose_name = "API key"
 
     def __str__(self) -> str:

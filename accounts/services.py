@@ -168,6 +168,19 @@ class IssuedKey:
 
 
 @transaction.atomic
+def _live_key_named(*, team: Team, user: User, name: str) -> ApiKey | None:
+    return ApiKey.objects.filter(
+        team=team, user=user, name__iexact=name, revoked_at__isnull=True
+    ).first()
+
+
+def _name_taken(key: ApiKey) -> str:
+    return (
+        f"You already have a key named “{key.name}” ({key.prefix}…); give this one another "
+        "name, or revoke that one first."
+    )
+
+
 def api_key_create(
     *,
     team: Team,
@@ -196,16 +209,27 @@ def api_key_create(
         raise ValidationError({"name": ["Give the key a name (what uses it)."]})
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": ["Expiry must be in the future."]})
+    name = name[:100]
+    taken = _live_key_named(team=team, user=user, name=name)
+    if taken is not None:
+        raise ValidationError({"name": [_name_taken(taken)]})
     raw = generate_api_key()
-    api_key = ApiKey.objects.create(
-        team=team,
-        user=user,
-        name=name[:100],
-        prefix=raw[:PREFIX_LENGTH],
-        key_hash=hash_secret(raw),
-        role=role,
-        expires_at=expires_at,
-    )
+    try:
+        with transaction.atomic():
+            api_key = ApiKey.objects.create(
+                team=team,
+                user=user,
+                name=name,
+                prefix=raw[:PREFIX_LENGTH],
+                key_hash=hash_secret(raw),
+                role=role,
+                expires_at=expires_at,
+            )
+    except IntegrityError as exc:  # the same name created at the same moment
+        taken = _live_key_named(team=team, user=user, name=name)
+        if taken is None:
+            raise
+        raise ValidationError({"name": [_name_taken(taken)]}) from exc
     audit_record(
         "api_key.created",
         user=user,

@@ -151,8 +151,17 @@ def make_member(make_user: Callable[..., User]) -> Callable[..., User]:
 
 @pytest.fixture
 def issue_key() -> Callable[..., IssuedKey]:
-    def factory(user: User, team: Team, role: str | None = None, name: str = "test") -> IssuedKey:
-        return api_key_create(team=team, user=user, name=name, role=role)
+    issued: list[IssuedKey] = []
+
+    def factory(
+        user: User, team: Team, role: str | None = None, name: str | None = None
+    ) -> IssuedKey:
+        # A person's live keys need different names: the default is numbered.
+        key = api_key_create(
+            team=team, user=user, name=name or f"test {len(issued) + 1}", role=role
+        )
+        issued.append(key)
+        return key
 
     return factory
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from datetime import timedelta
 
 import pytest
@@ -173,3 +174,33 @@ def test_the_browser_session_reaches_the_api_in_its_current_team_with_csrf(
     assert forged.status_code == 403
     assert "CSRF" in forged.json()["detail"]
     assert not ApiKey.objects.filter(name="csrf").exists()
+
+
+def test_a_second_live_key_with_the_same_name_is_refused_by_the_api_and_the_page(
+    user: User, team: Team, owner_api: APIClient, client: Any
+) -> None:
+    first = owner_api.post(KEYS, {"name": "GitLab CI"}, format="json")
+    assert first.status_code == 201
+    again = owner_api.post(KEYS, {"name": "gitlab ci "}, format="json")
+    assert again.status_code == 400
+    assert "already have a key named “GitLab CI”" in again.json()["errors"]["name"][0]
+    client.force_login(user)
+    page = client.post("/accounts/api-keys/create", {"name": "GitLab CI", "role": "analyst"})
+    assert page.status_code == 400
+    assert "already have a key named" in page.content.decode()
+    # Once revoked, the name is free again.
+    owner_api.delete(f"{KEYS}/{first.json()['id']}")
+    assert owner_api.post(KEYS, {"name": "GitLab CI"}, format="json").status_code == 201
+
+
+def test_the_database_refuses_a_live_duplicate_name_even_past_the_service(
+    user: User, team: Team, issue_key: Callable[..., IssuedKey]
+) -> None:
+    from django.db import IntegrityError, transaction
+
+    issued = issue_key(user, team, name="deploy")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApiKey.objects.create(
+            team=team, user=user, name="DEPLOY", prefix="opk_x", key_hash="0" * 64
+        )
+    assert ApiKey.objects.filter(team=team, user=user).count() == 1 == len([issued])
