@@ -168,17 +168,14 @@ class IssuedKey:
 
 
 @transaction.atomic
-def _live_key_named(*, team: Team, user: User, name: str) -> ApiKey | None:
-    return ApiKey.objects.filter(
-        team=team, user=user, name__iexact=name, revoked_at__isnull=True
-    ).first()
-
-
-def _name_taken(key: ApiKey) -> str:
-    return (
-        f"You already have a key named “{key.name}” ({key.prefix}…); give this one another "
-        "name, or revoke that one first."
+def _name_taken(team: Team, user: User, name: str) -> ValidationError | None:
+    keys = ApiKey.objects.filter(team=team, user=user, name__iexact=name, revoked_at__isnull=True)
+    found = keys.first()
+    words = "give this one another name, or revoke that one first."
+    message = (
+        f"You already have a key named “{found.name}” ({found.prefix}…); {words}" if found else ""
     )
+    return ValidationError({"name": [message]}) if found else None
 
 
 def api_key_create(
@@ -210,9 +207,8 @@ def api_key_create(
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": ["Expiry must be in the future."]})
     name = name[:100]
-    taken = _live_key_named(team=team, user=user, name=name)
-    if taken is not None:
-        raise ValidationError({"name": [_name_taken(taken)]})
+    if taken := _name_taken(team, user, name):
+        raise taken
     raw = generate_api_key()
     try:
         with transaction.atomic():
@@ -226,10 +222,7 @@ def api_key_create(
                 expires_at=expires_at,
             )
     except IntegrityError as exc:  # the same name created at the same moment
-        taken = _live_key_named(team=team, user=user, name=name)
-        if taken is None:
-            raise
-        raise ValidationError({"name": [_name_taken(taken)]}) from exc
+        raise _name_taken(team, user, name) or exc from exc
     audit_record(
         "api_key.created",
         user=user,
