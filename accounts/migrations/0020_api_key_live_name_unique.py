@@ -21,7 +21,7 @@ def rename_live_duplicates(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0010_team_sla_days"),
+        ("accounts", "0035_invitation"),
     ]
 
     operations = [
