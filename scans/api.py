@@ -59,7 +59,7 @@ class ScanStepSerializer(serializers.ModelSerializer):
             "id", "node_id", "node_type", "status", "attempt", "max_attempts", "timeout_s", "executor",
             "commands", "image", "image_digest", "exit_code", "queued_at", "started_at", "finished_at",
             "heartbeat_at", "duration_s", "items_in", "items_out", "findings_count", "out_of_scope",
-            "error", "stdout_tail", "stderr_tail",
+            "scope_enforcement", "blocked", "error", "stdout_tail", "stderr_tail",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -19,7 +19,13 @@ from rest_framework.test import APIClient
 from accounts.models import Membership, Role, Team, User
 from accounts.services import IssuedKey, api_key_create, user_register
 
-pytest_plugins = ["tests.workers", "tests.scanning", "tests.dns_zone", "tests.recon_app"]
+pytest_plugins = [
+    "tests.workers",
+    "tests.scanning",
+    "tests.dns_zone",
+    "tests.recon_app",
+    "tests.sandbox_lab",
+]
 
 REQUIRED_SERVICES = {
     s.strip() for s in os.environ.get("OUTPOST_REQUIRE_SERVICES", "").split(",") if s.strip()

@@ -286,6 +286,7 @@ def runs_record(*, scan: Scan, step: ScanStep, runs: list[ToolRun], workdir: Pat
         step.image_digest = images[-1].image_digest[:300]
     failed = [run for run in runs if not run.ok]
     step.exit_code = (failed[0] if failed else runs[-1]).exit_code
+    step.scope_enforcement, step.blocked = runs_enforcement(runs)
     step.stdout_tail = tail_text(b"\n".join(run.stdout for run in runs if run.stdout))
     step.stderr_tail = tail_text(b"\n".join(run.stderr for run in runs if run.stderr))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -295,6 +296,23 @@ def runs_record(*, scan: Scan, step: ScanStep, runs: list[ToolRun], workdir: Pat
                 path = workdir / f"run-{index}.{stream}"
                 path.write_bytes(data)
                 artifact_record(scan=scan, step=step, path=path)
+
+
+def runs_enforcement(runs: list[ToolRun]) -> tuple[str, list[dict[str, Any]]]:
+    """The step's scope enforcement ("network" when every run with a network was sandboxed,
+    else the first reason one was not) and what its sandboxes refused, summed per destination."""
+    reasons = [run.enforcement for run in runs if run.enforcement]
+    unfenced = [reason for reason in reasons if reason != "network"]
+    counts: dict[tuple[str, str, Any], int] = {}
+    for run in runs:
+        for row in run.blocked:
+            key = (str(row["address"]), str(row["proto"]), row.get("port"))
+            counts[key] = counts.get(key, 0) + int(row["count"])
+    blocked = [
+        {"address": address, "proto": proto, "port": port, "count": count}
+        for (address, proto, port), count in sorted(counts.items(), key=lambda kv: -kv[1])
+    ]
+    return (unfenced[0] if unfenced else ("network" if reasons else ""))[:300], blocked[:500]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Team
+from scans.engine.sandbox.policy import blocked_summary
 
 
 class ScanStatus(models.TextChoices):
@@ -161,6 +162,10 @@ class ScanStep(_Timed, models.Model):
     output_items = models.JSONField(default=list, blank=True)
     output_findings = models.JSONField(default=list, blank=True, help_text="Fingerprints passed on")
     out_of_scope = models.JSONField(default=list, blank=True)
+    # Scope enforced by the network (scans.engine.sandbox): "network" when every tool run of the
+    # step was sandboxed, else why not; what the sandboxes refused: [{address, proto, port, count}].
+    scope_enforcement = models.CharField(max_length=300, blank=True)
+    blocked = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -172,6 +177,11 @@ class ScanStep(_Timed, models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id} ({self.node_type}) of scan #{self.scan_id}"
+
+    @property
+    def blocked_lines(self) -> list[str]:
+        """What the step's sandboxes refused, one sentence per destination."""
+        return blocked_summary(self.blocked or [])
 
 
 class ScanLog(models.Model):

@@ -21,7 +21,7 @@ from django.conf import settings
 from docker.errors import ImageNotFound, NotFound
 
 from scans.engine.sandbox.link import SandboxError, SandboxLink, sandbox_subnet
-from scans.engine.sandbox.policy import NetworkScope
+from scans.engine.sandbox.policy import NetworkScope, blocked_summary
 from scans.engine.sandbox.resolver import ScopeResolver
 
 HOLDER_SLACK_S = 120  # the holder outlives the tool's timeout by this much if nobody removes it
@@ -39,23 +39,6 @@ class SandboxSession:
 
     def blocked(self) -> list[dict[str, object]]:
         return self.link.blocked()
-
-
-def blocked_summary(rows: list[dict[str, object]]) -> list[str]:
-    """One line per blocked destination: "3 connections to 203.0.113.7:443/tcp were blocked:
-    out of scope"."""
-    lines = []
-    for row in rows:
-        count = int(str(row["count"]))
-        what = "connection" if row["proto"] == "tcp" else "packet"
-        where = (
-            f"{row['address']}:{row['port']}/{row['proto']}"
-            if row["port"] is not None
-            else (f"{row['address']} ({row['proto']})")
-        )
-        noun, verb = (what, "was") if count == 1 else (f"{what}s", "were")
-        lines.append(f"{count} {noun} to {where} {verb} blocked: out of scope")
-    return lines
 
 
 @contextlib.contextmanager

@@ -250,3 +250,41 @@ def blocked_from(listing: dict[str, Any]) -> list[dict[str, Any]]:
     rows = [row for row in rows if row["count"] > 0]
     rows.sort(key=lambda row: (-row["count"], row["address"], row["port"] or 0))
     return rows
+
+
+def blocked_summary(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per blocked destination: "3 connections to 203.0.113.7:443/tcp were blocked:
+    out of scope"."""
+    lines = []
+    for row in rows:
+        count = int(str(row["count"]))
+        what = "connection" if row["proto"] == "tcp" else "packet"
+        where = (
+            f"{row['address']}:{row['port']}/{row['proto']}"
+            if row["port"] is not None
+            else (f"{row['address']} ({row['proto']})")
+        )
+        noun, verb = (what, "was") if count == 1 else (f"{what}s", "were")
+        lines.append(f"{count} {noun} to {where} {verb} blocked: out of scope")
+    return lines
+
+
+def touches_blocked(value: str, blocked: list[dict[str, Any]]) -> bool:
+    """Whether a finding's location or an item's value (host, host:port/proto, URL) is a
+    destination the sandbox refused: such a result cannot be the tool's own observation."""
+    if not value or not blocked:
+        return False
+    host, port = "", None
+    for kind in ("url", "service", "host"):
+        endpoint = item_endpoints(Item(kind, value))
+        if endpoint is not None:
+            host, ports = endpoint
+            port = ports[0][1] if ports else None
+            break
+    address = _address(host)
+    if address is None:
+        return False
+    return any(
+        _address(str(row["address"])) == address and (port is None or row["port"] in (port, None))
+        for row in blocked
+    )

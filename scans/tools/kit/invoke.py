@@ -31,7 +31,7 @@ from scans.engine.runtime import (
     ToolRun,
 )
 from scans.engine.sandbox.enforcement import EnforcementUnavailable, network_enforcement
-from scans.engine.sandbox.policy import NetworkScope, network_scope
+from scans.engine.sandbox.policy import NetworkScope, network_scope, touches_blocked
 from scans.engine.sandbox.resolver import name_lookup
 from scans.tools import tool_get, tool_network
 from scans.tools.kit.reports import ParsedReport, dedupe
@@ -139,6 +139,19 @@ def step_network_scope(ctx: StepContext) -> NetworkScope:
     )
 
 
+def _drop_blocked(
+    ctx: StepContext, label: str, parsed: ParsedReport, blocked: list[dict[str, Any]]
+) -> None:
+    """A finding or item about a destination the sandbox refused is not the tool's observation
+    (a tool may report what it meant to reach): it is dropped, and the step log says so."""
+    findings = [f for f in parsed.findings if not touches_blocked(f.location or f.item, blocked)]
+    items = [item for item in parsed.items if not touches_blocked(item.value, blocked)]
+    dropped = len(parsed.findings) - len(findings) + len(parsed.items) - len(items)
+    if dropped:
+        ctx.log(f"{label}: {dropped} result(s) about blocked destinations dropped")
+    parsed.findings, parsed.items = findings, items
+
+
 def run_failure(run: ToolRun) -> str:
     """Why a run did not produce a usable result, in a line."""
     if run.error:
@@ -203,6 +216,8 @@ def run_plans(ctx: StepContext, tool: str, plans: list[Plan], parse: Parser) -> 
             continue
         for note in parsed.notes:
             ctx.log(f"{label}: {note}")
+        if run.blocked:
+            _drop_blocked(ctx, label, parsed, run.blocked)
         result.findings.extend(parsed.findings)
         result.assets.extend(parsed.assets)
         for item in parsed.items:

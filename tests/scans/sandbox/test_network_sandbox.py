@@ -21,7 +21,7 @@ from scans.engine.sandbox.resolver import name_lookup
 from targets.items import Item
 from targets.scope import ScopeMatcher, TargetRow
 from tests.conftest import service_unavailable
-from tests.scans.sandbox.conftest import ADDRESS_A, ADDRESS_B, ZONE, Lab
+from tests.sandbox_lab import ADDRESS_A, ADDRESS_B, ZONE, Lab
 from tests.scans.tools.conftest import build_test_images
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,6 @@
-"""Two "hosts" for the network sandbox's tests, each in a network namespace the test creates and
+"""Fixtures for the network sandbox's tests (a plugin for the whole suite, like tests/scanning.py).
+
+Two "hosts" for the network sandbox's tests, each in a network namespace the test creates and
 linked to the worker's namespace by a veth pair: A (authorized) and B (not), each serving HTTP
 on ports 8080 and 9090 and logging every request. A redirects /go to B. Their addresses
 (198.19.231.2 and 198.19.232.2) exist only on these links, which are deleted afterwards; nothing
@@ -22,7 +24,7 @@ import pytest
 from tests.conftest import service_unavailable
 from tests.scanning import _free_port
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parent.parent
 ADDRESS_A = "198.19.231.2"
 ADDRESS_B = "198.19.232.2"
 ZONE = "lab23.test"
@@ -112,3 +114,20 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             server.wait(timeout=5)
             subprocess.run(["ip", "link", "del", outer], capture_output=True, check=False)
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
+
+
+@pytest.fixture
+def wander(settings: Any, require_docker: Any) -> str:
+    """The `wander` test tool registered, run by the Docker executor in the test images."""
+    from scans.engine.sandbox.link import sandbox_unsupported
+    from tests.scans.tools.conftest import build_test_images
+
+    reason = sandbox_unsupported()
+    if reason:
+        service_unavailable("netns", reason)
+    images = build_test_images()
+    settings.NODE_PACKAGES = [*settings.NODE_PACKAGES, "tests.scans.sandbox.tools"]
+    settings.TOOL_IMAGES = {**settings.TOOL_IMAGES, "wander": images["busybox"]}
+    settings.SCOPE_SANDBOX_IMAGE = images["busybox"]
+    settings.SCAN_EXECUTOR = "docker"
+    return "wander"
