@@ -7,7 +7,8 @@
 - `required`: a tool that would run with a network but without a sandbox is refused (the step
   fails with the reason) — for installations where scope is a legal line.
 
-Tools with network mode `none` (they read mounted files) need no sandbox.
+Tools with network mode `none` (they read mounted files) need no sandbox, nor do steps whose items
+are not network destinations (images, repositories: the tool's network is for its downloads).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def network_enforcement(*, executor: str, network: str, items: Iterable[Item] = 
         return Enforcement(False, "")
     if mode == "off":
         return Enforcement(False, "scope enforcement is off (SCOPE_ENFORCEMENT=off)")
+    items = list(items)
+    if not any(item_endpoints(item) for item in items):
+        # Images and repositories are not network destinations: such a tool's network is for
+        # its own downloads (Trivy's database, a registry), which a target allowlist would cut.
+        return Enforcement(False, "")
     loopback = _loopback_hosts(items)
     if executor != "docker":
         why = (

@@ -34,6 +34,16 @@ def test_a_tool_without_a_network_needs_no_sandbox(settings: Any) -> None:
     assert (decision.enforced, decision.reason) == (False, "")
 
 
+def test_a_step_on_images_only_is_not_fenced_its_network_is_for_downloads(settings: Any) -> None:
+    settings.SCOPE_ENFORCEMENT = "required"
+
+    decision = network_enforcement(
+        executor="docker", network="bridge", items=[Item("image", "nginx:1.25")]
+    )
+
+    assert (decision.enforced, decision.reason) == (False, "")
+
+
 def test_auto_sandboxes_a_docker_tool_when_the_worker_can(settings: Any) -> None:
     settings.SCOPE_ENFORCEMENT = "auto"
     why = sandbox_unsupported()
