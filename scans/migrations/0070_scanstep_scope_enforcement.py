@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scans", "0020_finding_vulnerability_fields_ownership_acceptance"),
+        ("scans", "0080_scanasset_scan_unchecked"),
     ]
 
     operations = [
