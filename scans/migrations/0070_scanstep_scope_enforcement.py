@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scans", "0080_scanasset_scan_unchecked"),
+        ("scans", "0040_scanstep_claim_token"),
     ]
 
     operations = [
