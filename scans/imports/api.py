@@ -16,7 +16,12 @@ from rest_framework.views import APIView
 from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.serializers import DetailSerializer, StrictSerializer
-from scans.imports.services import import_summary, importable_tool_names, scan_import
+from scans.imports.services import (
+    IMPORT_MAX_FILES,
+    import_summary,
+    importable_tool_names,
+    scan_import,
+)
 from scans.tools import importable_tools
 
 ERRORS = {
@@ -26,8 +31,18 @@ ERRORS = {
 
 
 class ImportSerializer(StrictSerializer):
-    tool = serializers.ChoiceField(choices=[])
-    file = serializers.FileField()
+    tool = serializers.ChoiceField(
+        choices=[],
+        required=False,
+        allow_blank=True,
+        help_text="The tool that wrote the report(s); left out, each report's tool is detected",
+    )
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        min_length=1,
+        max_length=IMPORT_MAX_FILES,
+        help_text="One report, or several reports of one CI run (repeat the field): one scan",
+    )
     target = serializers.CharField(required=False, allow_blank=True, max_length=500)
     workflow = serializers.CharField(
         required=False,
@@ -49,6 +64,8 @@ class ImportSerializer(StrictSerializer):
 
 class ImportResultSerializer(serializers.Serializer):
     scan_id = serializers.IntegerField()
+    tools = serializers.ListField(child=serializers.CharField(), help_text="Detected or chosen")
+    formats = serializers.ListField(child=serializers.CharField(), help_text="One per report")
     status = serializers.CharField()
     findings = serializers.IntegerField()
     severity_counts = serializers.DictField(child=serializers.IntegerField())
@@ -66,28 +83,30 @@ class ScanImportView(APIView):
 
     @extend_schema(
         tags=["scans"],
-        summary="Import a Trivy/Grype/Gitleaks/Nuclei/Nmap report as a completed scan",
+        summary="Import scanner reports (the tool detected or chosen) as one completed scan",
         request={"multipart/form-data": ImportSerializer},
         responses={201: ImportResultSerializer, 413: DetailSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        upload = request.FILES.get("file")
-        if upload is not None and upload.size and upload.size > settings.IMPORT_MAX_BYTES:
+        size = sum(upload.size or 0 for upload in request.FILES.getlist("file"))
+        if size > settings.IMPORT_MAX_BYTES:
             return Response(
                 {
-                    "detail": f"Report too large: {upload.size} bytes, the limit is {settings.IMPORT_MAX_BYTES} bytes."
+                    "detail": f"Report too large: {size} bytes, the limit is {settings.IMPORT_MAX_BYTES} bytes."
                 },
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        body = ImportSerializer(data=request.data)
+        uploads = request.FILES.getlist("file")
+        form: Any = request.data  # a QueryDict: multipart or urlencoded
+        fields = {key: form.get(key) for key in form if key != "file"}
+        body = ImportSerializer(data={**fields, "file": uploads})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         scan = scan_import(
             team=team_of(request),
             user=user_of(request),
-            tool=data["tool"],
-            data=data["file"].read(),
-            filename=data["file"].name or "",
+            tool=data.get("tool", ""),
+            files=[(upload.name or "", upload.read()) for upload in data["file"]],
             target=data.get("target", ""),
             label=data.get("workflow", ""),
         )

@@ -24,8 +24,8 @@ def report_tools() -> list[tuple[str, str, str]]:
 class ReportImportForm(forms.Form):
     """Upload a report a tool already wrote."""
 
-    tool = forms.ChoiceField(label="Tool", choices=())
-    file = forms.FileField(label="Report file")
+    tool = forms.ChoiceField(label="Tool", choices=(), required=False)
+    file = forms.FileField(label="Report file", allow_empty_file=True)
     target = forms.CharField(
         label="Target",
         required=False,
@@ -42,7 +42,9 @@ class ReportImportForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [("", "Choose a tool…")] + [(tool, label) for tool, label, _ in report_tools()]
+        choices = [("", "Detect from the file")] + [
+            (tool, label) for tool, label, _ in report_tools()
+        ]
         self.fields["tool"].choices = choices  # type: ignore[attr-defined]
         self.fields["file"].help_text = f"At most {self.max_size}."
 

@@ -44,8 +44,8 @@ def report_import(request: TeamHttpRequest) -> HttpResponse:
             messages.success(
                 request,
                 f"Imported {summary['findings']} finding{pluralize(summary['findings'])} from a "
-                f"{tool} report: {summary['new']} new, {summary['still_open']} still open, "
-                f"{summary['fixed']} fixed.",
+                f"{'+'.join(summary['tools'])} report: {summary['new']} new, "
+                f"{summary['still_open']} still open, {summary['fixed']} fixed.",
             )
             return redirect("scans:detail", pk=scan.pk)
     context = {"form": form, "tools": report_tools()}

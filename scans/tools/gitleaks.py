@@ -15,7 +15,8 @@ gitleaks otherwise exits 1 whenever it finds something.
 
 Reads both report shapes: v7 (`rule`, `offender`, `line`, `file`, `commit`, optional
 `lineNumber`) and v8 (`RuleID`, `Description`, `File`, `StartLine`, `Secret`, `Match`, `Commit`);
-`null` or `[]` is an empty report. Severity: gitleaks has none, and a leaked credential is
+`null` or `[]` is an empty report. Also its SARIF (`--report-format sarif`, v7 and v8: the secret
+is masked from the snippet and `offender` alike) and CSV (`--report-format csv`, v8 columns). Severity: gitleaks has none, and a leaked credential is
 exploitable as it is, so every finding is high. Location: `file:line` (path normalized);
 component: the repository URL when known, so the same file:line in two repositories are two
 findings. The secret (v8 `Secret`, v7 `offender`) is masked everywhere it could appear: evidence,
@@ -31,19 +32,21 @@ from typing import Any
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, repo_argument
-from scans.tools.kit.detect import has_keys, json_document
+from scans.tools.kit.detect import csv_header, has_keys, json_document
 from scans.tools.kit.invoke import Plan, invoke, run_failure, run_plans
 from scans.tools.kit.options import ConfigField, clone_size_field, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,
+    csv_rows,
     dedupe,
     load_json,
     mask,
     normalize_path,
     redact,
 )
+from scans.tools.kit.sarif import sarif_detector
 from scans.tools.kit.tool import ReportFormat, Tool
 from scans.tools.secret_scan import GIT_CONFIG, _git_env, repo_url_problem
 from targets.items import Item
@@ -62,6 +65,11 @@ def _is_gitleaks_json(data: bytes) -> bool:
     )
 
 
+def _is_gitleaks_csv(data: bytes) -> bool:
+    header = csv_header(data)
+    return header[:1] == ["ruleid"] and {"secret", "file", "startline"} <= set(header)
+
+
 NODE = Tool(
     type="gitleaks",
     label="Gitleaks",
@@ -78,6 +86,21 @@ NODE = Tool(
             label="Gitleaks JSON",
             detect=_is_gitleaks_json,
             command="gitleaks detect --report-format json --report-path gitleaks.json",
+            empty=("[]", "null"),
+        ),
+        ReportFormat(
+            name="gitleaks-sarif",
+            label="Gitleaks SARIF",
+            detect=sarif_detector("gitleaks"),
+            command="gitleaks detect --report-format sarif --report-path gitleaks.sarif",
+            parse=lambda data, subject="": parse_sarif(data, subject=subject),
+        ),
+        ReportFormat(
+            name="gitleaks-csv",
+            label="Gitleaks CSV",
+            detect=_is_gitleaks_csv,
+            command="gitleaks detect --report-format csv --report-path gitleaks.csv",
+            parse=lambda data, subject="": parse_csv(data, subject=subject),
         ),
     ),
 )
@@ -186,6 +209,64 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     if subject.startswith(("https://", "http://", "ssh://", "git@")):
         report.assets.append(Item("repo", subject))  # the scanned repository, for the inventory
     return report
+
+
+def _leaks_parsed(leaks: list[dict[str, Any]], subject: str) -> ParsedReport:
+    report = ParsedReport(findings=dedupe([_finding(leak, subject) for leak in leaks]))
+    if subject.startswith(("https://", "http://", "ssh://", "git@")):
+        report.assets.append(Item("repo", subject))
+    return report
+
+
+@bulk_parser
+def parse_csv(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Findings from gitleaks' CSV report (v8: the JSON report's fields as columns)."""
+    names = {"ruleid": "RuleID", "startline": "StartLine"}
+    leaks = [
+        {names.get(key, key.capitalize()): value for key, value in row.items()}
+        for row in csv_rows(data, TOOL)
+    ]
+    for leak in leaks:
+        leak["Description"] = leak.get("Description") or leak.get("RuleID", "")
+    return _leaks_parsed(leaks, subject)
+
+
+@bulk_parser
+def parse_sarif(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Findings from gitleaks' SARIF (v7: the secret in `properties.offender`; v8: in the
+    region's snippet), masked like the JSON report's."""
+    document = load_json(data, TOOL)
+    leaks = []
+    for run in as_list(document.get("runs") if isinstance(document, dict) else None):
+        for result in as_list((run or {}).get("results")):
+            if not isinstance(result, dict):
+                raise ValueError("not a gitleaks report: a SARIF result is not an object")
+            leaks.append(_sarif_leak(result))
+    return _leaks_parsed(leaks, subject)
+
+
+def _sarif_leak(result: dict[str, Any]) -> dict[str, Any]:
+    raw = result.get("properties")
+    properties: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    fingerprints = result.get("partialFingerprints")
+    marks: dict[str, Any] = fingerprints if isinstance(fingerprints, dict) else {}
+    location = (as_list(result.get("locations")) or [{}])[0] or {}
+    physical = location.get("physicalLocation") or {}
+    region = physical.get("region") or {}
+    snippet = str((region.get("snippet") or {}).get("text") or "")
+    rule = str(result.get("ruleId") or "")
+    return {
+        "RuleID": rule,
+        "Description": rule,
+        "File": (physical.get("artifactLocation") or {}).get("uri"),
+        "StartLine": region.get("startLine"),
+        "Secret": properties.get("offender") or snippet,
+        "Match": snippet,
+        "Commit": properties.get("commit") or marks.get("commitSha"),
+        "Author": properties.get("author") or marks.get("author"),
+        "Email": properties.get("email") or marks.get("email"),
+        "Date": properties.get("date") or marks.get("date"),
+    }
 
 
 def _finding(leak: dict[str, Any], subject: str) -> FindingData:

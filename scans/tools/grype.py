@@ -10,7 +10,14 @@ versions are read from either place: fixed versions from `vulnerability.fix.vers
 `fixedInVersion` (0.7-era), references from `urls` or `links`, a description from the vulnerability
 or its first related (NVD) record, locations as objects or plain paths.
 
-Severity: Critical/High/Medium/Low as they are; Negligible and Unknown → info. rule_id = the
+Also reads grype's SARIF (`--output sarif`, driver "Grype": scans.tools.kit.sarif) and CycloneDX
+(`--output cyclonedx-json` / `cyclonedx`, 1.4+ `vulnerabilities` and the 0.7-era XML extension:
+scans.tools.kit.cyclonedx).
+
+Severity: Critical/High/Medium/Low as they are; Negligible and Unknown → info. A match whose
+vulnerability has no severity (grype leaves it empty for some GHSA-only and distro records)
+takes the severity of its first related record (`relatedVulnerabilities`, usually NVD's), so it
+is not reported as info when NVD rates it; with none anywhere it is info. rule_id = the
 vulnerability id (CVE or GHSA), component = package name, version = installed version, fixed =
 fixed versions. Location: `<image>:<first location path>` (the image from the report's source, or
 the scanned item). grype lists a match once per matcher that found it; duplicates are merged
@@ -27,7 +34,8 @@ from scans.engine.runtime import Command, FindingData, StepContext, StepFailed, 
 from scans.engine.vulns import cvss_fill, cwe_ids, probability, vuln_ids_in
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, image_argument
-from scans.tools.kit.detect import has_keys, json_document
+from scans.tools.kit.cyclonedx import cyclonedx_format
+from scans.tools.kit.detect import has_any_key, has_keys, json_document
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
@@ -40,6 +48,7 @@ from scans.tools.kit.reports import (
     normalize_path,
     text,
 )
+from scans.tools.kit.sarif import sarif_format
 from scans.tools.kit.tool import ReportFormat, Tool
 from targets.items import Item
 
@@ -49,7 +58,13 @@ EMITS: set[str] = set()
 
 
 def _is_grype_json(data: bytes) -> bool:
-    return has_keys(json_document(data), "matches")
+    document = json_document(data)
+    return (
+        has_keys(document, "matches")
+        and isinstance(document["matches"], list)
+        and (has_any_key(document, "source", "descriptor", "distro") or bool(document["matches"]))
+        and all(has_keys(match, "vulnerability") for match in document["matches"][:1])
+    )
 
 
 NODE = Tool(
@@ -70,6 +85,13 @@ NODE = Tool(
             label="Grype JSON",
             detect=_is_grype_json,
             command="grype IMAGE --output json --file grype.json",
+        ),
+        sarif_format(TOOL, "Grype", command="grype IMAGE --output sarif --file grype.sarif"),
+        cyclonedx_format(
+            TOOL,
+            "Grype",
+            "grype",
+            command="grype IMAGE --output cyclonedx-json --file grype.cdx.json",
         ),
     ),
 )

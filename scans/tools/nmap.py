@@ -6,7 +6,7 @@ sockets, so SYN scans are not possible) with `-sV` version detection and, when a
 beyond the target). One command per host item; service items are grouped per host and scan
 exactly their ports. UDP services are skipped (a UDP scan needs root).
 
-Reads `-oX` XML, `xmloutputversion` 1.04 and 1.05 (nmap 6.x to 7.9x), with defusedxml: a report
+Also reads the grepable output (`-oG`: services and open ports, no scripts). Reads `-oX` XML, `xmloutputversion` 1.04 and 1.05 (nmap 6.x to 7.9x), with defusedxml: a report
 carrying entity declarations (billion laughs) or external entities is refused, not expanded.
 nmap exits 0 even when every host is down; the XML's <runstats> says so, and the step log gets a
 note.
@@ -29,20 +29,17 @@ What comes out:
 from __future__ import annotations
 
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from xml.etree.ElementTree import Element
 
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.engine.vulns import vuln_ids_in
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
-from scans.tools.kit.detect import xml_root
+from scans.tools.kit.detect import text_lines, xml_root
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.port_spec import PortSpecError, parse_port_spec
-from scans.tools.kit.reports import ParsedReport, bulk_parser, cvss_severity, dedupe, text
+from scans.tools.kit.reports import ParsedReport, bulk_parser, cvss_severity, dedupe, load_xml, text
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from targets.items import Item
 
@@ -54,6 +51,15 @@ TIMING = {"polite": "-T2", "normal": "-T3", "aggressive": "-T4"}
 
 def _is_nmap_xml(data: bytes) -> bool:
     return xml_root(data) == "nmaprun"
+
+
+def _is_nmap_grepable(data: bytes) -> bool:
+    lines = text_lines(data, 5)
+    return (
+        bool(lines)
+        and lines[0].startswith("# Nmap ")
+        and ("-oG" in lines[0] or any(line.startswith("Host: ") for line in lines[1:]))
+    )
 
 
 NODE = Tool(
@@ -72,6 +78,13 @@ NODE = Tool(
             label="Nmap XML (-oX)",
             detect=_is_nmap_xml,
             command="nmap -sV -oX nmap.xml HOST",
+        ),
+        ReportFormat(
+            name="nmap-grepable",
+            label="Nmap grepable (-oG)",
+            detect=_is_nmap_grepable,
+            command="nmap -sV -oG nmap.gnmap HOST",
+            parse=lambda data, subject="": parse_grepable(data, subject=subject),
         ),
     ),
     test_image=TestImage(
@@ -201,20 +214,50 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Services, open-port findings and vulners CVEs from nmap's XML."""
     if not data.strip():
         raise ValueError("empty nmap report")
-    try:
-        root = fromstring(data)
-    except DefusedXmlException as exc:
-        raise ValueError(f"refused nmap XML: {type(exc).__name__} ({exc})") from exc
-    except ParseError as exc:
-        raise ValueError(f"not nmap XML: {exc}") from exc
-    if root.tag != "nmaprun":
-        raise ValueError(f"not nmap XML: the root element is <{root.tag}>, not <nmaprun>")
+    root = load_xml(data, "nmap", "nmaprun")
     report = ParsedReport()
     for host in root.iter("host"):
         _host(host, report, subject)
     hosts = root.find("runstats/hosts")
     if hosts is not None and hosts.get("up") == "0":
         report.notes.append(f"nmap found no host up ({hosts.get('down', '?')} down)")
+    report.findings = dedupe(report.findings)
+    return report
+
+
+@bulk_parser
+def parse_grepable(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Services and open-port findings from nmap's grepable output (-oG): `Host: ADDR (NAME)`
+    lines with `Ports: 22/open/tcp//ssh//OpenSSH 8.2p1/, …`. The format has no scripts, so no
+    vulners entries; the name in parentheses is reverse DNS, kept for the inventory."""
+    report = ParsedReport()
+    hosts_up = 0
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.startswith("Host: "):
+            continue
+        fields = dict(part.split(": ", 1) for part in line.split("\t") if ": " in part)
+        address, _, rest = fields.get("Host", "").partition(" ")
+        if not address:
+            raise ValueError(f"not an nmap grepable report: line {number} names no host")
+        ptr = rest.strip().strip("()")
+        if fields.get("Status", "").startswith("Up"):
+            hosts_up += 1
+        name = subject if subject and subject in (ptr, address) else address
+        if "Ports" in fields:
+            report.assets.append(Item("host", address, {"reverse_dns": [ptr]} if ptr else {}))
+        for entry in fields.get("Ports", "").split(","):
+            parts = entry.strip().split("/")
+            if len(parts) < 7 or not parts[0].isdigit():
+                continue
+            if parts[1] != "open":
+                continue
+            port = Element("port", portid=parts[0], protocol=parts[2] or "tcp")
+            port.append(Element("state", state="open"))
+            attrs = {"name": parts[4], "product": parts[6]}
+            port.append(Element("service", {k: v for k, v in attrs.items() if v}))
+            _port(port, name=name, address=address, report=report)
+    if not report.items and not hosts_up and b"Host: " not in data:
+        report.notes.append("nmap found no host up")
     report.findings = dedupe(report.findings)
     return report
 

@@ -11,8 +11,10 @@ the target is validated like every tool argument and can never start with "-". I
 (out-of-band callbacks to projectdiscovery's servers) is off unless configured. The upstream
 image fetches its templates on first use (network `TOOL_NETWORK_NUCLEI`).
 
-Reads JSON Lines (nuclei ≥ 2.x `-jsonl`/`-json`) and a JSON array (`-je`, v3 exports); an
-empty file is an empty report. Severity: `info.severity` (critical/high/medium/low/info;
+Reads JSON Lines (nuclei ≥ 2.x `-jsonl`/`-json`) and a JSON array (`-je`, v3 exports), with the
+field names of nuclei ≥ 2.4 (`template-id`, `matched-at`, `matcher-name`) or of 2.0 to 2.3
+(`templateID`, `matched`, `matcher_name`); an empty file or `[]` is an empty report (what a run
+that found nothing writes). Request and response are kept as evidence, 4 KiB each. Severity: `info.severity` (critical/high/medium/low/info;
 unknown → info). rule_id = `template-id`; location = `matched-at` (else `host`); item (the
 inventory asset the finding is about) = `matched-at` when it is an http(s) URL, which is also
 recorded as a URL asset (tech-detect results name its technology); component =
@@ -25,7 +27,6 @@ responses are evidence, not identity.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -36,7 +37,16 @@ from scans.tools.kit.arguments import TargetRefused, item_argument
 from scans.tools.kit.detect import first_json_line, has_any_key, json_document
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.kit.reports import ParsedReport, as_list, bulk_parser, dedupe, named_severity, text
+from scans.tools.kit.reports import (
+    ParsedReport,
+    as_list,
+    bulk_parser,
+    dedupe,
+    load_json,
+    load_json_lines,
+    named_severity,
+    text,
+)
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from scans.tools.kit.values import canonical_url
 from targets.items import Item
@@ -70,6 +80,7 @@ NODE = Tool(
             label="Nuclei JSON Lines",
             detect=_is_nuclei_json,
             command="nuclei -jsonl -o nuclei.jsonl -u URL",
+            empty=("blank", "[]"),
         ),
     ),
     # Real nuclei fetches its templates from the internet: tests run a stand-in that checks the
@@ -163,14 +174,9 @@ def _results(data: bytes) -> list[Any]:
     body = data.decode("utf-8-sig", errors="strict").strip()
     if not body:
         return []
-    try:
-        if body.startswith("["):
-            return list(json.loads(body))
-        return [json.loads(line) for line in body.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not a nuclei JSON or JSON Lines report: {exc}") from exc
-    except RecursionError:
-        raise ValueError("not a nuclei JSON or JSON Lines report: nested too deeply") from None
+    if body.startswith("["):
+        return as_list(load_json(data, TOOL))
+    return load_json_lines(data, TOOL)
 
 
 @bulk_parser
@@ -181,9 +187,10 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     except UnicodeDecodeError as exc:
         raise ValueError(f"not a nuclei report: {exc}") from exc
     report = ParsedReport()
-    for result in results:
-        if not isinstance(result, dict) or "template-id" not in result:
-            raise ValueError("not a nuclei report: a result has no template-id")
+    for raw in results:
+        result = _current_names(raw)
+        if "template-id" not in result:
+            raise ValueError("not a nuclei report: a result has no template-id (or templateID)")
         finding = _finding(result, subject)
         report.findings.append(finding)
         if finding.item.startswith(("http://", "https://")):
@@ -193,6 +200,26 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
             report.assets.append(Item("url", finding.item, attrs))
     report.findings = dedupe(report.findings)
     return report
+
+
+# nuclei 2.0 to 2.3 wrote camelCase and snake_case names; 2.4 and later the kebab-case ones.
+_OLD_NAMES = {
+    "templateID": "template-id",
+    "matched": "matched-at",
+    "matcher_name": "matcher-name",
+    "extracted_results": "extracted-results",
+    "template_url": "template-url",
+}
+EVIDENCE_MAX = 4096  # request and response kept per finding (bytes of text)
+
+
+def _current_names(result: Any) -> dict[str, Any]:
+    """A result with the field names of nuclei ≥ 2.4 (older names mapped)."""
+    if not isinstance(result, dict):
+        raise ValueError("not a nuclei report: a result is not an object")
+    if "template-id" in result:
+        return result
+    return {_OLD_NAMES.get(str(key), str(key)): value for key, value in result.items()}
 
 
 def _matched_url(value: Any) -> str:
@@ -237,6 +264,10 @@ def _finding(result: dict[str, Any], subject: str) -> FindingData:
             "cwe": [str(c) for c in as_list(classification.get("cwe-id"))],
             "cvss_score": classification.get("cvss-score") or "",
             "timestamp": str(result.get("timestamp") or ""),
+            # The exchange that matched, capped: a finding is read by people, not replayed.
+            "request": text(result.get("request"), EVIDENCE_MAX),
+            "response": text(result.get("response"), EVIDENCE_MAX),
+            "curl_command": text(result.get("curl-command"), EVIDENCE_MAX),
         },
         references=[str(r) for r in as_list(info.get("reference"))],
         tags=tag_list,

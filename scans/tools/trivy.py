@@ -33,6 +33,7 @@ from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.engine.vulns import cvss_fill, cwe_ids, vuln_ids_in
 from scans.tools import tool_image
 from scans.tools.kit.arguments import TargetRefused, image_argument, repo_argument
+from scans.tools.kit.cyclonedx import cyclonedx_format
 from scans.tools.kit.detect import has_any_key, has_keys, json_document
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
@@ -46,6 +47,7 @@ from scans.tools.kit.reports import (
     normalize_path,
     text,
 )
+from scans.tools.kit.sarif import sarif_format
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from targets.items import Item
 
@@ -66,6 +68,14 @@ def _is_trivy_json(data: bytes) -> bool:
     )
 
 
+def _is_trivy_k8s(data: bytes) -> bool:
+    document = json_document(data)
+    return has_keys(document, "ClusterName") and any(
+        isinstance(document.get(key), list)
+        for key in ("Resources", "Vulnerabilities", "Misconfigurations")
+    )
+
+
 NODE = Tool(
     type="trivy",
     label="Trivy",
@@ -83,6 +93,23 @@ NODE = Tool(
             label="Trivy JSON",
             detect=_is_trivy_json,
             command="trivy image --format json --output trivy.json IMAGE",
+            empty=("null",),
+        ),
+        ReportFormat(
+            name="trivy-k8s",
+            label="Trivy Kubernetes JSON",
+            detect=_is_trivy_k8s,
+            command="trivy k8s --format json --report all --output trivy-k8s.json",
+            parse=lambda data, subject="": parse_k8s(data, subject=subject),
+        ),
+        sarif_format(
+            TOOL, "Trivy", command="trivy image --format sarif --output trivy.sarif IMAGE"
+        ),
+        cyclonedx_format(
+            TOOL,
+            "Trivy",
+            "trivy",
+            command="trivy image --format cyclonedx --scanners vuln --output trivy.cdx.json IMAGE",
         ),
     ),
     # Real Trivy needs its vulnerability database from a registry: tests run a stand-in that
@@ -183,18 +210,70 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     for result in results:
         if not isinstance(result, dict):
             raise ValueError("not a Trivy report: a result is not an object")
-        target = str(result.get("Target") or "")
-        for vuln in as_list(result.get("Vulnerabilities")):
-            report.findings.append(_vulnerability(vuln, result, artifact, subject))
-        for misconf in as_list(result.get("Misconfigurations")):
-            if str(misconf.get("Status") or "FAIL").upper() == "FAIL":
-                report.findings.append(_misconfiguration(misconf, target, artifact, subject))
-        for secret in as_list(result.get("Secrets")):
-            report.findings.append(_secret(secret, target, artifact, subject))
+        report.findings += _result_findings(result, artifact, subject)
     report.findings = dedupe(report.findings)
     if artifact:
         report.assets.append(_artifact_asset(artifact, artifact_type, metadata))
     return report
+
+
+@bulk_parser
+def parse_k8s(data: bytes, *, subject: str = "") -> ParsedReport:
+    """Findings from a `trivy k8s --format json` cluster report: `{ClusterName, Resources: [...]}`
+    (Trivy 0.45 and later) or `{ClusterName, Vulnerabilities: [...], Misconfigurations: [...]}`
+    (earlier), each resource `{Namespace, Kind, Name, Results}` with the Results of an image
+    report. Every finding is located at its resource (`cluster/namespace/kind/name`, then the
+    package path or file of the result) and keeps namespace, kind and name in its evidence;
+    the workloads' images are recorded in the inventory."""
+    document = load_json(data, TOOL)
+    if not has_keys(document, "ClusterName"):
+        raise ValueError("not a Trivy Kubernetes report: it has no ClusterName")
+    cluster = str(document.get("ClusterName") or "")
+    resources = [
+        resource
+        for key in ("Resources", "Vulnerabilities", "Misconfigurations")
+        for resource in as_list(document.get(key))
+    ]
+    report = ParsedReport()
+    images: dict[str, Item] = {}
+    for resource in resources:
+        if not isinstance(resource, dict):
+            raise ValueError("not a Trivy Kubernetes report: a resource is not an object")
+        place = "/".join(str(resource.get(key) or "-") for key in ("Namespace", "Kind", "Name"))
+        where = f"{cluster}/{place}" if cluster else place
+        for result in as_list(resource.get("Results")):
+            if not isinstance(result, dict):
+                raise ValueError("not a Trivy Kubernetes report: a result is not an object")
+            image = _OS_RELEASE.sub("", str(result.get("Target") or "")).strip()
+            if result.get("Class") in ("os-pkgs", "lang-pkgs") and image:
+                images.setdefault(image, Item("image", image))
+            for finding in _result_findings(result, where, subject or where):
+                finding.evidence.update(
+                    {
+                        "cluster": cluster,
+                        "namespace": str(resource.get("Namespace") or ""),
+                        "kind": str(resource.get("Kind") or ""),
+                        "name": str(resource.get("Name") or ""),
+                    }
+                )
+                report.findings.append(finding)
+    report.findings = dedupe(report.findings)
+    report.assets.extend(images.values())
+    return report
+
+
+def _result_findings(result: dict[str, Any], artifact: str, subject: str) -> list[FindingData]:
+    target = str(result.get("Target") or "")
+    found = [
+        _vulnerability(v, result, artifact, subject) for v in as_list(result.get("Vulnerabilities"))
+    ]
+    for misconf in as_list(result.get("Misconfigurations")):
+        if str(misconf.get("Status") or "FAIL").upper() == "FAIL":
+            found.append(_misconfiguration(misconf, target, artifact, subject))
+    found += [
+        _secret(secret, target, artifact, subject) for secret in as_list(result.get("Secrets"))
+    ]
+    return found
 
 
 def _artifact_asset(artifact: str, artifact_type: str, metadata: dict[str, Any]) -> Item:

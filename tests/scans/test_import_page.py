@@ -153,11 +153,16 @@ def test_the_same_report_imported_again_has_nothing_new(analyst_client: Client) 
 @pytest.mark.parametrize(
     ("data", "fields", "field", "error"),
     [
-        (b'{"SchemaVersion": 2, "Results": [', {}, "file", "Not a valid trivy report"),
-        (b"<nmaprun></nmaprun>", {}, "file", "Not a valid trivy report"),
-        (b"{}", {"tool": "burp"}, "tool", "Select a valid choice. burp is not one of"),
-        (b"", {}, "file", "The submitted file is empty."),
-        (b"  \n", {}, "file", "The file is empty."),
+        (b'{"SchemaVersion": 2, "Results": [', {}, "file", "JSON that is cut off or damaged"),
+        (b"<nmaprun></nmaprun>", {}, "file", "this looks like a Nmap XML (-oX) (tool=nmap)"),
+        (b"{}", {"tool": "skipfish"}, "tool", "Select a valid choice. skipfish is not one of"),
+        (
+            b"",
+            {},
+            "file",
+            "The file is empty, which is not what Trivy writes when it finds nothing",
+        ),
+        (b"  \n", {}, "file", "The file is empty"),
         (b"[]", {"target": "--output=/etc/passwd"}, "target", "cannot start with"),
     ],
     ids=["corrupt", "another-tools-report", "unknown-tool", "empty", "blank", "option-target"],

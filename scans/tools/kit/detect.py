@@ -4,13 +4,15 @@ document it cannot read is simply not of that format."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
 
 # The first element after the prolog, comments, processing instructions and a DOCTYPE.
 _XML_ROOT = re.compile(
-    rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:(?:<!--.*?-->|<\?.*?\?>|<!DOCTYPE[^>]*>)\s*)*<([A-Za-z_][\w.:-]*)",
+    rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:(?:<!--.*?-->|<\?.*?\?>|<!DOCTYPE[^>\[]*(?:\[.*?\]\s*)?>)\s*)*"
+    rb"<([A-Za-z_][\w.:-]*)",
     re.DOTALL,
 )
 _HEAD = 64 * 1024
@@ -22,12 +24,22 @@ def xml_root(data: bytes) -> str:
     return match.group(1).decode("ascii", "replace") if match else ""
 
 
+@functools.lru_cache(maxsize=1)
 def json_document(data: bytes) -> Any:
-    """The parsed JSON document, or None when the bytes are not one JSON value."""
+    """The parsed JSON document, or None when the bytes are not one JSON value. The last document
+    is kept (every format's detector asks about the same upload: it is parsed once); detectors
+    only read it, and `detection_done()` lets it go."""
+    if not data[:1].isspace() and data[:1] not in b'[{"ntf-0123456789\xef':
+        return None  # not JSON: no need to read 50 MB of XML to find out
     try:
         return json.loads(data)
     except (ValueError, RecursionError):
         return None
+
+
+def detection_done() -> None:
+    """Forget the document kept for detection (a large report's objects)."""
+    json_document.cache_clear()
 
 
 def first_json_line(data: bytes) -> Any:

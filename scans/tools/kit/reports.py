@@ -177,8 +177,9 @@ def load_xml(data: bytes, tool: str, *roots: str) -> Element:
         raise ValueError(
             f"not a {tool} report: the XML is cut off or damaged (near line {line})"
         ) from None
-    if roots and root.tag not in roots:
-        raise ValueError(f"not a {tool} report: the root element is <{root.tag}>")
+    name = root.tag.rpartition("}")[2]  # without its namespace
+    if roots and name not in roots:
+        raise ValueError(f"not a {tool} report: the root element is <{name}>")
     return root
 
 
@@ -221,3 +222,8 @@ def xml_text(element: Element | None, path: str = "", limit: int = 10_000) -> st
         return ""
     found = element.find(path) if path else element
     return (found.text or "").strip()[:limit] if found is not None else ""
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """Tools write null, a list or a string where an object is meant: {} for those."""
+    return value if isinstance(value, dict) else {}
