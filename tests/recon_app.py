@@ -76,7 +76,8 @@ def _pages(port: int, other_port: int) -> dict[str, tuple[int, str, str]]:
         "/admin": (401, html, "<html><title>Admin</title>auth required</html>"),
         "/.git/HEAD": (200, "text/plain", "ref: refs/heads/main\n"),
         "/config": (403, html, "<html><title>Forbidden config</title></html>"),
-        "/phpinfo.php": (200, html, "<html><title>phpinfo()</title>PHP Version 8.2</html>"),
+        "/phpinfo.php": (200, html, "<html><title>phpinfo()</title><h1>PHP Version 8.2.7</h1>"
+                         "<table><tr><td>System</td><td>Linux lab 6.1</td></tr></table></html>"),
     }  # fmt: skip
 
 

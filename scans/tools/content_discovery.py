@@ -21,8 +21,6 @@ do), so a scan diff shows a path that appeared or went away.
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -33,6 +31,7 @@ from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_fiel
 from scans.tools.kit.records import BuiltinRun, step_error
 from scans.tools.kit.tool import Tool
 from scans.tools.kit.web_fetch import Beat, Page, fetch_pages
+from scans.tools.kit.wordlists import bundled_words, parse_statuses
 from targets.items import Item
 
 TOOL = "content_discovery"
@@ -47,15 +46,9 @@ NODE = Tool(
     help="Find hidden paths of a web app from a wordlist (built in, calibrated).",
     order=30,
 )
-WORDLIST = Path(__file__).resolve().parent / "wordlists" / "content.txt"
 WORDLISTS = {"default": 100_000, "small": 1000, "none": 0}
 DEFAULT_STATUS = "200-299,301,302,307,308,401,403,405,500"
 MAX_BODY = 64 * 1024
-
-
-@cache
-def bundled_words() -> tuple[str, ...]:
-    return tuple(line.strip() for line in WORDLIST.read_text().splitlines() if line.strip())
 
 
 def parse_words(text: str) -> list[str]:
@@ -81,26 +74,6 @@ def parse_extensions(text: str) -> list[str]:
             raise ValueError(f"{raw.strip()[:20]!r} is not a file extension")
         found.append(ext)
     return list(dict.fromkeys(found))
-
-
-def parse_statuses(text: str) -> set[int]:
-    """ "200-299,301" -> the codes; each 100-599."""
-    codes: set[int] = set()
-    for raw in str(text).split(","):
-        part = raw.strip()
-        if not part:
-            continue
-        low, _, high = part.partition("-")
-        try:
-            first, last = int(low), int(high or low)
-        except ValueError:
-            raise ValueError(f"{part!r} is not a status code or range") from None
-        if not 100 <= first <= last <= 599:
-            raise ValueError(f"{part!r}: status codes are 100-599, low-high")
-        codes.update(range(first, last + 1))
-    if not codes:
-        raise ValueError("name at least one status code")
-    return codes
 
 
 CONFIG_FIELDS: list[ConfigField] = [

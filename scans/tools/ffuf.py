@@ -1,25 +1,39 @@
 """ffuf: web content discovery by fuzzing (https://github.com/ffuf/ffuf).
 
-Outpost reads its reports; running it is for a later runner (imports_only until then).
+Runs in a container: `ffuf -u BASE/FUZZ -w /input/words.txt -of json -o /output/ffuf-N.json
+-ac -mc CODES -t N -timeout N -s` per URL item (its path taken as a directory), the bundled
+wordlist (scans/tools/wordlists/content.txt, as the built-in content_discovery uses) mounted
+read-only; `-ac` is ffuf's auto-calibration against catch-all answers. Found URLs outside scope
+are dropped by the engine like every tool's items.
 
 Reads `-of json` (ffuf 1.x and 2.x): `{"commandline", "time", "results": [...], "config"}`, each
 result `{"input": {"FUZZ": …}, "status", "length", "words", "lines", "content-type",
 "redirectlocation", "url", "host"}`. `"results": []` is a clean run (ffuf writes the document
 even when nothing matched). Every result becomes a `url` item (status, content type and length,
 words, lines, redirect target: the inventory's URL attrs) and an `info` finding
-`discovered-path` located at the URL, so a scan diff shows a path that appeared or went away.
+`discovered-path` located at the URL (severity always info: a path is an observation), so a
+scan diff shows a path that appeared or went away.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from scans.engine.runtime import Command, StepContext, StepResult
+from scans.tools import tool_image
+from scans.tools.kit.arguments import TargetRefused, url_argument
 from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.discovery import int_or_none, url_found
+from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json
-from scans.tools.kit.tool import ReportFormat, Tool
+from scans.tools.kit.tool import ReportFormat, TestImage, Tool
+from scans.tools.kit.wordlists import CONTENT_WORDLISTS, content_wordlist, parse_statuses
+from targets.items import Item
 
 TOOL = "ffuf"
+ACCEPTS = {"url"}
+EMITS = {"url"}
 
 
 def _is_ffuf_json(data: bytes) -> bool:
@@ -37,10 +51,19 @@ NODE = Tool(
     label="ffuf",
     group="Discover",
     icon="list",
-    help="Paths found by ffuf (its JSON reports).",
+    help="Find hidden paths of web apps with ffuf (calibrated), in a sandboxed container.",
     order=60,
-    imports_only=True,
+    # No image is published by the ffuf project itself: a community build, pin it by digest or
+    # point TOOL_IMAGE_FFUF at your own.
+    image="secsi/ffuf:1.5.0",
+    network="bridge",
     sarif_uri="https://github.com/ffuf/ffuf",
+    test_image=TestImage(
+        name="outpost-test/ffuf:1",
+        entrypoint=("/usr/bin/ffuf",),
+        binaries=("ffuf",),
+        files=("/etc/nsswitch.conf", "/etc/ssl/certs/ca-certificates.crt"),
+    ),
     formats=(
         ReportFormat(
             name="ffuf-json",
@@ -50,6 +73,63 @@ NODE = Tool(
         ),
     ),
 )
+
+
+CONFIG_FIELDS: list[ConfigField] = [
+    {"name": "wordlist", "type": "choice", "default": "default",
+     "choices": list(CONTENT_WORDLISTS), "help": "Bundled words: default (about 4600) or small (1000)"},
+    {"name": "status_codes", "type": "str", "default": "200-299,301,302,307,401,403,405,500",
+     "max_length": 200, "validate": parse_statuses, "help": "Report answers with these codes (-mc)"},
+    {"name": "calibrate", "type": "bool", "default": True,
+     "help": "Leave out answers like those to random paths (-ac)"},
+    {"name": "threads", "type": "int", "default": 40, "min": 1, "max": 500,
+     "help": "Requests in flight (-t)"},
+    {"name": "timeout_s_request", "type": "int", "default": 10, "min": 1, "max": 120,
+     "help": "Timeout of each request in seconds (-timeout)"},
+    timeout_field(),
+]  # fmt: skip
+
+
+def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    words = content_wordlist(options["wordlist"])
+    image = tool_image(TOOL)
+    plans: list[Plan] = []
+    refused: list[str] = []
+    bases: dict[str, None] = {}
+    for item in items:
+        if item.kind != "url":
+            continue
+        try:
+            url = url_argument(item.value).split("?")[0].split("#")[0]
+        except TargetRefused as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            continue
+        bases.setdefault(url if url.endswith("/") else url.rsplit("/", 1)[0] + "/")
+    for index, base in enumerate(bases, start=1):
+        output = f"ffuf-{index}.json"
+        argv = ["ffuf", "-u", f"{base}FUZZ", "-w", "/input/words.txt", "-of", "json"]
+        argv += ["-o", f"/output/{output}", "-mc", options["status_codes"].replace(" ", "")]
+        argv += ["-t", str(options["threads"]), "-timeout", str(options["timeout_s_request"])]
+        argv += ["-s", *(["-ac"] if options["calibrate"] else [])]
+        plans.append(
+            Plan(
+                Command(argv, image),
+                output=output,
+                subject=base,
+                input_files={"words.txt": words},
+            )
+        )
+    return plans, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """One ffuf per base URL (a URL item's directory)."""
+    return [plan.command for plan in _plans(config, items)[0]]
+
+
+def run(ctx: StepContext) -> StepResult:
+    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser

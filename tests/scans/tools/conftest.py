@@ -31,7 +31,11 @@ TEST_IMAGES = {
     "trivy": "outpost-test/trivy-fake:1",
     # Stands in for nuclei (its templates come from the internet): one tech-detect result for -u.
     "nuclei": "outpost-test/nuclei-fake:1",
+    # The recon tools, from Debian's packages (their binaries and the files they read).
+    "ffuf": "outpost-test/ffuf:1",
 }
+# The recon tools reach the test's servers on 127.0.0.1: the host network, like nmap.
+RECON_TOOLS = ("ffuf",)
 
 
 def sample(relative: str) -> bytes:
@@ -109,8 +113,14 @@ def tool_images_settings(settings: Any, test_images: dict[str, str]) -> Iterator
         **settings.TOOL_IMAGES,
         "nmap": test_images["nmap"],
         "trivy": test_images["trivy"],
+        **{tool: test_images[tool] for tool in RECON_TOOLS},
     }
-    settings.TOOL_NETWORK = {**settings.TOOL_NETWORK, "nmap": "host", "trivy": "none"}
+    settings.TOOL_NETWORK = {
+        **settings.TOOL_NETWORK,
+        "nmap": "host",
+        "trivy": "none",
+        **dict.fromkeys(RECON_TOOLS, "host"),
+    }
     settings.TOOL_IMAGE_CACHE_INIT = test_images["busybox"]
     prefix = f"outpost-test-{uuid.uuid4().hex[:10]}-"
     settings.TOOL_CACHE_VOLUME_PREFIX = prefix

@@ -7,7 +7,7 @@ from typing import Any
 
 from workflows.graph import graph_validate
 
-IMPORTS_ONLY = {"masscan", "ffuf", "gobuster", "whatweb", "testssl", "sslscan"}
+IMPORTS_ONLY = {"masscan", "gobuster", "whatweb", "testssl", "sslscan"}
 
 
 def test_they_are_import_tools_and_not_node_types(owner_api: Any) -> None:
@@ -17,6 +17,13 @@ def test_they_are_import_tools_and_not_node_types(owner_api: Any) -> None:
     assert not (IMPORTS_ONLY & catalogue)
     assert tools >= IMPORTS_ONLY
     assert {"nmap", "trivy"} <= catalogue & tools
+
+
+def test_a_tool_with_a_runner_is_both_a_node_type_and_an_import_tool(owner_api: Any) -> None:
+    catalogue = {node["type"] for node in owner_api.get("/api/v1/workflows/node-types").json()}
+    tools = {row["tool"] for row in owner_api.get("/api/v1/scans/import/tools").json()}
+
+    assert "ffuf" in catalogue & tools
 
 
 def test_a_workflow_using_one_is_refused_naming_it() -> None:
