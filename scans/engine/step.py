@@ -128,8 +128,8 @@ def _after_infrastructure_fault(claim: ScanStep, exc: Exception) -> str:
     return "left to the reaper (the database did not come back in time)"
 
 
-# What `runs_record` notes on the step in memory (the commands as run, image, exit code, tails);
-# written with the status that ends the attempt.
+# What `runs_record` notes on the step in memory (the commands as run, image, exit code, tails,
+# scope enforcement and what the sandbox blocked); written with the status that ends the attempt.
 RUN_RECORD_FIELDS = (
     "commands",
     "executor",
@@ -138,6 +138,8 @@ RUN_RECORD_FIELDS = (
     "exit_code",
     "stdout_tail",
     "stderr_tail",
+    "scope_enforcement",
+    "blocked",
 )
 
 
