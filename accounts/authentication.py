@@ -9,11 +9,11 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.request import Request
 
-from accounts.models import ApiKey
 from accounts.services import (
     ApiCredential,
     AuthenticationFailed,
     api_key_authenticate,
+    api_keys_with_member_role,
     credential_for_key,
 )
 from accounts.tokens import API_KEY_PREFIX, JwtError, jwt_decode
@@ -53,7 +53,7 @@ class BearerAuthentication(BaseAuthentication):
             claims = jwt_decode(token)
         except JwtError as exc:
             raise AuthenticationFailed(str(exc)) from exc
-        api_key = ApiKey.objects.select_related("user", "team").filter(pk=claims.api_key_id).first()
+        api_key = api_keys_with_member_role().filter(pk=claims.api_key_id).first()
         if (
             api_key is None
             or api_key.user_id != claims.user_id

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -279,10 +280,17 @@ def api_key_authenticate(raw: str, *, via: str = "api_key") -> ApiCredential:
     """Resolve a raw API key to a credential, or raise AuthenticationFailed."""
     if not looks_like_api_key(raw):
         raise AuthenticationFailed("Invalid API key.")
-    api_key = (
-        ApiKey.objects.select_related("user", "team").filter(key_hash=hash_secret(raw)).first()
-    )
+    api_key = api_keys_with_member_role().filter(key_hash=hash_secret(raw)).first()
     return credential_for_key(api_key, via=via)
+
+
+def api_keys_with_member_role() -> QuerySet[ApiKey]:
+    """API keys with their user and team, and their user's current role in the key's team as
+    `member_role` (None: no longer a member), in the one query every API request makes."""
+    role = Membership.objects.filter(team_id=OuterRef("team_id"), user_id=OuterRef("user_id"))
+    return ApiKey.objects.select_related("user", "team").annotate(
+        member_role=Subquery(role.values("role")[:1])
+    )
 
 
 def credential_for_key(api_key: ApiKey | None, *, via: str) -> ApiCredential:
@@ -295,11 +303,16 @@ def credential_for_key(api_key: ApiKey | None, *, via: str) -> ApiCredential:
         raise AuthenticationFailed("This API key has expired.")
     if not api_key.user.is_active:
         raise AuthenticationFailed("This account is disabled.")
-    membership = Membership.objects.filter(team_id=api_key.team_id, user_id=api_key.user_id).first()
-    if membership is None:
+    member_role: str | None
+    if hasattr(api_key, "member_role"):
+        member_role = api_key.member_role
+    else:  # a key not read through api_keys_with_member_role
+        membership = Membership.objects.filter(team_id=api_key.team_id, user_id=api_key.user_id)
+        member_role = membership.values_list("role", flat=True).first()
+    if member_role is None:
         raise AuthenticationFailed("This API key's user is no longer a member of its team.")
     # The member's current role caps the key: demoting a user demotes their keys.
-    role = api_key.role if role_at_least(membership.role, api_key.role) else membership.role
+    role = api_key.role if role_at_least(member_role, api_key.role) else member_role
     _touch(api_key, now)
     return ApiCredential(user=api_key.user, team=api_key.team, role=role, api_key=api_key, via=via)
 

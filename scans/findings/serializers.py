@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.serializers import StrictSerializer
+from config.serializers import ListedRowsMixin, StrictSerializer
 from scans.findings.groups import GROUP_TRIAGE_MAX
 from scans.findings.triage import COMMENT_MAX, TRIAGE_MAX, finding_history
 from scans.models import Finding, FindingEvent, FindingState
@@ -20,7 +20,7 @@ class FindingAssigneeSerializer(serializers.Serializer):
     email = serializers.EmailField()
 
 
-class FindingSerializer(serializers.ModelSerializer):
+class FindingSerializer(ListedRowsMixin, serializers.ModelSerializer):
     """A finding with its structured vulnerability fields and, from its triage state, its owner
     and deadline (the views call scans.findings.ownership.findings_decorate first)."""
 
