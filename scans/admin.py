@@ -11,6 +11,22 @@ from scans.models import Artifact, Asset, Finding, Scan, ScanLog, ScanStep
 from scans.services import ScanRateLimited, ScanRefused, scan_cancel, scan_start
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """Scans, steps, logs, findings, assets and artifacts are records of what ran: the admin
+    shows them and lets a superuser delete them, but never adds or edits one (a finding or a
+    scan made by hand would be a fabricated record; scans start through `scan_start`, which the
+    pages, the API and the "run again" action call)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+
 class ScanStepInline(admin.TabularInline):
     model = ScanStep
     extra = 0
@@ -31,7 +47,7 @@ class ScanStepInline(admin.TabularInline):
 
 
 @admin.register(Scan)
-class ScanAdmin(admin.ModelAdmin):
+class ScanAdmin(RecordAdmin):
     list_display = [
         "id",
         "team",
@@ -108,7 +124,7 @@ class ScanAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScanStep)
-class ScanStepAdmin(admin.ModelAdmin):
+class ScanStepAdmin(RecordAdmin):
     list_display = [
         "id",
         "scan",
@@ -127,7 +143,7 @@ class ScanStepAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScanLog)
-class ScanLogAdmin(admin.ModelAdmin):
+class ScanLogAdmin(RecordAdmin):
     list_display = ["created_at", "scan", "step", "level", "message"]
     list_filter = ["level", "created_at"]
     search_fields = ["message"]
@@ -135,7 +151,7 @@ class ScanLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(Finding)
-class FindingAdmin(admin.ModelAdmin):
+class FindingAdmin(RecordAdmin):
     list_display = [
         "id",
         "severity",
@@ -160,7 +176,7 @@ class FindingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Asset)
-class AssetAdmin(admin.ModelAdmin):
+class AssetAdmin(RecordAdmin):
     """The inventory is written by scans (scans.assets.recording); operators look, or delete."""
 
     list_display = [
@@ -174,7 +190,7 @@ class AssetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(admin.ModelAdmin):
+class ArtifactAdmin(RecordAdmin):
     list_display = ["name", "scan", "step", "size", "sha256", "created_at", "expires_at"]
     search_fields = ["name", "sha256"]
     raw_id_fields = ["scan", "step"]
