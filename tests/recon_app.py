@@ -48,7 +48,9 @@ def _pages(port: int, other_port: int) -> dict[str, tuple[int, str, str]]:
     html = "text/html; charset=utf-8"
     return {
         "/": (200, html, f"""<!doctype html><html><head><title>Recon lab</title>
-<script src="/static/app.js"></script></head><body>
+<script src="/static/app.js"></script></head><body><h1>Recon lab</h1>
+<img src="http://127.0.0.1:{other_port}/pixel.png" alt="">
+<img src="http://localhost:{other_port}/logo.png" alt="">
 <a href="/about">About</a> <a href="/products?id=3&amp;sort=price">Products</a>
 <a href="mailto:ops@corp.outpost.test">mail</a> <a href="javascript:void(0)">x</a>
 <a href="http://localhost:{other_port}/secret">partner</a>

@@ -44,9 +44,13 @@ def _web_app_mapping() -> dict[str, Any]:
     graph["nodes"].append(
         {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 280, "y": 170}
     )
+    graph["nodes"].append(
+        {"id": "screenshot", "type": "screenshot", "config": {}, "x": 500, "y": 170}
+    )
     graph["edges"] += [
         {"from": "http-probe", "to": "tls-inspect"},
         {"from": "http-probe", "to": "crawl"},
+        {"from": "http-probe", "to": "screenshot"},
     ]
     return graph
 
@@ -61,9 +65,13 @@ def _full_recon() -> dict[str, Any]:
         {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 720, "y": 170}
     )
     # The crawl starts from the web servers' pages and from the paths content discovery found.
+    graph["nodes"].append(
+        {"id": "screenshot", "type": "screenshot", "config": {}, "x": 940, "y": 170}
+    )
     graph["edges"] += [
         {"from": "http-probe", "to": "tls-inspect"},
         {"from": "http-probe", "to": "crawl"},
+        {"from": "http-probe", "to": "screenshot"},
     ]
     return graph
 
@@ -117,14 +125,15 @@ TEMPLATES: dict[str, Template] = {
             "web-app-mapping",
             "Web app mapping",
             "Probe web servers, find their hidden paths with a calibrated wordlist, crawl their "
-            "links, scripts, robots.txt and sitemap, and inspect their TLS.",
+            "links, scripts, robots.txt and sitemap, inspect their TLS and take screenshots.",
             _web_app_mapping,
         ),
         Template(
             "full-recon",
             "Full recon",
             "From a domain to its web apps with built-in steps only (runs without Docker): "
-            "subdomains, resolution, ports, HTTP probe, TLS, content discovery and crawl.",
+            "subdomains, resolution, ports, HTTP probe, TLS, content discovery, crawl and "
+            "screenshots (skipped, with the reason, where Chromium is not installed).",
             _full_recon,
         ),
         Template(

@@ -329,8 +329,27 @@ def step_runs_store(*, scan: Scan, step: ScanStep, result: StepResult, workdir: 
     """What ran, whatever came of it: the commands, exit codes and output tails on the step, full
     outputs and the runner's raw reports as artifacts."""
     runs_record(scan=scan, step=step, runs=result.runs, workdir=workdir)
+    kept: dict[str, Artifact] = {}
     for path in result.artifacts:
-        artifact_record(scan=scan, step=step, path=Path(path))
+        artifact = artifact_record(scan=scan, step=step, path=Path(path))
+        if artifact is not None:
+            kept[str(Path(path).resolve())] = artifact
+    _screenshots_link(result, kept)
+
+
+def _screenshots_link(result: StepResult, kept: dict[str, Artifact]) -> None:
+    """A tool names a screenshot by the path of its PNG (it cannot know the artifact's id); the
+    inventory shows it by the id (docs/inventory.md). A screenshot whose file was not kept is
+    dropped from the item."""
+    for item in [*result.items, *result.assets]:
+        shot = item.attrs.get("screenshot")
+        if not isinstance(shot, dict) or isinstance(shot.get("artifact"), int):
+            continue
+        artifact = kept.get(str(shot.get("path", "")))
+        if artifact is None:
+            item.attrs.pop("screenshot")
+            continue
+        shot.update(artifact=artifact.pk, path=artifact.path)
 
 
 def step_result_store(

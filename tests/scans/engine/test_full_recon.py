@@ -25,7 +25,7 @@ def test_full_recon_is_the_chain_of_the_issue_in_built_in_steps() -> None:
     assert types[:6] == [
         "subdomains", "dns_resolve", "port_scan", "http_probe", "content_discovery", "crawl",
     ]  # fmt: skip
-    assert "tls_inspect" in types
+    assert {"tls_inspect", "screenshot"} <= set(types)
 
 
 def test_full_recon_maps_a_local_domain_and_app_into_the_inventory(
@@ -73,3 +73,5 @@ def test_full_recon_maps_a_local_domain_and_app_into_the_inventory(
     for path in [*HIDDEN_PATHS, "/about", "/api/v2/orders", "/hidden-from-nav"]:
         assert ("url", f"{app}{path}") in assets, path
     assert recon_app.other.requests == []
+    shot = Asset.objects.get(team=team, kind="screenshot", value=f"{app}/")
+    assert isinstance(shot.attrs["artifact"], int)
