@@ -20,6 +20,7 @@ from accounts.audit import audit_record
 from accounts.models import Team, User
 from accounts.ratelimits import RateLimited, rate_limit_check
 from config.api_errors import Conflict
+from config.artifacts import artifacts_delete
 from scans.engine.flow import scan_advance, scan_enqueue_roots, scan_log
 from scans.engine.readiness import graph_images_check
 from scans.models import SCAN_TERMINAL, Scan, ScanStatus, ScanStep, StepStatus
@@ -421,8 +422,15 @@ def scan_delete(*, scan: Scan, user: User | None) -> None:
     ):
         raise Conflict(f"Scan #{scan.pk} is {scan.status}; cancel it before deleting.")
     folder = settings.ARTIFACTS_DIR / f"scan-{scan.pk}"
+    stored = [
+        *scan.artifacts.values_list("path", flat=True),
+        *scan.reports.exclude(path="").values_list("path", flat=True),
+    ]
     audit_record("scan.deleted", user=user, team=scan.team, detail={"scan_id": scan.pk})
     scan.delete()
+    # The stored files (in the shared bucket when there is one: every host sees the delete),
+    # then what is left of the local work folder.
+    artifacts_delete(stored, folder=f"scan-{scan.pk}")
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from scans.assets.recording import assets_open_findings_refresh
 from scans.engine import reaper, step
-from scans.findings import acceptance
+from scans.findings import acceptance, storage
 from scans.reports import dashboard, pdf
 
 
@@ -35,6 +35,11 @@ def open_findings_refresh(team_id: int) -> str:
     row = dashboard.open_findings_refresh(team_id)
     assets_open_findings_refresh(team_id=team_id)
     return f"team {team_id}: {row.total if row else 'gone'} open"
+
+
+def artifacts_expire() -> str:
+    """Every hour: delete raw outputs past their retention (scans.findings.storage)."""
+    return f"{storage.artifacts_expire()} artifact(s) deleted"
 
 
 def acceptances_expire() -> str:

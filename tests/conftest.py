@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.dns_zone",
     "tests.recon_app",
     "tests.sandbox_lab",
+    "tests.s3server",
 ]
 
 REQUIRED_SERVICES = {

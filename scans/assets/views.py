@@ -156,9 +156,9 @@ def asset_screenshot(request: TeamHttpRequest, pk: int) -> HttpResponse:
         if isinstance(artifact_id, int)
         else None
     )
-    if artifact is None or not artifact.absolute_path.is_file():
+    if artifact is None or not artifact.is_stored:
         raise Http404("The screenshot file is gone (artifacts expire).")
-    response = FileResponse(artifact.absolute_path.open("rb"), content_type="image/png")
+    response = FileResponse(artifact.open(), content_type="image/png")
     response["Content-Disposition"] = "inline"
     # A streaming response is served like any other; the decorators' typing wants HttpResponse.
     return response  # type: ignore[return-value]

@@ -6,10 +6,12 @@ from typing import Any
 
 REAPER_NAME = "outpost: reap stale scan steps"
 ACCEPTANCES_NAME = "outpost: reopen findings whose accepted risk expired"
+RETENTION_NAME = "outpost: delete raw outputs past their retention"
 
 
-def schedule_every_minute(*, name: str, func: str) -> None:
-    """Create or refresh the recurring schedule `name` running the task `func` every minute."""
+def schedule_every_minute(*, name: str, func: str, minutes: int = 1) -> None:
+    """Create or refresh the recurring schedule `name` running the task `func` every minute
+    (or every `minutes`)."""
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(
@@ -17,7 +19,7 @@ def schedule_every_minute(*, name: str, func: str) -> None:
         defaults={
             "func": func,
             "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
+            "minutes": minutes,
             "repeats": -1,
         },
     )
@@ -26,3 +28,4 @@ def schedule_every_minute(*, name: str, func: str) -> None:
 def ensure_schedules(**kwargs: Any) -> None:
     schedule_every_minute(name=REAPER_NAME, func="scans.tasks.reap")
     schedule_every_minute(name=ACCEPTANCES_NAME, func="scans.tasks.acceptances_expire")
+    schedule_every_minute(name=RETENTION_NAME, func="scans.tasks.artifacts_expire", minutes=60)

@@ -19,6 +19,7 @@ backoff without using one of its attempts, up to STEP_INFRA_RETRIES times.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from config.artifacts import artifacts_are_local
 from config.deployment import deployment_id
 from scans.engine.claim import claim_lost, claimed, step_claim, step_write
 from scans.engine.executors import get_executor
@@ -184,8 +186,14 @@ def _execute(step: ScanStep) -> str:
         / f"{step.node_id}-attempt{step.attempt}{retry}"
     )
     workdir.mkdir(parents=True, exist_ok=True)
-    result = step_watched_run(step, node, runner, inputs, workdir)
-    return _conclude(step, node, result, workdir, inputs.fingerprints)
+    try:
+        result = step_watched_run(step, node, runner, inputs, workdir)
+        return _conclude(step, node, result, workdir, inputs.fingerprints)
+    finally:
+        if not artifacts_are_local():
+            # What was kept is in the shared storage now; the worker's disk holds only steps
+            # in progress.
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def nothing_to_do(step: ScanStep, node: NodeType, inputs: StepInputs) -> str:

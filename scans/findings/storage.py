@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from config.artifacts import artifact_keep, artifacts_delete
 from config.bulkwrite import chunks, copy_into, findings_demote, gc_paused, is_postgres, json_text
 from scans.assets.recording import assets_record
 from scans.engine.runtime import SEVERITIES, FindingData, StepResult, ToolRun
@@ -258,20 +259,45 @@ def _sha256(path: Path) -> str:
 def artifact_record(
     *, scan: Scan, step: ScanStep | None, path: Path, name: str | None = None
 ) -> Artifact | None:
-    """Keep a raw output file: it must lie under ARTIFACTS_DIR (runners write in their workdir)."""
+    """Keep a raw output file: it must lie under ARTIFACTS_DIR (runners write in their workdir);
+    it goes to the artifact storage (config.artifacts: the folder itself, or a bucket shared by
+    every host)."""
     root = settings.ARTIFACTS_DIR.resolve()
     resolved = path.resolve()
     if not resolved.is_file() or root not in resolved.parents:
         return None
+    size, sha256 = resolved.stat().st_size, _sha256(resolved)
     return Artifact.objects.create(
         scan=scan,
         step=step,
         name=_clip(name or resolved.name, 200),
-        path=str(resolved.relative_to(root)),
-        size=resolved.stat().st_size,
-        sha256=_sha256(resolved),
+        path=artifact_keep(resolved),
+        size=size,
+        sha256=sha256,
         expires_at=timezone.now() + timedelta(days=settings.ARTIFACT_RETENTION_DAYS),
     )
+
+
+ARTIFACT_EXPIRE_BATCH = 500
+
+
+def artifacts_expire(*, now: datetime | None = None) -> int:
+    """Retention: delete the artifacts past their `expires_at` (ARTIFACT_RETENTION_DAYS after
+    they were kept) from the artifact storage and their rows, in batches; returns how many
+    (hourly, scans.tasks.artifacts_expire)."""
+    moment = now or timezone.now()
+    removed = 0
+    while True:
+        batch = list(
+            Artifact.objects.filter(expires_at__lt=moment).values_list("pk", "path")[
+                :ARTIFACT_EXPIRE_BATCH
+            ]
+        )
+        if not batch:
+            return removed
+        artifacts_delete([path for _, path in batch])
+        Artifact.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+        removed += len(batch)
 
 
 def runs_record(*, scan: Scan, step: ScanStep, runs: list[ToolRun], workdir: Path) -> None:

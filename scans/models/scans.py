@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import Team
+from config.artifacts import artifact_exists, artifact_open
 from scans.engine.sandbox.policy import blocked_summary
 
 
@@ -207,14 +208,14 @@ class ScanLog(models.Model):
 
 
 class Artifact(models.Model):
-    """A raw tool output kept on disk (var/artifacts), not in the database."""
+    """A raw tool output kept in the artifact storage (config.artifacts), not in the database."""
 
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="artifacts")
     step = models.ForeignKey(
         ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="artifacts"
     )
     name = models.CharField(max_length=200)
-    path = models.CharField(max_length=500, help_text="Relative to ARTIFACTS_DIR")
+    path = models.CharField(max_length=500, help_text="Name in the artifact storage")
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -227,12 +228,17 @@ class Artifact(models.Model):
         return self.name
 
     @property
-    def absolute_path(self) -> Any:
-        return settings.ARTIFACTS_DIR / self.path
+    def is_stored(self) -> bool:
+        return artifact_exists(self.path)
+
+    def open(self) -> IO[bytes]:
+        """The stored file (config.artifacts: the local folder or the shared bucket)."""
+        return artifact_open(self.path)
 
 
 class Report(models.Model):
-    """A PDF report of one scan, rendered by a worker task (scans.reports.pdf) into ARTIFACTS_DIR."""
+    """A PDF report of one scan, rendered by a worker task (scans.reports.pdf) into the artifact
+    storage."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -243,7 +249,7 @@ class Report(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="reports")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    path = models.CharField(max_length=500, blank=True, help_text="Relative to ARTIFACTS_DIR")
+    path = models.CharField(max_length=500, blank=True, help_text="Name in the artifact storage")
     size = models.BigIntegerField(default=0)
     pages = models.PositiveIntegerField(default=0)
     findings_count = models.PositiveIntegerField(default=0)
@@ -268,5 +274,8 @@ class Report(models.Model):
         return self.status in (self.Status.QUEUED, self.Status.RENDERING)
 
     @property
-    def absolute_path(self) -> Any:
-        return settings.ARTIFACTS_DIR / self.path
+    def is_stored(self) -> bool:
+        return artifact_exists(self.path)
+
+    def open(self) -> IO[bytes]:
+        return artifact_open(self.path)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import User
 from config.api_errors import Conflict
+from config.artifacts import artifact_keep
 from scans.engine.runtime import SEVERITIES
 from scans.findings.diff import scan_diff
 from scans.findings.ownership import findings_decorate
@@ -304,10 +305,12 @@ def report_render(report_id: int) -> str:
             render_ms=int((time.monotonic() - started) * 1000),
         )
         return f"report {report_id}: failed ({type(exc).__name__})"
+    size = path.stat().st_size
     Report.objects.filter(pk=report.pk).update(
         status=Report.Status.READY,
-        path=str(path.relative_to(settings.ARTIFACTS_DIR)),
-        size=path.stat().st_size,
+        # In the shared storage, so the web host serves what a worker on another host rendered.
+        path=artifact_keep(path),
+        size=size,
         pages=len(document.pages),
         findings_count=scan.findings_count,
         finished_at=timezone.now(),
@@ -323,17 +326,13 @@ def report_pdf_response(*, scan: Scan, user: User | None, force: bool = False) -
     from rest_framework.response import Response
 
     report = report_latest(scan)
-    missing = (
-        report is not None
-        and report.status == Report.Status.READY
-        and not report.absolute_path.is_file()
-    )
+    missing = report is not None and report.status == Report.Status.READY and not report.is_stored
     if force or report is None or missing:
         report = report_request(scan=scan, user=user, force=True)
     location = f"/api/v1/scans/{scan.pk}/report.pdf"
-    if report.status == Report.Status.READY and report.absolute_path.is_file():
+    if report.status == Report.Status.READY and (not missing or report.is_stored):
         return FileResponse(
-            report.absolute_path.open("rb"),
+            report.open(),
             content_type="application/pdf",
             filename=f"outpost-scan-{scan.pk}-report.pdf",
         )

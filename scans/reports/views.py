@@ -64,10 +64,10 @@ def scan_report_download(request: TeamHttpRequest, pk: int) -> HttpResponse:
     report = (
         Report.objects.filter(scan=scan, status=Report.Status.READY).order_by("-created_at").first()
     )
-    if report is None or not report.absolute_path.is_file():
+    if report is None or not report.is_stored:
         raise Http404("No report is ready for this scan.")
     return FileResponse(  # type: ignore[return-value]
-        report.absolute_path.open("rb"),
+        report.open(),
         content_type="application/pdf",
         as_attachment=True,
         filename=f"outpost-scan-{scan.pk}-report.pdf",
