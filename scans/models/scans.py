@@ -215,7 +215,7 @@ class Artifact(models.Model):
         ScanStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="artifacts"
     )
     name = models.CharField(max_length=200)
-    path = models.CharField(max_length=500, help_text="Name in the artifact storage")
+    path = models.CharField(max_length=500, help_text="Relative to ARTIFACTS_DIR")
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -249,7 +249,7 @@ class Report(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="reports")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    path = models.CharField(max_length=500, blank=True, help_text="Name in the artifact storage")
+    path = models.CharField(max_length=500, blank=True, help_text="Relative to ARTIFACTS_DIR")
     size = models.BigIntegerField(default=0)
     pages = models.PositiveIntegerField(default=0)
     findings_count = models.PositiveIntegerField(default=0)
