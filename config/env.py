@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -95,3 +96,31 @@ def email_settings(url: str) -> dict[str, object]:
     raise ImproperlyConfigured(
         f"EMAIL_URL scheme {scheme!r} is not supported (console, locmem, file, smtp, smtps)"
     )
+
+
+def artifacts_storage(kind: str, folder: Path) -> dict[str, Any]:
+    """`STORAGES["artifacts"]` (config/artifacts.py): the local folder, or an S3-compatible
+    bucket configured by the ARTIFACTS_S3_* variables."""
+    if kind == "local":
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(folder), "allow_overwrite": True},
+        }
+    if kind != "s3":
+        raise ImproperlyConfigured("ARTIFACTS_STORAGE must be local or s3")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("ARTIFACTS_S3_BUCKET", "outpost-artifacts"),
+            "endpoint_url": env_str("ARTIFACTS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("ARTIFACTS_S3_REGION", "") or None,
+            # Empty: boto3's own chain (instance role, AWS_* variables, web identity).
+            "access_key": env_str("ARTIFACTS_S3_ACCESS_KEY_ID", "") or None,
+            "secret_key": env_str("ARTIFACTS_S3_SECRET_ACCESS_KEY", "") or None,
+            "location": env_str("ARTIFACTS_S3_PREFIX", "").strip("/"),
+            "addressing_style": env_str("ARTIFACTS_S3_ADDRESSING_STYLE", "") or None,
+            "default_acl": None,  # private objects: the bucket's policy decides
+            "file_overwrite": True,  # a retried upload replaces its half-written predecessor
+            "querystring_expire": 300,
+        },
+    }

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from whitenoise.compress import Compressor
 
 from config.env import (
+    artifacts_storage,
     email_settings,
     env_bool,
     env_int,
@@ -236,30 +237,7 @@ STORAGES: dict[str, dict[str, Any]] = {
 # Artifacts (raw outputs, imported reports, screenshots, PDF reports; config/artifacts.py): the
 # local folder for one host; an S3-compatible bucket when web and workers run on several hosts.
 ARTIFACTS_STORAGE = env_str("ARTIFACTS_STORAGE", "local").strip().lower()
-if ARTIFACTS_STORAGE == "s3":
-    STORAGES["artifacts"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": env_str("ARTIFACTS_S3_BUCKET", "outpost-artifacts"),
-            "endpoint_url": env_str("ARTIFACTS_S3_ENDPOINT_URL", "") or None,
-            "region_name": env_str("ARTIFACTS_S3_REGION", "") or None,
-            # Empty: boto3's own chain (instance role, AWS_* variables, web identity).
-            "access_key": env_str("ARTIFACTS_S3_ACCESS_KEY_ID", "") or None,
-            "secret_key": env_str("ARTIFACTS_S3_SECRET_ACCESS_KEY", "") or None,
-            "location": env_str("ARTIFACTS_S3_PREFIX", "").strip("/"),
-            "addressing_style": env_str("ARTIFACTS_S3_ADDRESSING_STYLE", "") or None,
-            "default_acl": None,  # private objects: the bucket's policy decides
-            "file_overwrite": True,  # a retried upload replaces its half-written predecessor
-            "querystring_expire": 300,
-        },
-    }
-elif ARTIFACTS_STORAGE == "local":
-    STORAGES["artifacts"] = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(ARTIFACTS_DIR), "allow_overwrite": True},
-    }
-else:
-    raise ImproperlyConfigured("ARTIFACTS_STORAGE must be local or s3")
+STORAGES["artifacts"] = artifacts_storage(ARTIFACTS_STORAGE, ARTIFACTS_DIR)
 
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_URL = env_str("EMAIL_URL", "console://")
