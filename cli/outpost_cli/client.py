@@ -129,7 +129,7 @@ class OutpostClient:
         return list(body) if isinstance(body, list) else []
 
     def import_report(self, *, tool: str, path: Path, target: str, label: str) -> dict[str, Any]:
-        data = {"tool": tool}
+        data = {"tool": tool} if tool else {}
         if target:
             data["target"] = target
         if label:

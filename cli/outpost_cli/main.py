@@ -222,16 +222,16 @@ def cmd_import(client: OutpostClient, args: argparse.Namespace, progress: Progre
         progress.say(f"no such report file: {path}")
         return EXIT_USAGE
     known = [tool["tool"] for tool in client.import_tools()]
-    if args.tool not in known:
+    if args.tool and args.tool not in known:
         progress.say(f"unknown tool {args.tool!r}; this server imports: {', '.join(known)}")
         return EXIT_USAGE
     summary = client.import_report(
-        tool=args.tool, path=path, target=args.target or "", label=args.label or ""
+        tool=args.tool or "", path=path, target=args.target or "", label=args.label or ""
     )
     scan_id = int(summary["scan_id"])
     previous = f" vs scan #{summary['previous_scan']}" if summary.get("previous_scan") else ""
     progress.say(
-        f"imported {args.tool} report {path.name}: scan #{scan_id}, {summary.get('findings', 0)} findings "
+        f"imported {'+'.join(summary.get('tools') or [args.tool or '?'])} report {path.name}: scan #{scan_id}, {summary.get('findings', 0)} findings "
         f"({summary.get('new', 0)} new, {summary.get('still_open', 0)} still open, {summary.get('fixed', 0)} fixed{previous})"
     )
     args.wait = True  # an import is complete when the server answers
@@ -333,7 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="import a report a tool already wrote (a completed scan)"
     )
     imp.add_argument(
-        "--tool", required=True, help="the tool that wrote the report (`outpost tools` lists them)"
+        "--tool",
+        default="",
+        help="the tool that wrote the report (`outpost tools` lists them); left out, the server "
+        "detects it from the file",
     )
     imp.add_argument("report", help="the report file, as the tool wrote it")
     imp.add_argument("--target", help="what the report is about (an image, repo or host)")

@@ -122,6 +122,7 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
                     record.get("data") or {},
                 )
     report.findings = dedupe(report.findings)
+    report.items = list({item.value: item for item in report.items}.values())
     return report
 
 

@@ -10,7 +10,8 @@ a clean run.
 Rows of severity LOW, MEDIUM, HIGH and CRITICAL are findings (rule id = the check's id, e.g.
 `DROWN`; CVE and CWE ids from their columns); OK and INFO rows are facts, not findings; WARN and
 FATAL rows (testssl could not test something, e.g. "Can't connect") go to the step log as
-notes, so a failed run is not mistaken for a clean host. `fqdn/ip` is "name/address": the
+notes; a report of FATAL errors and no check is refused, so a failed run is not mistaken for a
+clean host. `fqdn/ip` is "name/address": the
 location is the service `name:port/tcp` (the address when there is no name), so one check on a
 name served by several addresses (round-robin DNS) is one finding, its repeats counted as
 occurrences. Each scanned service is recorded in the inventory as a TLS service.
@@ -96,6 +97,10 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if not isinstance(row, dict) or "id" not in row or "severity" not in row:
             raise ValueError("not a testssl.sh report: a row has no id or severity")
         _add(report, services, row)
+    fatal = [note for note in report.notes if " FATAL " in note]
+    if fatal and len(report.notes) == len(rows):
+        # Nothing but errors: testssl.sh tested nothing, so this is no clean report.
+        raise ValueError(f"testssl.sh could not test the target: {fatal[0]}")
     report.assets.extend(services.values())
     report.findings = dedupe(report.findings)
     return report

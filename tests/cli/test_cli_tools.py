@@ -25,10 +25,10 @@ def test_the_cli_lists_the_servers_tools_including_one_added_as_a_module(
 
 
 def test_import_refuses_a_tool_the_server_does_not_read(outpost: Any, tmp_path: Path) -> None:
-    report = tmp_path / "zap.xml"
-    report.write_text("<OWASPZAPReport/>")
+    report = tmp_path / "skipfish.xml"
+    report.write_text("<skipfish/>")
 
-    refused: CliRun = outpost("import", "--tool", "zap", str(report))
+    refused: CliRun = outpost("import", "--tool", "skipfish", str(report))
 
     assert refused.code == 2
-    assert "unknown tool 'zap'" in refused.stderr and "trivy" in refused.stderr
+    assert "unknown tool 'skipfish'" in refused.stderr and "trivy" in refused.stderr

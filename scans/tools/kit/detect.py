@@ -61,18 +61,18 @@ def has_any_key(value: Any, *keys: str) -> bool:
     return isinstance(value, dict) and any(key in value for key in keys)
 
 
-def csv_header(data: bytes) -> list[str]:
+def csv_header(data: bytes, delimiter: str = ",") -> list[str]:
     """The first line of a CSV file as lower-cased, unquoted column names ([] when it has no
-    comma or is not text)."""
+    delimiter or is not text)."""
     head = data[:_HEAD].lstrip(b"\xef\xbb\xbf").lstrip()
     first = head.split(b"\n", 1)[0].strip()
-    if b"," not in first:
+    if delimiter.encode() not in first:
         return []
     try:
         line = first.decode("utf-8")
     except UnicodeDecodeError:
         return []
-    return [cell.strip().strip('"').strip().lower() for cell in line.split(",")]
+    return [cell.strip().strip('"').strip().lower() for cell in line.split(delimiter)]
 
 
 def text_lines(data: bytes, limit: int = 50) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import io
 import json
 import re
@@ -199,14 +200,14 @@ def load_json_lines(data: bytes, tool: str) -> list[Any]:
     return records
 
 
-def csv_rows(data: bytes, tool: str) -> list[dict[str, str]]:
+def csv_rows(data: bytes, tool: str, delimiter: str = ",") -> list[dict[str, str]]:
     """The rows of a CSV report keyed by lower-cased column names, or ValueError in words."""
     try:
         body = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         body = data.decode("latin-1")
     try:
-        reader = csv.DictReader(io.StringIO(body, newline=""))
+        reader = csv.DictReader(io.StringIO(body, newline=""), delimiter=delimiter)
         rows = [
             {(key or "").strip().lower(): (value or "") for key, value in row.items()}
             for row in reader
@@ -227,3 +228,25 @@ def xml_text(element: Element | None, path: str = "", limit: int = 10_000) -> st
 def as_dict(value: Any) -> dict[str, Any]:
     """Tools write null, a list or a string where an object is meant: {} for those."""
     return value if isinstance(value, dict) else {}
+
+
+_TAG = re.compile(r"<[^>]+>")
+_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')]+")
+EVIDENCE_MAX = 4096  # request/response text kept per web finding
+
+
+def html_text(value: Any, limit: int = 10_000) -> str:
+    """Text of a tool's HTML fragment (ZAP and Burp descriptions): tags dropped, entities
+    decoded, paragraphs kept as blank lines."""
+    raw = str(value or "")
+    raw = re.sub(r"(?i)</p>|<br\s*/?>|</li>", "\n", raw)
+    return html.unescape(_TAG.sub("", raw)).strip()[:limit]
+
+
+def urls_in(value: Any) -> list[str]:
+    """The http(s) URLs in a text (reference lists written as prose or HTML)."""
+    return list(
+        dict.fromkeys(
+            m.rstrip(".,;") for m in _URL_IN_TEXT.findall(html.unescape(str(value or "")))
+        )
+    )

@@ -85,3 +85,11 @@ def url_endpoint(url: str) -> tuple[str, str, int]:
 
 def url_for(scheme: str, host: str, port: int) -> str:
     return canonical_url(f"{scheme}://{show_host(host)}:{port}/")
+
+
+def url_or_blank(value: object) -> str:
+    """`canonical_url` of a value reports give as a URL, "" when it is none."""
+    try:
+        return canonical_url(str(value or ""))
+    except ValueError:
+        return ""

@@ -133,9 +133,9 @@ def test_it_refuses_an_unknown_tool_an_empty_a_corrupt_or_a_wrong_tool_file(
     grype_report = sample("grype/many_vulns4.json")
     cases: list[tuple[str, bytes, str, str]] = [
         # tool, file, the field the error is on, what the error must say
-        ("zap", sample("trivy/scheme_2_many_vulns.json"), "tool", "zap"),
+        ("skipfish", sample("trivy/scheme_2_many_vulns.json"), "tool", "skipfish"),
         # The refusal lists the tools Outpost reads.
-        *[("zap", b"{}", "tool", name) for name in ("nmap", "trivy", "gitleaks", "masscan")],
+        *[("skipfish", b"{}", "tool", name) for name in ("nmap", "trivy", "gitleaks", "masscan")],
         ("trivy", b"", "file", "empty"),
         ("trivy", b" \n\t\n", "file", "empty"),
         ("trivy", b"{not json", "file", "trivy"),

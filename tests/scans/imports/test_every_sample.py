@@ -34,9 +34,27 @@ FOLDERS = {
     "sslscan": "sslscan",
     "sarif": "sarif",
     "cyclonedx": "cyclonedx",
+    "zap": "zap",
+    "burp": "burp",
+    "tenable": "nessus",
+    "openvas": "openvas",
+    "nikto": "nikto",
+    "wpscan": "wpscan",
+    "sslyze": "sslyze",
+    "naabu": "naabu",
+    "httpx": "httpx",
+    "dirsearch": "dirsearch",
+    "semgrep": "semgrep",
+    "trufflehog": "trufflehog",
+    "osv_scanner": "osv_scanner",
+}
+# Reports of runs that did not happen: refused with the tool's own reason, never a clean scan.
+FAILED_RUNS = {
+    "wpscan/empty.json": "WPScan aborted this scan",
+    "testssl/failed_target.csv": "could not test the target",
 }
 # SARIF drivers and CycloneDX producers whose tools Outpost knows: their files are that tool's.
-OWN_SARIF = {"trivy": "trivy", "grype": "grype", "gitleaks": "gitleaks"}
+OWN_SARIF = {"trivy": "trivy", "grype": "grype", "gitleaks": "gitleaks", "semgrep": "semgrep"}
 OWN_CYCLONEDX = {"trivy": "trivy", "grype": "grype"}
 
 
@@ -69,8 +87,9 @@ def expected_tool(path: Path) -> str:
     return FOLDERS[folder]
 
 
-def test_the_samples_are_there() -> None:
-    assert len(SAMPLES) > 60, SCANNER_OUTPUTS
+def test_the_samples_are_there_and_every_folder_is_read_by_a_tool() -> None:
+    assert len(SAMPLES) > 150, SCANNER_OUTPUTS
+    assert {p.name for p in SCANNER_OUTPUTS.iterdir() if p.is_dir()} == set(FOLDERS)
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(SCANNER_OUTPUTS)))
@@ -88,6 +107,11 @@ def test_with_no_tool_given_each_sample_is_detected_as_its_tool_and_reads(path: 
     detected = report_detect(data)
 
     assert detected.tool.type == tool, detected.name
+    refusal = FAILED_RUNS.get(str(path.relative_to(SCANNER_OUTPUTS)))
+    if refusal:
+        with pytest.raises(ValueError, match=refusal):
+            report_parse(detected.tool, detected.format, data)
+        return
     parsed = report_parse(detected.tool, detected.format, data)
     assert isinstance(parsed.findings, list)
 

@@ -131,7 +131,6 @@ TESTSSL = [
     "testssl/defectdojo_many_vuln.csv",
     "testssl/defectdojo_one_vuln.csv",
     "testssl/demo.csv",
-    "testssl/failed_target.csv",
     "testssl/many_cves.csv",
     "testssl/overall_medium.csv",
     "testssl/references.csv",
@@ -166,11 +165,9 @@ def test_testssl_keeps_cve_and_cwe_ids_and_the_service() -> None:
     assert finding.evidence["address"] == "185.199.109.153"
 
 
-def test_testssl_says_when_the_target_could_not_be_reached() -> None:
-    parsed = testssl.parse(sample("testssl/failed_target.csv"))
-
-    assert parsed.findings == []
-    assert parsed.notes and "Can't connect" in parsed.notes[0]
+def test_testssl_refuses_a_run_that_could_not_reach_the_target() -> None:
+    with pytest.raises(ValueError, match="could not test the target.*Can't connect"):
+        testssl.parse(sample("testssl/failed_target.csv"))
 
 
 @pytest.mark.parametrize("name", ["sslscan/sslscan_many_vuln.xml", "sslscan/sslscan_one_vuln.xml"])
