@@ -9,9 +9,11 @@ counting stops at COUNT_CAP rows: an exact COUNT(*) over a million rows costs mo
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from django import forms
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Count, Q, QuerySet
@@ -246,6 +248,28 @@ def planner_rows(qs: QuerySet[Any]) -> int | None:
         return None
 
 
+# The queries (SQL and parameters) the planner judged far past the cap, and until when that
+# verdict is reused without asking again: the estimate comes from statistics that autovacuum
+# refreshes only every so often, so a minute adds little staleness and saves every page of a
+# large list one EXPLAIN round trip. Per process; forgotten all at once when it grows past
+# PAST_CAP_KEPT.
+PAST_CAP_SECONDS = 60.0
+PAST_CAP_KEPT = 512
+_PAST_CAP: dict[tuple[int, str, tuple[Any, ...]], float] = {}
+
+
+def _past_cap_known(qs: QuerySet[Any], cap: int) -> tuple[int, str, tuple[Any, ...]] | None:
+    if connections[qs.db].vendor != "postgresql":
+        return None
+    try:
+        sql, params = qs.query.sql_with_params()
+        key = (cap, sql, tuple(params))
+        hash(key)
+    except (EmptyResultSet, TypeError):  # nothing to ask, or a parameter no dict can key
+        return None
+    return key
+
+
 class CappedPaginator(Paginator):
     """A Paginator whose count stops at COUNT_CAP: pages past the cap are refused (narrow the
     filters), which also keeps OFFSET bounded."""
@@ -255,10 +279,17 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:  # type: ignore[override]
         qs = self.object_list.order_by()  # type: ignore[attr-defined,union-attr]
+        known = _past_cap_known(qs, self.cap)
+        if known is not None and time.monotonic() < _PAST_CAP.get(known, 0.0):
+            return self.cap + 1
         estimate = planner_rows(qs)
         if estimate is not None and estimate > ESTIMATE_TRUST * self.cap:
             # Far past the cap by the planner's statistics: counting 10,001 rows would only
             # confirm it (tens of ms at a million rows).
+            if known is not None:
+                if len(_PAST_CAP) >= PAST_CAP_KEPT:
+                    _PAST_CAP.clear()
+                _PAST_CAP[known] = time.monotonic() + PAST_CAP_SECONDS
             return self.cap + 1
         return int(qs.values("pk")[: self.cap + 1].count())
 

@@ -148,3 +148,29 @@ def test_the_scan_page_shows_the_diff_panel(
     assert b'id="diff"' in client.get(f"/scans/{second.pk}/").content
     panel = client.get(f"/scans/{second.pk}/diff").content.decode()
     assert "New" in panel and "Fixed" in panel and "Still open" in panel
+
+
+def test_a_list_judged_far_past_the_cap_is_not_estimated_again_for_a_minute(
+    require_postgres: None, make_scan: Callable[..., Any], team: Any, monkeypatch: Any
+) -> None:
+    from scans.findings import queries
+
+    make_scan(60)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE scans_finding")
+    monkeypatch.setattr(queries, "_PAST_CAP", {})
+
+    def counted(cap: int, **filters: Any) -> tuple[int, list[str]]:
+        paginator = CappedPaginator(findings_for_team(team, **filters), 10)
+        paginator.cap = cap
+        with CaptureQueriesContext(connection) as captured:
+            count = paginator.count
+        return count, [q["sql"].split()[0] for q in captured.captured_queries]
+
+    assert counted(3) == (4, ["EXPLAIN"])  # 60 rows estimated: far past 4 x 3
+    assert counted(3) == (4, [])  # the verdict, reused
+    assert counted(3, severity=["critical"])[1][0] == "EXPLAIN"  # another list is asked
+    assert counted(50)[1][0] == "EXPLAIN"  # so is another cap (estimate 60: counted)
+    monkeypatch.setattr(queries, "PAST_CAP_SECONDS", -1.0)
+    queries._PAST_CAP.clear()
+    assert counted(3) == (4, ["EXPLAIN"]) and counted(3) == (4, ["EXPLAIN"])  # expired at once
