@@ -297,6 +297,7 @@ def _hold(step: ScanStep, *, seconds: int) -> str:
     if not step_write(
         step,
         status=StepStatus.QUEUED,
+        queued_at=timezone.now(),
         not_before=at,
         attempt=0,
         started_at=None,
@@ -358,6 +359,7 @@ def step_watched_run(
         scope_verdict=matcher.check,
         log=step_log,
         heartbeat=lambda: None,  # the watcher heart-beats; runners may still call this
+        progress=watcher.progress,
         is_cancelled=watcher.stop_flag.is_set,
         deployment=deployment_id(),
     )

@@ -34,6 +34,12 @@ class StepWatcher(threading.Thread):
         self.stop_flag = threading.Event()
         self.done = threading.Event()
         self.reason = ""
+        self._progress: tuple[int, int] | None = None  # (done, total) from the runner
+        self._progress_written: tuple[int, int] | None = None
+
+    def progress(self, done: int, total: int) -> None:
+        """The runner's per-item progress; written with the next heartbeat (no query here)."""
+        self._progress = (max(0, int(done)), max(0, int(total)))
 
     def run(self) -> None:
         last_beat = 0.0
@@ -61,10 +67,16 @@ class StepWatcher(threading.Thread):
         ):
             self.reason = "cancelled"
             self.stop_flag.set()
-        if now - last_beat >= settings.STEP_HEARTBEAT_S:
+        progress = self._progress
+        moved = progress is not None and progress != self._progress_written
+        if now - last_beat >= settings.STEP_HEARTBEAT_S or (moved and now - last_beat >= 1.0):
+            fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+            if moved and progress is not None:
+                fields.update(progress_done=progress[0], progress_total=progress[1])
+                self._progress_written = progress
             beat = ScanStep.objects.filter(
                 pk=self.step_id, status=StepStatus.RUNNING, claim_token=self.claim_token
-            ).update(heartbeat_at=timezone.now())
+            ).update(**fields)
             if not beat and not self.stop_flag.is_set():
                 # Taken over (this worker was frozen or cut off past STEP_STALE_AFTER_S) or
                 # ended elsewhere: stop the tool; whatever it still returns is discarded.

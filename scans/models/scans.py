@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Set as AbstractSet
 from typing import IO, Any
 
@@ -159,6 +160,9 @@ class ScanStep(_Timed, models.Model):
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     items_in = models.PositiveIntegerField(default=0)
     items_out = models.PositiveIntegerField(default=0)
+    # Per-item progress of a running step (ctx.progress, written with the heartbeat).
+    progress_done = models.PositiveIntegerField(null=True, blank=True)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
     findings_count = models.PositiveIntegerField(default=0)
     output_items = models.JSONField(default=list, blank=True)
     output_findings = models.JSONField(default=list, blank=True, help_text="Fingerprints passed on")
@@ -178,6 +182,27 @@ class ScanStep(_Timed, models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id} ({self.node_type}) of scan #{self.scan_id}"
+
+    @property
+    def progress_percent(self) -> int | None:
+        if not self.progress_total or self.progress_done is None:
+            return None
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+    @property
+    def wait_left_s(self) -> int | None:
+        """Seconds until a queued step is due (a delay, or a retry's backoff); None otherwise."""
+        if self.status != StepStatus.QUEUED or self.not_before is None:
+            return None
+        left = (self.not_before - timezone.now()).total_seconds()
+        return max(0, math.ceil(left)) if left > 0 else None
+
+    @property
+    def waited_s(self) -> float | None:
+        """How long a waiting node (delay) held before it ran: its wait counts in its time."""
+        if self.not_before is None or self.queued_at is None or self.not_before <= self.queued_at:
+            return None
+        return round((self.not_before - self.queued_at).total_seconds(), 1)
 
     @property
     def blocked_lines(self) -> list[str]:

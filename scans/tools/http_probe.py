@@ -289,7 +289,9 @@ def _start_urls(target: str, schemes: str) -> list[str]:
 def run(ctx: StepContext) -> StepResult:
     result = StepResult()
     seen: set[str] = set()
-    for command in commands(ctx.config, ctx.items):
+    planned = commands(ctx.config, ctx.items)
+    for done, command in enumerate(planned):
+        ctx.progress(done, len(planned))
         record = BuiltinRun(command.argv)
         if ctx.is_cancelled():
             result.runs.append(record.finish(cancelled=True))
@@ -352,4 +354,5 @@ def run(ctx: StepContext) -> StepResult:
         ctx.log(f"{args.target}: " + " -> ".join(f"{a.url} {a.status}" for a in chain))
         result.runs.append(record.finish())
     result.error = step_error(result.runs)
+    ctx.progress(len(planned), len(planned))
     return result

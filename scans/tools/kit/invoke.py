@@ -180,6 +180,7 @@ def run_plans(ctx: StepContext, tool: str, plans: list[Plan], parse: Parser) -> 
     deadline = time.monotonic() + ctx.timeout_s
     failures: list[str] = []
     for index, plan in enumerate(plans, start=1):
+        ctx.progress(index - 1, len(plans))
         label = plan.subject or tool
         if ctx.is_cancelled():
             result.error = "cancelled"
