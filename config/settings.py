@@ -360,7 +360,7 @@ NODE_PACKAGES = ["scans.tools", "scans.logic", "integrations.nodes"]
 # Each tool module names its pinned upstream image and network mode (scans/tools/<tool>.py);
 # TOOL_IMAGE_<TOOL> and TOOL_NETWORK_<TOOL> ("none", "bridge", "host") override them per tool.
 # Tests build local stand-ins (scripts/build-test-images).
-TOOL_IMAGES = env_prefixed("TOOL_IMAGE_", exclude={"TOOL_IMAGE_CACHE_INIT"})
+TOOL_IMAGES = env_prefixed("TOOL_IMAGE_", exclude={"TOOL_IMAGE_CACHE_INIT", "TOOL_IMAGE_STAGER"})
 TOOL_NETWORK = env_prefixed("TOOL_NETWORK_")
 # Tools whose downloads (vulnerability databases) are kept between runs in a Docker volume per
 # tool (TOOL_CACHE_VOLUME_PREFIX + tool, at /cache = $XDG_CACHE_HOME; the tool module says
@@ -369,6 +369,9 @@ TOOL_NETWORK = env_prefixed("TOOL_NETWORK_")
 TOOL_CACHE = env_bool("TOOL_CACHE", True)
 TOOL_CACHE_VOLUME_PREFIX = env_str("TOOL_CACHE_VOLUME_PREFIX", "outpost-cache-")
 TOOL_IMAGE_CACHE_INIT = env_str("TOOL_IMAGE_CACHE_INIT", "busybox:1.36.1")
+# The helper whose containers copy a tool run's input files onto its volume and hand its output
+# volume to the sandbox user (scans.engine.executors.staging): no bind mounts by host path.
+TOOL_IMAGE_STAGER = env_str("TOOL_IMAGE_STAGER", "busybox:1.36.1")
 TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 1024)
 TOOL_CPUS = float(env_str("TOOL_CPUS", "1.0"))
 TOOL_PIDS_LIMIT = env_int("TOOL_PIDS_LIMIT", 256)

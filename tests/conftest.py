@@ -26,7 +26,10 @@ pytest_plugins = [
     "tests.recon_app",
     "tests.sandbox_lab",
     "tests.s3server",
+    "tests.engine_relay",
 ]
+
+TEST_STAGER_IMAGE = "outpost-test/busybox:1"  # built by build_test_images
 
 REQUIRED_SERVICES = {
     s.strip() for s in os.environ.get("OUTPOST_REQUIRE_SERVICES", "").split(",") if s.strip()
@@ -89,6 +92,8 @@ def _isolated_runtime(settings: Any, tmp_path: Any) -> None:
     settings.RATELIMIT_ENABLE = False
     # Argon2id at test cost (tests/hashers.py): production's takes ~1 s per hash under load.
     settings.PASSWORD_HASHERS = ["tests.hashers.FastArgon2idHasher", *settings.PASSWORD_HASHERS]
+    # The Docker executor's file stager: the busybox image the tests build (no registry here).
+    settings.TOOL_IMAGE_STAGER = TEST_STAGER_IMAGE
 
 
 @pytest.fixture

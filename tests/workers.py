@@ -117,6 +117,7 @@ def worker_cluster(transactional_db: None, tmp_path: Path) -> Iterator[WorkerClu
         "SCAN_EXECUTOR": settings.SCAN_EXECUTOR,
         "RATE_LIMIT_ENABLED": "false",
         "STEP_HEARTBEAT_S": "1",
+        "TOOL_IMAGE_STAGER": settings.TOOL_IMAGE_STAGER,
         # The test's stand-ins for Slack and Discord (tests/integrations/conftest.py).
         "INTEGRATIONS_SLACK_HOSTS": ",".join(settings.INTEGRATIONS_SLACK_HOSTS),
         "INTEGRATIONS_DISCORD_HOSTS": ",".join(settings.INTEGRATIONS_DISCORD_HOSTS),

@@ -134,6 +134,9 @@ class ToolInvocation:
     # `cache_init_image` the first time. Empty: no cache.
     cache_volume: str = ""
     cache_init_image: str = ""
+    # Docker only: the helper image whose never-started container copies the input files in
+    # (scans.engine.executors.staging); empty: TOOL_IMAGE_STAGER.
+    stager_image: str = ""
     # Docker only: run inside a network sandbox reaching only this allowlist
     # (scans.engine.sandbox); None: the tool's own network mode.
     sandbox: NetworkScope | None = None

@@ -3,13 +3,15 @@
 Sandbox (every container, whatever the tool):
 - runs as an unprivileged user (`65534:65534`, "nobody"), never root;
 - read-only root filesystem; the only writable places are a size-limited tmpfs at `/tmp`
-  (also `HOME`, for tools that keep a cache) and the host output directory mounted at `/output`;
+  (also `HOME`, for tools that keep a cache) and the invocation's output volume at `/output`;
 - `cap_drop=ALL`, `no-new-privileges`, the engine's default seccomp profile;
 - memory limit with swap equal to it (no swap), CPU quota (`nano_cpus`), pids limit;
 - the tool's network mode from settings (`none` for tools that only read mounted files), or,
   when the step is sandboxed (SCOPE_ENFORCEMENT), the namespace of a holder container fenced to
   the step's authorized destinations (scans.engine.sandbox);
-- input files bind-mounted read-only at `/input/<name>`;
+- input files at `/input/<name>` on a read-only volume; inputs and outputs are copied in and out
+  through the Docker API (scans.engine.executors.staging), never bind-mounted by host path, so
+  an engine on another machine (`DOCKER_HOST`) works without a shared filesystem;
 - a wall-clock timeout and a cancel check, both of which kill the container; an output cap
   (stdout + stderr) past which the container is killed;
 - a tool with a cache (`ToolInvocation.cache_volume`: trivy's and grype's databases) gets its
@@ -38,16 +40,24 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import docker
 import requests
+from django.conf import settings
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import LogConfig
 from docker.utils.socket import STDERR, frames_iter
 
-from config.deployment import DEPLOYMENT_LABEL
+from scans.engine.executors.orphans import MANAGED_LABEL, STEP_LABEL, remove_orphans
+from scans.engine.executors.staging import (
+    Staging,
+    StagingError,
+    chown_run,
+    staging_collect,
+    staging_prepare,
+    staging_remove,
+)
 from scans.engine.faults import is_infrastructure_fault
 from scans.engine.runtime import ToolInvocation, ToolRun
 from scans.engine.sandbox.container import tool_network
@@ -57,8 +67,6 @@ CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own tmpfs, not the host's
 CACHE_DIR = "/cache"
 CACHE_LABEL = "outpost.cache"
 CACHE_INIT_TIMEOUT_S = 60
-MANAGED_LABEL = "outpost.managed"
-STEP_LABEL = "outpost.step"
 SANDBOX_USER = "65534:65534"
 POLL_INTERVAL_S = 0.1
 # Signs in stderr that fork()/clone() failed with EAGAIN, which is how hitting the pids limit
@@ -165,10 +173,6 @@ class DockerExecutor:
             return
         output_dir = invocation.workdir / "output"
         output_dir.mkdir(parents=True, exist_ok=True)
-        # The tool runs as uid 65534, which owns nothing on the host: the output directory is
-        # made world-writable (it lives inside this invocation's private workdir), so this works
-        # whether the worker runs as root or as a user in the docker group.
-        output_dir.chmod(0o777)
         result.output_dir = output_dir
 
         image = self._image(invocation.image, result)
@@ -179,17 +183,36 @@ class DockerExecutor:
 
         cache = self._cache(invocation, result)
         container = None
+        staging = None
         try:
+            staging = staging_prepare(
+                self.client,
+                files=invocation.input_files,
+                image=self._stager_image(invocation, result),
+                user=self.user,
+                labels=_labels(invocation),
+            )
             with tool_network(self.client, invocation, result, user=self.user) as network:
-                args = self._create_args(invocation, image, output_dir, cache=cache)
+                args = self._create_args(invocation, image, staging, cache=cache)
                 container = self.client.containers.create(**{**args, "network_mode": network})
                 self._supervise(container, invocation, result)
+            staging_collect(container, output_dir, max_bytes=int(invocation.max_output_bytes))
         except SandboxError as exc:
             result.error = f"the network sandbox could not be set up: {exc}"
+        except StagingError as exc:
+            result.error = result.error or f"the tool's files could not be staged: {exc}"
         finally:
             if container is not None:
                 with contextlib.suppress(NotFound):
                     container.remove(force=True)
+            staging_remove(self.client, staging)
+
+    def _stager_image(self, invocation: ToolInvocation, result: ToolRun) -> str:
+        ref = invocation.stager_image or settings.TOOL_IMAGE_STAGER
+        image = self._image(ref, result)
+        if image is None:
+            raise StagingError(result.error or f"the helper image {ref} is not available")
+        return str(image.id)
 
     def _image(self, ref: str, result: ToolRun) -> Any:
         try:
@@ -237,37 +260,20 @@ class DockerExecutor:
         )
         if image is None:
             raise _CacheUnavailable(probe.error or "no image to prepare it with")
-        container = self.client.containers.create(
+        failure = chown_run(
+            self.client,
             image=image.id,
-            entrypoint=["chown"],
-            command=[SANDBOX_USER, CACHE_DIR],
-            user="0:0",
-            cap_drop=["ALL"],
-            cap_add=["CHOWN"],
-            security_opt=["no-new-privileges"],
-            read_only=True,
-            network_mode="none",
-            mem_limit="64m",
-            pids_limit=16,
+            owner=SANDBOX_USER,
+            folder=CACHE_DIR,
             volumes={name: {"bind": CACHE_DIR, "mode": "rw"}},
             labels=_labels(invocation),
-            detach=True,
+            timeout_s=CACHE_INIT_TIMEOUT_S,
         )
-        try:
-            container.start()
-            status = container.wait(timeout=CACHE_INIT_TIMEOUT_S)
-            if status.get("StatusCode") != 0:
-                tail = container.logs(stdout=True, stderr=True)[-300:]
-                raise _CacheUnavailable(
-                    f"chown exited with {status.get('StatusCode')}: "
-                    f"{tail.decode(errors='replace').strip()}"
-                )
-        finally:
-            with contextlib.suppress(NotFound):
-                container.remove(force=True)
+        if failure:
+            raise _CacheUnavailable(failure)
 
     def _create_args(
-        self, invocation: ToolInvocation, image: Any, output_dir: Path, *, cache: str = ""
+        self, invocation: ToolInvocation, image: Any, staging: Staging, *, cache: str = ""
     ) -> dict[str, Any]:
         argv = list(invocation.argv)
         image_entrypoint = (image.attrs.get("Config") or {}).get("Entrypoint") or []
@@ -277,13 +283,7 @@ class DockerExecutor:
             entrypoint, command = None, argv[1:]
         else:
             entrypoint, command = [argv[0]], argv[1:]
-        volumes: dict[str, dict[str, str]] = {
-            str(output_dir.resolve()): {"bind": "/output", "mode": "rw"},
-        }
-        for name, path in invocation.input_files.items():
-            if not name or "/" in name or name in {".", ".."}:
-                raise ValueError(f"invalid input file name {name!r}")
-            volumes[str(Path(path).resolve())] = {"bind": f"/input/{name}", "mode": "ro"}
+        volumes = staging.volumes()
         environment = {"HOME": CONTAINER_TMP}
         if cache:
             volumes[cache] = {"bind": CACHE_DIR, "mode": "rw"}
@@ -425,56 +425,6 @@ def _split_reference(ref: str) -> tuple[str, str | None]:
         repository, tag = ref.rsplit(":", 1)
         return repository, tag
     return ref, "latest"
-
-
-def remove_orphans(
-    active_step_ids: set[int],
-    *,
-    deployment: str,
-    max_age_s: float | None = None,
-    min_age_s: float = 0,
-    client: docker.DockerClient | None = None,
-    labels: dict[str, str] | None = None,
-) -> int:
-    """Remove tool containers left behind by a worker of this deployment that died: every
-    container labelled `outpost.managed=1` and `outpost.deployment=<deployment>` whose
-    `outpost.step` is not among `active_step_ids`, and (when `max_age_s` is given) any of them
-    older than that, whatever its step. Returns how many were removed.
-
-    Called by the engine's reaper with its deployment id and the ids of the steps running right
-    now in its database. `deployment` is required: step ids are only meaningful in the database
-    that made them, so a sweep without it would kill the running steps of every other deployment
-    (or test run) sharing the engine. Containers younger than `min_age_s` are left alone: the
-    caller read `active_step_ids` before listing containers, so a step claimed in between has a
-    container but is not in the set. `labels` narrows the sweep further (tests)."""
-    if not deployment:
-        raise ValueError("remove_orphans needs the deployment id whose containers it may remove")
-    client = client or docker.from_env()
-    removed = 0
-    now = time.time()
-    wanted = [
-        f"{MANAGED_LABEL}=1",
-        f"{DEPLOYMENT_LABEL}={deployment}",
-        *(f"{k}={v}" for k, v in (labels or {}).items()),
-    ]
-    for summary in client.api.containers(all=True, filters={"label": wanted}):
-        container_labels = summary.get("Labels") or {}
-        if container_labels.get(DEPLOYMENT_LABEL) != deployment:
-            continue  # the engine filtered already; never trust a filter with someone's scan
-        step = str(container_labels.get(STEP_LABEL, ""))
-        age_s = now - float(summary.get("Created") or 0)
-        if age_s < min_age_s:
-            continue
-        is_active = step.isdigit() and int(step) in active_step_ids
-        is_stale = max_age_s is not None and age_s > max_age_s
-        if is_active and not is_stale:
-            continue
-        try:
-            client.api.remove_container(summary["Id"], force=True)
-            removed += 1
-        except NotFound:
-            pass  # removed meanwhile by its own executor
-    return removed
 
 
 __all__ = ["DockerExecutor", "remove_orphans"]

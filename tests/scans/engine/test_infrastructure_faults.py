@@ -7,7 +7,6 @@ worker) is tests/faults/test_fault_campaign.py."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import threading
@@ -30,6 +29,7 @@ from scans.engine.faults import is_infrastructure_fault
 from scans.engine.step import step_run
 from scans.models import Scan, ScanLog, ScanStep
 from scans.services import scan_start
+from tests.engine_relay import relay_serve
 from tests.scans.tools.conftest import build_test_images
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -146,27 +146,7 @@ class _EngineSocket:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(self.path))
         self.listener.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        assert self.listener is not None
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(self.engine)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
+        relay_serve(self.listener, self.engine)
 
     def close(self) -> None:
         if self.listener is not None:
