@@ -2,7 +2,7 @@
 
 Two "hosts" for the network sandbox's tests, each in a network namespace the test creates and
 linked to the worker's namespace by a veth pair: A (authorized) and B (not), each serving HTTP
-on ports 8080 and 9090 and logging every request. A redirects /go to B. Their addresses
+on ports 8080 and 9090 and logging every request. A redirects /go to B, and /wild to a name under the authorized domain that resolves to B. Their addresses
 (198.19.231.2 and 198.19.232.2) exist only on these links, which are deleted afterwards; nothing
 sent to them can leave the machine. A dnsmasq zone on 127.0.0.1 names them."""
 
@@ -102,7 +102,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         b, b_parts = _host("b", 232, tmp_path / "b.log", [])
         made.append(b_parts)
         a, a_parts = _host(
-            "a", 231, tmp_path / "a.log", [f"/go=http://{ADDRESS_B}:8080/redirected"]
+            "a",
+            231,
+            tmp_path / "a.log",
+            [f"/go=http://{ADDRESS_B}:8080/redirected", f"/wild=http://x1.wild.{ZONE}:8080/wild"],
         )
         made.append(a_parts)
         time.sleep(0.2)  # dnsmasq binds its port

@@ -210,6 +210,9 @@ class StepContext:
     # The scope matcher's full verdict (targets.scope.Verdict: in_scope, reason, target_id),
     # for what needs more than yes/no (the sandbox leaves out excluded addresses). None in tests.
     scope_verdict: Callable[[Item], Any] | None = None
+    # Built-in tools' connect-time scope check (scans.engine.sandbox.guard.ConnectGuard): their
+    # HTTP clients connect through it. None: no check (SCOPE_ENFORCEMENT=off, tests).
+    connect_guard: Any = None
 
 
 @dataclass

@@ -41,6 +41,7 @@ from scans.engine.executors import get_executor
 from scans.engine.faults import is_infrastructure_fault
 from scans.engine.flow import scan_advance, scan_log, step_enqueue
 from scans.engine.runtime import FindingData, StepContext, StepResult
+from scans.engine.sandbox.guard import connect_guard_for, connect_guard_record
 from scans.engine.watch import StepWatcher, ctx_closed, run_guarded
 from scans.findings.storage import findings_for, step_result_store, step_runs_store
 from scans.models import Scan, ScanStatus, ScanStep, StepStatus
@@ -357,6 +358,9 @@ def step_watched_run(
         executor=get_executor(),
         in_scope=lambda item: matcher.check(item).in_scope,
         scope_verdict=matcher.check,
+        connect_guard=None
+        if node.passthrough
+        else connect_guard_for(inputs.items, verdict=matcher.check, log=step_log),
         log=step_log,
         heartbeat=lambda: None,  # the watcher heart-beats; runners may still call this
         progress=watcher.progress,
@@ -364,6 +368,8 @@ def step_watched_run(
         deployment=deployment_id(),
     )
     result = run_guarded(runner, ctx, watcher)
+    if ctx.connect_guard is not None:
+        connect_guard_record([r for r in result.runs if r.executor == "builtin"], ctx.connect_guard)
     if watcher.stop_flag.is_set():
         result.error = watcher.reason or result.error or "stopped"
     return result

@@ -170,7 +170,7 @@ def _discover(ctx: StepContext, args: Any, record: BuiltinRun, result: StepResul
         urls = [urljoin(args.base, probe) for probe in probes]
         for page in fetch_pages(
             [u for u in urls if ctx.in_scope(Item("url", u))], concurrency=4,
-            timeout_s=timeout_s, max_body=MAX_BODY,
+            timeout_s=timeout_s, max_body=MAX_BODY, guard=ctx.connect_guard,
         ):  # fmt: skip
             if not page.error:
                 baseline.append(page)
@@ -183,8 +183,9 @@ def _discover(ctx: StepContext, args: Any, record: BuiltinRun, result: StepResul
         record.say(f"{len(urls) - len(allowed)} candidate URLs out of scope: not requested")
     kept = errors = 0
     for page in fetch_pages(
-        allowed, concurrency=args.concurrency, timeout_s=timeout_s, max_body=MAX_BODY
-    ):
+        allowed, concurrency=args.concurrency, timeout_s=timeout_s, max_body=MAX_BODY,
+        guard=ctx.connect_guard,
+    ):  # fmt: skip
         beat()
         if ctx.is_cancelled():
             break

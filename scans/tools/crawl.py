@@ -216,7 +216,7 @@ class Crawl:
             batch, level = level[:room], []
             for page in fetch_pages(
                 batch, concurrency=self.args.concurrency, timeout_s=self.args.timeout_ms / 1000,
-                max_body=MAX_BODY,
+                max_body=MAX_BODY, guard=self.ctx.connect_guard,
             ):  # fmt: skip
                 beat()
                 if self.ctx.is_cancelled():

@@ -25,6 +25,7 @@ from urllib.parse import urljoin
 import httpx
 
 from scans.engine.runtime import Command, StepContext, StepResult
+from scans.engine.sandbox.guard import ConnectGuard, guarded_transport
 from scans.tools.kit.http_checks import page_title, security_header_findings
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
 from scans.tools.kit.records import BuiltinRun, step_error
@@ -269,13 +270,19 @@ def follow(
     return chain
 
 
-def _client(timeout_ms: int) -> httpx.Client:
+def _client(timeout_ms: int, guard: ConnectGuard | None = None) -> httpx.Client:
+    # Every connection passes the step's connect-time scope check when there is one (the
+    # address is checked and pinned; SNI and Host keep the name): scans.engine.sandbox.guard.
+    transport = (
+        guarded_transport(guard, verify=False, trust_env=False) if guard is not None else None
+    )
     return httpx.Client(
         verify=False,  # noqa: S501  recon meets self-signed certificates; tls_inspect judges them
         follow_redirects=False,
         trust_env=False,  # no proxies, .netrc or certificate bundles from the worker's environment
         timeout=httpx.Timeout(timeout_ms / 1000),
         headers={"User-Agent": USER_AGENT, "Accept": "*/*"},
+        transport=transport,
     )
 
 
@@ -300,7 +307,7 @@ def run(ctx: StepContext) -> StepResult:
         ctx.heartbeat()
         chain: list[Answer] = []
         failures: list[str] = []
-        with _client(args.timeout_ms) as client:
+        with _client(args.timeout_ms, ctx.connect_guard) as client:
             for url in _start_urls(args.target, args.schemes):
                 if not ctx.in_scope(Item("url", url)):
                     ctx.log(f"{url}: not probed: out of scope")

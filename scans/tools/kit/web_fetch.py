@@ -20,8 +20,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+
+from scans.engine.sandbox.guard import async_guarded_transport
 
 USER_AGENT = "Outpost-web/1.0"
 
@@ -51,8 +54,14 @@ class Page:
         return self.body.decode("utf-8", errors="replace")
 
 
-def web_client(*, concurrency: int, timeout_s: float) -> httpx.AsyncClient:
+def web_client(*, concurrency: int, timeout_s: float, guard: Any = None) -> httpx.AsyncClient:
+    """The client; with the step's connect guard every connection is scope-checked and pinned
+    (scans.engine.sandbox.guard)."""
+    transport = (
+        async_guarded_transport(guard, verify=False, trust_env=False) if guard is not None else None
+    )
     return httpx.AsyncClient(
+        transport=transport,
         verify=False,  # noqa: S501 - recon meets self-signed servers; tls_inspect judges them
         trust_env=False,
         follow_redirects=False,
@@ -93,10 +102,11 @@ async def fetch_stream(
     timeout_s: float,
     max_body: int,
     should_stop: Callable[[], bool],
+    guard: Any = None,
 ) -> AsyncIterator[Page]:
     """Pages as they come (not in order), at most `concurrency` requests in flight."""
     queue = iter(urls)
-    async with web_client(concurrency=concurrency, timeout_s=timeout_s) as client:
+    async with web_client(concurrency=concurrency, timeout_s=timeout_s, guard=guard) as client:
         running: set[asyncio.Task[Page]] = set()
         while True:
             while len(running) < concurrency and not should_stop():
@@ -116,7 +126,7 @@ async def fetch_stream(
 
 
 def fetch_pages(
-    urls: Iterable[str], *, concurrency: int, timeout_s: float, max_body: int
+    urls: Iterable[str], *, concurrency: int, timeout_s: float, max_body: int, guard: Any = None
 ) -> Iterator[Page]:
     """`fetch_stream` for synchronous code: pages as they come; leaving the loop early (break,
     an exception) stops the fetching."""
@@ -127,7 +137,7 @@ def fetch_pages(
     async def produce() -> None:
         async for page in fetch_stream(
             urls, concurrency=concurrency, timeout_s=timeout_s, max_body=max_body,
-            should_stop=stop.is_set,
+            should_stop=stop.is_set, guard=guard,
         ):  # fmt: skip
             while not stop.is_set():
                 try:
