@@ -55,7 +55,9 @@ def _ip(*args: str) -> None:
 
 def _host(tag: str, octet: int, log: Path, redirects: list[str]) -> tuple[LabHost, Any]:
     namespace = f"o23-{tag}-{uuid.uuid4().hex[:6]}"
-    outer, inner = f"o23{tag}{octet}", f"o23{tag}i"
+    outer, inner = f"o23{tag}{octet}", "lab0"
+    # A run killed before its clean-up leaves its link (and the address) behind.
+    subprocess.run(["ip", "link", "del", outer], capture_output=True, check=False)
     _ip("netns", "add", namespace)
     _ip("link", "add", outer, "type", "veth", "peer", "name", inner, "netns", namespace)
     _ip("addr", "add", f"198.19.{octet}.1/24", "dev", outer)

@@ -37,7 +37,7 @@ import dns.rrset
 from scans.engine.sandbox.link import SandboxLink
 
 MAX_TTL_S = 30
-UPSTREAM_TIMEOUT_S = 3.0
+UPSTREAM_TIMEOUT_S = 5.0
 
 
 def upstream_resolver(nameservers: list[str]) -> dns.resolver.Resolver:
@@ -55,6 +55,10 @@ def upstream_resolver(nameservers: list[str]) -> dns.resolver.Resolver:
     return resolver
 
 
+class UpstreamFailed(Exception):
+    """The upstream nameservers did not answer (SERVFAIL to the tool, logged)."""
+
+
 def resolve_addresses(resolver: dns.resolver.Resolver, name: str) -> tuple[list[str], int]:
     """The A and AAAA addresses of `name` and the smallest TTL ([] when it has none)."""
     found: list[str] = []
@@ -64,8 +68,8 @@ def resolve_addresses(resolver: dns.resolver.Resolver, name: str) -> tuple[list[
             answer = resolver.resolve(name, rdtype, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
             continue
-        except dns.exception.Timeout:
-            continue
+        except dns.exception.Timeout as exc:
+            raise UpstreamFailed(f"no answer from the upstream nameservers ({exc})") from exc
         if answer.rrset is not None:
             ttl = min(ttl, int(answer.rrset.ttl))
             found.extend(str(rdata) for rdata in answer)
@@ -133,7 +137,13 @@ class ScopeResolver:
                                 "are not answered in the sandbox")  # fmt: skip
         if not self.link.scope.name_allowed(name):
             return self._refuse(query, name, "the name is not in the team's scope")
-        addresses, ttl = resolve_addresses(self.upstream, name)
+        try:
+            addresses, ttl = resolve_addresses(self.upstream, name)
+        except UpstreamFailed as exc:
+            self.log(f"DNS: {name}: {exc}")
+            reply = dns.message.make_response(query)
+            reply.set_rcode(dns.rcode.SERVFAIL)
+            return reply
         version = 4 if question.rdtype == dns.rdatatype.A else 6
         wanted = [a for a in addresses if ipaddress.ip_address(a).version == version]
         kept, dropped = [], []
@@ -166,9 +176,17 @@ class ScopeResolver:
 
 
 def name_lookup(nameservers: list[str]) -> Callable[[str], list[str]]:
-    """What the worker resolves a step's input names with (the sandbox's upstream)."""
+    """What the worker resolves a step's input names with (the sandbox's upstream); a name the
+    upstream does not answer for resolves to nothing."""
     resolver = upstream_resolver(nameservers)
-    return lambda name: resolve_addresses(resolver, name)[0]
+
+    def lookup(name: str) -> list[str]:
+        try:
+            return resolve_addresses(resolver, name)[0]
+        except UpstreamFailed:
+            return []
+
+    return lookup
 
 
 __all__ = ["ScopeResolver", "name_lookup", "upstream_resolver"]

@@ -75,11 +75,9 @@ def run_script(
 
 
 def fetch(url: str, tag: str) -> str:
-    """A busybox wget that prints TAG-ok or TAG-failed (5 s per attempt; busybox 1.35's own
+    """A busybox wget that prints TAG-ok or TAG-failed (10 s per attempt; busybox 1.35's own
     `wget -T` crashes in the static build)."""
-    return (
-        f"if timeout 5 wget -q -O /dev/null {url}; then echo {tag}-ok; else echo {tag}-failed; fi\n"
-    )
+    return f"if timeout 10 wget -q -O /dev/null {url}; then echo {tag}-ok; else echo {tag}-failed; fi\n"
 
 
 def test_a_sandboxed_tool_reaches_its_target_and_nothing_else(

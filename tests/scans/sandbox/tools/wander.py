@@ -35,7 +35,7 @@ NODE = Tool(
 
 def _script(urls: list[str]) -> str:
     lines = [
-        f"if timeout 5 wget -q -O /dev/null '{url}'; then echo 'ok {url}'; "
+        f"if timeout 10 wget -q -O /dev/null '{url}'; then echo 'ok {url}'; "
         f"else echo 'failed {url}'; fi"
         for url in urls
     ]
