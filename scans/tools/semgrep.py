@@ -2,7 +2,7 @@
 
 Reads `semgrep --json` (`{"results": [{check_id, path, start, end, extra: {message, severity,
 metadata, lines, fix}}], "errors", "version"}`; `"results": []` is a clean run) and
-`semgrep --sarif` (driver "Semgrep", the generic SARIF reader). One finding per rule and
+`semgrep --sarif` (driver "Semgrep", "Semgrep OSS" or "Semgrep Pro", the generic SARIF reader). One finding per rule and
 file:line: rule id = `check_id`, severity from `extra.severity` (ERROR → high, WARNING → medium,
 INFO → info, and the CRITICAL/HIGH/MEDIUM/LOW of Semgrep's newer rules as they are), title = the
 message's first sentence, CWE ids and references from the metadata, the matched lines and the
@@ -62,7 +62,11 @@ NODE = Tool(
             command="semgrep scan --config auto --json --output semgrep.json",
         ),
         sarif_format(
-            TOOL, "Semgrep", command="semgrep scan --config auto --sarif --output semgrep.sarif"
+            TOOL,
+            "Semgrep",
+            "Semgrep OSS",
+            "Semgrep Pro",
+            command="semgrep scan --config auto --sarif --output semgrep.sarif",
         ),
     ),
 )

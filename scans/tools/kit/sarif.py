@@ -9,7 +9,8 @@ from `level` (the result's, else the rule's default: error → high, warning →
 low, none → info; SARIF's own default is warning); location = the first physical location
 `path:line`, else its logical location; title = the rule's short description, else the first
 line of the message; CWE ids from tags (`external/cwe/cwe-79`, `CWE-79`) and properties; CVE and
-GHSA ids from the rule id and tags; references = the rule's `helpUri`.
+GHSA ids from the rule id and tags; references = the rule's `helpUri`. Results of `kind` "pass"
+or "notApplicable" are not findings.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from scans.tools.kit.reports import (
 )
 from scans.tools.kit.tool import ReportFormat
 
+# Results SARIF says are no problem: a rule that passed, or one that does not apply.
+NOT_FINDINGS = {"pass", "notApplicable"}
 LEVELS = {"error": "high", "warning": "medium", "note": "low", "none": "info"}
 _CWE_TAG = re.compile(r"cwe[-_/:]?(\d{1,5})", re.IGNORECASE)
 _SLUG = re.compile(r"[^a-z0-9_.-]+")
@@ -106,6 +109,8 @@ def sarif_parse(data: bytes, *, subject: str = "", tool: str = "") -> ParsedRepo
         for result in as_list(run.get("results")):
             if not isinstance(result, dict):
                 raise ValueError("not a SARIF report: a result is not an object")
+            if result.get("kind") in NOT_FINDINGS:
+                continue
             report.findings.append(_finding(result, rules, name, subject))
     report.findings = dedupe(report.findings)
     return report
