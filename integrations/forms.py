@@ -47,6 +47,16 @@ class IntegrationForm(forms.Form):
     signing_secret = forms.CharField(
         label="Signing secret",
         max_length=SECRET_MAX,
+        # Checked here so a short secret is refused in words with the other errors (the field
+        # is never shown again, so a silent refusal looked like "cleared").
+        min_length=SECRET_MIN,
+        error_messages={
+            "min_length": (
+                f"The signing secret needs at least {SECRET_MIN} characters (this one has "
+                "%(show_value)d): a short key can be guessed, and the receiver trusts every "
+                "message signed with it. It was not saved; type a longer one."
+            )
+        },
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),

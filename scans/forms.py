@@ -38,6 +38,15 @@ class ScanStartForm(forms.Form):
             self.fields["workflow"].queryset = Workflow.objects.filter(team=team).order_by("name")  # type: ignore[attr-defined]
         self.fields["targets"].queryset = targets_authorized(team)  # type: ignore[attr-defined]
 
+    def clean(self) -> dict[str, Any]:
+        # Checked here too, so the box's error shows with the other fields' errors at once.
+        data = super().clean() or {}
+        if not data.get("authorize_targets"):
+            self.add_error(
+                "authorize_targets", "Confirm that you are authorized to scan these targets."
+            )
+        return data
+
     def chosen_workflow(self) -> Workflow | None:
         chosen: Workflow | None = self.fixed_workflow or self.cleaned_data.get("workflow")
         return chosen

@@ -207,21 +207,20 @@ def scan_start(
     anything else is checked: ScanRateLimited); None for schedules."""
 
     scan_submission_count(request=request, user=user)
+    # Every problem of the request at once: a missing consent must not hide the rest.
+    problems: dict[str, list[str]] = {}
     if not consent:
-        raise ScanRefused(
-            {
-                "authorize_targets": [
-                    "Confirm that you are authorized to scan these targets (authorize_targets=true)."
-                ]
-            }
-        )
+        problems["authorize_targets"] = ["Confirm that you are authorized to scan these targets."]
     if mode not in Scan.Mode.values:
-        raise ScanRefused({"mode": [f"Mode must be one of {', '.join(Scan.Mode.values)}."]})
+        problems["mode"] = [f"Mode must be one of {', '.join(Scan.Mode.values)}."]
     if workflow is None or workflow.team_id != team.pk:
-        raise ScanRefused({"workflow": ["Unknown workflow."]})
+        problems["workflow"] = ["Unknown workflow."]
     ids = sorted({int(i) for i in target_ids})
     if not ids:
-        raise ScanRefused({"targets": ["Choose at least one target."]})
+        problems["targets"] = ["Choose at least one target."]
+    if problems:
+        raise ScanRefused(problems)
+    assert workflow is not None
     targets = list(Target.objects.filter(team=team, pk__in=ids))
     missing = sorted(set(ids) - {t.pk for t in targets})
     if missing:

@@ -30,7 +30,12 @@ def manage(*args: str) -> list[str]:
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
+    shown_host = f"[{host}]" if ":" in host else host
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Links in Slack, Discord, webhook and e-mail messages point at PUBLIC_URL: unless it is
+    # set, it is the address this server is about to serve (both the web and the worker,
+    # which renders the messages, get it), not a fixed :8000.
+    env.setdefault("PUBLIC_URL", f"http://{shown_host}:{port}")
     if os.environ.get("SKIP_MIGRATE", "") != "1":
         log("applying migrations…")
         subprocess.run(manage("migrate", "--noinput"), check=True, env=env, cwd=ROOT)
@@ -47,10 +52,10 @@ def main() -> int:
     children["worker"] = subprocess.Popen(
         manage("qcluster"), env=env, cwd=ROOT, start_new_session=True
     )
-    shown_host = f"[{host}]" if ":" in host else host
     log(f"web server:  http://{shown_host}:{port}/   (sign up at /accounts/signup)")
     log(f"API docs:    http://{shown_host}:{port}/api/docs")
     log(f"health:      http://{shown_host}:{port}/health")
+    log(f"links in messages: {env['PUBLIC_URL']}  (PUBLIC_URL)")
     log(f"worker:      django-q2 cluster (pid {children['worker'].pid})")
     log("press Ctrl-C to stop both")
 

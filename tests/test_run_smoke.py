@@ -81,7 +81,8 @@ def test_make_run_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path: Path
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY"}
+        if k
+        not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "PUBLIC_URL"}
     }
     env.update(
         {
@@ -126,6 +127,11 @@ def test_make_run_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path: Path
         commands = [_cmdline(pid) for pid in tree]
         assert any("runserver" in command for command in commands), commands
         assert any("qcluster" in command for command in commands), commands
+        # Links in messages point at the address served, in the web server and the worker.
+        for pid in tree:
+            if "runserver" in _cmdline(pid) or "qcluster" in _cmdline(pid):
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                assert f"PUBLIC_URL=http://127.0.0.1:{port}".encode() in environ
 
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(runner.pid, signal.SIGINT)
@@ -145,5 +151,6 @@ def test_make_run_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path: Path
 
     printed = "".join(output)
     assert f"http://127.0.0.1:{port}/" in printed
+    assert f"links in messages: http://127.0.0.1:{port}" in printed
     assert "stopped" in printed
     assert runner.returncode == 0, printed

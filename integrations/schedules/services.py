@@ -14,6 +14,7 @@ notification rules hear about it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -129,11 +130,27 @@ def _require_consent(consent: Any) -> None:
         raise ValidationError(
             {
                 "authorize_targets": [
-                    "Confirm that you are authorized to scan these targets on this schedule "
-                    "(authorize_targets=true)."
+                    "Confirm that you are authorized to scan these targets on this schedule."
                 ]
             }
         )
+
+
+def _all_checked(*checks: Callable[[], Any]) -> list[Any]:
+    """Run every check and raise one ValidationError with all their problems (a missing
+    consent must not hide a bad cron); else return their results in order."""
+    results: list[Any] = []
+    problems: dict[str, list[str]] = {}
+    for check in checks:
+        try:
+            results.append(check())
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                problems.setdefault(field, []).extend(messages)
+            results.append(None)
+    if problems:
+        raise ValidationError(problems)
+    return results
 
 
 def next_run_from(schedule: ScanSchedule, now: datetime) -> datetime:
@@ -178,11 +195,13 @@ def schedule_create(
 ) -> ScanSchedule:
     """Schedule `workflow` on the team's targets. Needs consent now (recorded with the user and
     the time); every run then scans as this user, only while the targets stay in scope."""
-    _require_consent(consent)
-    cron, hours = _clean_cadence(cron, every_hours)
-    name = _clean_name(name)
-    workflow = _team_workflow(team, workflow_id)
-    targets = _team_targets(team, target_ids)
+    _, (cron, hours), name, workflow, targets = _all_checked(
+        lambda: _require_consent(consent),
+        lambda: _clean_cadence(cron, every_hours),
+        lambda: _clean_name(name),
+        lambda: _team_workflow(team, workflow_id),
+        lambda: _team_targets(team, target_ids),
+    )
     now = timezone.now()
     with transaction.atomic():
         schedule = ScanSchedule.objects.create(
@@ -217,24 +236,32 @@ def schedule_update(
     """Change a schedule. A new workflow or target set needs consent again (it becomes this
     user's schedule: runs start as them)."""
     changed: list[str] = []
-    if name is not UNSET:
-        schedule.name = _clean_name(name)
+    new_scope = workflow_id is not UNSET or target_ids is not UNSET
+    new_name, cadence, _, workflow, targets = _all_checked(
+        lambda: _clean_name(name) if name is not UNSET else None,
+        lambda: (
+            _clean_cadence(
+                "" if cron is UNSET else cron, None if every_hours is UNSET else every_hours
+            )
+            if cron is not UNSET or every_hours is not UNSET
+            else None
+        ),
+        lambda: _require_consent(consent) if new_scope else None,
+        lambda: _team_workflow(schedule.team, workflow_id) if workflow_id is not UNSET else None,
+        lambda: _team_targets(schedule.team, target_ids) if target_ids is not UNSET else None,
+    )
+    if new_name is not None:
+        schedule.name = new_name
         changed.append("name")
-    reset = False
-    if cron is not UNSET or every_hours is not UNSET:
-        schedule.cron, schedule.every_hours = _clean_cadence(
-            "" if cron is UNSET else cron, None if every_hours is UNSET else every_hours
-        )
-        reset = True
+    reset = cadence is not None
+    if cadence is not None:
+        schedule.cron, schedule.every_hours = cadence
         changed.append("cadence")
-    targets = None
-    if workflow_id is not UNSET or target_ids is not UNSET:
-        _require_consent(consent)
-        if workflow_id is not UNSET:
-            schedule.workflow = _team_workflow(schedule.team, workflow_id)
+    if new_scope:
+        if workflow is not None:
+            schedule.workflow = workflow
             changed.append("workflow")
-        if target_ids is not UNSET:
-            targets = _team_targets(schedule.team, target_ids)
+        if targets is not None:
             changed.append("targets")
         schedule.consented_by = schedule.created_by = user
         schedule.consented_at = timezone.now()

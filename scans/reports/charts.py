@@ -21,15 +21,18 @@ SEVERITY_COLORS = {
 }
 
 
-def _nice_max(value: int) -> int:
-    """A round axis maximum at or above `value` (1, 2 or 5 times a power of ten)."""
-    if value <= 5:
-        return 5
-    magnitude = 10 ** (len(str(value)) - 1)
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude
+def nice_ticks(value: int, *, most: int = 5) -> list[int]:
+    """Axis ticks from 0 to a round maximum at or above `value`: whole multiples of a step of
+    1, 2 or 5 times a power of ten, at most `most` intervals. Every tick is a whole number and
+    sits at its true height (ticks at 0, 1.25, 2.5… printed as 0, 1, 2, 3, 5 did not)."""
+    value = max(int(value), 1)
+    magnitude = 1
+    while True:
+        for step in (magnitude, 2 * magnitude, 5 * magnitude):
+            intervals = -(-value // step)  # ceiling
+            if intervals <= most:
+                return [step * k for k in range(intervals + 1)]
+        magnitude *= 10
 
 
 def _fmt(n: int) -> str:
@@ -79,7 +82,8 @@ def trend_svg(
     left, right, top_pad, bottom = 56, 12, 12, 28
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     totals = [sum(int(c.get(s, 0)) for s in SEVERITIES) for _, c in points]
-    y_max = _nice_max(max([*totals, 1]))
+    ticks = nice_ticks(max([*totals, 1]))
+    y_max = ticks[-1]
     n = len(points)
 
     def x(i: int) -> float:
@@ -92,12 +96,11 @@ def trend_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" role="img" aria-label="Open findings per day" class="chart">'
     ]
-    for k in range(5):
-        v = y_max * k / 4
+    for v in ticks:
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{grid}" '
             f'stroke-width="1"/><text x="{left - 8}" y="{y(v) + 4:.1f}" font-size="11" fill="{muted}" '
-            f'text-anchor="end" font-family="DejaVu Sans, sans-serif">{_fmt(int(v))}</text>'
+            f'text-anchor="end" font-family="DejaVu Sans, sans-serif">{_fmt(v)}</text>'
         )
     if n:
         # Cumulative from the least severe up, so each band sits on the ones below it.

@@ -207,7 +207,9 @@ def dashboard_for(team: Team) -> Dashboard:
         ).order_by("expires_at")[:8]
     )
     recent = list(
+        # A dry run executed nothing: it is not a finished scan of the team's surface.
         Scan.objects.filter(team=team, status__in=SCAN_TERMINAL)
+        .exclude(mode="dry_run")
         .defer("graph", "plan")
         .order_by("-created_at", "-pk")[:8]
     )
