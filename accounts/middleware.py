@@ -102,6 +102,7 @@ class RequestContextMiddleware:
                 status_code=response.status_code,
                 duration_ms=duration_ms,
                 detail=detail,
+                durable=False,  # the access log: see audit_record
             )
         except Exception:
             # The audit trail failing must be loud but must not turn a served answer into a 500.

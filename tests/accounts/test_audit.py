@@ -302,3 +302,30 @@ def test_the_audit_row_of_an_api_call_is_written_after_the_answer(
     row = AuditEvent.objects.filter(action="api.request").latest("pk")
     assert AuditEvent.objects.filter(action="api.request").count() == before + 1
     assert row.path == "/api/v1/auth/me" and row.status_code == 200 and row.request_id
+
+
+def test_the_access_log_row_does_not_wait_for_the_disk_and_security_events_do(
+    require_postgres: None, transactional_db: None, user: Any, team: Any, issue_key: Any, api: Any
+) -> None:
+    """An API request's row is committed without waiting for the database's disk flush (its own
+    transaction, synchronous_commit off); a security event (a key issued) keeps the full wait."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(issue_key(user, team).raw_key)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/api/v1/auth/me").status_code == 200
+    sql = [q["sql"] for q in captured.captured_queries]
+    inserts = [i for i, s in enumerate(sql) if s.startswith('INSERT INTO "accounts_auditevent"')]
+    # The key's first use (a security event) waits; the request's own row, written last, not.
+    assert len(inserts) == 2 and "api_key.first_used" in sql[inserts[0]]
+    assert sql[inserts[0] - 1] != "SET LOCAL synchronous_commit TO OFF"
+    assert sql[inserts[1] - 1] == "SET LOCAL synchronous_commit TO OFF"
+    row = AuditEvent.objects.filter(action="api.request").latest("pk")
+    assert row.path == "/api/v1/auth/me" and row.status_code == 200
+
+    with CaptureQueriesContext(connection) as captured:
+        issue_key(user, team, name="second")
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert any(s.startswith('INSERT INTO "accounts_auditevent"') for s in sql)
+    assert not any("synchronous_commit" in s for s in sql)

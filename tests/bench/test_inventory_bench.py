@@ -15,6 +15,7 @@ Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench \
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -109,6 +110,7 @@ def test_recording_a_scan_of_50000_urls_and_10000_services(
         assets = Asset.objects.filter(team=teams[1]).count()
         assert recorded.counts == {"new": assets} and again.counts == {"seen": assets}
         assert ScanAsset.objects.filter(scan__team=teams[1]).count() == 2 * assets
+    load = os.getloadavg()[0]
     baseline, first, rescan = min(raw), min(recording), min(rescans)
     ratio = first / baseline
     print(
@@ -116,6 +118,7 @@ def test_recording_a_scan_of_50000_urls_and_10000_services(
         f"best of {ROUNDS}: raw COPY {baseline:.2f} s, recording {first:.2f} s ({ratio:.2f}x), "
         f"the same again (unchanged) {rescan:.2f} s ({rescan / baseline:.2f}x); rounds: raw "
         f"{', '.join(f'{t:.2f}' for t in raw)}, recording {', '.join(f'{t:.2f}' for t in recording)}"
+        f"; load average {load:.1f} (goal <= {GOAL_RATIO}x: {'met' if ratio <= GOAL_RATIO else 'NOT met'})"
     )
     assert ratio <= GOAL_RATIO
 
@@ -249,7 +252,10 @@ def test_the_inventory_list_and_an_asset_page_with_a_million_assets(
         ),
         "page /assets/{id}/ (the same service)": _timed(page(f"/assets/{service.pk}/")),
     }
-    print(f"\n[bench] {TOTAL:,} assets in PostgreSQL, 40 requests each (after a warm-up)")
+    print(
+        f"\n[bench] {TOTAL:,} assets in PostgreSQL, 40 requests each (after a warm-up); load "
+        f"average {os.getloadavg()[0]:.1f}"
+    )
     for name, (median, p95, queries, sql) in figures.items():
         print(
             f"[bench] {name:48s} median {median:7.1f} ms  p95 {p95:7.1f} ms  "
