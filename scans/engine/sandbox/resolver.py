@@ -11,8 +11,9 @@ namespace policy lets DNS reach nothing else). For each A/AAAA question:
   name left with no address gets REFUSED (a wildcard record pointing at a third party's host).
 
 DNS rebinding cannot widen the allowlist: what is added was checked against the scope when it
-was added, whatever the name answers next. Other question types (PTR, MX, TXT…) are refused:
-tools run inside get addresses, not the worker's view of the world. Answers carry a TTL of at
+was added, whatever the name answers next. PTR questions about addresses the step may reach are
+answered from upstream (scanners look their targets up; a name needs an A query to be reached),
+other PTRs get NXDOMAIN; other question types (MX, TXT…) are refused. Answers carry a TTL of at
 most 30 s. UDP only (answers over 512 bytes are truncated to the addresses that fit).
 """
 
@@ -32,6 +33,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
+import dns.reversename
 import dns.rrset
 
 from scans.engine.sandbox.link import SandboxLink
@@ -124,6 +126,40 @@ class ScopeResolver:
         reply.set_rcode(dns.rcode.REFUSED)
         return reply
 
+    def _reverse(
+        self, query: dns.message.Message, qname: dns.name.Name, name: str
+    ) -> dns.message.Message:
+        """PTR for an address the step may reach: asked upstream (a name, not a destination: a
+        connection to it needs an A query, which is checked). Scanners look every target up
+        (nmap does), and a refusal makes them retry for seconds; other PTRs get NXDOMAIN."""
+        reply = dns.message.make_response(query)
+        reply.flags |= dns.flags.RA
+        try:
+            address = dns.reversename.to_address(qname)
+        except (dns.exception.SyntaxError, ValueError):
+            address = ""
+        if not address or not (
+            self.link.scope.allows(address) or self.link.scope.address_allowed(address)
+        ):
+            reply.set_rcode(dns.rcode.NXDOMAIN)
+            return reply
+        try:
+            answer = self.upstream.resolve(qname, "PTR", search=False)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
+            reply.set_rcode(dns.rcode.NXDOMAIN)
+            return reply
+        except dns.exception.Timeout:
+            reply.set_rcode(dns.rcode.SERVFAIL)
+            return reply
+        if answer.rrset is not None:
+            names = [rdata.to_text() for rdata in answer]
+            reply.answer.append(
+                dns.rrset.from_text_list(
+                    qname, min(int(answer.rrset.ttl), MAX_TTL_S), "IN", "PTR", names
+                )
+            )
+        return reply
+
     def answer(self, query: dns.message.Message) -> dns.message.Message:
         """The reply to one query (see the module docstring)."""
         if not query.question:
@@ -132,6 +168,8 @@ class ScopeResolver:
             return reply
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
+        if question.rdtype == dns.rdatatype.PTR:
+            return self._reverse(query, question.name, name)
         if question.rdtype not in (dns.rdatatype.A, dns.rdatatype.AAAA):
             return self._refuse(query, name, f"{dns.rdatatype.to_text(question.rdtype)} queries "
                                 "are not answered in the sandbox")  # fmt: skip
