@@ -39,7 +39,7 @@ def _scan(ctx: Any, plan: Plan, index: int) -> tuple[float, float | None, set[in
     workdir = ctx.workdir / f"bench-{index}"
     workdir.mkdir(parents=True, exist_ok=True)
     run = invoke(ctx, "nmap", plan, workdir=workdir, timeout_s=300)
-    assert run.ok, (run.error, run.stderr[-500:])
+    assert run.ok and run.output_dir is not None, (run.error, run.stderr[-500:])
     report = nmap.parse((run.output_dir / plan.output).read_bytes())
     ports = {int(item.value.rsplit(":", 1)[1].split("/")[0]) for item in report.items}
     return run.duration_ms, run.sandbox_setup_ms, ports
