@@ -35,7 +35,7 @@ from scans.findings.exports import scan_export_response, scan_findings_ordered
 from scans.findings.ownership import findings_decorate
 from scans.findings.serializers import FindingSerializer
 from scans.findings.text import scan_as_table
-from scans.imports.api import ImportToolsView, ScanImportView
+from scans.imports.api import ImportIdentifyView, ImportToolsView, ScanImportView
 from scans.models import (
     Finding,
     Scan,
@@ -472,6 +472,7 @@ router.register("assets", AssetViewSet, basename="asset")
 urlpatterns = [
     path("scans/import", ScanImportView.as_view(), name="scan-import"),
     path("scans/import/tools", ImportToolsView.as_view(), name="scan-import-tools"),
+    path("scans/import/detect", ImportIdentifyView.as_view(), name="scan-import-detect"),
     path("scan/docker", DockerScanView.as_view(), name="scan-docker"),
     path("scans/<int:pk>/assets", ScanAssetsView.as_view(), name="scan-assets"),
     path("metrics", MetricsView.as_view(), name="team-metrics"),

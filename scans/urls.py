@@ -19,6 +19,7 @@ urlpatterns = [
     path("scans/", views.scan_list, name="list"),
     path("scans/new", views.scan_new, name="new"),
     path("scans/import", import_views.report_import, name="import"),
+    path("scans/import/identify", import_views.report_identify, name="import-identify"),
     path("scans/<int:pk>/", views.scan_detail, name="detail"),
     path("scans/<int:pk>/live", views.scan_live, name="live"),
     path("scans/<int:pk>/findings", views.scan_findings, name="findings"),

@@ -20,6 +20,7 @@ from scans.imports.services import (
     IMPORT_MAX_FILES,
     import_summary,
     importable_tool_names,
+    reports_identify,
     scan_import,
 )
 from scans.tools import importable_tools
@@ -151,3 +152,54 @@ class ImportToolsView(APIView):
                 for tool in importable_tools()
             ]
         )
+
+
+class IdentifiedSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    tool = serializers.CharField(
+        help_text="The tool the file would be imported as; empty when refused"
+    )
+    tool_label = serializers.CharField()
+    format = serializers.CharField()
+    format_label = serializers.CharField()
+    is_empty = serializers.BooleanField(
+        help_text="One of the tool's own empty reports: a clean scan"
+    )
+    error = serializers.CharField(help_text="Why the import would refuse the file; empty when not")
+
+
+class ImportIdentifyView(APIView):
+    """What each uploaded file is (tool and format, or why it would be refused), without
+    importing it: what the import page shows before the import."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    required_role = Role.ANALYST
+
+    @extend_schema(
+        tags=["scans"],
+        summary="Detect the tool and format of report files without importing them",
+        request={"multipart/form-data": ImportSerializer},
+        responses={200: IdentifiedSerializer(many=True), 413: DetailSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        uploads = request.FILES.getlist("file")
+        if sum(upload.size or 0 for upload in uploads) > settings.IMPORT_MAX_BYTES:
+            return Response(
+                {"detail": f"Reports too large: the limit is {settings.IMPORT_MAX_BYTES} bytes."},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        if not uploads:
+            return Response(
+                {
+                    "detail": "Send at least one file.",
+                    "errors": {"file": ["This field is required."]},
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        form: Any = request.data
+        found = reports_identify(
+            files=[(upload.name or "", upload.read()) for upload in uploads[:IMPORT_MAX_FILES]],
+            tool=str(form.get("tool") or ""),
+        )
+        return Response(IdentifiedSerializer(found, many=True).data)

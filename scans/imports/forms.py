@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from scans.imports.services import IMPORT_MAX_FILES
 from scans.tools import importable_tools
 
 
@@ -21,11 +22,28 @@ def report_tools() -> list[tuple[str, str, str]]:
     return rows
 
 
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class ReportFilesField(forms.FileField):
+    """One or several report files (the reports of one CI run); cleans to a list."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        uploads = data if isinstance(data, (list, tuple)) else [data]
+        return [single(upload, initial) for upload in uploads if upload is not None] or [
+            single(None, initial)
+        ]
+
+
 class ReportImportForm(forms.Form):
-    """Upload a report a tool already wrote."""
+    """Upload reports a tool already wrote (several: one scan)."""
 
     tool = forms.ChoiceField(label="Tool", choices=(), required=False)
-    file = forms.FileField(label="Report file", allow_empty_file=True)
+    file = ReportFilesField(label="Report files", allow_empty_file=True)
     target = forms.CharField(
         label="Target",
         required=False,
@@ -46,19 +64,25 @@ class ReportImportForm(forms.Form):
             (tool, label) for tool, label, _ in report_tools()
         ]
         self.fields["tool"].choices = choices  # type: ignore[attr-defined]
-        self.fields["file"].help_text = f"At most {self.max_size}."
+        self.fields[
+            "file"
+        ].help_text = (
+            f"At most {self.max_size} in all: one report, or several of one CI run (one scan)."
+        )
 
     @property
     def max_size(self) -> str:
         return str(filesizeformat(settings.IMPORT_MAX_BYTES))
 
     def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        size, limit = upload.size or 0, settings.IMPORT_MAX_BYTES
+        uploads = self.cleaned_data["file"]
+        if len(uploads) > IMPORT_MAX_FILES:
+            raise forms.ValidationError(f"At most {IMPORT_MAX_FILES} reports at once.")
+        size, limit = sum(upload.size or 0 for upload in uploads), settings.IMPORT_MAX_BYTES
         # The size the upload handler counted: refuse before reading the report into memory.
         if size > limit:
             shown = (str(filesizeformat(size)), self.max_size)
             if shown[0] == shown[1]:  # "4.0 KB; the limit is 4.0 KB" says nothing
                 shown = (f"{size:,} bytes", f"{limit:,} bytes")
             raise forms.ValidationError(f"Report too large: {shown[0]}; the limit is {shown[1]}.")
-        return upload
+        return uploads

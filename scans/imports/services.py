@@ -91,6 +91,52 @@ def report_read(report: ReportFile, *, tool: str = "", target: str = "") -> Repo
     return report
 
 
+@dataclass(frozen=True)
+class Identified:
+    """What an uploaded file is, said before it is imported (the page's preview, the API's
+    `scans/import/detect`): its tool and format, or why it would be refused."""
+
+    name: str
+    size: int
+    tool: str = ""
+    tool_label: str = ""
+    format: str = ""
+    format_label: str = ""
+    is_empty: bool = False
+    error: str = ""
+
+
+def reports_identify(*, files: list[tuple[str, bytes]], tool: str = "") -> list[Identified]:
+    """Detect (without parsing or storing) what each file is, as `scan_import` would."""
+    tool = (tool or "").strip().lower()
+    if tool and tool not in importable_tool_names():
+        return [
+            Identified(name, len(data), error=f"Unknown tool {tool!r}.") for name, data in files
+        ]
+    found = []
+    for name, data in files:
+        if not tool and not data.strip():
+            found.append(Identified(name, len(data), error="The file is empty: choose its tool."))
+            continue
+        try:
+            detected = report_detect(data, tool)
+        except ReportUnrecognised as exc:
+            found.append(Identified(name, len(data), error=str(exc)))
+            continue
+        found.append(
+            Identified(
+                name,
+                len(data),
+                tool=detected.tool.type,
+                tool_label=detected.tool.label,
+                format=detected.format.name,
+                format_label=detected.format.label,
+                is_empty=detected.is_empty,
+            )
+        )
+    return found
+
+
 def scan_import(
     *,
     team: Team,

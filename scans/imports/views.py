@@ -1,5 +1,6 @@
-"""The report-import page: upload a report a tool already wrote (Trivy, Grype, Gitleaks, Nuclei,
-Nmap); it becomes a completed scan through the same service as POST /api/v1/scans/import."""
+"""The report-import page: upload reports tools already wrote (the tool detected or chosen; the
+page says what each file is before it is imported); they become one completed scan through the
+same service as POST /api/v1/scans/import."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import TeamHttpRequest
 from accounts.models import Role
 from accounts.permissions import team_role_required
 from scans.imports.forms import ReportImportForm, report_tools
-from scans.imports.services import ImportRefused, import_summary, scan_import
+from scans.imports.services import (
+    IMPORT_MAX_FILES,
+    ImportRefused,
+    import_summary,
+    reports_identify,
+    scan_import,
+)
 
 
 @require_http_methods(["GET", "POST"])
@@ -24,15 +31,14 @@ def report_import(request: TeamHttpRequest) -> HttpResponse:
     else:
         form = ReportImportForm()
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
+        uploads = form.cleaned_data["file"]
         tool = form.cleaned_data["tool"]
         try:
             scan = scan_import(
                 team=request.team,
                 user=request.user,
                 tool=tool,
-                data=upload.read(),
-                filename=upload.name or "",
+                files=[(upload.name or "", upload.read()) for upload in uploads],
                 target=form.cleaned_data["target"],
                 label=form.cleaned_data["workflow"],
             )
@@ -50,3 +56,16 @@ def report_import(request: TeamHttpRequest) -> HttpResponse:
             return redirect("scans:detail", pk=scan.pk)
     context = {"form": form, "tools": report_tools()}
     return render(request, "scans/import.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@team_role_required(Role.ANALYST)
+def report_identify(request: TeamHttpRequest) -> HttpResponse:
+    """What the chosen files are, before they are imported (the page asks when files or the
+    tool change): each file's detected tool and format, or why it would be refused."""
+    uploads = request.FILES.getlist("file")
+    found = reports_identify(
+        files=[(upload.name or "", upload.read()) for upload in uploads[:IMPORT_MAX_FILES]],
+        tool=str(request.POST.get("tool") or ""),
+    )
+    return render(request, "scans/_import_identified.html", {"found": found})

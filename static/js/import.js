@@ -23,10 +23,15 @@
       event.preventDefault();
       return;
     }
-    const file = form.querySelector("input[type=file]").files[0];
-    text.textContent = file
-      ? "Uploading and importing " + file.name + " (" + size(file.size) + ")…"
-      : "Importing…";
+    const files = Array.from(form.querySelector("input[type=file]").files);
+    const total = files.reduce(function (sum, file) { return sum + file.size; }, 0);
+    if (files.length === 1) {
+      text.textContent = "Uploading and importing " + files[0].name + " (" + size(total) + ")…";
+    } else if (files.length > 1) {
+      text.textContent = "Uploading and importing " + files.length + " reports (" + size(total) + ")…";
+    } else {
+      text.textContent = "Importing…";
+    }
     form.setAttribute("aria-busy", "true");
     status.hidden = false;
     button.disabled = true;

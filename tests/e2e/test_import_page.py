@@ -71,7 +71,7 @@ def test_importing_a_trivy_report_from_the_page(
     assert screenshot(page, "scan-list-actions").overflow_px == {1280: 0, 390: 0}
     page.click("text=Import a report")
     page.wait_for_url("**/scans/import")
-    assert "trivy image --format json" in page.inner_text(".tool-hints")
+    assert "trivy image --format json" in (page.text_content(".tool-hints") or "")
     shots = screenshot(page, "scan-import")
     assert shots.overflow_px == {1280: 0, 390: 0}
     _keep(page, "scan-import")
@@ -83,7 +83,8 @@ def test_importing_a_trivy_report_from_the_page(
     )
     page.click("button[type=submit]")
     error = page.locator(".field.has-error:has(#id_file) .error")
-    assert "Not a valid trivy report" in error.inner_text()
+    assert "Not a Trivy report" in error.inner_text()
+    assert "cut off or damaged" in error.inner_text()
     assert Scan.objects.count() == 0
     shots = screenshot(page, "scan-import-error")
     assert shots.overflow_px == {1280: 0, 390: 0}
@@ -190,4 +191,53 @@ def test_a_sent_form_shows_the_import_in_progress_and_cannot_be_sent_twice(
     page.wait_for_url("**/scans/import")
     assert page.locator(".import-progress").is_hidden()
     assert not page.is_disabled("button[type=submit]")
+    assert page_errors == []
+
+
+def test_the_page_says_what_each_file_is_before_importing_them_as_one_scan(
+    page: Any,
+    page_errors: list[str],
+    login_as: Callable[[User], None],
+    screenshot: Callable[..., Any],
+    user: User,
+) -> None:
+    login_as(user)
+    page.goto("/scans/import")
+    assert page.input_value("#id_tool") == ""  # detected from the file unless chosen
+
+    page.set_input_files(
+        "#id_file",
+        [
+            str(SCANNER_OUTPUTS / "zap/zap-xml-plus-format.xml"),
+            str(SCANNER_OUTPUTS / "gitleaks/gitleaks8_many.json"),
+            str(SCANNER_OUTPUTS / "nuclei/invalid_cwe.json"),
+        ],
+    )
+    found = page.locator(".import-identified")
+    found.locator("li").nth(2).wait_for()
+    text = found.inner_text()
+    assert "zap-xml-plus-format.xml" in text and "ZAP XML report" in text and "tool=zap" in text
+    assert "Gitleaks JSON" in text and "tool=gitleaks" in text and "tool=nuclei" in text
+    assert found.locator("li.is-refused").count() == 0
+    shots = screenshot(page, "scan-import-detected")
+    assert shots.overflow_px == {1280: 0, 390: 0}
+    _keep(page, "scan-import-detected")
+
+    # Choosing a tool the files are not of says so for each, before anything is imported.
+    page.select_option("#id_tool", "trivy")
+    page.locator(".import-identified li.is-refused").nth(2).wait_for()
+    assert "choose tool=zap" in found.inner_text()
+    page.select_option("#id_tool", "")
+    page.locator(".import-identified li.is-found").nth(2).wait_for()
+
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/scans/\d+/$"))
+    scan = Scan.objects.get()
+    assert scan.steps.count() == 3
+    assert set(Finding.objects.filter(scan=scan).values_list("tool", flat=True)) == {
+        "zap",
+        "gitleaks",
+        "nuclei",
+    }
+    assert "from a gitleaks+nuclei+zap report" in page.inner_text(".messages")
     assert page_errors == []

@@ -98,7 +98,7 @@ def test_the_page_renders_for_an_analyst_with_every_importable_tool(
         assert f'<option value="{tool}"' in html
     text = re.sub(r"<[^>]+>", "", html)
     assert "trivy image --format json" in text and "nmap -sV -oX nmap.xml HOST" in text
-    assert "At most 50.0\xa0MB." in field_html(html, "file")
+    assert "At most 50.0\xa0MB in all" in field_html(html, "file")
 
 
 def test_a_viewer_is_refused_the_page_and_sees_no_link_to_it(

@@ -166,7 +166,7 @@ def test_testssl_keeps_cve_and_cwe_ids_and_the_service() -> None:
 
 
 def test_testssl_refuses_a_run_that_could_not_reach_the_target() -> None:
-    with pytest.raises(ValueError, match="could not test the target.*Can't connect"):
+    with pytest.raises(ValueError, match=r"could not test the target.*Can't connect"):
         testssl.parse(sample("testssl/failed_target.csv"))
 
 
