@@ -1,13 +1,16 @@
 """sslscan: TLS protocol, cipher and certificate checks (https://github.com/rbsec/sslscan).
 
-Outpost reads its reports; running it is for a later runner (imports_only until then).
+Runs in a container: `sslscan --no-colour [--show-certificate] --xml=/output/sslscan-N.xml
+HOST:PORT` per TLS service (service items, and the host:port of https URL items). sslscan has no
+`--`: the target is refused before it reaches the argv unless it parses as a host and port (never
+anything starting with `-`).
 
 Reads `--xml` output (sslscan 1.x and 2.x): `<document><ssltest host port>` with `<protocol>`,
 `<cipher>`, `<heartbleed>`, `<renegotiation>`, `<compression>`, `<fallback>` and
 `<certificate>` elements; a document without `<ssltest>` is refused (sslscan writes one per
 target, with an `<error>` when it could not connect, which goes to the step log).
 
-Findings, one per service and check (location `host:port/tcp`):
+Findings, one per service and check (location `host:port/tcp`), severity by check:
 - Heartbleed on any protocol version (`vulnerable="1"`): high, CVE-2014-0160;
 - SSLv2 / SSLv3 enabled: high / medium; TLS 1.0 / 1.1 enabled: low (deprecated, RFC 8996);
 - an accepted cipher sslscan rates `weak`, `null` or `anonymous`: medium; `medium`: low;
@@ -19,15 +22,23 @@ The service is recorded in the inventory as a TLS service.
 
 from __future__ import annotations
 
+from typing import Any
 from xml.etree.ElementTree import Element
 
-from scans.engine.runtime import FindingData
+from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.tools import tool_image
+from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
 from scans.tools.kit.detect import xml_root
+from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_xml, xml_text
-from scans.tools.kit.tool import ReportFormat, Tool
+from scans.tools.kit.tool import ReportFormat, TestImage, Tool
+from scans.tools.kit.values import url_endpoint
 from targets.items import Item
 
 TOOL = "sslscan"
+ACCEPTS = {"service", "url"}
+EMITS: set[str] = set()
 _PROTOCOLS = {
     ("ssl", "2"): "high",
     ("ssl", "3"): "medium",
@@ -46,10 +57,19 @@ NODE = Tool(
     label="sslscan",
     group="Probe",
     icon="lock",
-    help="TLS weaknesses from sslscan reports (--xml).",
+    help="TLS protocols, ciphers and certificates with sslscan, in a sandboxed container.",
     order=62,
-    imports_only=True,
+    # rbsec/sslscan publishes no image of its own: a community build; pin it by digest or point
+    # TOOL_IMAGE_SSLSCAN at your own.
+    image="shamelesscookie/sslscan:2.0.15",
+    network="bridge",
     sarif_uri="https://github.com/rbsec/sslscan",
+    test_image=TestImage(
+        name="outpost-test/sslscan:1",
+        entrypoint=("/usr/bin/sslscan",),
+        binaries=("sslscan",),
+        files=("/usr/lib/ssl/openssl.cnf", "/etc/ssl/openssl.cnf", "/etc/nsswitch.conf"),
+    ),
     formats=(
         ReportFormat(
             name="sslscan-xml",
@@ -59,6 +79,55 @@ NODE = Tool(
         ),
     ),
 )
+
+
+CONFIG_FIELDS: list[ConfigField] = [
+    {"name": "show_certificate", "type": "bool", "default": True,
+     "help": "Read the certificate too (expiry, self-signed, key size)"},
+    timeout_field(),
+]  # fmt: skip
+
+
+def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    targets: dict[str, None] = {}
+    refused: list[str] = []
+    for item in items:
+        try:
+            if item.kind == "service":
+                host, port, proto = service_argument(item)
+                if proto != "tcp":
+                    continue
+            elif item.kind == "url":
+                scheme, host, port = url_endpoint(item.value)
+                if scheme != "https":
+                    continue
+                host = host_argument(host)
+            else:
+                continue
+        except (TargetRefused, ValueError) as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            continue
+        targets.setdefault(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    image = tool_image(TOOL)
+    plans = []
+    for index, target in enumerate(targets, start=1):
+        output = f"sslscan-{index}.xml"
+        argv = ["sslscan", "--no-colour"]
+        if options["show_certificate"]:
+            argv.append("--show-certificate")
+        argv += [f"--xml=/output/{output}", target]
+        plans.append(Plan(Command(argv, image), output=output, subject=target))
+    return plans, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """One sslscan per TLS endpoint (service, or an https URL's host and port)."""
+    return [plan.command for plan in _plans(config, items)[0]]
+
+
+def run(ctx: StepContext) -> StepResult:
+    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser
@@ -144,7 +213,10 @@ def _test(report: ParsedReport, test: Element) -> None:
         add(
             "no-fallback-scsv", "low", "No TLS_FALLBACK_SCSV", "does not support TLS_FALLBACK_SCSV."
         )
-    _certificate(test.find("certificate"), add)
+    # sslscan 1.x: <certificate> in the <ssltest>; 2.x: <certificates> holding a "full" one (the
+    # PEM) and a "short" one (the parsed fields read here).
+    found = [test.find(path) for path in ("certificate", "certificates/certificate[@type='short']")]
+    _certificate(next((c for c in found if c is not None), None), add)
 
 
 def _certificate(certificate: Element | None, add: object) -> None:

@@ -57,11 +57,13 @@ def localize(argv: list[str], workdir: Path) -> list[str]:
     """Container paths in argv → the local executor's folders for this invocation."""
     local = []
     for arg in argv:
-        if arg == "/output" or arg.startswith("/output/"):
-            arg = str(workdir / "output") + arg[len("/output") :]
-        elif arg.startswith("/input/"):
-            arg = str(workdir / "input") + arg[len("/input") :]
-        local.append(arg)
+        # `--xml=/output/report.xml`: tools that take a path only glued to its option.
+        option, glued, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        if value == "/output" or value.startswith("/output/"):
+            value = str(workdir / "output") + value[len("/output") :]
+        elif value.startswith("/input/"):
+            value = str(workdir / "input") + value[len("/input") :]
+        local.append(f"{option}{glued}{value}" if glued else value if not option else arg)
     return local
 
 

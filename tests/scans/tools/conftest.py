@@ -33,9 +33,10 @@ TEST_IMAGES = {
     "nuclei": "outpost-test/nuclei-fake:1",
     # The recon tools, from Debian's packages (their binaries and the files they read).
     "ffuf": "outpost-test/ffuf:1",
+    "sslscan": "outpost-test/sslscan:1",
 }
 # The recon tools reach the test's servers on 127.0.0.1: the host network, like nmap.
-RECON_TOOLS = ("ffuf",)
+RECON_TOOLS = ("ffuf", "sslscan")
 
 
 def sample(relative: str) -> bytes:
