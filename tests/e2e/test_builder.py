@@ -4,24 +4,21 @@ and the screenshots the README shows."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from accounts.models import Team, User
 from accounts.services import api_key_create
+from tests.e2e.conftest import screenshot_dir
 from workflows.models import Workflow
 from workflows.services import workflow_create, workflow_create_from_template
 
 pytestmark = [pytest.mark.e2e]
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 # Every CSP violation the page sees is recorded (the console shows them too). Waiting is done
 # with locators (`expect`): Playwright's string predicates would need `eval`, which the CSP
 # rightly refuses.
@@ -288,11 +285,11 @@ def test_the_csp_stays_strict_and_the_builder_is_usable_at_1280_and_390(
     node(page, "port_scan").locator(".wf-node-title").click()
     page.wait_for_selector("#panel input[name=ports]")
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir()  # var/screenshots: docs/screenshots is refreshed by hand
     page.set_viewport_size({"width": 1280, "height": 800})
     page.click('[data-action="zoom-reset"]')
     page.wait_for_timeout(200)
-    page.screenshot(path=str(SCREENSHOTS / "builder-1280.png"))
+    page.screenshot(path=str(shots / "builder-1280.png"))
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/workflows/{workflow.pk}/")
@@ -313,11 +310,7 @@ def test_the_csp_stays_strict_and_the_builder_is_usable_at_1280_and_390(
     page.wait_for_selector("#panel #run")
     page.wait_for_timeout(400)  # the panel scrolls into view
     assert page.locator("#panel input[name=name]").bounding_box()["width"] > 300
-    page.screenshot(path=str(SCREENSHOTS / "builder-390.png"), full_page=True)
-    copies = Path(settings.VAR_DIR) / "screenshots"
-    copies.mkdir(parents=True, exist_ok=True)
-    for width in (1280, 390):
-        shutil.copy(SCREENSHOTS / f"builder-{width}.png", copies / f"builder-{width}.png")
+    page.screenshot(path=str(shots / "builder-390.png"), full_page=True)
     assert_clean(page, page_errors)
 
 

@@ -2,7 +2,7 @@
 the file field), a real Trivy report that lands on the new scan, the form while an import is
 under way (it cannot be sent twice), and an upload over the size limit; at 1280 and 390 px, with no console or CSP error and nothing wider than the screen.
 Full-page screenshots go to var/screenshots/; the form, the error and the result's first screen
-are also kept in docs/screenshots/ for the README."""
+are also kept in var/screenshots/ (copied to docs/screenshots/ for the README)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from accounts.models import User
 from scans.models import Finding, Scan
+from tests.e2e.conftest import screenshot_dir
 from tests.scanning import SCANNER_OUTPUTS
 from tests.scans.tools.conftest import sample
 
 pytestmark = [pytest.mark.e2e]
 
-DOCS_SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 TRIVY_REPORT = "trivy/legacy_many_vulns.json"
 
 
@@ -32,14 +31,15 @@ def _artifacts_in_tmp(settings: Any, tmp_path: Path) -> None:
 
 
 def _keep(page: Any, name: str, *, full_page: bool = True) -> None:
-    """The PNGs the README's import section can show, in docs/screenshots/ at 1280 and 390 px.
+    """The PNGs the README's import section can show, at 1280 and 390 px, in var/screenshots/
+    (docs/screenshots/ is refreshed from there by hand, so a test run leaves the tree clean).
     The result page is a long findings table: only its first screen is kept there."""
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    folder = screenshot_dir()
     original = page.viewport_size
     for width, height in ((1280, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(50)
-        path = DOCS_SCREENSHOTS / f"{name}-{width}.png"
+        path = folder / f"{name}-{width}.png"
         page.screenshot(path=str(path), full_page=full_page, caret="initial")
     page.set_viewport_size(original)
 
