@@ -1,6 +1,9 @@
 """WhatWeb: web technology fingerprints (https://github.com/urbanadventurer/WhatWeb).
 
-Outpost reads its reports; running it is for a later runner (imports_only until then).
+Runs in a container: `whatweb --color=never --no-errors --follow-redirect=never -a LEVEL
+--open-timeout N --read-timeout N --log-json=/output/whatweb-N.json -- URL` per URL item
+(redirects are not followed: a redirect elsewhere is the engine's to scope-check, as every item).
+Severity: the `technologies` finding is always info.
 
 Reads `--log-json` (WhatWeb 0.4.9 to 0.5.x): a list of `{"target", "http_status",
 "request_config", "plugins": {name: {"string", "version", "module", …}}}`; `[]` is a clean run.
@@ -17,12 +20,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scans.engine.runtime import Command, StepContext, StepResult
+from scans.tools import tool_image
+from scans.tools.kit.arguments import TargetRefused, url_argument
 from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.discovery import int_or_none, url_found
+from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json
-from scans.tools.kit.tool import ReportFormat, Tool
+from scans.tools.kit.tool import ReportFormat, TestImage, Tool
+from targets.items import Item
 
 TOOL = "whatweb"
+ACCEPTS = {"url"}
+EMITS = {"url"}
 # Plugins about the response, not software it runs.
 _NOT_SOFTWARE = {
     "access-control-allow-methods", "allow", "content-language", "cookies", "country", "email",
@@ -50,10 +61,34 @@ NODE = Tool(
     label="WhatWeb",
     group="Probe",
     icon="http",
-    help="Web technologies from WhatWeb reports (--log-json).",
+    help="Fingerprint web technologies with WhatWeb, in a sandboxed container.",
     order=60,
-    imports_only=True,
+    # WhatWeb's authors publish no image: a community build; pin it by digest or point
+    # TOOL_IMAGE_WHATWEB at your own.
+    image="bberastegui/whatweb:0.5.5",
+    network="bridge",
     sarif_uri="https://github.com/urbanadventurer/WhatWeb",
+    # Debian's whatweb is a Ruby script: the interpreter (with its libraries), its standard
+    # library and native extensions, the gems WhatWeb needs, and /usr/bin/env for the shebang.
+    test_image=TestImage(
+        name="outpost-test/whatweb:1",
+        entrypoint=("/usr/bin/whatweb",),
+        binaries=("ruby3.1", "openssl"),
+        files=(
+            "/usr/bin/env",
+            "/usr/bin/ruby",
+            "/usr/bin/whatweb",
+            "/usr/lib/ruby",
+            "/usr/lib/x86_64-linux-gnu/ruby",
+            "/usr/share/whatweb",
+            "/usr/share/rubygems-integration",
+            "/usr/lib/x86_64-linux-gnu/libyaml-0.so.2",
+            "/usr/lib/x86_64-linux-gnu/libffi.so.8",
+            "/usr/lib/x86_64-linux-gnu/libgmp.so.10",
+            "/usr/lib/x86_64-linux-gnu/libz.so.1",
+            "/etc/nsswitch.conf",
+        ),
+    ),
     formats=(
         ReportFormat(
             name="whatweb-json",
@@ -64,6 +99,47 @@ NODE = Tool(
         ),
     ),
 )
+
+
+CONFIG_FIELDS: list[ConfigField] = [
+    {"name": "aggression", "type": "choice", "default": "1", "choices": ["1", "3"],
+     "help": "1: one request per URL (stealthy); 3: more requests for versions (aggressive)"},
+    {"name": "request_timeout_s", "type": "int", "default": 15, "min": 1, "max": 120,
+     "help": "Timeout of each connection and read"},
+    timeout_field(),
+]  # fmt: skip
+
+
+def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    urls: dict[str, None] = {}
+    refused: list[str] = []
+    for item in items:
+        if item.kind != "url":
+            continue
+        try:
+            urls.setdefault(url_argument(item.value))
+        except TargetRefused as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+    image = tool_image(TOOL)
+    timeout = str(options["request_timeout_s"])
+    plans = []
+    for index, url in enumerate(urls, start=1):
+        output = f"whatweb-{index}.json"
+        argv = ["whatweb", "--color=never", "--no-errors", "--follow-redirect=never"]
+        argv += ["-a", options["aggression"], "--open-timeout", timeout, "--read-timeout", timeout]
+        argv += [f"--log-json=/output/{output}", "--", url]
+        plans.append(Plan(Command(argv, image), output=output, subject=url))
+    return plans, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """One WhatWeb per URL item."""
+    return [plan.command for plan in _plans(config, items)[0]]
+
+
+def run(ctx: StepContext) -> StepResult:
+    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser

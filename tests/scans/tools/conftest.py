@@ -34,9 +34,10 @@ TEST_IMAGES = {
     # The recon tools, from Debian's packages (their binaries and the files they read).
     "ffuf": "outpost-test/ffuf:1",
     "sslscan": "outpost-test/sslscan:1",
+    "whatweb": "outpost-test/whatweb:1",
 }
 # The recon tools reach the test's servers on 127.0.0.1: the host network, like nmap.
-RECON_TOOLS = ("ffuf", "sslscan")
+RECON_TOOLS = ("ffuf", "sslscan", "whatweb")
 
 
 def sample(relative: str) -> bytes:
