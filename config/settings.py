@@ -394,6 +394,8 @@ SCOPE_SANDBOX_SUBNET = env_str("SCOPE_SANDBOX_SUBNET", "198.18.0.0/16")
 # The holder container a sandbox's namespace belongs to runs `sleep` from this image (empty:
 # TOOL_IMAGE_CACHE_INIT, busybox).
 SCOPE_SANDBOX_IMAGE = env_str("SCOPE_SANDBOX_IMAGE", "")
+# Holders each worker process keeps started for the next sandboxed step (0: start one per step).
+SCOPE_SANDBOX_SPARES = env_int("SCOPE_SANDBOX_SPARES", 1)
 # Nameservers ("host" or "host:port") the worker resolves sandboxed names with (empty: its own).
 SCOPE_DNS_UPSTREAM = env_list("SCOPE_DNS_UPSTREAM", [])
 # secret_scan may clone file:// repositories (and plain paths) only when this is on: they read the

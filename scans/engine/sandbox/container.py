@@ -6,7 +6,7 @@ holder: a tiny container (`sleep`, the sandbox user, no capabilities, read-only,
 its own) started first. The link and the policy are installed in its namespace, its
 /etc/resolv.conf names the scope resolver, and the tool container joins it
 (`network_mode=container:<holder>`), the way a Kubernetes pod's containers share its pause
-container's network.
+container's network. Holders are started ahead of their steps (scans.engine.sandbox.holders).
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from docker.errors import ImageNotFound, NotFound
+from docker.errors import ImageNotFound
 
-from scans.engine.sandbox.link import SandboxError, SandboxLink, sandbox_subnet
+from scans.engine.sandbox.holders import holder_release, spares
+from scans.engine.sandbox.link import SandboxError, SandboxLink
 from scans.engine.sandbox.policy import NetworkScope, blocked_summary
 from scans.engine.sandbox.resolver import ScopeResolver
-
-HOLDER_SLACK_S = 120  # the holder outlives the tool's timeout by this much if nobody removes it
 
 
 @dataclass
@@ -49,53 +48,27 @@ def network_sandbox(
     image: str,
     subnet: str,
     user: str,
-    labels: dict[str, str],
-    lifetime_s: float,
     log: Callable[[str], None],
 ) -> Iterator[SandboxSession]:
-    """Start a holder with a fenced network for `scope`; yield the session; remove it all."""
+    """A holder (a spare when one is ready: scans.engine.sandbox.holders) fenced to `scope`;
+    yield the session; the holder and its link are removed in the background afterwards."""
     started = time.monotonic()
-    link = SandboxLink(subnet=sandbox_subnet(subnet), scope=scope)
-    holder = None
+    holder = spares.take(client, image=image, subnet=subnet, user=user)
     resolver: ScopeResolver | None = None
     try:
-        link.reserve()
-        holder = client.containers.create(
-            image=image,
-            entrypoint=["sleep"],
-            command=[str(int(lifetime_s) + HOLDER_SLACK_S)],
-            user=user,
-            network_mode="none",
-            dns=[link.host_address],
-            dns_search=["."],
-            read_only=True,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            mem_limit="16m",
-            pids_limit=4,
-            labels={**labels, "outpost.sandbox": "holder"},
-            detach=True,
-        )
-        holder.start()
-        state = client.api.inspect_container(holder.id)["State"]
-        pid = int(state.get("Pid") or 0)
-        if not state.get("Running") or pid <= 0:
-            raise SandboxError(f"the sandbox holder did not start ({state.get('Status')})")
-        link.attach(pid)
-        resolver = ScopeResolver(link, log=log)
+        holder.link.scope = scope
+        holder.link.attach(holder.pid)
+        resolver = ScopeResolver(holder.link, log=log)
         yield SandboxSession(
-            network_mode=f"container:{holder.id}",
-            link=link,
+            network_mode=f"container:{holder.container.id}",
+            link=holder.link,
             resolver=resolver,
             setup_ms=(time.monotonic() - started) * 1000,
         )
     finally:
         if resolver is not None:
             resolver.close()
-        link.close()
-        if holder is not None:
-            with contextlib.suppress(NotFound):
-                holder.remove(force=True)
+        holder_release(holder)
 
 
 @contextlib.contextmanager
@@ -117,8 +90,6 @@ def tool_network(client: Any, invocation: Any, result: Any, *, user: str) -> Ite
         image=image,
         subnet=settings.SCOPE_SANDBOX_SUBNET,
         user=user,
-        labels={k: str(v) for k, v in invocation.labels.items()} | {"outpost.managed": "1"},
-        lifetime_s=invocation.timeout_s,
         log=result.notes.append,
     ) as session:
         result.enforcement = "network"

@@ -89,6 +89,7 @@ class SandboxLink:
     index: int = -1
     pid: int = 0
     learned: list[str] = field(default_factory=list)  # addresses DNS added to the allowlist
+    moved_to: int = 0  # the pid whose namespace holds the inner end already
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -131,13 +132,20 @@ class SandboxLink:
         ))  # fmt: skip
         _nat_ensure(self.subnet)
 
+    def move(self, pid: int) -> None:
+        """Move the link's inner end (down, unaddressed) into the namespace of `pid`."""
+        _run(["ip", "link", "set", self.peer_iface, "netns", str(pid)])
+        self.moved_to = pid
+
     def attach(self, pid: int) -> None:
-        """Install the policy in the namespace of `pid`, then move the link's inner end there,
-        address it and route through the worker. The policy is in place before the link is up."""
+        """Install the policy in the namespace of `pid`, then move the link's inner end there
+        (unless `move` did), address it and route through the worker. The policy is in place
+        before the link is up."""
         self.pid = pid
         enter = ["nsenter", f"--net=/proc/{pid}/ns/net"]
         _run([*enter, "nft", "-f", "-"], stdin=ruleset(self.scope, resolver=self.host_address))
-        _run(["ip", "link", "set", self.peer_iface, "netns", str(pid)])
+        if self.moved_to != pid:
+            self.move(pid)
         _run([*enter, "ip", "-batch", "-"], stdin=(
             f"link set {self.peer_iface} name eth0\n"
             f"addr add {self.inner_address}/30 dev eth0\n"
