@@ -59,6 +59,8 @@ def network_enforcement(*, executor: str, network: str, items: Iterable[Item] = 
         # Inside a sandbox 127.0.0.1 is the sandbox's own loopback, not the worker's: a scan of
         # the worker itself cannot go through one.
         why = f"the targets include the worker's own loopback ({loopback}), which a sandbox cannot reach"
+    elif ipv6 := _ipv6_host(items):
+        why = f"the targets include an IPv6 address ({ipv6}); the sandbox's link is IPv4 only"
     else:
         why = sandbox_unsupported()
     if not why:
@@ -82,6 +84,20 @@ def _loopback_hosts(items: Iterable[Item]) -> str:
         try:
             if ipaddress.ip_address(host).is_loopback:
                 return host
+        except ValueError:
+            continue
+    return ""
+
+
+def _ipv6_host(items: Iterable[Item]) -> str:
+    """The first IPv6 address among the items ("" when none)."""
+    for item in items:
+        endpoint = item_endpoints(item)
+        if endpoint is None:
+            continue
+        try:
+            if ipaddress.ip_address(endpoint[0]).version == 6:
+                return endpoint[0]
         except ValueError:
             continue
     return ""
