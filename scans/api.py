@@ -125,6 +125,12 @@ class ScanCreateSerializer(StrictSerializer):
     dry_run = serializers.BooleanField(
         default=False, help_text="Resolve and plan only; execute nothing."
     )
+    mode = serializers.ChoiceField(
+        choices=[m.value for m in Scan.Mode],
+        required=False,
+        help_text="run (default), dry_run (plan only) or demo (walks the graph with synthetic "
+        "results: no tool, no network, nothing counted).",
+    )
 
 
 class ScanLogSerializer(serializers.ModelSerializer):
@@ -286,7 +292,7 @@ class ScanViewSet(
             workflow=workflow,
             target_ids=data["targets"],
             consent=data["authorize_targets"],
-            mode=Scan.Mode.DRY_RUN if data["dry_run"] else Scan.Mode.RUN,
+            mode=data.get("mode") or (Scan.Mode.DRY_RUN if data["dry_run"] else Scan.Mode.RUN),
             request=request._request,
         )
         scan = Scan.objects.prefetch_related("steps").get(pk=scan.pk)

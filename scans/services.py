@@ -294,7 +294,7 @@ def _scan_create(
         scan.steps_total = len(steps)
         scan.save(update_fields=["steps_total"])
         audit_record(
-            "scan.dry_run" if mode == Scan.Mode.DRY_RUN else "scan.started",
+            {"dry_run": "scan.dry_run", "demo": "scan.demo"}.get(str(mode), "scan.started"),
             user=user,
             team=team,
             detail={
@@ -317,7 +317,13 @@ def _scan_create(
         else:
             scan_log(
                 scan.pk,
-                f"scan started by {user.email if user else 'system'} on {len(items)} item(s)",
+                f"{'demo scan' if mode == Scan.Mode.DEMO else 'scan'} started by "
+                f"{user.email if user else 'system'} on {len(items)} item(s)"
+                + (
+                    " (synthetic results: no tool runs, nothing leaves this machine)"
+                    if mode == Scan.Mode.DEMO
+                    else ""
+                ),
             )
             scan_enqueue_roots(scan)
     return scan
@@ -416,7 +422,7 @@ def scan_delete(*, scan: Scan, user: User | None) -> None:
     cancelled first."""
     if (
         scan.status not in SCAN_TERMINAL
-        and scan.mode == Scan.Mode.RUN
+        and scan.mode in (Scan.Mode.RUN, Scan.Mode.DEMO)
         and scan.status != ScanStatus.PENDING
     ):
         raise Conflict(f"Scan #{scan.pk} is {scan.status}; cancel it before deleting.")

@@ -122,7 +122,11 @@ def _scan_start_from(request: TeamHttpRequest, form: ScanStartForm) -> Scan | No
             workflow=form.chosen_workflow(),
             target_ids=[t.pk for t in form.cleaned_data["targets"]],
             consent=form.cleaned_data["authorize_targets"],
-            mode=Scan.Mode.DRY_RUN if dry_run else Scan.Mode.RUN,
+            mode=Scan.Mode.DRY_RUN
+            if dry_run
+            else Scan.Mode.DEMO
+            if request.POST.get("action") == "demo"
+            else Scan.Mode.RUN,
             request=request,
         )
     except services.ScanRefused as exc:
@@ -157,7 +161,8 @@ def scan_new(request: TeamHttpRequest) -> HttpResponse:
         if scan is not None and scan.mode == Scan.Mode.DRY_RUN:
             plan_scan = scan
         elif scan is not None:
-            messages.success(request, f"Scan #{scan.pk} started.")
+            kind = "Demo scan" if scan.mode == Scan.Mode.DEMO else "Scan"
+            messages.success(request, f"{kind} #{scan.pk} started.")
             if request.htmx:
                 response = HttpResponse(status=204)
                 response["HX-Redirect"] = reverse("scans:detail", args=[scan.pk])

@@ -70,7 +70,7 @@ def reap_stale_steps(
     # Scans whose steps all ended but that were never finalized (crash between the two).
     for scan_id in (
         Scan.objects.exclude(status__in=SCAN_TERMINAL)
-        .filter(mode=Scan.Mode.RUN)
+        .filter(mode__in=[Scan.Mode.RUN, Scan.Mode.DEMO])
         .values_list("pk", flat=True)
     ):
         scan_advance(scan_id)

@@ -37,6 +37,7 @@ from django.utils import timezone
 from config.artifacts import artifacts_are_local
 from config.deployment import deployment_id
 from scans.engine.claim import claim_lost, claimed, step_claim, step_write
+from scans.engine.demo import demo_outcome
 from scans.engine.executors import get_executor
 from scans.engine.faults import is_infrastructure_fault
 from scans.engine.flow import scan_advance, scan_log, step_enqueue
@@ -178,6 +179,10 @@ def _execute(step: ScanStep) -> str:
     if not usable and not inputs.findings:
         _finish(step, StepStatus.SKIPPED, nothing_to_do(step, node, inputs))
         return "skipped"
+    if step.scan.mode == Scan.Mode.DEMO:
+        fields = demo_outcome(step, node, usable)  # no tool, no network, nothing stored
+        _finish(step, StepStatus.COMPLETED, **fields)
+        return "completed"
     if node.waits and step.attempt == 1 and step.not_before is None:
         return _hold(step, seconds=int(runner.wait_s(step.config)))
     retry = f"-retry{step.infra_retries}" if step.infra_retries else ""

@@ -66,6 +66,9 @@ class Scan(_Timed, models.Model):
     class Mode(models.TextChoices):
         RUN = "run", "Run"
         DRY_RUN = "dry_run", "Dry run"
+        # Walks the graph on the workers with synthetic items and findings, no tool, no
+        # network, nothing stored as a finding (scans.engine.demo).
+        DEMO = "demo", "Demo"
 
     class Source(models.TextChoices):
         WORKFLOW = "workflow", "Workflow"

@@ -209,7 +209,7 @@ def dashboard_for(team: Team) -> Dashboard:
     recent = list(
         # A dry run executed nothing: it is not a finished scan of the team's surface.
         Scan.objects.filter(team=team, status__in=SCAN_TERMINAL)
-        .exclude(mode="dry_run")
+        .exclude(mode__in=["dry_run", "demo"])
         .defer("graph", "plan")
         .order_by("-created_at", "-pk")[:8]
     )

@@ -62,6 +62,7 @@ def _block(team: Team | None) -> dict[str, Any]:
     scope = {"team": team} if team is not None else {}
     by_status = dict(
         Scan.objects.filter(**scope)
+        .exclude(mode=Scan.Mode.DEMO)  # a demo is never counted
         .values_list("status")
         .annotate(n=Count("pk"))
         .values_list("status", "n")
@@ -127,7 +128,10 @@ def prometheus_scans(out: Exposition) -> None:
     time of finished steps by node type and outcome, computed per scrape."""
 
     by_status = dict(
-        Scan.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        Scan.objects.exclude(mode=Scan.Mode.DEMO)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
     )
     out.family("outpost_scans", "gauge", "Scans by status.")
     for status in ScanStatus.values:
@@ -154,6 +158,7 @@ def prometheus_scans(out: Exposition) -> None:
             started_at__isnull=False,
             finished_at__isnull=False,
         )
+        .exclude(scan__mode=Scan.Mode.DEMO)
         .annotate(duration=duration)
         .values("node_type", "status")
         .annotate(total=Count("id"), seconds=Sum("duration"), **aggregates)
