@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.sandbox_lab",
     "tests.s3server",
     "tests.engine_relay",
+    "tests.remote_engines",
 ]
 
 TEST_STAGER_IMAGE = "outpost-test/busybox:1"  # built by build_test_images

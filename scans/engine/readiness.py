@@ -66,9 +66,9 @@ def graph_images_check(graph: dict[str, Any]) -> list[ImageCheck]:
 
 def _docker_client() -> Any:
     try:
-        import docker
+        from scans.engine.executors import engine_client
 
-        return docker.from_env(timeout=DOCKER_TIMEOUT_S)
+        return engine_client(timeout=DOCKER_TIMEOUT_S)
     except Exception:  # no SDK, no socket: every image check says so
         return None
 

@@ -75,7 +75,7 @@ def reap_stale_steps(
     ):
         scan_advance(scan_id)
 
-    removed = _remove_orphan_containers()
+    removed = remove_orphan_containers()
     summary = f"requeued={requeued} failed={failed} resent={resent} containers_removed={removed}"
     if requeued or failed or resent or removed:
         log.info(
@@ -147,7 +147,8 @@ def _resend_lost_queued(*, now: datetime, lost_after_s: int) -> int:
     return resent
 
 
-def _remove_orphan_containers() -> int:
+def remove_orphan_containers() -> int:
+    """This deployment's leftover tool containers and staging volumes on this process's engine."""
     try:
         from scans.engine.executors.docker import remove_orphans
     except ImportError:

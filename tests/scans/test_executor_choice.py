@@ -5,22 +5,27 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from scans.engine import executors
 from scans.engine.executors import forget_auto_decision, get_executor, resolve_executor_name
+from scans.engine.executors.docker import DockerExecutor
 from scans.engine.executors.local import LocalExecutor
+from scans.engine.runtime import ToolInvocation
 
 
 class SilentEngine:
-    """A TCP listener on 127.0.0.1 that counts connections and answers nothing useful, standing
-    in for a DOCKER_HOST that is not a Docker engine."""
+    """A unix socket that counts connections and answers nothing useful, standing in for a local
+    Docker socket that is not an engine."""
 
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+    def __init__(self, path: Path) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(16)
         self.connections = 0
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -39,9 +44,11 @@ class SilentEngine:
 
 
 @pytest.fixture
-def no_docker_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentEngine]:
-    engine = SilentEngine()
-    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{engine.port}")
+def no_docker_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SilentEngine]:
+    """No DOCKER_HOST, and the local socket is not an engine."""
+    engine = SilentEngine(tmp_path / "docker.sock")
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(executors, "LOCAL_ENGINE_SOCKET", str(tmp_path / "docker.sock"))
     forget_auto_decision()
     yield engine
     forget_auto_decision()
@@ -88,3 +95,22 @@ def test_auto_remembers_its_decision_instead_of_asking_docker_every_step(
     forget_auto_decision()
     resolve_executor_name()
     assert no_docker_engine.connections > asked
+
+
+def test_auto_with_a_configured_engine_never_falls_back_to_the_local_executor(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The outside check: with DOCKER_HOST=ssh://… and no ssh support, `auto` silently ran the
+    tools on the worker. A configured engine that cannot be reached fails the step instead."""
+    settings.SCAN_EXECUTOR = "auto"
+    forget_auto_decision()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'nothing-here.sock'}")
+
+    assert resolve_executor_name() == "docker"
+    executor = get_executor()
+    assert isinstance(executor, DockerExecutor)
+    run = executor.run(
+        ToolInvocation(argv=["true"], timeout_s=5, workdir=tmp_path / "run", image="busybox:1")
+    )
+    assert not run.ok
+    assert run.error.startswith("docker engine error:")

@@ -49,6 +49,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import LogConfig
 from docker.utils.socket import STDERR, frames_iter
 
+from scans.engine.executors import engine_client
 from scans.engine.executors.orphans import MANAGED_LABEL, STEP_LABEL, remove_orphans
 from scans.engine.executors.staging import (
     Staging,
@@ -68,6 +69,13 @@ CACHE_DIR = "/cache"
 CACHE_LABEL = "outpost.cache"
 CACHE_INIT_TIMEOUT_S = 60
 SANDBOX_USER = "65534:65534"
+# What reaching the engine can raise: the SDK's errors, its HTTP session's, and paramiko's for
+# ssh:// engines (an unknown host key, a refused login).
+ENGINE_ERRORS: tuple[type[Exception], ...] = (DockerException, requests.RequestException, OSError)
+with contextlib.suppress(ImportError):
+    import paramiko
+
+    ENGINE_ERRORS += (paramiko.SSHException,)
 POLL_INTERVAL_S = 0.1
 # Signs in stderr that fork()/clone() failed with EAGAIN, which is how hitting the pids limit
 # shows up to the tool (the kernel refuses the new process; nothing is killed).
@@ -148,7 +156,7 @@ class DockerExecutor:
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = docker.from_env()  # DOCKER_HOST / DOCKER_TLS_VERIFY honoured
+            self._client = engine_client()  # DOCKER_HOST / DOCKER_TLS_VERIFY honoured
         return self._client
 
     def run(self, invocation: ToolInvocation) -> ToolRun:
@@ -158,7 +166,7 @@ class DockerExecutor:
         )
         try:
             self._run(invocation, result)
-        except (DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             result.error = result.error or f"docker engine error: {exc}"
             result.infrastructure = is_infrastructure_fault(exc)
         result.duration_ms = (time.monotonic() - started) * 1000

@@ -11,6 +11,7 @@ import docker
 from docker.errors import APIError, NotFound
 
 from config.deployment import DEPLOYMENT_LABEL
+from scans.engine.executors import engine_client
 
 MANAGED_LABEL = "outpost.managed"
 STEP_LABEL = "outpost.step"
@@ -38,7 +39,7 @@ def remove_orphans(
     container but is not in the set. `labels` narrows the sweep further (tests)."""
     if not deployment:
         raise ValueError("remove_orphans needs the deployment id whose containers it may remove")
-    client = client or docker.from_env()
+    client = client or engine_client()
     now = time.time()
     wanted = [
         f"{MANAGED_LABEL}=1",
