@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,9 +57,16 @@ def _scrub(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 def _append_line(record: dict[str, Any]) -> None:
+    line = (json.dumps(record, default=str, separators=(",", ":")) + "\n").encode()
+    if settings.AUDIT_LOG_STDOUT:
+        # For log shippers (one stream per pod or container); the database table stays the
+        # record of truth, the file is per host.
+        with _write_lock:
+            os.write(sys.stdout.fileno(), line)
+    if not settings.AUDIT_LOG_FILE:
+        return
     path = settings.AUDIT_LOG_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, default=str, separators=(",", ":")) + "\n").encode()
     # O_APPEND makes one write() of a line atomic across processes on a local file system.
     with _write_lock:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)

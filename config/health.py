@@ -67,7 +67,10 @@ def _deployment() -> str | None:
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database(), "broker": _broker(), "workers": _workers()}
-    healthy = all(bool(check["ok"]) for check in checks.values())
+    # `?require=database,broker`: what decides the status (a web pod's readiness must not depend
+    # on the workers, which restart on their own); every check is still reported.
+    wanted = [name for name in request.GET.get("require", "").split(",") if name in checks]
+    healthy = all(bool(checks[name]["ok"]) for name in (wanted or checks))
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", "deployment": _deployment(), "checks": checks},
         status=200 if healthy else 503,

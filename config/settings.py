@@ -430,6 +430,9 @@ DELIVERY_STALE_S = 120  # a "sending" claim older than this (its worker died) ma
 
 # --- Audit log ------------------------------------------------------------------------------
 AUDIT_LOG_PATH = Path(env_str("AUDIT_LOG_PATH", str(LOG_DIR / "requests.ndjson")))
+# The NDJSON lines on stdout too (log shippers; Kubernetes), and/or not in the per-host file.
+AUDIT_LOG_STDOUT = env_bool("AUDIT_LOG_STDOUT", False)
+AUDIT_LOG_FILE = env_bool("AUDIT_LOG_FILE", True)
 
 # --- Security headers -----------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

@@ -329,3 +329,21 @@ def test_the_access_log_row_does_not_wait_for_the_disk_and_security_events_do(
     sql = [q["sql"] for q in captured.captured_queries]
     assert any(s.startswith('INSERT INTO "accounts_auditevent"') for s in sql)
     assert not any("synchronous_commit" in s for s in sql)
+
+
+def test_the_ndjson_stream_can_go_to_stdout_for_log_shippers_instead_of_a_file(
+    user: User, team: Team, issue_key: Callable[..., IssuedKey], api: Callable[..., APIClient],
+    settings: Any, capfd: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    settings.AUDIT_LOG_STDOUT = True
+    settings.AUDIT_LOG_FILE = False
+    client = api(issue_key(user, team).raw_key)
+
+    client.get("/api/v1/auth/me", HTTP_X_REQUEST_ID="pod-log-1")
+
+    lines = [
+        json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    assert any(line.get("request_id") == "pod-log-1" for line in lines), lines
+    assert all(line.get("request_id") != "pod-log-1" for line in _lines())  # not in the file
+    assert AuditEvent.objects.filter(request_id="pod-log-1").exists()  # the record of truth
