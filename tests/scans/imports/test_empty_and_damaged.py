@@ -60,6 +60,9 @@ EMPTY = {
         b'{"info": {"args": "dirsearch -u http://127.0.0.1/ --format=json", "time": "x"}, "results": []}'
     ),
     "whatweb-json": lambda: b"[\n]\n",
+    "wafw00f-json": lambda: (
+        b'[{"url": "http://127.0.0.1/", "detected": false, "firewall": "None", "manufacturer": "None"}]'
+    ),
     "testssl-csv": lambda: (
         b'"id","fqdn/ip","port","severity","finding","cve","cwe"\n"SSLv2","localhost/127.0.0.1","443","OK","not offered","",""\n'
     ),

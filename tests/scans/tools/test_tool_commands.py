@@ -31,7 +31,17 @@ HOSTILE = [
 
 
 # The container tools (their modules name an image); a test below checks the registry agrees.
-CONTAINER_TOOLS = ["ffuf", "gitleaks", "grype", "nmap", "nuclei", "sslscan", "trivy", "whatweb"]
+CONTAINER_TOOLS = [
+    "ffuf",
+    "gitleaks",
+    "grype",
+    "nmap",
+    "nuclei",
+    "sslscan",
+    "trivy",
+    "wafw00f",
+    "whatweb",
+]
 
 
 def test_the_container_tools_are_the_registrys_tools_with_an_image() -> None:
