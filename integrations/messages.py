@@ -52,6 +52,10 @@ class Message:
     # Inventory rules (integrations.asset_rules): [{event, kind, value, change, detail, url}].
     assets: list[dict[str, Any]] = field(default_factory=list)
     assets_total: int = 0
+    # The PDF a report node made before the alert node (integrations.nodes.report): linked in
+    # chat and webhook messages, attached to e-mails.
+    report_url: str = ""
+    report_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -82,6 +82,8 @@ def render(message: Message) -> dict[str, Any]:
         {"name": severity.capitalize(), "value": str(count), "inline": True}
         for severity, count in message.counts.items()
     ]
+    if message.report_url:
+        fields.append({"name": "PDF report", "value": message.report_url[:1000], "inline": False})
     if message.scan_status:
         fields.append({"name": "Status", "value": message.scan_status, "inline": True})
     if message.new_total:

@@ -14,6 +14,7 @@ from django.core.mail import EmailMessage, get_connection
 from integrations.kinds.text import clip
 from integrations.messages import Message, counts_text
 from integrations.outbound import Attempt
+from scans.models import Report
 
 FINDINGS_SHOWN = 25
 
@@ -34,9 +35,23 @@ def render(message: Message) -> dict[str, str]:
             lines.append(f"  … and {message.more_findings} more")
     if message.scan_url:
         lines += ["", message.scan_url]
+    if message.report_url:
+        lines += ["", f"PDF report (attached): {message.report_url}"]
     lines += ["", f"— Outpost, team {message.team}"]
     subject = " ".join(f"[Outpost] {message.title}".split())
     return {"subject": clip(subject, 200), "body": "\n".join(lines)}
+
+
+def _report_pdf(message: Message) -> tuple[str, bytes, str] | None:
+    """The report node's PDF for the attachment (None when there is none, or it is gone)."""
+    if not message.report_id:
+        return None
+    report = Report.objects.filter(pk=message.report_id, status=Report.Status.READY).first()
+    if report is None or not report.is_stored:
+        return None
+    with report.open() as handle:
+        data = handle.read()
+    return f"outpost-scan-{report.scan_id}-report.pdf", data, "application/pdf"
 
 
 def deliver(
@@ -49,14 +64,18 @@ def deliver(
     started = time.monotonic()
     try:
         connection = get_connection(timeout=settings.DELIVERY_TIMEOUT_S)
-        sent = EmailMessage(
+        email = EmailMessage(
             subject=content["subject"],
             body=content["body"],
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=recipients,
             headers={"X-Outpost-Delivery": str(delivery_id)},
             connection=connection,
-        ).send(fail_silently=False)
+        )
+        attachment = _report_pdf(message)
+        if attachment is not None:
+            email.attach(*attachment)
+        sent = email.send(fail_silently=False)
     except smtplib.SMTPResponseException as exc:
         answer = exc.smtp_error
         text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)

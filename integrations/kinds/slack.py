@@ -102,6 +102,13 @@ def render(message: Message) -> dict[str, Any]:
                 ],
             }
         )
+    if message.report_url:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"<{message.report_url}|PDF report>"},
+            }
+        )
     fallback = f"{message.title}: {counts_text(message.counts)}"
     return {"text": clip(fallback, FALLBACK_MAX), "blocks": blocks[:MAX_BLOCKS]}
 

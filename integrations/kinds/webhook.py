@@ -42,6 +42,9 @@ def render(message: Message, *, delivery_id: int = 0) -> dict[str, Any]:
         "findings": data.pop("findings"),
         "assets": data.pop("assets", []),
         "assets_total": data.pop("assets_total", 0),
+        "report": {"id": data.pop("report_id", None), "url": data.pop("report_url", "")}
+        if data.get("report_url")
+        else None,
     }
 
 

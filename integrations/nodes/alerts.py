@@ -15,6 +15,7 @@ from integrations.delivery import delivery_create
 from integrations.kinds import NODE_KIND
 from integrations.messages import message_for_scan
 from integrations.models import DeliveryEvent, Integration
+from integrations.nodes.report import report_for_alert, report_link
 from integrations.notify import scan_new_fingerprints
 from scans.engine.runtime import (
     SEVERITIES,
@@ -129,6 +130,9 @@ def run(ctx: StepContext) -> StepResult:
     message = message_for_scan(
         scan, event=DeliveryEvent.WORKFLOW, findings=findings, new=new, source=ctx.node_id
     )
+    report = report_for_alert(scan, ctx.node_id)
+    if report is not None:
+        message.report_url, message.report_id = report_link(scan), report.pk
     delivery = delivery_create(
         integration=integration, message=message, event=DeliveryEvent.WORKFLOW, scan=scan
     )
