@@ -135,12 +135,20 @@ def _client_context(version: str = "") -> ssl.SSLContext:
     return context
 
 
-def handshake(host: str, port: int, timeout_s: float, version: str = "") -> dict[str, Any]:
+def handshake(
+    host: str, port: int, timeout_s: float, version: str = "", *, guard: Any = None
+) -> dict[str, Any]:
     """One TLS handshake (pinned to `version`, an ssl.TLSVersion member name, when given):
-    protocol, cipher and the peer certificate (DER). Raises OSError."""
+    protocol, cipher and the peer certificate (DER). Raises OSError. With the step's connect
+    guard the connection goes to the address it checked (scans.engine.sandbox.guard); SNI keeps
+    the name."""
     server_name = None if is_ip_literal(host) else host
+    address = host
+    if guard is not None:
+        guard.in_use = True
+        address = guard.address_for(host, port)  # ConnectRefused is an OSError
     with (
-        socket.create_connection((host, port), timeout=timeout_s) as raw,
+        socket.create_connection((address, port), timeout=timeout_s) as raw,
         _client_context(version).wrap_socket(raw, server_hostname=server_name) as tls,
     ):
         cipher = tls.cipher()
@@ -279,7 +287,7 @@ def run(ctx: StepContext) -> StepResult:
         where = endpoint(host, port)
         timeout_s = args.timeout_ms / 1000
         try:
-            session = handshake(host, port, timeout_s)
+            session = handshake(host, port, timeout_s, guard=ctx.connect_guard)
         except (OSError, ValueError) as exc:
             record.say(f"{where}: no TLS handshake: {type(exc).__name__}: {str(exc)[:200]}")
             ctx.log(f"{where}: no TLS handshake ({type(exc).__name__})")
@@ -297,7 +305,7 @@ def run(ctx: StepContext) -> StepResult:
         if args.weak_protocols:
             for name, version in WEAK_PROTOCOLS:
                 try:
-                    handshake(host, port, timeout_s, version)
+                    handshake(host, port, timeout_s, version, guard=ctx.connect_guard)
                 except (OSError, ValueError):
                     continue
                 accepted.append(name)

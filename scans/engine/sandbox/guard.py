@@ -34,8 +34,13 @@ from scans.engine.sandbox.resolver import name_lookup
 from targets.items import Item
 
 
-class ConnectRefused(httpcore.ConnectError):
-    """A built-in tool tried to connect outside its step's scope."""
+class ConnectRefused(httpcore.ConnectError, OSError):
+    """A built-in tool tried to connect outside its step's scope (an OSError too, like any
+    failed connect, for tools with sockets of their own)."""
+
+
+class Unresolved(httpcore.ConnectError, OSError):
+    """The guard's lookup found no address for a name."""
 
 
 class ConnectGuard:
@@ -67,7 +72,7 @@ class ConnectGuard:
                 self.hosts[host] = None
             elif self.hosts.get(host, set()) is not None:
                 self.hosts.setdefault(host, set()).update(port for _, port in ports)  # type: ignore[union-attr]
-        self.in_use = False  # a client connects through it (set by the transports below)
+        self.in_use = False  # a tool connects through it (the transports below, tls_inspect)
         self._resolved: dict[str, list[str]] = {}
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
@@ -117,7 +122,7 @@ class ConnectGuard:
             with self._lock:
                 addresses = self._resolved.setdefault(host, addresses)
         if not addresses:
-            raise httpcore.ConnectError(f"{host} does not resolve")
+            raise Unresolved(f"{host} does not resolve")
         for address in addresses:
             if self.is_excluded(address):
                 continue

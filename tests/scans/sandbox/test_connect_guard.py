@@ -15,9 +15,11 @@ from scans.engine.sandbox.resolver import name_lookup
 from scans.engine.step import step_run
 from scans.models import ScanLog, ScanStep
 from scans.services import scan_start
+from scans.tools import tls_inspect
 from targets.items import Item
 from targets.scope import ScopeMatcher, TargetRow
 from tests.sandbox_lab import ADDRESS_A, ADDRESS_B, ZONE, Lab
+from tests.scans.conftest import StepContextFactory, hosts_scope
 
 
 def guard_for(lab: Lab, *items: Item, log: list[str]) -> ConnectGuard:
@@ -96,3 +98,24 @@ def test_http_probe_following_a_redirect_to_b_refuses_at_connect_time(
         f"web: connection to x1.wild.{ZONE} ({ADDRESS_B}):8080 refused: "
         f"it resolves to {ADDRESS_B}, out of scope"
     ) in log
+
+
+def test_tls_inspect_connects_only_where_the_guard_lets_it(
+    lab: Lab, step_context: StepContextFactory
+) -> None:
+    """A handshake to a destination the guard refuses never leaves the worker; one it allows
+    goes to the checked address (A's port 8080 answers HTTP, so that handshake fails in TLS)."""
+    said: list[str] = []
+    ctx = step_context(
+        items=[Item.service(ADDRESS_B, 8080), Item.service(ADDRESS_A, 8080)],
+        in_scope=hosts_scope([ADDRESS_A, ADDRESS_B]),
+    )
+    ctx.connect_guard = guard_for(lab, Item.service(ADDRESS_A, 8080), log=said)
+
+    tls_inspect.run(ctx)
+
+    logs = "\n".join(step_context.logs)
+    assert f"{ADDRESS_B}:8080: no TLS handshake (ConnectRefused)" in logs
+    assert f"{ADDRESS_A}:8080: no TLS handshake (SSLError)" in logs
+    assert said == [f"connection to {ADDRESS_B}:8080 refused: not among the step's targets"]
+    assert lab.b.requests() == []
