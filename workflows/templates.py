@@ -76,6 +76,20 @@ def _full_recon() -> dict[str, Any]:
     return graph
 
 
+def _full_recon_containers() -> dict[str, Any]:
+    """The same chain with the container tools where Docker runs them: technologies (WhatWeb),
+    WAFs (wafw00f), TLS audits (sslscan) and content discovery (ffuf), then the crawl,
+    screenshots and nuclei."""
+    graph = _chain("subdomains", "dns_resolve", "port_scan", "http_probe", "ffuf", "crawl")
+    for row, kind in enumerate(("whatweb", "wafw00f", "sslscan", "screenshot", "nuclei")):
+        graph["nodes"].append(
+            {"id": kind, "type": kind, "config": {}, "x": 940, "y": 170 + 110 * row}
+        )
+        graph["edges"].append({"from": "http-probe", "to": kind})
+    graph["edges"].append({"from": "http-probe", "to": "crawl"})
+    return graph
+
+
 def _container_image_audit() -> dict[str, Any]:
     nodes: list[dict[str, Any]] = [{"id": "trivy", "type": "trivy", "config": {}, "x": 60, "y": 60}]
     if settings.GRYPE_ENABLED:
@@ -135,6 +149,14 @@ TEMPLATES: dict[str, Template] = {
             "subdomains, resolution, ports, HTTP probe, TLS, content discovery, crawl and "
             "screenshots (skipped, with the reason, where Chromium is not installed).",
             _full_recon,
+        ),
+        Template(
+            "full-recon-containers",
+            "Full recon (containers)",
+            "From a domain to its web apps with the container tools (needs Docker): subdomains, "
+            "resolution, ports, HTTP probe, WhatWeb, wafw00f, sslscan, ffuf, crawl, screenshots "
+            "and nuclei.",
+            _full_recon_containers,
         ),
         Template(
             "container-image-audit",

@@ -168,6 +168,7 @@ def test_a_team_can_start_from_each_template_that_is_available(owner_api: APICli
         "subdomain-recon",
         "web-app-mapping",
         "full-recon",
+        "full-recon-containers",
         "container-image-audit",
     ]
     for template in templates:
