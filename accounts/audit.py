@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Team, User
@@ -76,6 +76,25 @@ def _append_line(record: dict[str, Any]) -> None:
             os.close(fd)
 
 
+def _insert_without_flush_wait(event: AuditEvent) -> None:
+    """INSERT the event as one statement (its own transaction, in autocommit) that also turns
+    `synchronous_commit` off for that transaction: one round trip, where BEGIN, SET LOCAL,
+    INSERT and COMMIT took four."""
+    fields = [f for f in AuditEvent._meta.local_concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    sql = (
+        f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) "  # noqa: S608  the model's names
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id, "
+        "set_config('synchronous_commit', 'off', true)"
+    )
+    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+
+
 def audit_record(
     action: str,
     *,
@@ -91,7 +110,8 @@ def audit_record(
     """Write one audit event (database row + NDJSON line) in the current request's context.
 
     `durable=False` (the access log of every API request) commits the row without waiting for
-    the database's disk flush, when no transaction is open around the call: the row is on disk
+    the database's disk flush (`synchronous_commit` off for its own transaction), when no
+    transaction is open around the call: the row is on disk
     a fraction of a second later, and only a crash of the database server in between loses it
     (the NDJSON line is written all the same). On a busy machine the flush was most of the
     write's time: 5 to 8 ms per request, 16 ms at the 95th percentile, against 0.1 ms."""
@@ -116,10 +136,7 @@ def audit_record(
     if durable or connection.in_atomic_block or connection.vendor != "postgresql":
         event.save(force_insert=True)
     else:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            event.save(force_insert=True)
+        _insert_without_flush_wait(event)
     _append_line(
         {
             "ts": event.created_at.isoformat(),

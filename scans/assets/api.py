@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from accounts.http import team_of, user_of
 from accounts.models import Role
-from config.serializers import DetailSerializer, StrictSerializer
+from config.serializers import DetailSerializer, ListedRowsMixin, StrictSerializer
 from scans.assets.actions import ACTIONS, MAX_ASSETS, assets_to_targets
 from scans.assets.exports import assets_export_response
 from scans.assets.queries import (
@@ -46,7 +46,7 @@ from scans.models import Asset, AssetKind, Scan, ScanAsset
 ERRORS = {s: DetailSerializer for s in (400, 401, 403, 404)}
 
 
-class AssetSerializer(serializers.ModelSerializer):
+class AssetSerializer(ListedRowsMixin, serializers.ModelSerializer):
     state = serializers.SerializerMethodField()
 
     class Meta:
@@ -62,7 +62,7 @@ class AssetSerializer(serializers.ModelSerializer):
         return "gone" if asset.gone_at else "live"
 
 
-class AssetBriefSerializer(serializers.ModelSerializer):
+class AssetBriefSerializer(ListedRowsMixin, serializers.ModelSerializer):
     class Meta:
         model = Asset
         fields = ["id", "kind", "value", "port", "status_code", "in_scope", "gone_at"]

@@ -156,8 +156,15 @@ def assets_upsert(*, scan: Scan, rows: list[AssetRow], now: datetime) -> list[St
 def _existing(team_id: int, rows: list[AssetRow]) -> set[tuple[str, str]]:
     """Which of the rows' (kind, value) the team already has: one index probe each. The keys
     are COPYed into a temporary table: adapting 50,000 values as two text arrays on the client
-    took longer than the probes."""
+    took longer than the probes. A team with no asset of the rows' kinds yet (its first scan of
+    that part of the surface) is answered by one probe instead."""
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM scans_asset WHERE team_id = %s AND kind = ANY(%s))",
+            [team_id, sorted({r.kind for r in rows})],
+        )
+        if not cursor.fetchone()[0]:
+            return set()
         _stage(cursor)
     copy_into(KEY_STAGE, ("kind", "value"), ((r.kind, r.value) for r in rows))
     with connection.cursor() as cursor:
@@ -248,6 +255,8 @@ def sightings_upsert(*, scan: Scan, sightings: dict[int, tuple[str, str]]) -> No
             return
         except IntegrityError:
             pass
+    with connection.cursor() as cursor:
+        _stage(cursor)
     copy_into(SIGHTING_STAGE, ("asset_id", "kind", "change"), rows)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -166,3 +166,19 @@ def test_the_pages_show_the_inventory_an_asset_and_the_scan_panel(
     assert client.get("/assets/999999/").status_code == 404
     posted = client.post("/assets/targets", {"ids": [service.pk], "action": "add"}, follow=True)
     assert posted.status_code == 200 and b"1 target added" in posted.content
+
+
+def test_listed_assets_read_as_drf_writes_them(lab_scan: Scan) -> None:
+    # The inventory's serializers write rows from a plan (config.serializers.ListedRowsMixin).
+    from rest_framework import serializers
+
+    from scans.assets.api import AssetBriefSerializer, AssetSerializer
+
+    Asset.objects.filter(kind="service").update(gone_at=lab_scan.created_at)
+    rows = list(Asset.objects.order_by("pk"))
+    assert any(a.parent_id for a in rows) and any(a.certificate_id for a in rows)
+    for serializer_class in (AssetSerializer, AssetBriefSerializer):
+        listed = serializer_class(rows, many=True).data
+        child = serializer_class()
+        assert listed == [serializers.ModelSerializer.to_representation(child, a) for a in rows]
+    assert {r["state"] for r in AssetSerializer(rows, many=True).data} == {"live", "gone"}

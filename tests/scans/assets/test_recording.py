@@ -245,15 +245,17 @@ def test_recording_thousands_of_urls_takes_a_constant_number_of_queries(
         ]  # fmt: skip
 
     counts = []
-    for n in (50, 3000):
+    for n in (1, 50, 3000):  # the first: the team's first sighting of hosts, services and URLs
         with CaptureQueriesContext(connection) as queries:
             assets_record(scan=make_scan(key=f"k{n}"), items=urls(n))
         counts.append(len(queries))
     if connection.vendor == "postgresql":
-        assert counts[0] == counts[1]
+        # A first sighting skips the lookup of which assets exist (one probe per layer says
+        # none of that kind does); after that, as many queries for 50 URLs as for 3,000.
+        assert counts[0] < counts[1] == counts[2]
     else:  # the ORM path reads and writes in batches (SQLite takes 999 parameters a query)
-        assert counts[1] < 3000 / 10
-    assert Asset.objects.filter(kind="url").count() == 3050
+        assert counts[2] < 3000 / 10
+    assert Asset.objects.filter(kind="url").count() == 3051
 
 
 def test_open_finding_counts_follow_the_scan_and_triage(
