@@ -124,3 +124,22 @@ def test_the_same_tool_without_the_sandbox_reaches_b(
     assert "b-ok" in run.stdout.decode().split(), (run.stdout, run.stderr)
     assert lab.b.requests() == ["8080 /unfenced"]
     assert run.blocked == []
+
+
+def test_a_sandbox_that_cannot_be_built_fails_the_run_instead_of_running_unfenced(
+    sandboxed: Any, test_images: dict[str, str], lab: Lab, tmp_path: Path, settings: Any
+) -> None:
+    settings.SCOPE_SANDBOX_IMAGE = "outpost-test/no-such-holder:0"
+    scope = team_scope(lab, Item.service(ADDRESS_A, 8080))
+
+    run = run_script(
+        sandboxed, test_images["busybox"], tmp_path, fetch(f"http://{ADDRESS_B}:8080/x", "b"),
+        scope=scope, network="host",
+    )  # fmt: skip
+
+    assert run.error == (
+        "the network sandbox could not be set up: the sandbox holder image "
+        "outpost-test/no-such-holder:0 is not available locally"
+    )
+    assert run.exit_code is None and run.stdout == b""
+    assert lab.b.requests() == []
