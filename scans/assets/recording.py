@@ -110,6 +110,7 @@ def _record(scan: Scan, observed: Observed, now: datetime) -> Recorded:
         return recorded
     scope = _ScopeCache(ScopeMatcher.for_team(scan.team_id), observed)
     sightings: dict[int, tuple[str, str]] = {}
+    counts = dict.fromkeys(CHANGE_RANK, 0)
     events: list[AssetEvent] = []
     with transaction.atomic():
         for layer in observed.by_layer():
@@ -118,9 +119,15 @@ def _record(scan: Scan, observed: Observed, now: datetime) -> Recorded:
             stored = write(scan=scan, rows=rows, now=now)
             for obs, result in zip(layer, stored, strict=True):
                 recorded.ids[obs.key] = result.id
-                change = _change(obs, result, scan, now, events)
+                # New to the team (a first scan: every row) needs no comparison.
+                change = (
+                    Change.NEW
+                    if result.created_by_scan
+                    else _change(obs, result, scan, now, events)
+                )
                 sightings[result.id] = (obs.kind, change)
-                recorded.counts[change] = recorded.counts.get(change, 0) + 1
+                counts[change] += 1
+        recorded.counts = {change: n for change, n in counts.items() if n}
         _links_upsert(scan, observed, recorded.ids, now)
         write_sightings = writer.sightings_upsert if is_postgres() else _sightings_upsert_orm
         write_sightings(scan=scan, sightings=sightings)

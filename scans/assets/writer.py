@@ -237,7 +237,8 @@ def _merge(scan: Scan, rows: list[AssetRow], now: datetime, *, keyed: bool = Fal
 def sightings_upsert(*, scan: Scan, sightings: dict[int, tuple[str, str]]) -> None:
     """The scan's sightings of these assets: new rows, or the more telling change kept
     (new > reappeared > changed > seen) when an earlier step of the scan saw the asset too."""
-    rows = [(asset_id, kind, change) for asset_id, (kind, change) in sorted(sightings.items())]
+    # Unsorted: the merge below orders its rows itself (the COPY needs no order).
+    rows = [(asset_id, kind, change) for asset_id, (kind, change) in sightings.items()]
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM scans_scanasset WHERE scan_id = %s LIMIT 1", [scan.pk])
         first = cursor.fetchone() is None
