@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from scans import queue, views
+from scans import admin as scans_admin
+from scans import views
 from scans.assets import views as asset_views
 from scans.findings import views as finding_views
 from scans.imports import views as import_views
@@ -18,7 +19,7 @@ app_name = "scans"
 urlpatterns = [
     # Staff only, in the admin's look; before the admin's own URLs (config.urls includes this
     # module first).
-    path("admin/queue/", queue.queue_page, name="queue"),
+    path("admin/queue/", scans_admin.queue_page, name="queue"),
     path("scans/", views.scan_list, name="list"),
     path("scans/new", views.scan_new, name="new"),
     path("scans/import", import_views.report_import, name="import"),
