@@ -119,3 +119,22 @@ def test_the_email_is_plain_text_with_the_worst_findings_and_the_link() -> None:
     multiline = _message()
     multiline.title = "evil\r\nBcc: everyone@example.test"
     assert "\n" not in email.render(multiline)["subject"]
+
+
+def test_a_report_nodes_pdf_is_linked_in_slack_discord_and_webhook_and_named_in_e_mail() -> None:
+    from integrations.kinds import webhook
+
+    message = _message()
+    message.report_url, message.report_id = "https://outpost.example.com/scans/7/report.pdf", 3
+    assert any(
+        block.get("text", {}).get("text") == f"<{message.report_url}|PDF report>"
+        for block in slack.render(message)["blocks"]
+    )
+    embed = discord.render(message)["embeds"][0]
+    assert {"name": "PDF report", "value": message.report_url, "inline": False} in embed["fields"]
+    assert webhook.render(message)["report"] == {"id": 3, "url": message.report_url}
+    assert f"PDF report (attached): {message.report_url}" in email.render(message)["body"]
+    # Without a report node before the alert, nothing is said about a report.
+    plain = _message()
+    assert webhook.render(plain)["report"] is None
+    assert "PDF report" not in json.dumps(slack.render(plain))
