@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.s3server",
     "tests.engine_relay",
     "tests.remote_engines",
+    "tests.multihost",
 ]
 
 TEST_STAGER_IMAGE = "outpost-test/busybox:1"  # built by build_test_images

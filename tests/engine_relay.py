@@ -7,7 +7,7 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -20,9 +20,21 @@ def relay_pipe(source: socket.socket, sink: socket.socket) -> None:
         sink.shutdown(socket.SHUT_WR)
 
 
-def relay_serve(listener: socket.socket, engine_socket: str) -> None:
-    """Accept connections on `listener` and relay each to the engine's unix socket (in a thread
-    of its own; ends when the listener is closed)."""
+def relay_serve(
+    listener: socket.socket,
+    upstream: str | Callable[[], socket.socket],
+    opened: list[socket.socket] | None = None,
+) -> None:
+    """Accept connections on `listener` and relay each to `upstream` (a unix socket path, or a
+    function opening the far end), in threads of their own; ends when the listener is closed.
+    Both ends of every relayed connection are added to `opened` (to close them at teardown)."""
+
+    def connect() -> socket.socket:
+        if callable(upstream):
+            return upstream()
+        far = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        far.connect(upstream)
+        return far
 
     def accept() -> None:
         while True:
@@ -30,9 +42,14 @@ def relay_serve(listener: socket.socket, engine_socket: str) -> None:
                 client, _ = listener.accept()
             except OSError:
                 return
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(engine_socket)
-            for a, b in ((client, upstream), (upstream, client)):
+            try:
+                far = connect()
+            except OSError:
+                client.close()
+                continue
+            if opened is not None:
+                opened.extend((client, far))
+            for a, b in ((client, far), (far, client)):
                 threading.Thread(target=relay_pipe, args=(a, b), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()

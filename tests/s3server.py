@@ -147,12 +147,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         weed_stop(proc)
 
 
-@pytest.fixture
-def s3_artifacts(settings: Any, s3_server: S3Server) -> Iterator[tuple[S3Server, str]]:
-    """The artifact storage is the S3 server, under a prefix of this test's own; yields the
-    server and the prefix."""
-    prefix = f"t-{uuid.uuid4().hex[:12]}"
-    env = s3_server.env(prefix)
+def artifacts_in_bucket(settings: Any, env: dict[str, str]) -> None:
+    """Point this process's artifact storage at the bucket `env` (S3Server.env) names."""
     settings.ARTIFACTS_STORAGE = "s3"
     settings.STORAGES = {
         **settings.STORAGES,
@@ -164,11 +160,20 @@ def s3_artifacts(settings: Any, s3_server: S3Server) -> Iterator[tuple[S3Server,
                 "region_name": env["ARTIFACTS_S3_REGION"],
                 "access_key": env["ARTIFACTS_S3_ACCESS_KEY_ID"],
                 "secret_key": env["ARTIFACTS_S3_SECRET_ACCESS_KEY"],
-                "location": prefix,
+                "location": env["ARTIFACTS_S3_PREFIX"],
                 "addressing_style": "path",
                 "default_acl": None,
                 "file_overwrite": True,
             },
         },
     }
+
+
+@pytest.fixture
+def s3_artifacts(settings: Any, s3_server: S3Server) -> Iterator[tuple[S3Server, str]]:
+    """The artifact storage is the S3 server, under a prefix of this test's own; yields the
+    server and the prefix."""
+    prefix = f"t-{uuid.uuid4().hex[:12]}"
+    env = s3_server.env(prefix)
+    artifacts_in_bucket(settings, env)
     yield s3_server, prefix
