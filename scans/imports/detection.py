@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from scans.tools import importable_tools, tool_get
-from scans.tools.kit.detect import csv_header, detection_done, text_lines, xml_root
+from scans.tools.kit.detect import csv_header, text_lines, xml_root
 from scans.tools.kit.tool import ReportFormat, Tool
 
 log = structlog.get_logger(__name__)
@@ -72,16 +72,15 @@ def _matches(tool: Tool, data: bytes) -> list[Detected]:
 def report_candidates(data: bytes) -> list[Detected]:
     """Every tool format that recognises the document; a generic format (SARIF, CycloneDX) only
     when no tool claims the document as its own."""
-    try:
-        found = [match for tool in importable_tools() for match in _matches(tool, data)]
-    finally:
-        detection_done()
+    found = [match for tool in importable_tools() for match in _matches(tool, data)]
     specific = [match for match in found if not match.format.generic]
     return specific or found
 
 
 def report_detect(data: bytes, tool: str = "") -> Detected:
     """The tool and format of a report, or ReportUnrecognised with what it looks like instead.
+    The JSON document detection parsed is kept for the parser (`kit.detect.json_document`);
+    callers let it go with `detection_done()` once the report is read.
 
     With `tool`, the document must be one of that tool's formats (or one of the empty forms its
     formats write); without it, exactly one tool's formats must recognise it."""
@@ -93,10 +92,7 @@ def report_detect(data: bytes, tool: str = "") -> Detected:
                 if form in fmt.empty:
                     return Detected(chosen, fmt, is_empty=True)
             raise ReportUnrecognised(_empty_refusal(form, chosen))
-        try:
-            own = _matches(chosen, data)
-        finally:
-            detection_done()
+        own = _matches(chosen, data)
         if own:
             return own[0]
         others = [match for match in report_candidates(data) if match.tool.type != chosen.type]

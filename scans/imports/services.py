@@ -25,6 +25,7 @@ from scans.imports.detection import Detected, ReportUnrecognised, report_detect
 from scans.models import Scan, ScanStatus, ScanStep, StepStatus
 from scans.signals import scan_finished
 from scans.tools import importable_tools, report_parse
+from scans.tools.kit.detect import detection_done
 from scans.tools.kit.reports import ParsedReport
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,13 @@ class ReportFile:
 
 def report_read(report: ReportFile, *, tool: str = "", target: str = "") -> ReportFile:
     """Detect and parse one report (ImportRefused in words when it cannot be imported)."""
+    try:
+        return _report_read(report, tool=tool, target=target)
+    finally:
+        detection_done()  # the JSON document detection kept for the parser
+
+
+def _report_read(report: ReportFile, *, tool: str, target: str) -> ReportFile:
     named = f"{report.name}: " if report.name else ""
     try:
         detected = report_detect(report.data, tool)
@@ -123,6 +131,8 @@ def reports_identify(*, files: list[tuple[str, bytes]], tool: str = "") -> list[
         except ReportUnrecognised as exc:
             found.append(Identified(name, len(data), error=str(exc)))
             continue
+        finally:
+            detection_done()
         found.append(
             Identified(
                 name,

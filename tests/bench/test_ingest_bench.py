@@ -107,7 +107,7 @@ def raw_same_rows(data: bytes, *, table: str, team_id: int, scan_id: int) -> flo
             (v.get("CVSS") or {}).get("nvd", {}).get("V3Vector", ""),
             (v.get("CVSS") or {}).get("nvd", {}).get("V3Score"), "", None,
             json.dumps(v["CweIDs"]), json.dumps([v["VulnerabilityID"]]), None, None, False,
-            bool(v["FixedVersion"]), fingerprint, "open", now, now, now, True,
+            bool(v["FixedVersion"]), fingerprint, "open", now, now, now, True, None,
         )
         for v, location, fingerprint in _vulnerabilities(data)
     ]  # fmt: skip
@@ -191,7 +191,8 @@ def test_importing_20000_vulnerabilities_against_json_load_and_copy(
         f"  the same report imported again (all 20,000 seen before):     {reimport_s:.3f} s -> "
         f"{reimport_s / plain_s:.2f}x the plain table, {reimport_s / import_s:.2f}x the first import\n"
         f"  raw json.loads + COPY of the same rows, the findings table: {indexed_s:.3f} s -> "
-        f"import is {import_s / indexed_s:.2f}x\n"
+        f"import is {import_s / indexed_s:.2f}x (goal <= 1.5x: "
+        f"{'met' if import_s / indexed_s <= 1.5 else 'NOT met'})\n"
         f"  raw json.loads + COPY of 9 columns, temporary table:        {narrow_s:.3f} s -> "
         f"import is {import_s / narrow_s:.2f}x"
     )

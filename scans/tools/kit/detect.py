@@ -9,6 +9,8 @@ import json
 import re
 from typing import Any
 
+from config.bulkwrite import gc_paused
+
 # The first element after the prolog, comments, processing instructions and a DOCTYPE.
 _XML_ROOT = re.compile(
     rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:(?:<!--.*?-->|<\?.*?\?>|<!DOCTYPE[^>\[]*(?:\[.*?\]\s*)?>)\s*)*"
@@ -32,7 +34,10 @@ def json_document(data: bytes) -> Any:
     if not data[:1].isspace() and data[:1] not in b'[{"ntf-0123456789\xef':
         return None  # not JSON: no need to read 50 MB of XML to find out
     try:
-        return json.loads(data)
+        # A report is a tree of fresh objects without cycles: the collector paused (as for
+        # parsers, kit.reports.bulk_parser), or it runs dozens of times over a 50 MB report.
+        with gc_paused():
+            return json.loads(data)
     except (ValueError, RecursionError):
         return None
 

@@ -25,6 +25,7 @@ from defusedxml.ElementTree import fromstring
 
 from config.bulkwrite import gc_paused
 from scans.engine.runtime import FindingData
+from scans.tools.kit.detect import detection_done, json_document
 from targets.items import Item
 
 # Severity words tools print, lower-cased, to ours. "unknown", "negligible" and anything else a
@@ -58,12 +59,16 @@ class ParsedReport:
 
 def bulk_parser(parse: Callable[..., ParsedReport]) -> Callable[..., ParsedReport]:
     """Parse with the cyclic garbage collector paused (config.bulkwrite.gc_paused): a large report is a
-    tree of hundreds of thousands of fresh objects without cycles."""
+    tree of hundreds of thousands of fresh objects without cycles. Afterwards the JSON document
+    detection kept (`kit.detect.json_document`) is let go."""
 
     @functools.wraps(parse)
     def parse_in_bulk(*args: object, **kwargs: object) -> ParsedReport:
-        with gc_paused():
-            return parse(*args, **kwargs)
+        try:
+            with gc_paused():
+                return parse(*args, **kwargs)
+        finally:
+            detection_done()  # the document detection kept for this parse: no longer needed
 
     return parse_in_bulk
 
@@ -140,7 +145,12 @@ def redact(value: Any, secrets: Iterable[str]) -> Any:
 
 
 def load_json(data: bytes, tool: str) -> Any:
-    """The report's JSON, or ValueError naming the tool (what import and run both report)."""
+    """The report's JSON, or ValueError naming the tool (what import and run both report). The
+    document detection already parsed is taken as it is (parsers only read it), so an import
+    reads a 50 MB report once."""
+    cached = json_document(data)
+    if cached is not None:
+        return cached
     try:
         return json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
