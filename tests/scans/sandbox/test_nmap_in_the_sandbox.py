@@ -47,7 +47,8 @@ def test_nmap_in_the_sandbox_finds_the_open_ports_of_its_target(
 
     assert result.error == "", step_context.logs
     [run] = result.runs
-    assert run.duration_ms < 10_000, step_context.logs  # no DNS refusal for nmap to wait out
+    # nmap looks its target up; a refusal there cost it seconds of retries
+    assert not [line for line in step_context.logs if "not answered" in line]
     assert run.enforcement == "network" and run.blocked == []
     assert {item.value for item in result.items} == {
         f"{ADDRESS_A}:8080/tcp", f"{ADDRESS_A}:9090/tcp"
