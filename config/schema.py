@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import plumbing
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from config.serializers import DetailSerializer, RejectUnknownFieldsMixin
 
 
 def build_mock_request(
@@ -20,3 +25,59 @@ def build_mock_request(
     for name in ("team", "membership", "role", "credential"):
         setattr(request._request, name, None)
     return request
+
+
+class OutpostAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, saying what every Outpost endpoint does beyond its
+    serializers, so the schema and the behaviour agree (a schemathesis run checks it):
+
+    - a strict request body (`RejectUnknownFieldsMixin`: unknown fields are a 400) says
+      `additionalProperties: false`;
+    - the errors the shared layers answer for any endpoint are documented on every operation
+      (`config.api_errors`, one `{"detail", "errors"}` shape): 400 bad input, a bad filter or page
+      size; 401 without credentials (authenticated endpoints); 403 the role; 404 another team's
+      or a missing object, or a page past the end; 413 a body over API_MAX_BODY_BYTES."""
+
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> Any:
+        schema = super()._map_basic_serializer(serializer, direction)
+        # Fields present only in some answers (Meta.schema_optional) are not required.
+        optional = getattr(getattr(serializer, "Meta", None), "schema_optional", ())
+        if optional and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in optional]
+        if direction == "request" and isinstance(serializer, RejectUnknownFieldsMixin):
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # DRF refuses an empty list unless allow_empty; drf-spectacular does not say so.
+        is_list = isinstance(field, (serializers.ListField, serializers.ListSerializer))
+        if is_list and not getattr(field, "allow_empty", True) and isinstance(schema, dict):
+            schema.setdefault("minItems", 1)
+        return schema
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        # A `list` that answers one page object of its own (the inventory's keyset pages) says so
+        # with `list_answers_a_page = True`; drf-spectacular would otherwise wrap it in an array.
+        if getattr(self.view, "list_answers_a_page", False) and self.method == "GET":
+            return False
+        return bool(super()._is_list_view(serializer))
+
+    def _get_response_bodies(self, direction: Any = "response") -> Any:
+        responses = super()._get_response_bodies(direction)
+        codes = ["400", "404"]
+        if not self._allows_anonymous():
+            codes += ["401", "403"]
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.append("413")
+        for code in codes:
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    DetailSerializer, code, direction=direction
+                )
+        return responses
+
+    def _allows_anonymous(self) -> bool:
+        return any(isinstance(permission, AllowAny) for permission in self.view.get_permissions())

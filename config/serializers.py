@@ -20,7 +20,39 @@ class RejectUnknownFieldsMixin:
             unknown = sorted(str(k) for k in data if k not in known)
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)  # type: ignore[misc]
+        wrong: dict[str, list[str]] = {}
+        if type(data) is dict:  # a JSON body (forms arrive as a QueryDict, every value a string)
+            fields = self.fields  # type: ignore[attr-defined]
+            for name, value in data.items():
+                expected = _json_type_error(fields[name], value) if value is not None else None
+                if expected:
+                    wrong[name] = [f"Must be {expected}."]
+        try:
+            value = super().to_internal_value(data)  # type: ignore[misc]
+        except serializers.ValidationError as exc:
+            if wrong and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **wrong}) from None
+            raise
+        if wrong:
+            raise serializers.ValidationError(wrong)
+        return value
+
+
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """What a JSON value should have been when its type is not the one the schema states; DRF
+    itself coerces (`"comment": 0` became "0", `"authorize_targets": "yes"` became true)."""
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(field, serializers.ChoiceField):
+        return None
+    if isinstance(field, serializers.CharField):
+        return None if isinstance(value, str) else "a string"
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if isinstance(field, serializers.FloatField):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else "a number"
+    return None
 
 
 class StrictSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -174,13 +174,16 @@ def _positive_int(params: Any, name: str) -> int | None:
 class ScanResultsSerializer(ScanDetailSerializer):
     """`?format=json`: the scan with its results, like `?format=table` in JSON."""
 
+    # Only with ?format=json: the plain detail leaves it out, so the schema must not require it.
     results = serializers.SerializerMethodField(
-        help_text="Every finding of the scan, worst first (also paged at /findings)"
+        help_text="With `?format=json` only: every finding of the scan, worst first (also paged "
+        "at /findings)",
     )
 
     class Meta(ScanDetailSerializer.Meta):
         fields = [*ScanDetailSerializer.Meta.fields, "results"]
         read_only_fields = fields
+        schema_optional = ["results"]
 
     @extend_schema_field(FindingSerializer(many=True))
     def get_results(self, scan: Scan) -> Any:

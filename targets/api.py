@@ -252,8 +252,8 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
             return Target.objects.none()
         params = self.request.query_params if self.action == "list" else {}
-        kind = params.get("kind") or None
-        if kind and kind not in TargetKind.values:
+        kind = params.get("kind")
+        if kind is not None and kind not in TargetKind.values:  # `kind=` too: not a kind
             raise serializers.ValidationError({"kind": [f"One of {', '.join(TargetKind.values)}."]})
         qs = services.targets_for(team_of(self.request), kind=kind, search=params.get("search"))
         excluded = (params.get("excluded") or "").lower()

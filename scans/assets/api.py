@@ -256,6 +256,9 @@ class AssetViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     serializer_class = AssetDetailSerializer
     action_roles = {"targets": Role.ANALYST}
+    # The list pages by keyset cursor itself (CursorPageSerializer), not by DRF's page numbers.
+    pagination_class = None
+    list_answers_a_page = True
 
     def get_queryset(self) -> QuerySet[Asset]:
         return Asset.objects.filter(team=team_of(self.request)).select_related("certificate")
@@ -291,7 +294,9 @@ class AssetViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         parameters=[*FILTER_PARAMETERS, OpenApiParameter("format", str, enum=["csv", "json"])],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
-            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
+            (200, "application/json"): OpenApiResponse(
+                {"type": "array", "items": {"type": "object"}}, description="One object per asset"
+            ),
             **ERRORS,
         },
     )

@@ -23,6 +23,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Team
+from config.formfields import UtcDateTimeField
 from scans.models import Asset, AssetEvent, AssetKind, AssetLink, Finding, Scan, ScanAsset
 
 PAGE_SIZE = 50
@@ -67,7 +68,7 @@ class AssetFilterForm(forms.Form):
     status = forms.IntegerField(
         required=False, min_value=100, max_value=999, help_text="A URL's HTTP status code"
     )
-    seen_since = forms.DateTimeField(required=False, help_text="First seen at or after")
+    seen_since = UtcDateTimeField(required=False, help_text="First seen at or after")
     scope = forms.ChoiceField(
         choices=[("", "Any"), ("in", "In scope"), ("out", "Out of scope (leads)")], required=False
     )

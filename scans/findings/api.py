@@ -12,13 +12,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from accounts.http import role_of, team_of, user_of
 from accounts.models import Membership, Role
+from config.pagination import Pagination
 from config.serializers import DetailSerializer
 from scans.findings.acceptance import AcceptanceRefused, acceptance_decide
 from scans.findings.groups import GROUPS_PAGE, finding_groups, group_fingerprints
@@ -81,7 +81,7 @@ def assignee_of(team: Any, user_id: int | None) -> Any:
     return member.user
 
 
-class CappedPagination(PageNumberPagination):
+class CappedPagination(Pagination):
     """`?page=N&page_size=M` (at most 500); the count stops at 10,000 (`count_is_exact`)."""
 
     page_size = 50

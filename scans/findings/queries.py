@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from accounts.models import Team
+from config.formfields import UtcDateTimeField
 from scans.engine.runtime import SEVERITY_RANK
 from scans.engine.vulns import cwe_id
 from scans.findings.diff import scan_previous
@@ -87,8 +88,8 @@ class FindingFilterForm(forms.Form):
     q = forms.CharField(
         required=False, max_length=200, help_text="Text in title, rule, component or location"
     )
-    first_seen_after = forms.DateTimeField(required=False)
-    first_seen_before = forms.DateTimeField(required=False)
+    first_seen_after = UtcDateTimeField(required=False)
+    first_seen_before = UtcDateTimeField(required=False)
     cvss_min = forms.FloatField(
         required=False, min_value=0, max_value=10, help_text="CVSS base score at least this"
     )
