@@ -264,6 +264,7 @@ class AssetViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return Asset.objects.filter(team=team_of(self.request)).select_related("certificate")
 
     @extend_schema(
+        operation_id="assets_list",
         summary="The inventory, filtered and sorted, in keyset pages (follow `next`)",
         parameters=[*FILTER_PARAMETERS, *PAGE_PARAMETERS],
         responses={200: CursorPageSerializer, **ERRORS},

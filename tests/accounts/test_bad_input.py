@@ -192,4 +192,7 @@ def test_a_non_numeric_content_length_is_400(db: None) -> None:
 def test_bad_query_parameters_are_4xx(client: APIClient) -> None:
     _assert_clear_4xx(client.get("/api/v1/auth/api-keys", {"page": "abc"}), 404)
     _assert_clear_4xx(client.get("/api/v1/auth/api-keys", {"page": "99"}), 404)
-    assert client.get("/api/v1/auth/api-keys", {"page_size": "abc"}).status_code == 200
+    # A page size that is not a whole number is refused, naming it (it used to fall back quietly).
+    refused = client.get("/api/v1/auth/api-keys", {"page_size": "abc"})
+    _assert_clear_4xx(refused, 400)
+    assert "page_size" in refused.json()["errors"]
