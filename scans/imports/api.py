@@ -31,7 +31,9 @@ ERRORS = {
 }  # fmt: skip
 
 
-class ImportSerializer(StrictSerializer):
+class ReportFilesSerializer(StrictSerializer):
+    """Report files and, optionally, the tool that wrote them (what `scans/import/detect` reads)."""
+
     tool = serializers.ChoiceField(
         choices=[],
         required=False,
@@ -44,13 +46,6 @@ class ImportSerializer(StrictSerializer):
         max_length=IMPORT_MAX_FILES,
         help_text="One report, or several reports of one CI run (repeat the field): one scan",
     )
-    target = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    workflow = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=200,
-        help_text="A label grouping imports (diffs compare imports with the same label, tool and target)",
-    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -61,6 +56,16 @@ class ImportSerializer(StrictSerializer):
         tool.error_messages["invalid_choice"] = (
             f'"{{input}}" is not a tool Outpost reads; one of {", ".join(known)}.'
         )
+
+
+class ImportSerializer(ReportFilesSerializer):
+    target = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    workflow = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="A label grouping imports (diffs compare imports with the same label, tool and target)",
+    )
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -179,7 +184,7 @@ class ImportIdentifyView(APIView):
     @extend_schema(
         tags=["scans"],
         summary="Detect the tool and format of report files without importing them",
-        request={"multipart/form-data": ImportSerializer},
+        request={"multipart/form-data": ReportFilesSerializer},
         responses={200: IdentifiedSerializer(many=True), 413: DetailSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -197,9 +202,10 @@ class ImportIdentifyView(APIView):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        form: Any = request.data
+        body = ReportFilesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         found = reports_identify(
             files=[(upload.name or "", upload.read()) for upload in uploads[:IMPORT_MAX_FILES]],
-            tool=str(form.get("tool") or ""),
+            tool=str(body.validated_data.get("tool") or ""),
         )
         return Response(IdentifiedSerializer(found, many=True).data)
