@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +34,6 @@ class SandboxSession:
     link: SandboxLink
     resolver: ScopeResolver
     setup_ms: float
-    dns_notes: list[str] = field(default_factory=list)
 
     def blocked(self) -> list[dict[str, object]]:
         return self.link.blocked()
