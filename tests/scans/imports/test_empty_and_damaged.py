@@ -60,6 +60,9 @@ EMPTY = {
         b'{"info": {"args": "dirsearch -u http://127.0.0.1/ --format=json", "time": "x"}, "results": []}'
     ),
     "whatweb-json": lambda: b"[\n]\n",
+    "dnsrecon-json": lambda: (
+        b'[{"arguments": "dnsrecon -d example.com -t axfr", "date": "2026-12-02", "type": "ScanInfo"}]'
+    ),
     "wafw00f-json": lambda: (
         b'[{"url": "http://127.0.0.1/", "detected": false, "firewall": "None", "manufacturer": "None"}]'
     ),

@@ -36,9 +36,10 @@ TEST_IMAGES = {
     "sslscan": "outpost-test/sslscan:1",
     "whatweb": "outpost-test/whatweb:1",
     "wafw00f": "outpost-test/wafw00f:1",
+    "dnsrecon": "outpost-test/dnsrecon:1",
 }
 # The recon tools reach the test's servers on 127.0.0.1: the host network, like nmap.
-RECON_TOOLS = ("ffuf", "sslscan", "whatweb", "wafw00f")
+RECON_TOOLS = ("ffuf", "sslscan", "whatweb", "wafw00f", "dnsrecon")
 
 
 def sample(relative: str) -> bytes:

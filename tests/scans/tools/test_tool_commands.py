@@ -32,6 +32,7 @@ HOSTILE = [
 
 # The container tools (their modules name an image); a test below checks the registry agrees.
 CONTAINER_TOOLS = [
+    "dnsrecon",
     "ffuf",
     "gitleaks",
     "grype",
