@@ -12,8 +12,8 @@ of these kinds:
   ClusterRbacAssessmentReport, InfraAssessmentReport, ClusterInfraAssessmentReport:
   `report.checks` that failed (`success: false`); a check without `checkID` takes its title as
   rule id;
-- ExposedSecretReport: `report.secrets` (Trivy masks them in `match`; an unmasked match is not
-  kept);
+- ExposedSecretReport: the exposed credentials it lists (Trivy masks each in `match`; an
+  unmasked match is not kept);
 - ClusterComplianceReport: `status.detailReport.results[].checks` that failed (a check without
   severity takes its control's), else `status.summaryReport.controlCheck` with failures.
 SbomReports carry no findings. Every finding is located at the workload it is about

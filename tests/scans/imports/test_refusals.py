@@ -172,3 +172,23 @@ def test_one_bad_report_among_several_imports_nothing(owner_api: Any) -> None:
     assert answer.status_code == 400
     assert "bad.json" in " ".join(answer.json()["errors"]["file"])
     assert Scan.objects.count() == 0 and Finding.objects.count() == 0
+
+
+def test_a_gitleaks_csv_report_imports_with_the_secret_masked(owner_api: Any) -> None:
+    secret = "ghp_" + "a1B2c3" * 6  # a made-up token, built here so no scanner flags the file
+    report = (
+        "RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,EndLine,StartColumn,EndColumn,"
+        "Author,Message,Date,Email,Fingerprint,Tags\n"
+        f"github-pat,abc123,app/settings.py,,{secret},token = {secret},12,12,9,49,dev,"
+        f"add settings,2024-01-01T00:00:00Z,dev@example.test,abc123:app/settings.py:github-pat:12,\n"
+    ).encode()
+
+    answer = upload(owner_api, report)
+
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["formats"] == ["gitleaks-csv"] and answer.json()["findings"] == 1
+    finding = Finding.objects.get()
+    assert finding.rule_id == "github-pat" and finding.location == "app/settings.py:12"
+    assert finding.severity == "high" and finding.evidence["secret"] == "ghp_***"
+    stored = json.dumps([finding.title, finding.description, finding.location, finding.evidence])
+    assert secret not in stored
