@@ -56,3 +56,11 @@ def test_a_pages_screenshot_shows_on_its_asset_page(
     assert page_errors == []
     answer = page.request.get(f"/assets/{shot.pk}/screenshot")
     assert answer.status == 200 and answer.body().startswith(b"\x89PNG")
+
+    # The inventory's Screenshot tab shows a thumbnail of each.
+    page.goto("/assets/?kind=screenshot")
+    page.wait_for_selector("img.thumb")
+    page.wait_for_function("document.querySelector('img.thumb').naturalWidth > 0")
+    shots = screenshot(page, "recon-screenshot-list")
+    assert shots.overflow_px == {1280: 0, 390: 0}
+    assert page_errors == []
