@@ -132,7 +132,7 @@ def _serve_target(host: str, target: Target) -> Any:
 
 
 @pytest.fixture
-def lab(transactional_db: None, tmp_path: Path) -> Iterator[Lab]:
+def hosts_lab(transactional_db: None, tmp_path: Path) -> Iterator[Lab]:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         service_unavailable("netns", "network namespaces need root and iproute2")
     if connection.vendor != "postgresql" or not settings.REDIS_URL:

@@ -1,6 +1,6 @@
 """Throughput with one and with two worker hosts (`make bench`; not part of `make test`).
 
-The lab of tests/multihost.py: worker hosts in network namespaces sharing PostgreSQL, Redis and
+The hosts_lab of tests/multihost.py: worker hosts in network namespaces sharing PostgreSQL, Redis and
 the bucket over a bridge. The same batch of scans (one http_probe step each against the lab's
 target, which answers after TARGET_DELAY_S) runs
 first on one worker host, then on two; scans per minute of each and their ratio, measured in
@@ -45,8 +45,9 @@ def _batch(lab: Lab, user: Any, team: Any, workflow: Any, targets: list[Any]) ->
 
 
 def test_scans_per_minute_with_one_and_two_worker_hosts(
-    lab: Lab, user: Any, team: Any, authorize: Any, make_workflow: Any
+    hosts_lab: Lab, user: Any, team: Any, authorize: Any, make_workflow: Any
 ) -> None:
+    lab = hosts_lab
     lab.target.delay_s = TARGET_DELAY_S
     workflow = make_workflow(
         [{"id": "web", "type": "http_probe", "config": {"schemes": "http", "timeout_s": 60}}]

@@ -35,9 +35,10 @@ def _finished(pk: int, lab: Lab) -> Scan:
 
 
 def test_fifty_scans_on_two_worker_hosts_survive_a_killed_worker_and_share_their_files(
-    lab: Lab, settings: Any, user: Any, team: Any, authorize: Any, make_workflow: Any,
+    hosts_lab: Lab, settings: Any, user: Any, team: Any, authorize: Any, make_workflow: Any,
     owner_api: Any,
 ) -> None:  # fmt: skip
+    lab = hosts_lab
     artifacts_in_bucket(settings, lab.env)  # the web host's storage: the same bucket
     lab.target.delay_s = 0.5
     workflow = make_workflow(
