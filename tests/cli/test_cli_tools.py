@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.conftest import CliRun
+from tests.scanning import SCANNER_OUTPUTS
 
 
 def test_the_cli_lists_the_servers_tools_including_one_added_as_a_module(
@@ -32,3 +33,12 @@ def test_import_refuses_a_tool_the_server_does_not_read(outpost: Any, tmp_path: 
 
     assert refused.code == 2
     assert "unknown tool 'skipfish'" in refused.stderr and "trivy" in refused.stderr
+
+
+def test_import_without_a_tool_lets_the_server_detect_it(outpost: Any) -> None:
+    report = SCANNER_OUTPUTS / "zap" / "zap-xml-plus-format.xml"
+
+    imported: CliRun = outpost("import", str(report))
+
+    assert imported.code == 0, imported.stderr
+    assert "imported zap report zap-xml-plus-format.xml" in imported.stderr
