@@ -5,7 +5,9 @@ django-q2 worker — runs scans while its parts fail under it, and every scan st
 - PostgreSQL restarted while a step runs (the step is re-queued without using an attempt);
 - Redis (the broker and the cache) restarted while a step runs;
 - the worker killed (SIGKILL, its whole process group) while a step runs: the reaper of a new
-  worker re-queues the step once it stops heart-beating.
+  worker re-queues the step once it stops heart-beating;
+- two deployments (that one and this test's database) run container tool steps on one Docker
+  engine at the same time while both reapers sweep, and neither loses a container.
 
 The step is an HTTP probe of a server in this process that holds each answer a few seconds, so
 each fault lands mid-step. Nothing here uses the test database: the deployment is driven through
@@ -296,3 +298,103 @@ def test_scans_complete_through_database_and_broker_restarts_and_a_killed_worker
         -4000:
     ]
     assert deployment.step_of(third)[1] >= 2  # it ran again after the kill
+
+
+REAP_LOOP = """
+import time
+from django.conf import settings
+from scans.engine.reaper import reap_stale_steps
+settings.REAPER_ORPHAN_MIN_AGE_S = 0
+deadline = time.monotonic() + {seconds}
+while time.monotonic() < deadline:
+    reap_stale_steps()
+    time.sleep(0.1)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deployments_on_one_docker_engine_run_tool_steps_while_both_reapers_sweep(
+    deployment: Deployment,
+    require_docker: Any,
+    settings: Any,
+    user: Any,
+    team: Any,
+    authorize: Any,
+    make_workflow: Any,
+    http_server: LocalHttpServer,
+) -> None:
+    """This test's database is one deployment, the deployment fixture's another (its own
+    PostgreSQL, so its own deployment id); both run an nmap container step at the same time
+    while each one's reaper sweeps orphans without a grace period. Before the deployment label,
+    each reaper removed the other's running container ("exit code 137", "No such container")."""
+    import threading
+
+    from scans.engine.reaper import reap_stale_steps
+    from scans.engine.step import step_run
+    from scans.models import Scan, ScanStep
+    from scans.services import scan_start
+    from tests.scans.tools.conftest import build_test_images
+
+    build_test_images()
+    for name, value in (
+        ("SCAN_EXECUTOR", "docker"),
+        ("TOOL_IMAGE_NMAP", "outpost-test/nmap:1"),
+        ("TOOL_NETWORK_NMAP", "host"),
+        ("TOOL_IMAGE_STAGER", "outpost-test/busybox:1"),
+        ("TOOL_IMAGE_CACHE_INIT", "outpost-test/busybox:1"),
+    ):
+        deployment.env[name] = value
+    settings.SCAN_EXECUTOR = "docker"
+    settings.TOOL_IMAGES = {**settings.TOOL_IMAGES, "nmap": "outpost-test/nmap:1"}
+    settings.TOOL_NETWORK = {**settings.TOOL_NETWORK, "nmap": "host"}
+    settings.REAPER_ORPHAN_MIN_AGE_S = 0
+    nmap = [{"id": "nmap", "type": "nmap", "config": {"ports": str(http_server.port)}}]
+
+    theirs = [
+        int(line.split()[1])
+        for line in deployment.manage(
+            "shell", "--no-imports", "-c",
+            SETUP.replace('"type": "http_probe", "config": {{"schemes": "http"}}',
+                          f'"type": "nmap", "config": {{{{"ports": "{http_server.port}"}}}}')
+            .replace('value="{url}"', 'value="127.0.0.1"')
+            .format(url="", scans=3, email=f"{uuid.uuid4().hex[:12]}@example.test"),
+        ).splitlines()
+        if line.startswith("SCAN ")
+    ]  # fmt: skip
+    their_reaper = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "--no-imports", "-c",
+         REAP_LOOP.format(seconds=60)],
+        cwd=ROOT, env=deployment.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    stop = threading.Event()
+
+    def our_reaper() -> None:
+        while not stop.is_set():
+            reap_stale_steps()
+            time.sleep(0.1)
+
+    sweeper = threading.Thread(target=our_reaper)
+    deployment.start_worker()
+    sweeper.start()
+    try:
+        ours = []
+        target = authorize("127.0.0.1")
+        workflow = make_workflow(nmap)
+        for _ in range(3):
+            scan = scan_start(
+                team=team, user=user, workflow=workflow, target_ids=[target.pk], consent=True
+            )
+            ours.append(scan.pk)
+            assert step_run(ScanStep.objects.get(scan=scan).pk) == "completed", (
+                ScanStep.objects.get(scan=scan).error
+            )
+        for scan_id in theirs:
+            assert deployment.wait_done(scan_id, timeout_s=120) == "completed", deployment.query(
+                "SELECT error FROM scans_scanstep WHERE scan_id = %s", scan_id
+            )
+    finally:
+        stop.set()
+        sweeper.join()
+        their_reaper.terminate()
+        their_reaper.wait(timeout=30)
+    assert all(Scan.objects.get(pk=pk).status == "completed" for pk in ours)
