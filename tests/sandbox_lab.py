@@ -94,7 +94,7 @@ def _dnsmasq(port: int) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
+def scope_lab(tmp_path: Path) -> Iterator[Lab]:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         service_unavailable("netns", "network namespaces need root and iproute2")
     made: list[Any] = []

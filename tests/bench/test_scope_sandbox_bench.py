@@ -46,7 +46,7 @@ def _scan(ctx: Any, plan: Plan, index: int) -> tuple[float, float | None, set[in
 
 
 def test_a_port_scan_through_the_sandbox_against_the_same_scan_unfenced(
-    require_docker: Any, settings: Any, lab: Lab, step_context: StepContextFactory
+    require_docker: Any, settings: Any, scope_lab: Lab, step_context: StepContextFactory
 ) -> None:
     reason = sandbox_unsupported()
     if reason:

@@ -14,11 +14,11 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_the_scan_page_shows_what_the_sandbox_blocked(
-    wander: str, lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
+    wander: str, scope_lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
     make_workflow: Any, page: Any, live_server: Any, login_as: Any, page_errors: list[str],
     screenshot: Any,
 ) -> None:  # fmt: skip
-    step = run_wander(lab, settings, user, team, authorize, make_workflow)
+    step = run_wander(scope_lab, settings, user, team, authorize, make_workflow)
     login_as(user)
 
     page.goto(f"/scans/{step.scan_id}/")

@@ -17,9 +17,9 @@ from tests.sandbox_lab import ADDRESS_A, ADDRESS_B, ZONE, Lab
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def run_wander(lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
+def run_wander(scope_lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
                make_workflow: Any) -> ScanStep:  # fmt: skip
-    settings.SCOPE_DNS_UPSTREAM = [lab.nameserver]
+    settings.SCOPE_DNS_UPSTREAM = [scope_lab.nameserver]
     authorize(f"*.{ZONE}")
     target = authorize(f"http://{ADDRESS_A}:8080/")
     also = f"http://{ADDRESS_B}:8080/direct http://{ADDRESS_A}:8080/go http://x1.wild.{ZONE}:8080/"
@@ -32,16 +32,16 @@ def run_wander(lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
 
 
 def test_the_step_records_what_its_sandbox_refused(
-    wander: str, lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
+    wander: str, scope_lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
     make_workflow: Any, owner_api: APIClient, client: Client,
 ) -> None:  # fmt: skip
-    step = run_wander(lab, settings, user, team, authorize, make_workflow)
+    step = run_wander(scope_lab, settings, user, team, authorize, make_workflow)
 
     assert step.status == "completed", step.error
     assert step.scope_enforcement == "network"
     assert step.blocked == [{"address": ADDRESS_B, "proto": "tcp", "port": 8080, "count": 2}]
-    assert lab.b.requests() == []
-    assert sorted(lab.a.requests()) == ["8080 /", "8080 /go"]
+    assert scope_lab.b.requests() == []
+    assert sorted(scope_lab.a.requests()) == ["8080 /", "8080 /go"]
     log = list(ScanLog.objects.filter(step=step).values_list("message", flat=True))
     assert f"roam: 2 connections to {ADDRESS_B}:8080/tcp were blocked: out of scope" in log
     assert (
@@ -64,14 +64,14 @@ def test_the_step_records_what_its_sandbox_refused(
 
 
 def test_with_enforcement_off_the_same_step_reaches_b_and_says_so(
-    wander: str, lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
+    wander: str, scope_lab: Lab, settings: Any, user: Any, team: Any, authorize: Any,
     make_workflow: Any,
 ) -> None:  # fmt: skip
     settings.SCOPE_ENFORCEMENT = "off"
 
-    step = run_wander(lab, settings, user, team, authorize, make_workflow)
+    step = run_wander(scope_lab, settings, user, team, authorize, make_workflow)
 
     assert step.status == "completed", step.error
     assert step.scope_enforcement == "scope enforcement is off (SCOPE_ENFORCEMENT=off)"
     assert step.blocked == []
-    assert "8080 /direct" in lab.b.requests()
+    assert "8080 /direct" in scope_lab.b.requests()

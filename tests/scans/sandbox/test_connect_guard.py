@@ -22,7 +22,7 @@ from tests.sandbox_lab import ADDRESS_A, ADDRESS_B, ZONE, Lab
 from tests.scans.conftest import StepContextFactory, hosts_scope
 
 
-def guard_for(lab: Lab, *items: Item, log: list[str]) -> ConnectGuard:
+def guard_for(scope_lab: Lab, *items: Item, log: list[str]) -> ConnectGuard:
     matcher = ScopeMatcher([TargetRow(1, "domain", f"*.{ZONE}"), TargetRow(2, "ip", ADDRESS_A)])
 
     def verdict(value: str) -> Any:
@@ -30,7 +30,7 @@ def guard_for(lab: Lab, *items: Item, log: list[str]) -> ConnectGuard:
 
     return ConnectGuard(
         items,
-        lookup=name_lookup([lab.nameserver]),
+        lookup=name_lookup([scope_lab.nameserver]),
         name_allowed=lambda name: verdict(name).in_scope,
         address_allowed=lambda address: verdict(address).in_scope,
         is_excluded=lambda a: not verdict(a).in_scope and verdict(a).target_id is not None,
@@ -38,9 +38,9 @@ def guard_for(lab: Lab, *items: Item, log: list[str]) -> ConnectGuard:
     )
 
 
-def test_a_guarded_client_reaches_its_target_and_not_another_host(lab: Lab) -> None:
+def test_a_guarded_client_reaches_its_target_and_not_another_host(scope_lab: Lab) -> None:
     said: list[str] = []
-    guard = guard_for(lab, Item.service(ADDRESS_A, 8080), log=said)
+    guard = guard_for(scope_lab, Item.service(ADDRESS_A, 8080), log=said)
 
     with httpx.Client(transport=guarded_transport(guard), timeout=5) as client:
         assert client.get(f"http://{ADDRESS_A}:8080/guarded").status_code == 200
@@ -51,19 +51,19 @@ def test_a_guarded_client_reaches_its_target_and_not_another_host(lab: Lab) -> N
     with httpx.Client(timeout=5) as unguarded:  # the network itself reaches B
         assert unguarded.get(f"http://{ADDRESS_B}:8080/unguarded").status_code == 200
 
-    assert lab.a.requests() == ["8080 /guarded"]
-    assert lab.b.requests() == ["8080 /unguarded"]
+    assert scope_lab.a.requests() == ["8080 /guarded"]
+    assert scope_lab.b.requests() == ["8080 /unguarded"]
     assert {(row["address"], row["port"]) for row in guard.blocked} == {
         (ADDRESS_B, 8080), (ADDRESS_A, 9090)
     }  # fmt: skip
     assert f"connection to {ADDRESS_B}:8080 refused: not among the step's targets" in said
 
 
-def test_the_guard_connects_to_the_address_it_checked(lab: Lab) -> None:
+def test_the_guard_connects_to_the_address_it_checked(scope_lab: Lab) -> None:
     """a.lab23.test exists only in the test's zone (the guard's upstream), not in the worker's
     resolver: the request succeeds only because the connection is pinned to the checked address."""
     said: list[str] = []
-    guard = guard_for(lab, Item("url", f"http://a.{ZONE}:8080/"), log=said)
+    guard = guard_for(scope_lab, Item("url", f"http://a.{ZONE}:8080/"), log=said)
 
     with httpx.Client(transport=guarded_transport(guard), timeout=5) as client:
         answer = client.get(f"http://a.{ZONE}:8080/pinned")
@@ -71,15 +71,15 @@ def test_the_guard_connects_to_the_address_it_checked(lab: Lab) -> None:
             client.get(f"http://x9.wild.{ZONE}:8080/rebound")
 
     assert answer.status_code == 200
-    assert lab.a.requests() == ["8080 /pinned"]
-    assert lab.b.requests() == []
+    assert scope_lab.a.requests() == ["8080 /pinned"]
+    assert scope_lab.b.requests() == []
 
 
 @pytest.mark.django_db(transaction=True)
 def test_http_probe_following_a_redirect_to_b_refuses_at_connect_time(
-    lab: Lab, settings: Any, user: Any, team: Any, authorize: Any, make_workflow: Any
+    scope_lab: Lab, settings: Any, user: Any, team: Any, authorize: Any, make_workflow: Any
 ) -> None:
-    settings.SCOPE_DNS_UPSTREAM = [lab.nameserver]
+    settings.SCOPE_DNS_UPSTREAM = [scope_lab.nameserver]
     authorize(f"*.{ZONE}")
     target = authorize(f"http://{ADDRESS_A}:8080/wild")
     workflow = make_workflow([{"id": "web", "type": "http_probe", "config": {"schemes": "http"}}])
@@ -89,8 +89,8 @@ def test_http_probe_following_a_redirect_to_b_refuses_at_connect_time(
     step_run(step.pk)
 
     step.refresh_from_db()
-    assert lab.a.requests() == ["8080 /wild"]
-    assert lab.b.requests() == []
+    assert scope_lab.a.requests() == ["8080 /wild"]
+    assert scope_lab.b.requests() == []
     assert step.scope_enforcement == "connect"
     assert step.blocked == [{"address": ADDRESS_B, "proto": "tcp", "port": 8080, "count": 1}]
     log = list(ScanLog.objects.filter(step=step).values_list("message", flat=True))
@@ -101,7 +101,7 @@ def test_http_probe_following_a_redirect_to_b_refuses_at_connect_time(
 
 
 def test_tls_inspect_connects_only_where_the_guard_lets_it(
-    lab: Lab, step_context: StepContextFactory
+    scope_lab: Lab, step_context: StepContextFactory
 ) -> None:
     """A handshake to a destination the guard refuses never leaves the worker; one it allows
     goes to the checked address (A's port 8080 answers HTTP, so that handshake fails in TLS)."""
@@ -110,7 +110,7 @@ def test_tls_inspect_connects_only_where_the_guard_lets_it(
         items=[Item.service(ADDRESS_B, 8080), Item.service(ADDRESS_A, 8080)],
         in_scope=hosts_scope([ADDRESS_A, ADDRESS_B]),
     )
-    ctx.connect_guard = guard_for(lab, Item.service(ADDRESS_A, 8080), log=said)
+    ctx.connect_guard = guard_for(scope_lab, Item.service(ADDRESS_A, 8080), log=said)
 
     tls_inspect.run(ctx)
 
@@ -118,4 +118,4 @@ def test_tls_inspect_connects_only_where_the_guard_lets_it(
     assert f"{ADDRESS_B}:8080: no TLS handshake (ConnectRefused)" in logs
     assert f"{ADDRESS_A}:8080: no TLS handshake (SSLError)" in logs
     assert said == [f"connection to {ADDRESS_B}:8080 refused: not among the step's targets"]
-    assert lab.b.requests() == []
+    assert scope_lab.b.requests() == []

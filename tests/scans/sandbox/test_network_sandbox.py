@@ -41,7 +41,7 @@ def sandboxed(require_docker: Any, test_images: dict[str, str], settings: Any) -
     return require_docker
 
 
-def team_scope(lab: Lab, *items: Item) -> NetworkScope:
+def team_scope(scope_lab: Lab, *items: Item) -> NetworkScope:
     """The team authorizes *.lab23.test and A's address; the step's items are `items`."""
     matcher = ScopeMatcher([TargetRow(1, "domain", f"*.{ZONE}"), TargetRow(2, "ip", ADDRESS_A)])
 
@@ -50,11 +50,11 @@ def team_scope(lab: Lab, *items: Item) -> NetworkScope:
 
     return network_scope(
         items,
-        lookup=name_lookup([lab.nameserver]),
+        lookup=name_lookup([scope_lab.nameserver]),
         is_excluded=lambda a: not verdict(a).in_scope and verdict(a).target_id is not None,
         name_allowed=lambda name: verdict(name).in_scope,
         address_allowed=lambda address: verdict(address).in_scope,
-        upstream=[lab.nameserver],
+        upstream=[scope_lab.nameserver],
     )
 
 
@@ -81,9 +81,11 @@ def fetch(url: str, tag: str) -> str:
 
 
 def test_a_sandboxed_tool_reaches_its_target_and_nothing_else(
-    sandboxed: Any, test_images: dict[str, str], lab: Lab, tmp_path: Path
+    sandboxed: Any, test_images: dict[str, str], scope_lab: Lab, tmp_path: Path
 ) -> None:
-    scope = team_scope(lab, Item.service(ADDRESS_A, 8080), Item("url", f"http://a.{ZONE}:8080/"))
+    scope = team_scope(
+        scope_lab, Item.service(ADDRESS_A, 8080), Item("url", f"http://a.{ZONE}:8080/")
+    )
     script = (
         fetch(f"http://{ADDRESS_A}:8080/by-address", "a")
         + fetch(f"http://a.{ZONE}:8080/by-name", "a-name")
@@ -101,8 +103,8 @@ def test_a_sandboxed_tool_reaches_its_target_and_nothing_else(
     for line in ("a-ok", "a-name-ok", "b-failed", "b-name-failed", "b-wildcard-failed",
                  "redirect-failed", "a-port-failed"):  # fmt: skip
         assert line in out.split(), (line, out, run.stderr)
-    assert lab.b.requests() == []
-    assert sorted(lab.a.requests()) == ["8080 /by-address", "8080 /by-name", "8080 /go"]
+    assert scope_lab.b.requests() == []
+    assert sorted(scope_lab.a.requests()) == ["8080 /by-address", "8080 /by-name", "8080 /go"]
     blocked = {(row["address"], row["port"]): row["count"] for row in run.blocked}
     assert blocked[(ADDRESS_B, 8080)] == 2  # by address, then the redirect
     assert (ADDRESS_A, 9090) in blocked
@@ -113,7 +115,7 @@ def test_a_sandboxed_tool_reaches_its_target_and_nothing_else(
 
 
 def test_the_same_tool_without_the_sandbox_reaches_b(
-    sandboxed: Any, test_images: dict[str, str], lab: Lab, tmp_path: Path
+    sandboxed: Any, test_images: dict[str, str], scope_lab: Lab, tmp_path: Path
 ) -> None:
     script = fetch(f"http://{ADDRESS_B}:8080/unfenced", "b")
 
@@ -122,15 +124,15 @@ def test_the_same_tool_without_the_sandbox_reaches_b(
     )
 
     assert "b-ok" in run.stdout.decode().split(), (run.stdout, run.stderr)
-    assert lab.b.requests() == ["8080 /unfenced"]
+    assert scope_lab.b.requests() == ["8080 /unfenced"]
     assert run.blocked == []
 
 
 def test_a_sandbox_that_cannot_be_built_fails_the_run_instead_of_running_unfenced(
-    sandboxed: Any, test_images: dict[str, str], lab: Lab, tmp_path: Path, settings: Any
+    sandboxed: Any, test_images: dict[str, str], scope_lab: Lab, tmp_path: Path, settings: Any
 ) -> None:
     settings.SCOPE_SANDBOX_IMAGE = "outpost-test/no-such-holder:0"
-    scope = team_scope(lab, Item.service(ADDRESS_A, 8080))
+    scope = team_scope(scope_lab, Item.service(ADDRESS_A, 8080))
 
     run = run_script(
         sandboxed, test_images["busybox"], tmp_path, fetch(f"http://{ADDRESS_B}:8080/x", "b"),
@@ -142,4 +144,4 @@ def test_a_sandbox_that_cannot_be_built_fails_the_run_instead_of_running_unfence
         "outpost-test/no-such-holder:0 is not available locally"
     )
     assert run.exit_code is None and run.stdout == b""
-    assert lab.b.requests() == []
+    assert scope_lab.b.requests() == []

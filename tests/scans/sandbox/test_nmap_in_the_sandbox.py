@@ -35,7 +35,7 @@ def fenced_nmap(require_docker: Any, settings: Any) -> dict[str, str]:
 
 
 def test_nmap_in_the_sandbox_finds_the_open_ports_of_its_target(
-    fenced_nmap: dict[str, str], step_context: Any, lab: Lab
+    fenced_nmap: dict[str, str], step_context: Any, scope_lab: Lab
 ) -> None:
     ctx = step_context(
         config={"ports": "8080,9090,9999", "version_detection": False},
@@ -56,7 +56,7 @@ def test_nmap_in_the_sandbox_finds_the_open_ports_of_its_target(
 
 
 def test_a_service_item_narrows_what_the_sandbox_lets_nmap_reach(
-    fenced_nmap: dict[str, str], step_context: Any, lab: Lab
+    fenced_nmap: dict[str, str], step_context: Any, scope_lab: Lab
 ) -> None:
     """The step's item is A:8080 only; a tool that scans A:9090 anyway (here: nmap given the
     port by hand, as a hostile image would) is refused there and the attempt is counted."""
