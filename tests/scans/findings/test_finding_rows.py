@@ -45,7 +45,8 @@ def test_a_listed_finding_reads_as_drf_writes_it(
     assert listed == drf_rows(FindingListSerializer, rows)
     # The plan is the class's: the next list does not build its serializer's fields again.
     again: Any = FindingListSerializer(rows, many=True)  # a ListSerializer (many=True)
-    assert again.data == listed and "fields" not in again.child.__dict__
+    child = again.child  # type: ignore[attr-defined]  # many=True gives a ListSerializer
+    assert again.data == listed and "fields" not in child.__dict__
     assert listed[0]["assignee"] == {"id": user.pk, "email": user.email}
     assert listed[0]["cvss_v3_score"] is None and listed[0]["epss_score"] == 0.0
     assert isinstance(listed[0]["first_seen_at"], str) and listed[0]["is_kev"] is True
