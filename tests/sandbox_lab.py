@@ -59,6 +59,17 @@ def _host(tag: str, octet: int, log: Path, redirects: list[str]) -> tuple[LabHos
     # A run killed before its clean-up leaves its link (and the address) behind.
     subprocess.run(["ip", "link", "del", outer], capture_output=True, check=False)
     _ip("netns", "add", namespace)
+    try:
+        return _host_in(namespace, outer, inner, tag, octet, log, redirects)
+    except BaseException:
+        subprocess.run(["ip", "link", "del", outer], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
+        raise
+
+
+def _host_in(
+    namespace: str, outer: str, inner: str, tag: str, octet: int, log: Path, redirects: list[str]
+) -> tuple[LabHost, Any]:
     _ip("link", "add", outer, "type", "veth", "peer", "name", inner, "netns", namespace)
     _ip("addr", "add", f"198.19.{octet}.1/24", "dev", outer)
     _ip("link", "set", outer, "up")
