@@ -162,6 +162,11 @@ def hosts_lab(transactional_db: None, tmp_path: Path) -> Iterator[Lab]:
             _ip("-n", namespace, "link", "set", "eth0", "up")
             _ip("-n", namespace, "link", "set", "lo", "up")
     except RuntimeError as exc:
+        for namespace in namespaces:
+            if namespace in made:
+                subprocess.run(["ip", "netns", "del", namespace], check=False)
+        if "bridge" in made:
+            subprocess.run(["ip", "link", "del", bridge], check=False)
         service_unavailable("netns", str(exc))
     try:
         db = connection.settings_dict
@@ -200,20 +205,24 @@ def hosts_lab(transactional_db: None, tmp_path: Path) -> Iterator[Lab]:
         for sock in opened:  # the workers' database and broker sessions end with them
             with contextlib.suppress(OSError):
                 sock.close()
-        if workers:  # and whatever session of theirs the server still holds
-            with connection.cursor() as cursor:
+        # and whatever session of theirs the server still holds (never in the way of the
+        # clean-up of the namespaces and the bridge below)
+        with contextlib.suppress(Exception), connection.cursor() as cursor:
+            if workers:
                 cursor.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
         for server in servers:
-            if isinstance(server, socket.socket):
-                server.close()
-            else:
-                server.shutdown()
-                server.server_close()
+            with contextlib.suppress(Exception):
+                if isinstance(server, socket.socket):
+                    server.close()
+                else:
+                    server.shutdown()
+                    server.server_close()
         if weed is not None:
-            weed_stop(weed)
+            with contextlib.suppress(Exception):
+                weed_stop(weed)
         for namespace in namespaces:
             if namespace in made:
                 for line in subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
