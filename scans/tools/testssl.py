@@ -1,6 +1,12 @@
 """testssl.sh: TLS/SSL configuration audits (https://testssl.sh).
 
-Outpost reads its reports; running it is for a later runner (imports_only until then).
+Runs in a container: `testssl.sh --quiet --warnings off --color 0 --jsonfile
+/output/testssl-N.json --protocols --server-defaults [--vulnerable] HOST:PORT` per TLS endpoint
+(tcp service items, and the host:port of https URL items), argument list only. testssl.sh takes
+no `--`: a target reaches the argv only when it parses as a host and a port (never anything
+starting with `-`). `--warnings off` keeps it from asking on the terminal. Its exit code counts
+the ambiguous results it met (1 to 241) and its report is read then too; 242 and up fail the
+command.
 
 Reads `--csvfile` CSV (testssl.sh 3.0 to 3.2): the header `"id","fqdn/ip","port","severity",
 "finding","cve","cwe"` (3.2 may add `"hint"`), one row per check; and `--jsonfile` JSON, a list
@@ -21,9 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.engine.runtime import FindingData
+from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.engine.vulns import cwe_ids, vuln_ids_in
+from scans.tools import tool_image
+from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
 from scans.tools.kit.detect import csv_header, has_keys, json_document
+from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     bulk_parser,
@@ -33,13 +43,19 @@ from scans.tools.kit.reports import (
     named_severity,
     text,
 )
-from scans.tools.kit.tool import ReportFormat, Tool
+from scans.tools.kit.tool import ReportFormat, TestImage, Tool
+from scans.tools.kit.values import url_endpoint
 from targets.items import Item
 
 TOOL = "testssl"
+ACCEPTS = {"service", "url"}
+EMITS: set[str] = set()
 _COLUMNS = ["id", "fqdn/ip", "port", "severity", "finding"]
 FINDING_SEVERITIES = {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
 NOTE_SEVERITIES = {"WARN", "FATAL"}
+# testssl.sh exits with the number of ambiguous results or errors it met (1 to 241), its report
+# complete; 242 and up are its own failures (no connection, a missing resource, ...).
+_AMBIGUOUS = range(1, 242)
 
 
 def _is_testssl_csv(data: bytes) -> bool:
@@ -60,10 +76,42 @@ NODE = Tool(
     label="testssl.sh",
     group="Probe",
     icon="lock",
-    help="TLS weaknesses from testssl.sh reports (CSV, JSON).",
+    help="TLS protocols, certificates and known weaknesses with testssl.sh, in a sandboxed container.",
     order=61,
-    imports_only=True,
+    image="drwetter/testssl.sh:3.2",
+    network="bridge",
     sarif_uri="https://testssl.sh",
+    # Debian's testssl.sh is a bash script (/usr/bin/testssl, data in /etc/testssl): the image
+    # gets bash, openssl and the coreutils it insists on, with their libraries, the script, its data, and a launcher named
+    # like upstream's entrypoint (testssl.sh) that starts it; busybox gives the rest.
+    test_image=TestImage(
+        name="outpost-test/testssl:1",
+        entrypoint=("/usr/local/bin/testssl.sh",),
+        # testssl.sh refuses busybox's versions of these (check_base_requirements).
+        binaries=(
+            "bash",
+            "openssl",
+            "dig",
+            "dd",
+            "tr",
+            "wc",
+            "date",
+            "cat",
+            "ps",
+            "kill",
+            "head",
+            "tail",
+            "dirname",
+        ),
+        files=(
+            "/usr/bin/testssl",
+            "/etc/testssl",
+            "/usr/lib/ssl/openssl.cnf",
+            "/etc/ssl/openssl.cnf",
+            "/etc/nsswitch.conf",
+        ),
+        stand_in="tests/data/stand-ins/testssl-launcher.sh",
+    ),
     formats=(
         ReportFormat(
             name="testssl-csv",
@@ -80,6 +128,58 @@ NODE = Tool(
         ),
     ),
 )
+
+
+CONFIG_FIELDS: list[ConfigField] = [
+    {"name": "vulnerable", "type": "bool", "default": True,
+     "help": "Also test for known vulnerabilities (Heartbleed, ROBOT, POODLE, ...); slower"},
+    timeout_field(),
+]  # fmt: skip
+
+
+def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    options = validate_config(config, CONFIG_FIELDS)
+    targets: dict[str, None] = {}
+    refused: list[str] = []
+    for item in items:
+        try:
+            if item.kind == "service":
+                host, port, proto = service_argument(item)
+                if proto != "tcp":
+                    continue
+            elif item.kind == "url":
+                scheme, host, port = url_endpoint(item.value)
+                if scheme != "https":
+                    continue
+                host = host_argument(host)
+            else:
+                continue
+        except (TargetRefused, ValueError) as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            continue
+        targets.setdefault(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    image = tool_image(TOOL)
+    plans = []
+    for index, target in enumerate(targets, start=1):
+        output = f"testssl-{index}.json"
+        argv = ["testssl.sh", "--quiet", "--warnings", "off", "--color", "0"]
+        argv += ["--jsonfile", f"/output/{output}", "--protocols", "--server-defaults"]
+        if options["vulnerable"]:
+            argv.append("--vulnerable")
+        argv.append(target)
+        plans.append(
+            Plan(Command(argv, image), output=output, subject=target, ok_exit_codes=_AMBIGUOUS)
+        )
+    return plans, refused
+
+
+def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+    """One testssl.sh per TLS endpoint (service, or an https URL's host and port)."""
+    return [plan.command for plan in _plans(config, items)[0]]
+
+
+def run(ctx: StepContext) -> StepResult:
+    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser

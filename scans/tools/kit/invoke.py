@@ -11,7 +11,7 @@ Commands without an image are host tools (`git clone`) and always run with the l
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -51,6 +51,9 @@ class Plan:
     input_files: dict[str, Path] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     max_output_bytes: int | None = None  # default: settings.TOOL_OUTPUT_MAX_BYTES
+    # Exit codes besides 0 after which the report is read (testssl.sh counts "ambiguous
+    # results" in its exit code and still writes a complete report).
+    ok_exit_codes: Container[int] = ()
 
 
 def localize(argv: list[str], workdir: Path) -> list[str]:
@@ -154,6 +157,14 @@ def _drop_blocked(
     parsed.findings, parsed.items = findings, items
 
 
+def _accepted(run: ToolRun, plan: Plan) -> bool:
+    return (
+        run.exit_code is not None
+        and run.exit_code in plan.ok_exit_codes
+        and not (run.timed_out or run.cancelled or run.error)
+    )
+
+
 def run_failure(run: ToolRun) -> str:
     """Why a run did not produce a usable result, in a line."""
     if run.error:
@@ -202,7 +213,7 @@ def run_plans(ctx: StepContext, tool: str, plans: list[Plan], parse: Parser) -> 
         report = (run.output_dir / plan.output) if (plan.output and run.output_dir) else None
         if report is not None and report.is_file():
             result.artifacts.append(report)
-        if not run.ok:
+        if not (run.ok or _accepted(run, plan)):
             failures.append(f"{label}: {run_failure(run)}")
             ctx.log(failures[-1])
             continue

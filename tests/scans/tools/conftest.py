@@ -37,9 +37,10 @@ TEST_IMAGES = {
     "whatweb": "outpost-test/whatweb:1",
     "wafw00f": "outpost-test/wafw00f:1",
     "dnsrecon": "outpost-test/dnsrecon:1",
+    "testssl": "outpost-test/testssl:1",
 }
 # The recon tools reach the test's servers on 127.0.0.1: the host network, like nmap.
-RECON_TOOLS = ("ffuf", "sslscan", "whatweb", "wafw00f", "dnsrecon")
+RECON_TOOLS = ("ffuf", "sslscan", "whatweb", "wafw00f", "dnsrecon", "testssl")
 
 
 def sample(relative: str) -> bytes:

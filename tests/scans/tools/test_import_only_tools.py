@@ -7,7 +7,7 @@ from typing import Any
 
 from workflows.graph import graph_validate
 
-IMPORTS_ONLY = {"masscan", "gobuster", "testssl"}
+IMPORTS_ONLY = {"masscan", "gobuster"}
 
 
 def test_they_are_import_tools_and_not_node_types(owner_api: Any) -> None:
@@ -23,7 +23,7 @@ def test_a_tool_with_a_runner_is_both_a_node_type_and_an_import_tool(owner_api: 
     catalogue = {node["type"] for node in owner_api.get("/api/v1/workflows/node-types").json()}
     tools = {row["tool"] for row in owner_api.get("/api/v1/scans/import/tools").json()}
 
-    assert {"ffuf", "sslscan", "whatweb"} <= catalogue & tools
+    assert {"ffuf", "sslscan", "whatweb", "testssl"} <= catalogue & tools
 
 
 def test_a_workflow_using_one_is_refused_naming_it() -> None:

@@ -39,6 +39,7 @@ CONTAINER_TOOLS = [
     "nmap",
     "nuclei",
     "sslscan",
+    "testssl",
     "trivy",
     "wafw00f",
     "whatweb",
