@@ -27,13 +27,12 @@ from xml.etree.ElementTree import Element
 
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
+from scans.tools.kit.arguments import tls_endpoints
 from scans.tools.kit.detect import xml_root
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_xml, xml_text
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
-from scans.tools.kit.values import url_endpoint
 from targets.items import Item
 
 TOOL = "sslscan"
@@ -90,25 +89,7 @@ CONFIG_FIELDS: list[ConfigField] = [
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
     options = validate_config(config, CONFIG_FIELDS)
-    targets: dict[str, None] = {}
-    refused: list[str] = []
-    for item in items:
-        try:
-            if item.kind == "service":
-                host, port, proto = service_argument(item)
-                if proto != "tcp":
-                    continue
-            elif item.kind == "url":
-                scheme, host, port = url_endpoint(item.value)
-                if scheme != "https":
-                    continue
-                host = host_argument(host)
-            else:
-                continue
-        except (TargetRefused, ValueError) as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
-            continue
-        targets.setdefault(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    targets, refused = tls_endpoints(items)
     image = tool_image(TOOL)
     plans = []
     for index, target in enumerate(targets, start=1):

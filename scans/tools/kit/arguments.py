@@ -9,7 +9,7 @@ refused is left out of the plan and logged by the runner, never passed on.
 
 from __future__ import annotations
 
-from scans.tools.kit.values import parse_service
+from scans.tools.kit.values import parse_service, url_endpoint
 from targets.items import Item
 from targets.parsing import TargetParseError, parse_target
 
@@ -73,3 +73,28 @@ def item_argument(item: Item) -> str:
     if item.kind == "repo":
         return repo_argument(item.value)
     raise TargetRefused(f"unknown item kind {item.kind!r}")
+
+
+def tls_endpoints(items: list[Item]) -> tuple[list[str], list[str]]:
+    """The `host:port` (`[v6]:port`) arguments of TLS endpoints, each once: tcp service items and
+    the host and port of https URL items; and the log lines of the items refused."""
+    targets: dict[str, None] = {}
+    refused: list[str] = []
+    for item in items:
+        try:
+            if item.kind == "service":
+                host, port, proto = service_argument(item)
+                if proto != "tcp":
+                    continue
+            elif item.kind == "url":
+                scheme, host, port = url_endpoint(item.value)
+                if scheme != "https":
+                    continue
+                host = host_argument(host)
+            else:
+                continue
+        except (TargetRefused, ValueError) as exc:
+            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            continue
+        targets.setdefault(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return list(targets), refused
