@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -51,6 +52,13 @@ def json_text(value: Any) -> str:
     text = _ENCODER.encode(value)
     # jsonb refuses the NUL escape; tools do print NUL bytes.
     return text.replace("\\u0000", "") if "\\u0000" in text else text
+
+
+def timestamp_text(moment: datetime) -> str:
+    """A time as COPY's text for a timestamp cell. Every row of a bulk write carries the same
+    few times: written once as text, instead of psycopg adapting the datetime again in every
+    row (which was half of what writing 70,000 asset rows cost on the client)."""
+    return moment.isoformat()
 
 
 def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connection, transaction
 
-from config.bulkwrite import copy_into, json_text
+from config.bulkwrite import copy_into, json_text, timestamp_text
 
 if TYPE_CHECKING:
     from scans.models import Scan
@@ -201,13 +201,13 @@ def _ids_reserved(count: int) -> list[int]:
 
 def _insert_new(scan: Scan, rows: list[AssetRow], now: datetime) -> list[Stored]:
     ids = _ids_reserved(len(rows))
-    team, scan_id = scan.team_id, scan.pk
+    team, scan_id, seen = scan.team_id, scan.pk, timestamp_text(now)
     copy_into(
         "scans_asset",
         _NEW_COLUMNS,
         (
             (pk, team, r.kind, r.value, json_text(r.attrs), r.parent_id, r.certificate_id,
-             r.port, r.status_code, r.in_scope, 0, now, now, scan_id, scan_id)
+             r.port, r.status_code, r.in_scope, 0, seen, seen, scan_id, scan_id)
             for pk, r in zip(ids, rows, strict=True)
         ),
     )  # fmt: skip

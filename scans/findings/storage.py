@@ -18,7 +18,15 @@ from django.db.models import Count
 from django.utils import timezone
 
 from config.artifacts import artifact_keep, artifacts_delete
-from config.bulkwrite import chunks, copy_into, findings_demote, gc_paused, is_postgres, json_text
+from config.bulkwrite import (
+    chunks,
+    copy_into,
+    findings_demote,
+    gc_paused,
+    is_postgres,
+    json_text,
+    timestamp_text,
+)
 from scans.assets.recording import assets_record
 from scans.engine.runtime import SEVERITIES, FindingData, StepResult, ToolRun
 from scans.engine.vulns import finding_vulns_clean
@@ -93,12 +101,14 @@ def _findings_store(
         new_fps = sorted(fp for fp in fingerprints if fp not in existing)
         ids = (scan.team_id, scan.pk, step.pk if step else None)
         as_json = json_text if is_postgres() else _same
+        # COPY takes the time as text, written once (config.bulkwrite.timestamp_text).
+        stamp = timestamp_text(now) if is_postgres() else now
         rows: list[tuple[Any, ...]] = []
 
         def prepare() -> None:
             # As first seen now and open; the states that existed before are applied below.
             rows.extend(
-                _finding_row(ids, fp, by_fp[fp], Finding.Status.OPEN, now, now, as_json, assets)
+                _finding_row(ids, fp, by_fp[fp], Finding.Status.OPEN, stamp, stamp, as_json, assets)
                 for fp in new_fps
             )
 
@@ -140,6 +150,9 @@ _FIRST_SEEN = FINDING_COLUMNS.index("first_seen_at")
 assert _FIRST_SEEN == _STATUS + 1
 _JSON_CELLS = tuple(
     FINDING_COLUMNS.index(c) for c in ("evidence", "references", "tags", "cwe_ids", "vuln_ids")
+)
+_TIME_CELLS = tuple(
+    FINDING_COLUMNS.index(c) for c in ("first_seen_at", "last_seen_at", "created_at")
 )
 
 
@@ -206,11 +219,8 @@ def _findings_insert(rows: list[tuple[Any, ...]]) -> None:
                 copy_into(Finding._meta.db_table, FINDING_COLUMNS, rows)
             return
         except IntegrityError:
-            # The JSON cells were written as text for COPY; the ORM takes the values.
-            rows = [
-                tuple(json.loads(v) if i in _JSON_CELLS else v for i, v in enumerate(row))
-                for row in rows
-            ]
+            # The JSON and time cells were written as text for COPY; the ORM takes the values.
+            rows = [tuple(_orm_cell(i, v) for i, v in enumerate(row)) for row in rows]
     Finding.objects.bulk_create(
         [Finding(**dict(zip(FINDING_COLUMNS, row, strict=True))) for row in rows],
         batch_size=CHUNK,
@@ -219,6 +229,14 @@ def _findings_insert(rows: list[tuple[Any, ...]]) -> None:
 
 
 def _same(value: Any) -> Any:
+    return value
+
+
+def _orm_cell(index: int, value: Any) -> Any:
+    if index in _JSON_CELLS:
+        return json.loads(value)
+    if index in _TIME_CELLS and isinstance(value, str):
+        return datetime.fromisoformat(value)
     return value
 
 

@@ -12,12 +12,18 @@ raw paths measured in the same run:
 Each report is then imported a second time (a rescan of an unchanged image: every fingerprint
 already has a triage state and a latest row, which the new rows take over), printed against the
 same baseline and the first import.
+
+Rounds are interleaved (each round: every raw path, then the import, with the COPY into the
+findings table and the import side by side, in turns first) and the best of each is compared,
+with each round's own ratio printed beside it, and the load average: on the shared 2-core machine
+a COPY alone took from 2.6 s to 6.6 s between runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import statistics
 import time
 from collections.abc import Iterator
@@ -34,7 +40,7 @@ from scans.models import Finding, Scan, ScanStatus
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 VULNERABILITIES = 20_000
-ROUNDS = 3
+ROUNDS = 5
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
 
 
@@ -148,6 +154,14 @@ def test_importing_20000_vulnerabilities_against_json_load_and_copy(
         )
     holder = Scan.objects.create(team=team, workflow_name="raw COPY", status=ScanStatus.COMPLETED)
     plain, indexed, narrow, imports, reimports = [], [], [], [], []
+    load_before = os.getloadavg()[0]
+
+    def copy_indexed(data: bytes) -> None:
+        indexed.append(
+            raw_same_rows(data, table="scans_finding", team_id=team.pk, scan_id=holder.pk)
+        )
+        Finding.objects.filter(scan=holder).delete()
+
     try:
         for round_ in range(ROUNDS):
             data = synthetic_report(VULNERABILITIES, salt=f"r{round_}")
@@ -155,11 +169,18 @@ def test_importing_20000_vulnerabilities_against_json_load_and_copy(
             plain.append(
                 raw_same_rows(data, table="bench_plain_finding", team_id=team.pk, scan_id=holder.pk)
             )
+            # The goal's pair side by side, in turns first (a load that drifts within a round
+            # then favours neither): the COPY of the same rows into the findings table, and the
+            # import of the report.
+            if round_ % 2 == 0:
+                copy_indexed(data)
             started = time.perf_counter()
             scan = scan_import(
                 team=team, user=user, tool="trivy", data=data, target=f"bench/r{round_}:1"
             )
             imports.append(time.perf_counter() - started)
+            if round_ % 2 == 1:
+                copy_indexed(data)
             assert Finding.objects.filter(scan=scan).count() == VULNERABILITIES
             # The same report again (a rescan of an unchanged image): every fingerprint has a
             # state and a latest row already, which the new rows take over.
@@ -170,20 +191,21 @@ def test_importing_20000_vulnerabilities_against_json_load_and_copy(
             reimports.append(time.perf_counter() - started)
             assert Finding.objects.filter(scan=again, is_latest=True).count() == VULNERABILITIES
             assert not Finding.objects.filter(scan=scan, is_latest=True).exists()
-            indexed.append(
-                raw_same_rows(data, table="scans_finding", team_id=team.pk, scan_id=holder.pk)
-            )
-            Finding.objects.filter(scan=holder).delete()
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_plain_finding")
 
-    import_s, reimport_s = statistics.median(imports), statistics.median(reimports)
-    plain_s, indexed_s, narrow_s = (statistics.median(t) for t in (plain, indexed, narrow))
+    # Best of the rounds (another process's load only ever adds time), with the paired ratio of
+    # each round beside it: on the shared machine one round can take twice another.
+    import_s, reimport_s = min(imports), min(reimports)
+    plain_s, indexed_s, narrow_s = min(plain), min(indexed), min(narrow)
     ratio = import_s / plain_s
+    indexed_ratio = import_s / indexed_s
+    paired = [i / c for i, c in zip(imports, indexed, strict=True)]
     print(
         f"\n[ingest, PostgreSQL] {VULNERABILITIES:,} Trivy vulnerabilities ({len(data) / 2**20:.1f} MiB), "
-        f"medians of {ROUNDS}:\n"
+        f"best of {ROUNDS} interleaved rounds; load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after:\n"
         f"  import (parse + normalize + dedup + triage states + store): {import_s:.3f} s, "
         f"{VULNERABILITIES / import_s:,.0f} findings/s\n"
         f"  raw json.loads + COPY of the same rows, plain table:        {plain_s:.3f} s -> "
@@ -191,17 +213,21 @@ def test_importing_20000_vulnerabilities_against_json_load_and_copy(
         f"  the same report imported again (all 20,000 seen before):     {reimport_s:.3f} s -> "
         f"{reimport_s / plain_s:.2f}x the plain table, {reimport_s / import_s:.2f}x the first import\n"
         f"  raw json.loads + COPY of the same rows, the findings table: {indexed_s:.3f} s -> "
-        f"import is {import_s / indexed_s:.2f}x (goal <= 1.5x: "
-        f"{'met' if import_s / indexed_s <= 1.5 else 'NOT met'})\n"
+        f"import is {indexed_ratio:.2f}x (goal <= 1.5x: "
+        f"{'met' if indexed_ratio <= 1.5 else 'NOT met'}); paired by round "
+        f"{', '.join(f'{r:.2f}' for r in paired)} (median {statistics.median(paired):.2f})\n"
         f"  raw json.loads + COPY of 9 columns, temporary table:        {narrow_s:.3f} s -> "
-        f"import is {import_s / narrow_s:.2f}x"
+        f"import is {import_s / narrow_s:.2f}x\n"
+        f"  rounds: import {_listed(imports)}; COPY into the findings table {_listed(indexed)}; "
+        f"again {_listed(reimports)}; plain {_listed(plain)}"
     )
-    # The goal is not met (see issue 6): COPY of the same rows into the findings table alone,
-    # with the indexes the findings list needs at a million rows (issue 7), takes ~4x the plain
-    # table. This guards the import's own work on top of that against regressions.
-    assert import_s / indexed_s <= 3.5, (
-        f"{import_s / indexed_s:.1f}x a COPY into the findings table"
-    )
+    # A guard against regressions of the import's own work, looser than the goal: on a loaded
+    # machine the best round of each can still fall at different moments.
+    assert indexed_ratio <= 3.5, f"{indexed_ratio:.1f}x a COPY into the findings table"
+
+
+def _listed(seconds: list[float]) -> str:
+    return ", ".join(f"{s:.2f}" for s in seconds)
 
 
 def test_memory_of_importing_20000_vulnerabilities_against_json_loads(

@@ -93,6 +93,7 @@ def test_recording_a_scan_of_50000_urls_and_10000_services(
 ) -> None:
     items = _items()
     raw, recording, rescans = [], [], []
+    load_before = os.getloadavg()[0]
     # Interleaved rounds, each into fresh teams; the best of each is compared (the machine is
     # shared: a round that another process slowed down says nothing about either path).
     for round_ in range(ROUNDS):
@@ -113,12 +114,15 @@ def test_recording_a_scan_of_50000_urls_and_10000_services(
     load = os.getloadavg()[0]
     baseline, first, rescan = min(raw), min(recording), min(rescans)
     ratio = first / baseline
+    paired = ", ".join(f"{r / c:.2f}" for r, c in zip(recording, raw, strict=True))
     print(
         f"\n[bench] {URLS:,} URLs + {SERVICES:,} services ({assets:,} assets with their hosts), "
         f"best of {ROUNDS}: raw COPY {baseline:.2f} s, recording {first:.2f} s ({ratio:.2f}x), "
         f"the same again (unchanged) {rescan:.2f} s ({rescan / baseline:.2f}x); rounds: raw "
         f"{', '.join(f'{t:.2f}' for t in raw)}, recording {', '.join(f'{t:.2f}' for t in recording)}"
-        f"; load average {load:.1f} (goal <= {GOAL_RATIO}x: {'met' if ratio <= GOAL_RATIO else 'NOT met'})"
+        f" (paired {paired}), again {', '.join(f'{t:.2f}' for t in rescans)}; load average "
+        f"{load_before:.1f} before, {load:.1f} after (goal <= {GOAL_RATIO}x: "
+        f"{'met' if ratio <= GOAL_RATIO else 'NOT met'})"
     )
     assert ratio <= GOAL_RATIO
 

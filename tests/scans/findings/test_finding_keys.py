@@ -101,14 +101,14 @@ def test_a_finding_whose_step_was_deleted_alone_still_shows(
     assert answer.json()["fingerprint"] == finding.fingerprint
 
 
-def test_rows_that_meet_a_concurrent_steps_row_are_stored_around_it_with_their_json(
+def test_rows_that_meet_a_concurrent_steps_row_are_stored_around_it_with_their_json_and_times(
     make_scan: Callable[..., Scan], team: Team
 ) -> None:
     # Another step of the scan stored one of these fingerprints in the meantime: on PostgreSQL
     # the COPY fails as a whole and the rows go again through the ORM, skipping that one.
     from django.utils import timezone
 
-    from config.bulkwrite import is_postgres, json_text
+    from config.bulkwrite import is_postgres, json_text, timestamp_text
     from scans.findings.storage import _finding_row, _findings_insert, _same
 
     scan = make_scan(1)
@@ -121,10 +121,14 @@ def test_rows_that_meet_a_concurrent_steps_row_are_stored_around_it_with_their_j
         for i in range(3)
     ]  # fmt: skip
     now = timezone.now()
+    # As findings_store builds them: JSON cells and times as COPY's text on PostgreSQL.
     as_json = json_text if is_postgres() else _same
+    stamp = timestamp_text(now) if is_postgres() else now
     ids = (team.pk, scan.pk, None)
-    rows = [_finding_row(ids, d.fingerprint, d, "open", now, now, as_json) for d in data]
-    rows.append(_finding_row(ids, taken.fingerprint, taken.as_data(), "open", now, now, as_json))
+    rows = [_finding_row(ids, d.fingerprint, d, "open", stamp, stamp, as_json) for d in data]
+    rows.append(
+        _finding_row(ids, taken.fingerprint, taken.as_data(), "open", stamp, stamp, as_json)
+    )
 
     _findings_insert(rows)
 
@@ -133,3 +137,4 @@ def test_rows_that_meet_a_concurrent_steps_row_are_stored_around_it_with_their_j
     stored = Finding.objects.get(scan=scan, rule_id="N2")
     assert stored.evidence == {"port": 2, "tags": ["a"]}
     assert stored.references == ["https://example.test/2"]
+    assert stored.first_seen_at == now and stored.last_seen_at == now and stored.created_at == now
