@@ -27,7 +27,7 @@ from scans.engine.runtime import SEVERITIES, fingerprint_of
 from scans.models import Finding, OpenFindingsDay, Scan, ScanStatus
 from tests.scans.findings.factories import completed_scan, realistic_findings
 
-TOTAL = 1_000_000
+TOTAL = int(os.environ.get("BENCH_FINDINGS", "1000000"))  # fewer for profiling
 SCANS = 50
 RUNS = 40
 IMPORT_ROUNDS = 3

@@ -174,3 +174,36 @@ def test_a_list_judged_far_past_the_cap_is_not_estimated_again_for_a_minute(
     monkeypatch.setattr(queries, "PAST_CAP_SECONDS", -1.0)
     queries._PAST_CAP.clear()
     assert counted(3) == (4, ["EXPLAIN"]) and counted(3) == (4, ["EXPLAIN"])  # expired at once
+
+
+def test_the_rows_print_each_finding_escaped_on_both_lists(
+    make_scan: Callable[..., Any], client: Any, user: Any
+) -> None:
+    from scans.engine.runtime import FindingData
+
+    hostile = FindingData(
+        tool="nuclei", severity="critical", title='<script>alert("t")</script> & co',
+        rule_id="CVE-2024-0001<b>", component="lib<i>", version="1.0", fixed_version="1.1\"x",
+        location="http://127.0.0.1:8080/?q=<img src=x>", cvss_v3_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        is_kev=True,
+    )  # fmt: skip
+    scan = make_scan([hostile])
+    finding = scan.findings.get()
+    client.force_login(user)
+    listed = client.get("/findings/?severity=critical").content.decode()
+    on_scan = client.get(f"/scans/{scan.pk}/findings").content.decode()
+    for page in (listed, on_scan):
+        assert "<script>" not in page and "<img src=x>" not in page and "lib<i>" not in page
+        assert "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt; &amp; co" in page
+        assert f'<a href="/findings/{finding.pk}/">' in page
+        assert '<code class="muted">CVE-2024-0001&lt;b&gt;</code>' in page
+        assert '<span class="sev sev-critical">critical</span>' in page
+        assert "CVSS 9.8</span>" in page and ">KEV</span>" in page
+        assert "fix 1.1&quot;x</span>" in page
+        assert '<span class="tstatus tstatus-open">Open</span>' in page
+    assert (
+        "lib&lt;i&gt; 1.0 → 1.1&quot;x" in listed
+        and f'<a href="/scans/{scan.pk}/">#{scan.pk}</a>' in listed
+    )
+    assert f'name="ids" value="{finding.pk}"' in listed
+    assert '<td data-label="Tool">nuclei</td>' in on_scan
