@@ -21,7 +21,7 @@ from scans import services
 from scans.engine.coverage import scan_coverage
 from scans.engine.readiness import graph_images_check
 from scans.findings.ownership import findings_decorate
-from scans.findings.queries import DIFF_CHOICES, findings_for_team, scan_open_counts
+from scans.findings.queries import DIFF_CHOICES, ROW_DEFERRED, findings_for_team, scan_open_counts
 from scans.forms import ScanStartForm
 from scans.models import Scan, ScanLog, ScanStatus, Severity
 from workflows.models import Workflow
@@ -62,7 +62,11 @@ def _detail_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
         filters["severity"] = [severity]
     if diff in DIFF_KEYS:
         filters["diff"] = diff
-    findings = findings_for_team(scan.team, **filters).order_by("-severity_rank", "title", "pk")
+    findings = (
+        findings_for_team(scan.team, **filters)
+        .defer(*ROW_DEFERRED)
+        .order_by("-severity_rank", "title", "pk")
+    )
     findings_page = Paginator(findings, 50).get_page(request.GET.get("page"))
     findings_decorate(scan.team, findings_page.object_list)
     logs = list(

@@ -134,6 +134,14 @@ class FindingFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [])}
 
 
+# What a findings table row never shows: the long texts and JSON lists, read (and decoded) only
+# on a finding's own page, the API and exports. The list pages defer them.
+ROW_DEFERRED = (
+    "description", "remediation", "evidence", "references", "tags", "cwe_ids", "vuln_ids",
+    "cvss_v3_vector", "cvss_v4_vector",
+)  # fmt: skip
+
+
 def findings_for_team(team: Team, *, user: Any = None, **filters: Any) -> QuerySet[Finding]:
     """The team's findings, filtered and sorted (keys as in FindingFilterForm; `user` is who
     `assignee=me` means). Without `scan`, one row per fingerprint: its latest occurrence."""

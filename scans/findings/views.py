@@ -22,6 +22,7 @@ from scans.findings.groups import finding_groups, group_fingerprints
 from scans.findings.ownership import finding_assign, findings_decorate, team_members
 from scans.findings.queries import (
     DUE_CHOICES,
+    ROW_DEFERRED,
     SORT_LABELS,
     YES_NO,
     CappedPaginator,
@@ -70,7 +71,8 @@ def _list_context(request: TeamHttpRequest, params: QueryDict) -> dict[str, Any]
         page_no = int(raw_page) if raw_page.isdigit() else 1
         context["groups"] = finding_groups(team, user=request.user, page=page_no, **filters)
         return context
-    paginator = CappedPaginator(findings_for_team(team, user=request.user, **filters), PAGE_SIZE)
+    rows = findings_for_team(team, user=request.user, **filters).defer(*ROW_DEFERRED)
+    paginator = CappedPaginator(rows, PAGE_SIZE)
     page = paginator.get_page(params.get("page"))
     findings_decorate(team, page.object_list)
     context.update(
@@ -95,7 +97,8 @@ def finding_group_rows(request: TeamHttpRequest) -> HttpResponse:
     filters = form.filters() if form.is_valid() else {}
     rule_id = request.GET.get("rule_id", "")
     filters["rule_id"] = rule_id
-    rows = list(findings_for_team(request.team, user=request.user, **filters)[: GROUP_ROWS + 1])
+    found = findings_for_team(request.team, user=request.user, **filters).defer(*ROW_DEFERRED)
+    rows = list(found[: GROUP_ROWS + 1])
     findings_decorate(request.team, rows)
     return render(
         request,

@@ -11,12 +11,13 @@ comes from a finding goes through `_e`; the markup around it is constant."""
 from __future__ import annotations
 
 import html
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 from django import template
-from django.template.defaultfilters import date, floatformat
 from django.urls import get_script_prefix, reverse
+from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.text import Truncator
 
@@ -31,6 +32,17 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def _day(value: Any) -> str:
+    """`value|date:"Y-m-d"` for a datetime (in the current time zone) or a date."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return (timezone.localtime(value) if timezone.is_aware(value) else value).strftime(
+            "%Y-%m-%d"
+        )
+    return value.strftime("%Y-%m-%d") if isinstance(value, date) else ""
+
+
 def _status(f: Any) -> str:
     out = f'<span class="tstatus tstatus-{_e(f.status)}">{_e(f.get_status_display())}</span>'
     if getattr(f, "acceptance", "") == "pending":
@@ -40,7 +52,7 @@ def _status(f: Any) -> str:
         )
     until = getattr(f, "accepted_until", None)
     if f.status == "accepted" and until:
-        out += f' <span class="until">until {_e(date(until, "Y-m-d"))}</span>'
+        out += f' <span class="until">until {_day(until)}</span>'
     return out
 
 
@@ -49,7 +61,7 @@ def _sla(f: Any) -> str:
     if state not in ("overdue", "due_soon"):
         return ""
     css, label = ("danger", "Overdue") if state == "overdue" else ("warn", "Due soon")
-    due = _e(date(getattr(f, "due_at", None), "Y-m-d"))
+    due = _day(getattr(f, "due_at", None))
     return f'<span class="badge {css} sla" title="Due {due}">{label}</span>'
 
 
@@ -57,7 +69,7 @@ def _chips(f: Any) -> str:
     out = ""
     if f.cvss_score is not None:
         version = "4.0" if f.cvss_v4_score is not None else "3.x"
-        score = _e(floatformat(f.cvss_score, 1))
+        score = f"{float(f.cvss_score):.1f}"
         out += f'<span class="chip cvss" title="CVSS {version} base score">CVSS {score}</span>'
     if f.is_kev:
         out += (
@@ -129,7 +141,7 @@ def _owner_cell(f: Any) -> str:
     )
     due_at = getattr(f, "due_at", None)
     if due_at:
-        who += f'<div class="due">{_sla(f)} <span class="muted">{_e(date(due_at, "Y-m-d"))}</span></div>'
+        who += f'<div class="due">{_sla(f)} <span class="muted">{_day(due_at)}</span></div>'
     return f'<td data-label="Owner · due" class="owner">{who}</td>'
 
 
@@ -146,7 +158,7 @@ def finding_row(f: Any, can_write: bool) -> SafeString:
     return mark_safe(  # noqa: S308 every value escaped by _e
         f"<tr>{check}{severity}{title}{location}"
         f'<td data-label="Status">{_status(f)}</td>{_owner_cell(f)}'
-        f'<td data-label="First seen">{_e(date(f.first_seen_at, "Y-m-d"))}</td>'
+        f'<td data-label="First seen">{_day(f.first_seen_at)}</td>'
         f'<td data-label="Scan"><a href="{_url("scans:detail", f.scan_id)}">#{int(f.scan_id)}</a></td></tr>'
     )
 

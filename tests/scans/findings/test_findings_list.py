@@ -97,6 +97,27 @@ def test_the_list_runs_a_constant_number_of_queries(
     assert len(large.captured_queries) == len(small.captured_queries)
 
 
+def test_the_findings_pages_run_a_constant_number_of_queries(
+    make_scan: Callable[..., Any], client: Any, user: Any
+) -> None:
+    """The rows' deferred columns (texts, JSON lists) are never read one row at a time."""
+    small_scan = make_scan(10)
+    client.force_login(user)
+    pages = ("/findings/?status=open", "/findings/?view=groups", f"/scans/{small_scan.pk}/findings")
+    counts = {}
+    for url in pages:
+        client.get(url)
+        with CaptureQueriesContext(connection) as small:
+            assert client.get(url).status_code == 200
+        counts[url] = len(small.captured_queries)
+    large_scan = make_scan(realistic_findings(200, seed=3))
+    for url in pages:
+        url = url.replace(f"/scans/{small_scan.pk}/", f"/scans/{large_scan.pk}/")
+        with CaptureQueriesContext(connection) as large:
+            assert client.get(url).status_code == 200
+        assert len(large.captured_queries) <= max(counts.values()), url
+
+
 def test_counting_stops_at_the_cap(make_scan: Callable[..., Any], team: Any) -> None:
     make_scan(30)
     paginator = CappedPaginator(findings_for_team(team), 10)
