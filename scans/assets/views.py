@@ -132,6 +132,8 @@ def _shown_attrs(asset: Asset) -> list[tuple[str, str]]:
     for name, value in sorted((asset.attrs or {}).items()):
         if name == "technologies":
             continue  # shown as links
+        if (name == "status" and asset.status_code) or (name == "port" and asset.port):
+            continue  # the row of the column above says it already
         if isinstance(value, bool):
             text = "yes" if value else "no"
         elif isinstance(value, list):

@@ -160,6 +160,10 @@ def test_the_pages_show_the_inventory_an_asset_and_the_scan_panel(
     assert (
         "https://127.0.0.1:8443/" in detail and "lab.outpost.test" in detail
     )  # child, certificate
+    url = Asset.objects.filter(kind="url", status_code__isnull=False).first()
+    assert url is not None
+    url_page = client.get(f"/assets/{url.pk}/").content.decode()
+    assert url_page.count("<dt>Status</dt>") == 1  # the column, not the attr again
     panel = client.get(f"/scans/{lab_scan.pk}/assets").content.decode()
     assert "This scan saw" in panel and "+3 services" in panel
     assert client.get("/assets/?cursor=bogus").status_code == 200  # a stale link: the first page
