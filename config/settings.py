@@ -376,6 +376,10 @@ TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 1024)
 TOOL_CPUS = float(env_str("TOOL_CPUS", "1.0"))
 TOOL_PIDS_LIMIT = env_int("TOOL_PIDS_LIMIT", 256)
 GRYPE_ENABLED = env_bool("GRYPE_ENABLED", False)
+# masscan's packets per second: the default of its nodes, and the cap no node may exceed (a fast
+# scan floods links and trips intrusion alarms; raise both only where the network owner agrees).
+MASSCAN_RATE_PPS = env_int("MASSCAN_RATE_PPS", 1000)
+MASSCAN_MAX_RATE_PPS = env_int("MASSCAN_MAX_RATE_PPS", 10000)
 # Passive subdomain sources (scans.tools.kit.passive_dns): off until named here, since they send
 # the domain to a third party ("crtsh,certspotter"). SUBDOMAIN_PASSIVE_URL_<NAME> points one at a
 # mirror or proxy, SUBDOMAIN_PASSIVE_KEY_<NAME> gives its API key.

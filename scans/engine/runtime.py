@@ -140,6 +140,9 @@ class ToolInvocation:
     # Docker only: run inside a network sandbox reaching only this allowlist
     # (scans.engine.sandbox); None: the tool's own network mode.
     sandbox: NetworkScope | None = None
+    # Docker only: Linux capabilities granted to the tool's container (cap_add) on top of
+    # cap_drop=ALL, from its module's declaration (masscan's NET_RAW); empty for every other tool.
+    capabilities: tuple[str, ...] = ()
 
 
 @dataclass

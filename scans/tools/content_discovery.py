@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from scans.engine.runtime import Command, StepContext, StepResult
+from scans.tools.kit.calibration import probe_pages
 from scans.tools.kit.discovery import url_found
 from scans.tools.kit.dns_bulk import random_label
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
@@ -167,13 +168,7 @@ def _discover(ctx: StepContext, args: Any, record: BuiltinRun, result: StepResul
     if args.calibrate:
         probes = [f"{random_label(16)}", f"{random_label(12)}.php", f"{random_label(10)}/"]
         probes.append(f"{random_label(8)}/{random_label(8)}.html")
-        urls = [urljoin(args.base, probe) for probe in probes]
-        for page in fetch_pages(
-            [u for u in urls if ctx.in_scope(Item("url", u))], concurrency=4,
-            timeout_s=timeout_s, max_body=MAX_BODY, guard=ctx.connect_guard,
-        ):  # fmt: skip
-            if not page.error:
-                baseline.append(page)
+        baseline = probe_pages(ctx, args.base, probes, timeout_s=timeout_s, max_body=MAX_BODY)
         shown = sorted({f"{p.status}/{p.length}B" for p in baseline})
         record.say(f"calibration: random paths answer {', '.join(shown) or 'nothing'}")
     words = list(dict.fromkeys([*bundled_words()[: WORDLISTS[args.wordlist]], *args.extra]))

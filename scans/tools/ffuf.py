@@ -20,15 +20,14 @@ from __future__ import annotations
 from typing import Any
 
 from scans.engine.runtime import Command, StepContext, StepResult
-from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, url_argument
+from scans.tools.kit.arguments import url_directories
 from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.discovery import int_or_none, url_found
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
-from scans.tools.kit.wordlists import CONTENT_WORDLISTS, content_wordlist, parse_statuses
+from scans.tools.kit.wordlists import content_wordlist, discovery_fields, wordlist_plans
 from targets.items import Item
 
 TOOL = "ffuf"
@@ -76,51 +75,27 @@ NODE = Tool(
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "wordlist", "type": "choice", "default": "default",
-     "choices": list(CONTENT_WORDLISTS), "help": "Bundled words: default (about 4600) or small (1000)"},
-    {"name": "status_codes", "type": "str", "default": "200-299,301,302,307,401,403,405,500",
-     "max_length": 200, "validate": parse_statuses, "help": "Report answers with these codes (-mc)"},
-    {"name": "calibrate", "type": "bool", "default": True,
-     "help": "Leave out answers like those to random paths (-ac)"},
-    {"name": "threads", "type": "int", "default": 40, "min": 1, "max": 500,
-     "help": "Requests in flight (-t)"},
-    {"name": "timeout_s_request", "type": "int", "default": 10, "min": 1, "max": 120,
-     "help": "Timeout of each request in seconds (-timeout)"},
+    *discovery_fields(
+        calibrate="Leave out answers like those to random paths (-ac)",
+        threads="Requests in flight (-t)",
+        request_timeout="Timeout of each request in seconds (-timeout)",
+    ),
     timeout_field(),
-]  # fmt: skip
+]
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
     options = validate_config(config, CONFIG_FIELDS)
-    words = content_wordlist(options["wordlist"])
-    image = tool_image(TOOL)
-    plans: list[Plan] = []
-    refused: list[str] = []
-    bases: dict[str, None] = {}
-    for item in items:
-        if item.kind != "url":
-            continue
-        try:
-            url = url_argument(item.value).split("?")[0].split("#")[0]
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
-            continue
-        bases.setdefault(url if url.endswith("/") else url.rsplit("/", 1)[0] + "/")
-    for index, base in enumerate(bases, start=1):
-        output = f"ffuf-{index}.json"
+    bases, refused = url_directories(items)
+
+    def argv(base: str, report: str) -> list[str]:
         argv = ["ffuf", "-u", f"{base}FUZZ", "-w", "/input/words.txt", "-of", "json"]
-        argv += ["-o", f"/output/{output}", "-mc", options["status_codes"].replace(" ", "")]
+        argv += ["-o", report, "-mc", options["status_codes"].replace(" ", "")]
         argv += ["-t", str(options["threads"]), "-timeout", str(options["timeout_s_request"])]
-        argv += ["-s", *(["-ac"] if options["calibrate"] else [])]
-        plans.append(
-            Plan(
-                Command(argv, image),
-                output=output,
-                subject=base,
-                input_files={"words.txt": words},
-            )
-        )
-    return plans, refused
+        return [*argv, "-s", *(["-ac"] if options["calibrate"] else [])]
+
+    words = content_wordlist(options["wordlist"])
+    return wordlist_plans(TOOL, bases, words, argv, suffix="json"), refused
 
 
 def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:

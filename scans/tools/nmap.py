@@ -38,7 +38,7 @@ from scans.tools.kit.arguments import TargetRefused, host_argument, service_argu
 from scans.tools.kit.detect import text_lines, xml_root
 from scans.tools.kit.invoke import Plan, run_planned
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.kit.port_spec import PortSpecError, parse_port_spec
+from scans.tools.kit.port_spec import parse_port_spec, port_ranges, ports_field
 from scans.tools.kit.reports import ParsedReport, bulk_parser, cvss_severity, dedupe, load_xml, text
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from targets.items import Item
@@ -96,22 +96,10 @@ NODE = Tool(
 )
 
 
-def _check_ports(spec: str) -> None:
-    try:
-        parse_port_spec(spec)
-    except PortSpecError as exc:
-        raise ValueError(str(exc)) from exc
-
-
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "ports",
-        "type": "str",
-        "default": "top-1000",
-        "max_length": 2000,
-        "validate": _check_ports,
-        "help": "top-100, top-1000, all, or a list such as 22,80,8000-8100 (host items)",
-    },
+    ports_field(
+        "top-1000", "top-100, top-1000, all, or a list such as 22,80,8000-8100 (host items)"
+    ),
     {
         "name": "version_detection",
         "type": "bool",
@@ -147,21 +135,7 @@ def _port_args(spec: str) -> list[str]:
         return ["--top-ports", keyword.removeprefix("top-")]
     if keyword == "all":
         return ["-p-"]
-    return ["-p", _ranges(parse_port_spec(spec))]
-
-
-def _ranges(ports: list[int]) -> str:
-    """22,80,81,82 → "22,80-82" (nmap's -p syntax), in ascending order."""
-    parts: list[str] = []
-    ordered = sorted(set(ports))
-    start = previous = ordered[0]
-    for port in [*ordered[1:], -1]:
-        if port == previous + 1:
-            previous = port
-            continue
-        parts.append(str(start) if start == previous else f"{start}-{previous}")
-        start = previous = port
-    return ",".join(parts)
+    return ["-p", port_ranges(parse_port_spec(spec))]
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
@@ -191,7 +165,7 @@ def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[
         except TargetRefused as exc:
             refused.append(f"{item.value[:80]!r} not scanned: {exc}")
     targets = [(host, _port_args(options["ports"])) for host in dict.fromkeys(hosts)]
-    targets += [(host, ["-p", _ranges(ports)]) for host, ports in service_ports.items()]
+    targets += [(host, ["-p", port_ranges(ports)]) for host, ports in service_ports.items()]
     plans = []
     for index, (host, ports) in enumerate(targets, start=1):
         output = f"nmap-{index}.xml"

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from scans.engine.executors.local import LocalExecutor
 from scans.engine.runtime import Command, StepContext, StepResult, ToolInvocation
-from scans.tools.kit.arguments import TargetRefused, url_argument
+from scans.tools.kit.arguments import item_arguments, url_argument
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.records import step_error
 from scans.tools.kit.tool import Tool
@@ -89,16 +89,7 @@ def _argv(url: str, index: int, size: tuple[int, int], output: str = "/output") 
 
 
 def _targets(items: list[Item]) -> tuple[list[str], list[str]]:
-    urls: dict[str, None] = {}
-    refused: list[str] = []
-    for item in items:
-        if item.kind != "url":
-            continue
-        try:
-            urls.setdefault(url_argument(item.value))
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not rendered: {exc}")
-    return list(urls), refused
+    return item_arguments(items, "url", url_argument, refusal="not rendered")
 
 
 def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:

@@ -4,7 +4,12 @@ Sandbox (every container, whatever the tool):
 - runs as an unprivileged user (`65534:65534`, "nobody"), never root;
 - read-only root filesystem; the only writable places are a size-limited tmpfs at `/tmp`
   (also `HOME`, for tools that keep a cache) and the invocation's output volume at `/output`;
-- `cap_drop=ALL`, `no-new-privileges`, the engine's default seccomp profile;
+- `cap_drop=ALL`, `no-new-privileges`, the engine's default seccomp profile; a tool whose module
+  declares capabilities (`Tool.capabilities`: masscan's NET_RAW for raw sockets) gets exactly those
+  back (`cap_add`), and only those in GRANTABLE_CAPABILITIES; such a tool runs as uid 0 of its
+  container (`0:0`), because Docker hands added capabilities to uid 0 only (it sets no ambient
+  capabilities, and no-new-privileges voids file capabilities): that root holds nothing but the
+  granted capabilities (no CAP_DAC_OVERRIDE, CAP_CHOWN, CAP_SETUID…), on the same read-only root;
 - memory limit with swap equal to it (no swap), CPU quota (`nano_cpus`), pids limit;
 - the tool's network mode from settings (`none` for tools that only read mounted files), or,
   when the step is sandboxed (SCOPE_ENFORCEMENT), the namespace of a holder container fenced to
@@ -69,6 +74,10 @@ CACHE_DIR = "/cache"
 CACHE_LABEL = "outpost.cache"
 CACHE_INIT_TIMEOUT_S = 60
 SANDBOX_USER = "65534:65534"
+# A tool granted capabilities runs as the container's uid 0 (see the module docstring).
+CAPABLE_USER = "0:0"
+# What a tool module may be granted: raw sockets (masscan builds its own packets).
+GRANTABLE_CAPABILITIES = frozenset({"NET_RAW"})
 # What reaching the engine can raise: the SDK's errors, its HTTP session's, and paramiko's for
 # ssh:// engines (an unknown host key, a refused login).
 ENGINE_ERRORS: tuple[type[Exception], ...] = (DockerException, requests.RequestException, OSError)
@@ -179,6 +188,11 @@ class DockerExecutor:
         if not invocation.image:
             result.error = "the docker executor needs an image"
             return
+        refused = sorted(set(invocation.capabilities) - GRANTABLE_CAPABILITIES)
+        if refused:
+            result.error = f"capabilities not grantable to a tool: {', '.join(refused)}"
+            return
+        user = CAPABLE_USER if invocation.capabilities else self.user
         output_dir = invocation.workdir / "output"
         output_dir.mkdir(parents=True, exist_ok=True)
         result.output_dir = output_dir
@@ -197,11 +211,11 @@ class DockerExecutor:
                 self.client,
                 files=invocation.input_files,
                 image=self._stager_image(invocation, result),
-                user=self.user,
+                user=user,
                 labels=_labels(invocation),
             )
             with tool_network(self.client, invocation, result, user=self.user) as network:
-                args = self._create_args(invocation, image, staging, cache=cache)
+                args = self._create_args(invocation, image, staging, cache=cache, user=user)
                 container = self.client.containers.create(**{**args, "network_mode": network})
                 self._supervise(container, invocation, result)
             staging_collect(container, output_dir, max_bytes=int(invocation.max_output_bytes))
@@ -281,7 +295,13 @@ class DockerExecutor:
             raise _CacheUnavailable(failure)
 
     def _create_args(
-        self, invocation: ToolInvocation, image: Any, staging: Staging, *, cache: str = ""
+        self,
+        invocation: ToolInvocation,
+        image: Any,
+        staging: Staging,
+        *,
+        cache: str = "",
+        user: str = "",
     ) -> dict[str, Any]:
         argv = list(invocation.argv)
         image_entrypoint = (image.attrs.get("Config") or {}).get("Entrypoint") or []
@@ -301,12 +321,13 @@ class DockerExecutor:
             "image": image.id,
             "entrypoint": entrypoint,
             "command": command,
-            "user": self.user,
+            "user": user or self.user,
             "environment": {**environment, **invocation.env},
             "working_dir": CONTAINER_TMP,
             "read_only": True,
             "tmpfs": {CONTAINER_TMP: f"rw,nosuid,nodev,size={int(self.tmpfs_mb)}m,mode=1777"},
             "cap_drop": ["ALL"],
+            "cap_add": sorted(invocation.capabilities),
             "security_opt": ["no-new-privileges"],
             "mem_limit": memory,
             "memswap_limit": memory,

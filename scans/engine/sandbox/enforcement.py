@@ -9,6 +9,12 @@
 
 Tools with network mode `none` (they read mounted files) need no sandbox, nor do steps whose items
 are not network destinations (images, repositories: the tool's network is for its downloads).
+
+A tool granted raw sockets (masscan: CAP_NET_RAW) cannot be fenced: the packets it writes to a
+packet socket leave through the link below the namespace's nftables output hook, so the
+allowlist would never see them. Such a run is not sandboxed (under `auto` the step log says
+why; under `required` it is refused); its targets are still the runner's re-parsed, scope-checked
+addresses only.
 """
 
 from __future__ import annotations
@@ -36,9 +42,12 @@ class Enforcement:
     reason: str  # why not, when not enforced ("" for tools without a network)
 
 
-def network_enforcement(*, executor: str, network: str, items: Iterable[Item] = ()) -> Enforcement:
+def network_enforcement(
+    *, executor: str, network: str, items: Iterable[Item] = (), raw_packets: bool = False
+) -> Enforcement:
     """Whether a tool run with `executor` and Docker network mode `network` on `items` is
-    sandboxed. Raises EnforcementUnavailable under SCOPE_ENFORCEMENT=required when it cannot be."""
+    sandboxed (`raw_packets`: the tool is granted CAP_NET_RAW). Raises EnforcementUnavailable
+    under SCOPE_ENFORCEMENT=required when it cannot be."""
     mode = str(getattr(settings, "SCOPE_ENFORCEMENT", "auto")).lower()
     if executor == "docker" and network == "none":
         return Enforcement(False, "")
@@ -54,6 +63,11 @@ def network_enforcement(*, executor: str, network: str, items: Iterable[Item] = 
         why = (
             f"the {executor} executor runs tools in the worker's own network "
             "(network-level enforcement needs the Docker executor)"
+        )
+    elif raw_packets:
+        why = (
+            "the tool sends raw packets (CAP_NET_RAW), which pass below the sandbox's "
+            "nftables output hook"
         )
     elif loopback:
         # Inside a sandbox 127.0.0.1 is the sandbox's own loopback, not the worker's: a scan of

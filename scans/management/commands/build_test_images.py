@@ -4,7 +4,8 @@ machine's binaries (scripts/build-test-images runs it).
 No image registry is reachable from CI or from developers' machines, so instead of pulling the
 upstream images each tool module names, tests use images made with `docker import` from a
 directory tree. What goes into a tool's image is declared by its module (`NODE.test_image`, see
-scans.tools.kit.tool.TestImage): host binaries with the libraries `ldd` lists, data files, or a
+scans.tools.kit.tool.TestImage): host binaries with the libraries `ldd` lists (and libraries a
+binary dlopen()s, with theirs), data files, or a
 stand-in script with a real report baked in. Every image starts from busybox-static (a shell and
 coreutils, and a passwd with "nobody"), which is also built alone as `outpost-test/busybox:1`
 (the sandbox tests and the cache volumes' preparation use it).
@@ -85,6 +86,9 @@ class Command(BaseCommand):
             if not found:
                 raise CommandError(f"{name} is missing on this machine (needed by {image.name})")
             binaries.append(Path(found).resolve())
+        for library in image.libraries:
+            if not Path(library).is_file():
+                raise CommandError(f"{library} is missing on this machine (needed by {image.name})")
         baked: dict[str, Path] = {}
         for inside, relative in image.stand_in_files.items():
             source = self.outputs / relative
@@ -97,7 +101,8 @@ class Command(BaseCommand):
         binaries, baked = self._inputs(image)
         files = [Path(f) for f in image.files if Path(f).exists()]
         stand_in = Path(settings.BASE_DIR) / image.stand_in if image.stand_in else None
-        inputs = [self.busybox, *binaries, *files, *baked.values()]
+        libraries = [Path(library) for library in image.libraries]
+        inputs = [self.busybox, *binaries, *libraries, *files, *baked.values()]
         recipe = _sha([*inputs, *([stand_in] if stand_in else []), Path(repr(image))])
         if not self.rebuild and self._label(image.name) == recipe:
             self.stdout.write(f"up to date: {image.name}")
@@ -107,6 +112,8 @@ class Command(BaseCommand):
             self._base(root)
             for binary in binaries:
                 self._binary(root, binary)
+            for library in libraries:
+                self._library(root, library)
             for path in files:
                 target = root / path.relative_to("/")
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +175,17 @@ class Command(BaseCommand):
         alias = root / "usr" / "bin" / binary.name
         if not alias.exists():
             alias.symlink_to(binary)
+        self._linked(root, binary)
+
+    def _library(self, root: Path, library: Path) -> None:
+        """A library the tool dlopen()s, at its own path, with every library ldd names."""
+        copy = root / library.relative_to("/")
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if not copy.exists():
+            shutil.copy2(library.resolve(), copy)
+        self._linked(root, library)
+
+    def _linked(self, root: Path, binary: Path) -> None:
         listing = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
         for library in _LIBRARY.findall(listing.stdout):
             source = Path(library)

@@ -9,6 +9,8 @@ refused is left out of the plan and logged by the runner, never passed on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from scans.tools.kit.values import parse_service, url_endpoint
 from targets.items import Item
 from targets.parsing import TargetParseError, parse_target
@@ -98,3 +100,31 @@ def tls_endpoints(items: list[Item]) -> tuple[list[str], list[str]]:
             continue
         targets.setdefault(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     return list(targets), refused
+
+
+def item_arguments(
+    items: list[Item], kind: str, argument: Callable[[str], str], *, refusal: str = "not scanned"
+) -> tuple[list[str], list[str]]:
+    """The values of the items of `kind` through `argument` (host_argument, url_argument…), each
+    once and in order; and the log lines of the items refused (`'value' <refusal>: why`)."""
+    values: dict[str, None] = {}
+    refused: list[str] = []
+    for item in items:
+        if item.kind != kind:
+            continue
+        try:
+            values.setdefault(argument(item.value))
+        except TargetRefused as exc:
+            refused.append(f"{item.value[:80]!r} {refusal}: {exc}")
+    return list(values), refused
+
+
+def url_directories(items: list[Item]) -> tuple[list[str], list[str]]:
+    """The directories of the URL items, each once ("http://h/app/index.php?x" -> "http://h/app/":
+    where content discovery looks), re-parsed; and the log lines of the items refused."""
+    urls, refused = item_arguments(items, "url", url_argument)
+    bases: dict[str, None] = {}
+    for url in urls:
+        path = url.split("?")[0].split("#")[0]
+        bases.setdefault(path if path.endswith("/") else path.rsplit("/", 1)[0] + "/")
+    return list(bases), refused

@@ -84,6 +84,7 @@ def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s:
         input_files=dict(plan.input_files),
         env=dict(plan.env),
         network=tool_network(tool),
+        capabilities=tuple(tool_get(tool).capabilities),
         max_output_bytes=int(plan.max_output_bytes or settings.TOOL_OUTPUT_MAX_BYTES),
         memory_mb=int(settings.TOOL_MEMORY_MB),
         cpus=float(settings.TOOL_CPUS),
@@ -101,7 +102,10 @@ def invoke(ctx: StepContext, tool: str, plan: Plan, *, workdir: Path, timeout_s:
         invocation.cache_init_image = settings.TOOL_IMAGE_CACHE_INIT
     try:
         enforcement = network_enforcement(
-            executor=executor.name, network=invocation.network, items=ctx.items
+            executor=executor.name,
+            network=invocation.network,
+            items=ctx.items,
+            raw_packets="NET_RAW" in invocation.capabilities,
         )
     except EnforcementUnavailable as exc:
         raise StepFailed(str(exc)) from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from scans.tools.kit.options import ConfigField
 from scans.tools.kit.top_ports import TOP_100_TCP, TOP_1000_TCP
 
 MAX_PORT = 65535
@@ -61,3 +62,29 @@ def parse_port_spec(spec: str) -> list[int]:
         else:
             seen[_port(token, token)] = None
     return list(seen)
+
+
+def port_ranges(ports: list[int]) -> str:
+    """22,80,81,82 → "22,80-82" (nmap's and masscan's -p syntax), in ascending order."""
+    parts: list[str] = []
+    ordered = sorted(set(ports))
+    start = previous = ordered[0]
+    for port in [*ordered[1:], -1]:
+        if port == previous + 1:
+            previous = port
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = port
+    return ",".join(parts)
+
+
+def ports_field(default: str, help_text: str) -> ConfigField:
+    """The `ports` option of the port scanners (same syntax everywhere: parse_port_spec)."""
+    return {
+        "name": "ports",
+        "type": "str",
+        "default": default,
+        "max_length": MAX_SPEC_LENGTH,
+        "validate": parse_port_spec,
+        "help": help_text,
+    }

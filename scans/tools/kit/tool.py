@@ -12,6 +12,9 @@ that also says how it runs and what it reads:
   run (ZAP, Burp, Nessus…): it is not in the palette and a workflow cannot use it.
 - `sarif_uri`: the tool's home page for SARIF exports (`informationUri`).
 - `caches_downloads`: its vulnerability database is kept between runs in a Docker volume.
+- `capabilities`: the Linux capabilities its container is granted on top of `cap_drop=ALL`
+  (masscan's raw sockets: `("NET_RAW",)`); every other tool gets none. Only those the Docker
+  executor knows are grantable (`GRANTABLE_CAPABILITIES`) are accepted.
 - `test_image`: how tests build a small image of it from this machine's binaries
   (`manage.py build_test_images`, since no image registry is reachable in tests).
 
@@ -57,7 +60,9 @@ class TestImage:
     """A test stand-in image built from this machine's files (no registry in tests).
 
     `binaries` are host executables copied with every library `ldd` names; `files` are host
-    files or folders copied as they are (data, NSE scripts); `stand_in` is a script of the
+    files or folders copied as they are (data, NSE scripts); `libraries` are host shared
+    libraries a binary opens with dlopen() (masscan's libpcap), which `ldd` of the binary does not
+    name: copied with the libraries `ldd` names for them; `stand_in` is a script of the
     repository installed as the entrypoint instead of a real binary (a tool whose real run needs
     the internet), with `stand_in_files` (image path -> file under the shared scanner outputs)
     baked in beside it."""
@@ -66,6 +71,7 @@ class TestImage:
     entrypoint: tuple[str, ...]
     binaries: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
     stand_in: str = ""
     stand_in_files: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -77,6 +83,7 @@ class Tool(NodeType):
     image: str = ""
     network: str = "none"
     caches_downloads: bool = False
+    capabilities: tuple[str, ...] = ()
     sarif_uri: str = ""
     formats: tuple[ReportFormat, ...] = ()
     test_image: TestImage | None = None

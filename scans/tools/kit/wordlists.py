@@ -9,13 +9,20 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+
+from scans.engine.runtime import Command
+from scans.tools import tool_image
+from scans.tools.kit.invoke import Plan
+from scans.tools.kit.options import ConfigField
 
 WORDLIST_DIR = Path(__file__).resolve().parent.parent / "wordlists"
 CONTENT_WORDLIST = WORDLIST_DIR / "content.txt"
 # Choices of the content wordlist: how many of the bundled words (None: all of them).
 CONTENT_WORDLISTS: dict[str, int | None] = {"default": None, "small": 1000}
+DISCOVERY_STATUSES = "200-299,301,302,307,401,403,405,500"
 _lock = threading.Lock()
 
 
@@ -59,3 +66,33 @@ def parse_statuses(text: str) -> set[int]:
     if not codes:
         raise ValueError("name at least one status code")
     return codes
+
+
+def discovery_fields(*, calibrate: str, threads: str, request_timeout: str) -> list[ConfigField]:
+    """The options the container content-discovery tools (ffuf, gobuster) share; the help texts
+    name each tool's own flags."""
+    return [
+        {"name": "wordlist", "type": "choice", "default": "default",
+         "choices": list(CONTENT_WORDLISTS),
+         "help": "Bundled words: default (about 4600) or small (1000)"},
+        {"name": "status_codes", "type": "str", "default": DISCOVERY_STATUSES,
+         "max_length": 200, "validate": parse_statuses, "help": "Report answers with these codes"},
+        {"name": "calibrate", "type": "bool", "default": True, "help": calibrate},
+        {"name": "threads", "type": "int", "default": 40, "min": 1, "max": 500, "help": threads},
+        {"name": "timeout_s_request", "type": "int", "default": 10, "min": 1, "max": 120,
+         "help": request_timeout},
+    ]  # fmt: skip
+
+
+def wordlist_plans(
+    tool: str, bases: list[str], words: Path, argv: Callable[[str, str], list[str]], *, suffix: str
+) -> list[Plan]:
+    """One plan per base URL for a container content-discovery tool: `argv(base, report)`, where
+    report is the /output path it writes (`<tool>-N.<suffix>`), the wordlist at /input/words.txt."""
+    image = tool_image(tool)
+    plans = []
+    for index, base in enumerate(bases, start=1):
+        output = f"{tool}-{index}.{suffix}"
+        command = Command(argv(base, f"/output/{output}"), image)
+        plans.append(Plan(command, output=output, subject=base, input_files={"words.txt": words}))
+    return plans

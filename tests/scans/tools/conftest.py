@@ -38,9 +38,20 @@ TEST_IMAGES = {
     "wafw00f": "outpost-test/wafw00f:1",
     "dnsrecon": "outpost-test/dnsrecon:1",
     "testssl": "outpost-test/testssl:1",
+    "masscan": "outpost-test/masscan:1",
+    "gobuster": "outpost-test/gobuster:1",
 }
 # The recon tools reach the test's servers on 127.0.0.1: the host network, like nmap.
-RECON_TOOLS = ("ffuf", "sslscan", "whatweb", "wafw00f", "dnsrecon", "testssl")
+RECON_TOOLS = (
+    "ffuf",
+    "sslscan",
+    "whatweb",
+    "wafw00f",
+    "dnsrecon",
+    "testssl",
+    "masscan",
+    "gobuster",
+)
 
 
 def sample(relative: str) -> bytes:
