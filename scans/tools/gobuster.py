@@ -79,9 +79,9 @@ NODE = Tool(
     icon="list",
     help="Find hidden paths of web apps with gobuster dir (calibrated), in a sandboxed container.",
     order=61,
-    # No image from the gobuster project on Docker Hub: a community build, pin it by digest or
-    # point TOOL_IMAGE_GOBUSTER at your own.
-    image="ghcr.io/oj/gobuster:3.6.0",
+    # The project's own image (its README's `docker pull ghcr.io/oj/gobuster:latest`): pin it
+    # by digest, or point TOOL_IMAGE_GOBUSTER at your own.
+    image="ghcr.io/oj/gobuster:latest",
     network="bridge",
     sarif_uri="https://github.com/OJ/gobuster",
     test_image=TestImage(

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from scans.engine.executors.docker import DockerExecutor
+from scans.engine.runtime import StepFailed
 from scans.engine.sandbox.enforcement import EnforcementUnavailable, network_enforcement
 from scans.tools import masscan
 from targets.items import Item
@@ -162,6 +163,18 @@ ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4
 SYN, RST, ACK = 0x02, 0x04, 0x10
 ROUTER_MAC = bytes.fromhex(masscan.LOOPBACK_ROUTER_MAC.replace("-", ""))
+
+
+def test_under_required_enforcement_a_masscan_step_is_refused_before_it_runs(
+    settings: Any, step_context: Any
+) -> None:
+    settings.SCOPE_ENFORCEMENT = "required"
+    ctx = step_context(
+        config={"ports": "80"}, items=[Item("host", "127.0.0.1")], executor=DockerExecutor()
+    )
+
+    with pytest.raises(StepFailed, match=r"raw packets \(CAP_NET_RAW\)"):
+        masscan.run(ctx)
 
 
 @pytest.fixture
