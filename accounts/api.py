@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from accounts import invitations, services
+from accounts import invitations, registration, services
 from accounts.http import role_of, team_of, user_of
 from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Role
 from accounts.ratelimits import rate_limit_wait
@@ -94,7 +94,7 @@ class RegisterView(APIView):
         if wait:
             return _too_many(wait)
         body.is_valid(raise_exception=True)
-        services.account_register_request(email=body.validated_data["email"])
+        registration.account_register_request(email=body.validated_data["email"])
         return Response({"detail": REGISTER_ANSWER}, status=status.HTTP_202_ACCEPTED)
 
 

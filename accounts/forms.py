@@ -4,11 +4,10 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.utils import timezone
 
-from accounts.models import ROLE_RANK, SLA_MAX_DAYS, Role, User, normalize_email
+from accounts.models import ROLE_RANK, SLA_MAX_DAYS, Role, normalize_email
 
 
 class LoginForm(AuthenticationForm):
@@ -21,41 +20,29 @@ class LoginForm(AuthenticationForm):
 
 
 class SignupForm(forms.Form):
+    """Only what the mail needs. The password is set from the mailed link (it proves the
+    mailbox), and nothing here looks the address up: the answer is the same for any address."""
+
     email = forms.EmailField(
         max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
     display_name = forms.CharField(max_length=120, required=False, label="Name (optional)")
-    password1 = forms.CharField(
-        label="Password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 10 characters, not a common or all-numeric password.",
-    )
-    password2 = forms.CharField(
-        label="Password again",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
 
     def clean_email(self) -> str:
-        email = normalize_email(self.cleaned_data["email"])
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError(
-                "An account with this e-mail already exists; log in instead."
-            )
-        return email
+        return normalize_email(self.cleaned_data["email"])
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        p1, p2 = data.get("password1"), data.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
-        elif p1:
-            try:
-                password_validation.validate_password(p1, User(email=data.get("email", "")))
-            except forms.ValidationError as exc:
-                self.add_error("password1", exc)
-        return data
+
+class PasswordSetForm(SetPasswordForm):  # type: ignore[type-arg]
+    """The password of the sign-up link (and of a forgotten one), checked by the validators."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = "Password"
+        self.fields["new_password1"].help_text = PASSWORD_HELP
+        self.fields["new_password2"].label = "Password again"
+
+
+PASSWORD_HELP = "At least 10 characters, not a common or all-numeric password."  # noqa: S105
 
 
 class TeamCreateForm(forms.Form):

@@ -353,7 +353,7 @@ def key_reset_send(*, email: str) -> bool:
     user = User.objects.filter(email=normalize_email(email), is_active=True).first()
     if user is None:
         return False
-    _reset_token_send(
+    reset_token_send(
         user,
         subject="Your Outpost API key reset token",
         label="Reset token",
@@ -366,7 +366,7 @@ def key_reset_send(*, email: str) -> bool:
     return True
 
 
-def _reset_token_send(user: User, *, subject: str, label: str, opening: str, closing: str) -> None:
+def reset_token_send(user: User, *, subject: str, label: str, opening: str, closing: str) -> None:
     """Mail `user` a one-time token that `reset-confirm` exchanges for a new API key."""
     raw = generate_reset_token()
     lifetime = timedelta(seconds=settings.API_KEY_RESET_TOKEN_LIFETIME_S)
@@ -394,60 +394,6 @@ def _reset_token_send(user: User, *, subject: str, label: str, opening: str, clo
         team=Team.objects.filter(personal_owner=user).first(),
         detail={"expires_in_s": settings.API_KEY_RESET_TOKEN_LIFETIME_S},
     )
-
-
-# --- Registration without a browser (the CI path) ------------------------------------------
-
-
-def account_register_request(*, email: str) -> None:
-    """Queue the registration of `email`. The answer never says whether an account already uses
-    it (no account enumeration): a worker creates the account and mails a token for its first
-    key, or tells the holder of the existing account that someone tried."""
-    from django_q.tasks import async_task
-
-    normalized = normalize_email(email)
-    audit_record("account.register_requested", user_email=normalized)
-    async_task("accounts.tasks.account_register_send", normalized, task_name="account-register")
-
-
-def account_register_send(*, email: str) -> bool:
-    """Register `email` (account, personal team) and mail it a token for its first API key;
-    when an account already uses it, mail its holder instead. Returns whether one was made."""
-    email = normalize_email(email)
-    existing = User.objects.filter(email=email).first()
-    if existing is None:
-        try:
-            user = user_register(email=email)
-        except ValidationError:  # a concurrent registration of the same address won
-            existing = User.objects.filter(email=email).first()
-        else:
-            _reset_token_send(
-                user,
-                subject="Welcome to Outpost: your first API key",
-                label="First key token",
-                opening=f"An Outpost account was created for {email}, with its personal team.",
-                closing="Confirming returns your first API key. It is shown once: keep it.",
-            )
-            return True
-    if existing is not None and existing.is_active:
-        send_mail(
-            subject="Someone tried to register your e-mail on Outpost",
-            message=(
-                f"Someone asked to register {email} on Outpost, which already has an account "
-                "with this e-mail. Nothing was changed.\n\n"
-                "If it was you and you lost your API key, ask for a key reset:\n"
-                f'  POST /api/v1/auth/reset-request {{"email": "{email}"}}\n\n'
-                "If it was not you, you can ignore this message."
-            ),
-            from_email=None,
-            recipient_list=[email],
-        )
-        audit_record(
-            "account.register_repeated",
-            user=existing,
-            team=Team.objects.filter(personal_owner=existing).first(),
-        )
-    return False
 
 
 def key_reset_confirm(*, email: str, token: str) -> IssuedKey:

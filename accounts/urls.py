@@ -8,6 +8,12 @@ app_name = "accounts"
 
 urlpatterns = [
     path("signup", views.signup, name="signup"),
+    path("signup/sent", views.signup_sent, name="signup_sent"),
+    path(
+        "signup/finish/<str:uidb64>/<str:token>",
+        views.SignupFinishView.as_view(),
+        name="signup_finish",
+    ),
     path("login", views.LoginView.as_view(), name="login"),
     path("logout", views.LogoutView.as_view(), name="logout"),
     path("password", views.PasswordChangeView.as_view(), name="password_change"),

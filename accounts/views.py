@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import invitations, services
+from accounts import invitations, registration, services
 from accounts.audit import audit_record
 from accounts.forms import (
     ApiKeyCreateForm,
     InviteForm,
     LoginForm,
+    PasswordSetForm,
     SignupForm,
     SlaForm,
     TeamCreateForm,
@@ -39,6 +41,8 @@ def _too_many(request: HttpRequest, wait: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """Ask for an address; a worker mails it the link that sets the password (see
+    accounts/registration.py). Every valid request gets the same redirect, taken address or not."""
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None)
@@ -47,19 +51,71 @@ def signup(request: HttpRequest) -> HttpResponse:
         if wait:
             return _too_many(request, wait)
         if form.is_valid():
-            try:
-                user = services.user_register(
-                    email=form.cleaned_data["email"],
-                    password=form.cleaned_data["password1"],
-                    display_name=form.cleaned_data["display_name"],
-                )
-            except ValidationError as exc:
-                form.add_error(None, exc)
-            else:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, "Welcome to Outpost. Your personal team is ready.")
-                return redirect(_safe_next(request) or "home")
+            registration.account_register_request(
+                email=form.cleaned_data["email"],
+                via="browser",
+                display_name=form.cleaned_data["display_name"],
+                next_path=_safe_next(request),
+            )
+            return redirect("accounts:signup_sent")
     return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})
+
+
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/signup_sent.html", {"mail_hint": _development_mail_hint()})
+
+
+def _development_mail_hint() -> str:
+    """Where a development server's mails go: `make run` prints them on its terminal, so the
+    sign-up link is there. Production (ENVIRONMENT=production) never says."""
+    if settings.IS_PRODUCTION:
+        return ""
+    backend = settings.EMAIL_BACKEND.rsplit(".", 2)[-2]
+    if backend == "console":
+        return (
+            "Development server: mails are printed on the worker's console "
+            "(the terminal where make run runs), the link with them."
+        )
+    if backend == "filebased":
+        folder = getattr(settings, "EMAIL_FILE_PATH", "")
+        return f"Development server: mails are written as files into {folder}."
+    return ""
+
+
+SIGNUP_NEXT_SESSION_KEY = "signup_next"
+
+
+class SignupFinishView(auth_views.PasswordResetConfirmView):
+    """The mailed link: set the password, and be logged in. The link proves the mailbox. Django's
+    view moves the token from the address into the session before the form shows, so neither
+    the address bar, a Referer nor the audit log's path keeps it; the token is made of the
+    password hash and the last login, so it works once."""
+
+    template_name = "accounts/signup_finish.html"
+    form_class = PasswordSetForm
+    reset_url_token = "set-password"  # noqa: S105 (the path word that replaces the token)
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if following := _safe_next(request):
+            request.session[SIGNUP_NEXT_SESSION_KEY] = following
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        team = services.membership_for(form.user, None)
+        audit_record("password.set", user=form.user, team=team.team if team else None)
+        messages.success(self.request, "Welcome to Outpost. Your password is set.")
+        return response
+
+    def get_success_url(self) -> str:
+        return str(self.request.session.pop(SIGNUP_NEXT_SESSION_KEY, "") or reverse("home"))
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        if not self.validlink:
+            kwargs.setdefault("status", 404)
+        return super().render_to_response(context, **kwargs)
 
 
 def _safe_next(request: HttpRequest) -> str:

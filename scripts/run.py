@@ -56,6 +56,9 @@ def main() -> int:
     log(f"API docs:    http://{shown_host}:{port}/api/docs")
     log(f"health:      http://{shown_host}:{port}/health")
     log(f"links in messages: {env['PUBLIC_URL']}  (PUBLIC_URL)")
+    if env.get("EMAIL_URL", "console://").startswith("console:"):
+        # No mail leaves a development machine: the sign-up link is in the worker's output.
+        log("e-mail:      printed here by the worker (the sign-up link is in it)")
     log(f"worker:      django-q2 cluster (pid {children['worker'].pid})")
     log("press Ctrl-C to stop both")
 

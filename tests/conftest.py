@@ -130,6 +130,51 @@ def register_over_api(sync_tasks: None) -> Callable[[str], str]:
     return register
 
 
+SIGNUP_LINK_RE = r"(/accounts/signup/finish/\S+)"
+
+
+def signup_link_from_outbox(email: str) -> str:
+    """The path of the one sign-up mail to `email` (a worker sent it), removed from the outbox:
+    tests count the mails that follow."""
+    import re
+
+    from django.core import mail
+
+    sent = [m for m in mail.outbox if email.lower() in m.to and "/signup/finish/" in m.body]
+    assert len(sent) == 1, [m.subject for m in mail.outbox]
+    mail.outbox.remove(sent[0])
+    found = re.search(SIGNUP_LINK_RE, str(sent[0].body))
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.fixture
+def sign_up_in_browser(sync_tasks: None) -> Callable[..., Any]:
+    """The browser path of sign-up: the form (the same redirect whatever the address), the link
+    of the mail a worker sends (the task run inline), the password set there. Returns the last
+    answer: a redirect, logged in, when the password was accepted."""
+
+    def sign_up(
+        browser: Any,
+        email: str,
+        password: str = "correct horse battery 9",  # noqa: S107
+        *,
+        display_name: str = "",
+        next_path: str = "",
+    ) -> Any:
+        form = {"email": email, "display_name": display_name}
+        if next_path:
+            form["next"] = next_path
+        answer = browser.post("/accounts/signup", form)
+        assert (answer.status_code, answer["Location"]) == (302, "/accounts/signup/sent")
+        opened = browser.get(signup_link_from_outbox(email))
+        assert opened.status_code == 302, opened.content  # the token moves into the session
+        passwords = {"new_password1": password, "new_password2": password}
+        return browser.post(opened["Location"], passwords)
+
+    return sign_up
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     counter = {"n": 0}

@@ -1,16 +1,19 @@
 """`make run`, for real: scripts/run.py on the embedded default (SQLite file, ORM broker) starts
-the web server and a worker; /health turns 200 once the worker beats; Ctrl-C stops everything."""
+the web server and a worker; /health turns 200 once the worker beats; a sign-up's mail, with the
+link that finishes it, is printed in its output; Ctrl-C stops everything."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,29 @@ def _health(port: int) -> tuple[int, dict[str, Any]]:
         return 0, {}
 
 
+def _sign_up(port: int, email: str) -> None:
+    """The sign-up form as a browser sends it (its CSRF cookie and token)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    url = f"http://127.0.0.1:{port}/accounts/signup"
+    with opener.open(url, timeout=10) as page:
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode())
+    assert found is not None
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": found.group(1), "email": email})
+    with opener.open(url, form.encode(), timeout=10) as sent:
+        assert sent.url.endswith("/accounts/signup/sent")
+
+
+def _wait_for_link(output: list[str], port: int) -> str:
+    pattern = rf"http://127\.0\.0\.1:{port}/accounts/signup/finish/\S+"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = re.search(pattern, "".join(output))
+        if found:
+            return found.group(0)
+        time.sleep(0.3)
+    raise AssertionError("no sign-up link in make run's output:\n" + "".join(output))
+
+
 @pytest.mark.smoke
 @pytest.mark.slow
 def test_make_run_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path: Path) -> None:
@@ -133,6 +159,15 @@ def test_make_run_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path: Path
                 environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
                 assert f"PUBLIC_URL=http://127.0.0.1:{port}".encode() in environ
 
+        # Signing up: the mail, with the link that finishes it, shows in make run's output.
+        _sign_up(port, "dev@example.test")
+        link = _wait_for_link(output, port)
+        with urllib.request.build_opener(urllib.request.HTTPCookieProcessor()).open(
+            link, timeout=10
+        ) as opened:  # the token moves into the session: the password form
+            assert opened.url.endswith("/set-password")
+            assert "Set your password" in opened.read().decode()
+
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(runner.pid, signal.SIGINT)
         runner.wait(timeout=STOP_WITHIN_S)
@@ -152,5 +187,6 @@ def test_make_run_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path: Path
     printed = "".join(output)
     assert f"http://127.0.0.1:{port}/" in printed
     assert f"links in messages: http://127.0.0.1:{port}" in printed
+    assert "e-mail:      printed here by the worker" in printed
     assert "stopped" in printed
     assert runner.returncode == 0, printed

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Membership, Role, Team, User
 from accounts.services import IssuedKey
+from tests.conftest import signup_link_from_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -111,16 +112,14 @@ def test_no_key_token_or_password_is_ever_written(
     )
     secrets.append(confirmed.json()["api_key"]["key"])
 
-    # Browser side: sign-up, a failed and a good login, a password change.
+    # Browser side: sign-up (the mailed link's token), a failed and a good login, a password
+    # change.
     browser = Client()
-    browser.post(
-        "/accounts/signup",
-        {
-            "email": "web@example.test",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-        },
-    )
+    browser.post("/accounts/signup", {"email": "web@example.test"})
+    link = signup_link_from_outbox("web@example.test")
+    secrets.append(link.rstrip("/").rsplit("/", 1)[1])
+    set_password = browser.get(link)["Location"]
+    browser.post(set_password, {"new_password1": PASSWORD, "new_password2": PASSWORD})
     browser.post("/accounts/logout")
     browser.post(
         "/accounts/login", {"username": "web@example.test", "password": "Wrong-Password-77"}

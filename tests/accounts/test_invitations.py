@@ -102,22 +102,15 @@ def test_an_existing_user_joins_by_accepting_the_mailed_link_once(
 
 
 def test_someone_without_an_account_signs_up_from_the_link_and_joins(
-    user: User, shared_team: Team
+    user: User, shared_team: Team, sign_up_in_browser: Callable[..., Any]
 ) -> None:
     _invite_page(_page_client(user, shared_team), "newcomer@example.test", role="analyst")
     link = _link_for("newcomer@example.test")
     visitor = Client()
     landing = visitor.get(link).content.decode()
     assert "Sign up" in landing and f"/accounts/signup?next={link}" in landing
-    signed_up = visitor.post(
-        "/accounts/signup",
-        {
-            "email": "newcomer@example.test",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "next": link,
-        },
-    )
+    # The sign-up mail's link leads back to the invitation once the password is set.
+    signed_up = sign_up_in_browser(visitor, "newcomer@example.test", PASSWORD, next_path=link)
     assert signed_up.status_code == 302 and signed_up["Location"] == link
     assert visitor.post(link).status_code == 302
     newcomer = User.objects.get(email="newcomer@example.test")
@@ -138,15 +131,11 @@ def test_only_the_invited_address_can_accept(
     assert not Membership.objects.filter(team=shared_team, user=intruder).exists()
 
 
-def test_a_signup_link_off_the_site_is_not_followed(db: None) -> None:
-    answer = Client().post(
-        "/accounts/signup",
-        {
-            "email": "p@example.test",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "next": "https://evil.example/x",
-        },
+def test_a_signup_link_off_the_site_is_not_followed(
+    sign_up_in_browser: Callable[..., Any],
+) -> None:
+    answer = sign_up_in_browser(
+        Client(), "p@example.test", PASSWORD, next_path="https://evil.example/x"
     )
     assert answer.status_code == 302 and answer["Location"] == "/"
 

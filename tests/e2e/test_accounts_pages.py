@@ -11,6 +11,7 @@ import pytest
 from accounts.invitations import team_member_invite
 from accounts.models import Membership, Role, Team, User
 from accounts.services import IssuedKey, team_create
+from tests.conftest import signup_link_from_outbox
 
 pytestmark = [pytest.mark.e2e]
 
@@ -33,12 +34,43 @@ def test_the_public_pages(
     page.goto("/accounts/signup")
     _assert_fits(screenshot(page, "accounts-signup"))
     page.fill("#id_email", "not-an-email")
-    page.fill("#id_password1", "123")
-    page.fill("#id_password2", "1234")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector(".has-error")
     _assert_fits(screenshot(page, "accounts-signup-errors"))
     assert page_errors == []
+
+
+def test_the_sign_up_pages(
+    page: Any, page_errors: list[str], screenshot: Callable[..., Any], sync_tasks: None
+) -> None:
+    """The page a taken and a free address both land on, the mailed link's password form (with
+    an error), and the page of a spent link."""
+    page.goto("/accounts/signup")
+    page.fill("#id_email", "newcomer-with-a-rather-long-address@example.test")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/accounts/signup/sent")
+    assert "Check your e-mail to finish signing up" in page.inner_text("main")
+    _assert_fits(screenshot(page, "accounts-signup-sent"))
+
+    link = signup_link_from_outbox("newcomer-with-a-rather-long-address@example.test")
+    page.goto(link)
+    page.wait_for_url("**/set-password")
+    _assert_fits(screenshot(page, "accounts-signup-finish"))
+    page.fill("#id_new_password1", "12345")
+    page.fill("#id_new_password2", "12345")
+    page.click("main button[type=submit]")
+    page.wait_for_selector(".has-error")
+    _assert_fits(screenshot(page, "accounts-signup-finish-errors"))
+    page.fill("#id_new_password1", "correct horse battery 9")
+    page.fill("#id_new_password2", "correct horse battery 9")
+    page.click("main button[type=submit]")
+    page.wait_for_selector(".team-chip")
+
+    page.goto(link)
+    assert "This link does not work" in page.inner_text("main")
+    _assert_fits(screenshot(page, "accounts-signup-link-spent"))
+    # The spent link's page is a 404: the browser logs its load as a failed resource.
+    assert [e for e in page_errors if "404" not in e] == []
 
 
 def test_the_signed_in_pages(

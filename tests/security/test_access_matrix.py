@@ -45,6 +45,7 @@ PRINCIPALS = ("anonymous", "owner_key", "analyst_key", "viewer_key", "jwt", "ses
 # Routes anyone may ask (a page or an endpoint that needs no account).
 PUBLIC = {
     "accounts/signup", "accounts/login", "accounts/logout", "accounts/invitations/<str:token>",
+    "accounts/signup/sent", "accounts/signup/finish/<str:uidb64>/<str:token>",
     "admin/login/", "admin/logout/",
     "health", "metrics", "api/schema", "api/docs",
     "/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/auth/reset-request",
