@@ -395,6 +395,10 @@ if SCOPE_ENFORCEMENT not in {"off", "auto", "required"}:
 # The sandboxes' links (one /30 each) come from this prefix: pick one no network of yours uses.
 # 198.18.0.0/15 is reserved for benchmarking (RFC 2544) and never routed on the internet.
 SCOPE_SANDBOX_SUBNET = env_str("SCOPE_SANDBOX_SUBNET", "198.18.0.0/16")
+# ...and their IPv6 addresses (a /126 each, in the same slot) from this prefix, when the worker
+# routes IPv6 (net.ipv6.conf.all.forwarding=1); empty: the links are IPv4 only. A unique local
+# prefix (RFC 4193, never routed on the internet); masqueraded like the IPv4 one.
+SCOPE_SANDBOX_SUBNET6 = env_str("SCOPE_SANDBOX_SUBNET6", "fd4f:7574:7073:5eed::/64")
 # The holder container a sandbox's namespace belongs to runs `sleep` from this image (empty:
 # TOOL_IMAGE_CACHE_INIT, busybox).
 SCOPE_SANDBOX_IMAGE = env_str("SCOPE_SANDBOX_IMAGE", "")

@@ -17,8 +17,11 @@ class ScansConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from scans.engine.keeper import keeper_start
+        from scans.engine.sandbox.container import sandbox_prewarm_on_spawn
 
         # Each worker process sweeps for stale and lost steps (scans.engine.keeper).
         post_spawn.connect(keeper_start, dispatch_uid="outpost-keeper")
+        # ...and starts its first sandbox holder before its first step needs one.
+        post_spawn.connect(sandbox_prewarm_on_spawn, dispatch_uid="outpost-sandbox-prewarm")
 
         from scans.findings import receivers  # noqa: F401  (triage and dashboard signal receivers)

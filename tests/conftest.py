@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.dns_zone",
     "tests.recon_app",
     "tests.sandbox_lab",
+    "tests.scripted_dns",
     "tests.s3server",
     "tests.engine_relay",
     "tests.remote_engines",

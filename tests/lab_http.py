@@ -7,8 +7,19 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import socket
 import threading
 from typing import Any
+
+
+class DualStackServer(http.server.ThreadingHTTPServer):
+    """Serves IPv6 and IPv4 (as mapped addresses) on one socket."""
+
+    address_family = socket.AF_INET6
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
 
 def main() -> None:
@@ -43,7 +54,7 @@ def main() -> None:
         def log_message(self, *_: Any) -> None:
             pass
 
-    servers = [http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler) for port in args.port]
+    servers = [DualStackServer(("::", port), Handler) for port in args.port]
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     print("ready", flush=True)

@@ -374,7 +374,8 @@ def step_watched_run(
     )
     result = run_guarded(runner, ctx, watcher)
     if ctx.connect_guard is not None:
-        connect_guard_record([r for r in result.runs if r.executor == "builtin"], ctx.connect_guard)
+        checked = [r for r in result.runs if r.executor == "builtin" or r.enforcement == "connect"]
+        connect_guard_record(checked, ctx.connect_guard)
     if watcher.stop_flag.is_set():
         result.error = watcher.reason or result.error or "stopped"
     return result

@@ -10,7 +10,10 @@ resolvers in /etc/resolv.conf. An IP literal passes through as itself.
 
 Emits host items: the addresses (A/AAAA), CNAME targets, and MX and NS host names, each with
 `resolved_from` and `record` attrs. Nothing is contacted but the resolver; the engine checks the
-emitted hosts against scope before any later step touches them. TXT answers (and all the others)
+emitted hosts against scope before any later step touches them. A `nameserver` the workflow names
+is checked by the step's connect guard like any destination: one of the worker's own resolvers,
+or an address in scope (a team's own name server), else the lookup is refused
+(scans.engine.sandbox.guard.ConnectGuard.resolver_address). TXT answers (and all the others)
 are kept in the step's output and log, not as findings.
 """
 
@@ -24,6 +27,7 @@ import dns.name
 import dns.resolver
 
 from scans.engine.runtime import Command, StepContext, StepResult
+from scans.engine.sandbox.guard import ConnectRefused
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
 from scans.tools.kit.records import BuiltinRun, step_error
 from scans.tools.kit.tool import Tool
@@ -209,6 +213,23 @@ def lookup(
     return answers, problems
 
 
+def nameserver_refused(ctx: StepContext, nameserver: tuple[str, int] | None) -> str:
+    """Why the step's connect guard refuses the nameserver a workflow names ("" when it does
+    not, or there is no guard or no such nameserver). A step with a guard is marked as checked:
+    its only connections are to nameservers, and each passes this rule."""
+    guard = ctx.connect_guard
+    if guard is None:
+        return ""
+    guard.in_use = True
+    if nameserver is None:
+        return ""
+    try:
+        guard.resolver_address(*nameserver)
+    except ConnectRefused as exc:
+        return f"nameserver {nameserver[0]} refused: {exc}"
+    return ""
+
+
 def run(ctx: StepContext) -> StepResult:
     result = StepResult()
     emitted: set[str] = set()
@@ -226,6 +247,11 @@ def run(ctx: StepContext) -> StepResult:
         ctx.heartbeat()
         args = _ARGS.parse(command.argv)
         host = args.host.strip().rstrip(".").lower()
+        refused = nameserver_refused(ctx, args.nameserver)
+        if refused:
+            ctx.log(refused)
+            result.runs.append(record.finish(error=refused))
+            continue
         if is_ip_literal(host):
             record.say(f"{host}: an IP address, passed through")
             emit(host, {"resolved_from": host, "record": "literal"})

@@ -2,18 +2,23 @@
 
 argv: ["builtin:port_scan", "--ports", SPEC, "--timeout-ms", N, "--concurrency", N, "--", HOST]
 
-A host name is resolved with the system resolver and its first address is scanned; the services
-it emits keep the name (so later steps and scope checks see what was authorized) and carry the
-scanned address in attrs. Open ports become `service` items; nothing else is reported (an open
-port is an observation, not a finding). See scans.tools.kit.tcp_connect for how it is fast.
+A host name is resolved once and its first address is scanned: with the step's connect guard
+(scans.engine.sandbox.guard) the address the guard checked, so every connection of the scan goes
+to a checked address and a second DNS answer (rebinding) is never used; without one
+(SCOPE_ENFORCEMENT=off) the system resolver's. The services it emits keep the name (so later
+steps and scope checks see what was authorized) and carry the scanned address in attrs. Open
+ports become `service` items; nothing else is reported (an open port is an observation, not a
+finding). See scans.tools.kit.tcp_connect for how it is fast.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from typing import Any
 
 from scans.engine.runtime import Command, StepContext, StepResult
+from scans.engine.sandbox.guard import ConnectRefused, pinned_address
 from scans.tools.kit.options import BuiltinArgs, ConfigField, timeout_field, validate_config
 from scans.tools.kit.port_spec import MAX_SPEC_LENGTH, parse_port_spec
 from scans.tools.kit.records import BuiltinRun, step_error
@@ -97,8 +102,11 @@ def commands(config: dict, items: list[Item]) -> list[Command]:
     ]
 
 
-def resolve_address(host: str) -> str:
-    """The address to scan: the literal itself, or the system resolver's first answer."""
+def resolve_address(host: str, guard: Any = None) -> str:
+    """The address to scan: with a connect guard, the one it checked (ConnectRefused when it
+    refuses the host); else the literal itself, or the system resolver's first answer."""
+    if guard is not None:
+        return pinned_address(guard, host, None)
     if is_ip_literal(host):
         return host
     answers = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
@@ -125,7 +133,12 @@ def run(ctx: StepContext) -> StepResult:
         args = _ARGS.parse(command.argv)
         ports = parse_port_spec(args.ports)
         try:
-            address = resolve_address(args.host)
+            address = resolve_address(args.host, ctx.connect_guard)
+        except ConnectRefused as exc:
+            reason = f"{args.host} not scanned: {exc}"
+            ctx.log(reason)
+            result.runs.append(record.finish(error=reason))
+            continue
         except OSError as exc:
             reason = f"cannot resolve {args.host}: {exc.strerror or exc}"
             ctx.log(reason)

@@ -10,6 +10,10 @@ that URL's origin. Every request goes to a proxy that does not exist (port 9, di
 those to the page's own host and port (`--proxy-bypass-list`; `<-loopback>` removes Chromium's
 implicit loopback bypass), so a redirect, an image, a script or a frame on another origin fails
 without a packet leaving for it, names included (a proxied request is never resolved here).
+With the step's connect guard (scans.engine.sandbox.guard), the page's host is checked and
+resolved by the guard before Chromium starts, and Chromium is told to use that address
+(`--host-resolver-rules=MAP host address`): it makes no lookup of its own, so a second DNS answer
+(rebinding) cannot send it elsewhere, and a host the guard refuses is not rendered.
 It runs as a locked-down subprocess of the local executor (argv list, empty environment, its
 own profile folder, killed with its process group at the timeout); Chromium's own sandbox is on
 unless the worker runs as root (`--no-sandbox` then, since Chromium refuses to start otherwise).
@@ -30,10 +34,12 @@ from urllib.parse import urlsplit
 
 from scans.engine.executors.local import LocalExecutor
 from scans.engine.runtime import Command, StepContext, StepResult, ToolInvocation
+from scans.engine.sandbox.guard import pinned_address
 from scans.tools.kit.arguments import item_arguments, url_argument
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.records import step_error
 from scans.tools.kit.tool import Tool
+from scans.tools.kit.values import is_ip_literal
 from targets.items import Item
 
 TOOL = "screenshot"
@@ -70,8 +76,22 @@ def _origin_rule(url: str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _argv(url: str, index: int, size: tuple[int, int], output: str = "/output") -> list[str]:
-    """The Chromium argv; `output` is the folder it writes in (the dry run shows /output)."""
+def _pinned_host(guard: Any, url: str) -> str:
+    """Chromium's host resolver rule for the page's host: mapped to the address the step's
+    guard checked ("" without a guard, or for an address). Raises OSError when refused."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    address = pinned_address(guard, host, parts.port or (443 if parts.scheme == "https" else 80))
+    if guard is None or is_ip_literal(host):
+        return ""
+    return f"MAP {host} {f'[{address}]' if ':' in address else address}"
+
+
+def _argv(
+    url: str, index: int, size: tuple[int, int], output: str = "/output", pinned: str = ""
+) -> list[str]:
+    """The Chromium argv; `output` is the folder it writes in (the dry run shows /output);
+    `pinned` a host resolver rule (`_pinned_host`)."""
     argv = [
         chromium_binary(), "--headless=new", "--no-first-run", "--no-default-browser-check",
         "--disable-gpu", "--disable-extensions", "--disable-sync", "--disable-default-apps",
@@ -83,6 +103,8 @@ def _argv(url: str, index: int, size: tuple[int, int], output: str = "/output") 
         f"--window-size={size[0]},{size[1]}",
         f"--screenshot={output}/shot-{index}.png",
     ]  # fmt: skip
+    if pinned:
+        argv.append(f"--host-resolver-rules={pinned}")
     if os.geteuid() == 0:
         argv.append("--no-sandbox")  # Chromium will not start its sandbox as root
     return [*argv, "--", url]
@@ -120,9 +142,14 @@ def run(ctx: StepContext) -> StepResult:
         if not ctx.in_scope(Item("url", url)):
             ctx.log(f"{url}: not rendered, out of scope")
             continue
+        try:
+            pinned = _pinned_host(ctx.connect_guard, url)
+        except OSError as exc:
+            ctx.log(f"{url}: not rendered: {exc}")
+            continue
         workdir = ctx.workdir / f"screenshot-{index}"
         workdir.mkdir(parents=True, exist_ok=True)
-        argv = _argv(url, index, SIZES[options["size"]], output=str(workdir / "output"))
+        argv = _argv(url, index, SIZES[options["size"]], str(workdir / "output"), pinned)
         run = executor.run(
             ToolInvocation(
                 argv=argv,
@@ -133,6 +160,8 @@ def run(ctx: StepContext) -> StepResult:
                 cancel_check=ctx.is_cancelled,
             )
         )
+        if ctx.connect_guard is not None:
+            run.enforcement = "connect"
         ctx.heartbeat()
         shutil.rmtree(workdir / "output" / f"profile-{index}", ignore_errors=True)
         shot = workdir / "output" / f"shot-{index}.png"

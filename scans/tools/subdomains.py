@@ -18,9 +18,12 @@ For each domain item, in this order:
 7. passive sources (certificate transparency…), when the operator enabled them (kit/passive_dns).
 
 Questions go to `nameserver` (else the system's resolver); only the domain's in-scope name servers
-are contacted directly. Each found name is checked against scope: in scope, it is emitted as a
-host item (attrs `addresses`, `source`); outside (an MX at a mail provider, another domain in a
-certificate) it is recorded in the inventory as a lead and never handed on.
+are contacted directly. With the step's connect guard (scans.engine.sandbox.guard), a zone
+transfer connects to the address the guard checked for the name server (pinned), and a
+`nameserver` the workflow names must be one of the worker's resolvers or an address in scope.
+Each found name is checked against scope: in scope, it is emitted as a host item (attrs
+`addresses`, `source`); outside (an MX at a mail provider, another domain in a certificate) it
+is recorded in the inventory as a lead and never handed on.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ import dns.resolver
 import dns.zone
 
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
-from scans.tools.dns_resolve import parse_nameserver
+from scans.engine.sandbox.guard import pinned_address
+from scans.tools.dns_resolve import nameserver_refused, parse_nameserver
 from scans.tools.kit.dns_bulk import Answer, is_under, random_label, resolve_many
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
 from scans.tools.kit.passive_dns import passive_names, passive_sources_enabled
@@ -245,10 +249,26 @@ class Discovery:
             if not self.ctx.in_scope(Item("host", ns)):
                 self.record.say(f"axfr: {ns} not asked (name server out of scope)")
                 continue
-            # Scope matches names by name: an authorized name server is asked at the
-            # addresses it resolves to.
-            for address in self.ask([ns])[ns].addresses[:2]:
+            for address in self._transfer_addresses(ns):
                 self._transfer_from(ns, address)
+
+    def _transfer_addresses(self, ns: str) -> list[str]:
+        """Where to ask an authorized name server for the zone: with the step's connect guard,
+        the one address it checked, its name resolved once with the discovery's resolver
+        (pinned: the transfer's connection goes there, whatever a second answer says); without
+        one (SCOPE_ENFORCEMENT=off), the first two its name resolves to."""
+        if self.ctx.connect_guard is None:
+            return self.ask([ns])[ns].addresses[:2]
+        try:
+            return [
+                pinned_address(
+                    self.ctx.connect_guard, ns, self.args.axfr_port,
+                    lookup=lambda name: self.ask([name])[name].addresses,
+                )
+            ]  # fmt: skip
+        except OSError as exc:  # refused out of scope, or no address
+            self.record.say(f"axfr: {ns} not asked: {exc}")
+            return []
 
     def _transfer_from(self, ns: str, address: str) -> None:
         try:
@@ -429,6 +449,11 @@ def run(ctx: StepContext) -> StepResult:
             break
         args = _ARGS.parse(command.argv)
         started = time.monotonic()
+        refused = nameserver_refused(ctx, args.nameserver)
+        if refused:
+            ctx.log(refused)
+            result.runs.append(record.finish(error=refused))
+            continue
         try:
             found = discover(ctx, args, record)
         except (dns.exception.DNSException, OSError) as exc:

@@ -66,14 +66,13 @@ from scans.engine.executors.staging import (
 )
 from scans.engine.faults import is_infrastructure_fault
 from scans.engine.runtime import ToolInvocation, ToolRun
-from scans.engine.sandbox.container import tool_network
+from scans.engine.sandbox.container import SANDBOX_USER, tool_network
 from scans.engine.sandbox.link import SandboxError
 
 CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own tmpfs, not the host's /tmp
 CACHE_DIR = "/cache"
 CACHE_LABEL = "outpost.cache"
 CACHE_INIT_TIMEOUT_S = 60
-SANDBOX_USER = "65534:65534"
 # A tool granted capabilities runs as the container's uid 0 (see the module docstring).
 CAPABLE_USER = "0:0"
 # What a tool module may be granted: raw sockets (masscan builds its own packets).

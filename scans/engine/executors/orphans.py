@@ -1,5 +1,6 @@
-"""The reaper's clean-up on the Docker engine: tool containers and staging volumes that a worker
-of this deployment left behind when it died (scans.engine.reaper calls `remove_orphans`)."""
+"""The reaper's clean-up on the Docker engine: tool containers, staging volumes and sandbox
+holders that a worker of this deployment left behind when it died (scans.engine.reaper calls
+`remove_orphans`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from docker.errors import APIError, NotFound
 
 from config.deployment import DEPLOYMENT_LABEL
 from scans.engine.executors import engine_client
+from scans.engine.sandbox.holders import remove_orphan_holders
 
 MANAGED_LABEL = "outpost.managed"
 STEP_LABEL = "outpost.step"
@@ -36,7 +38,10 @@ def remove_orphans(
     that made them, so a sweep without it would kill the running steps of every other deployment
     (or test run) sharing the engine. Containers younger than `min_age_s` are left alone: the
     caller read `active_step_ids` before listing containers, so a step claimed in between has a
-    container but is not in the set. `labels` narrows the sweep further (tests)."""
+    container but is not in the set. `labels` narrows the sweep further (tests).
+
+    Sandbox holders of this deployment whose owner process is gone go too
+    (scans.engine.sandbox.holders.remove_orphan_holders; not narrowed by `labels`)."""
     if not deployment:
         raise ValueError("remove_orphans needs the deployment id whose containers it may remove")
     client = client or engine_client()
@@ -64,6 +69,7 @@ def remove_orphans(
             removed += 1
         except NotFound:
             pass  # removed meanwhile by its own executor
+    removed += remove_orphan_holders(client, deployment=deployment, min_age_s=min_age_s)
     return removed + _remove_orphan_volumes(client, wanted, active_step_ids, min_age_s)
 
 

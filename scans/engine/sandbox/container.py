@@ -6,24 +6,33 @@ holder: a tiny container (`sleep`, the sandbox user, no capabilities, read-only,
 its own) started first. The link and the policy are installed in its namespace, its
 /etc/resolv.conf names the scope resolver, and the tool container joins it
 (`network_mode=container:<holder>`), the way a Kubernetes pod's containers share its pause
-container's network. Holders are started ahead of their steps (scans.engine.sandbox.holders).
+container's network. Holders are started ahead of their steps (scans.engine.sandbox.holders),
+the first one when a worker process starts (`sandbox_prewarm`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.util
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from docker.errors import ImageNotFound
 
+from config.deployment import DEPLOYMENT_LABEL, deployment_id
+from scans.engine.executors import engine_client
 from scans.engine.sandbox.holders import holder_release, spares
-from scans.engine.sandbox.link import SandboxError, SandboxLink
+from scans.engine.sandbox.link import SandboxError, SandboxLink, sandbox_unsupported
 from scans.engine.sandbox.policy import NetworkScope, blocked_summary
 from scans.engine.sandbox.resolver import ScopeResolver
+
+SANDBOX_USER = "65534:65534"  # nobody: tool containers and holders run as this user
 
 
 @dataclass
@@ -48,11 +57,12 @@ def network_sandbox(
     subnet: str,
     user: str,
     log: Callable[[str], None],
+    deployment: str = "",
 ) -> Iterator[SandboxSession]:
     """A holder (a spare when one is ready: scans.engine.sandbox.holders) fenced to `scope`;
     yield the session; the holder and its link are removed in the background afterwards."""
     started = time.monotonic()
-    holder = spares.take(client, image=image, subnet=subnet, user=user)
+    holder = spares.take(client, image=image, subnet=subnet, user=user, deployment=deployment)
     resolver: ScopeResolver | None = None
     try:
         holder.link.scope = scope
@@ -78,7 +88,7 @@ def tool_network(client: Any, invocation: Any, result: Any, *, user: str) -> Ite
     if invocation.sandbox is None:
         yield invocation.network
         return
-    image = settings.SCOPE_SANDBOX_IMAGE or settings.TOOL_IMAGE_CACHE_INIT
+    image = holder_image()
     try:
         client.images.get(image)
     except ImageNotFound as exc:
@@ -90,6 +100,7 @@ def tool_network(client: Any, invocation: Any, result: Any, *, user: str) -> Ite
         subnet=settings.SCOPE_SANDBOX_SUBNET,
         user=user,
         log=result.notes.append,
+        deployment=str(invocation.labels.get(DEPLOYMENT_LABEL, "")),
     ) as session:
         result.enforcement = "network"
         result.sandbox_setup_ms = round(session.setup_ms, 1)
@@ -99,3 +110,50 @@ def tool_network(client: Any, invocation: Any, result: Any, *, user: str) -> Ite
             with contextlib.suppress(SandboxError):
                 result.blocked = session.blocked()
             result.notes.extend(blocked_summary(result.blocked))
+
+
+def holder_image() -> str:
+    return str(settings.SCOPE_SANDBOX_IMAGE or settings.TOOL_IMAGE_CACHE_INIT)
+
+
+def sandbox_prewarm(client: Any = None, *, deployment: str | None = None) -> bool:
+    """Start this process's first spare holder now, in the background, so that its first
+    sandboxed step takes a ready one (a cold start is most of a set-up: a container created,
+    started and inspected, the link and NAT made). False when this worker will not sandbox
+    (SCOPE_ENFORCEMENT=off, the local executor, no capabilities, no engine or holder image)."""
+    if str(settings.SCOPE_ENFORCEMENT).lower() == "off" or settings.SCAN_EXECUTOR == "local":
+        return False
+    if sandbox_unsupported():
+        return False
+    try:
+        client = client or engine_client()
+        client.images.get(holder_image())
+    except Exception:  # no image, no engine: the first step says why
+        return False
+    key = (
+        holder_image(),
+        str(settings.SCOPE_SANDBOX_SUBNET),
+        SANDBOX_USER,
+        deployment_id() if deployment is None else deployment,
+    )
+    spares.refill(client, key)
+    return True
+
+
+def sandbox_prewarm_on_spawn(**_signal: object) -> None:
+    """django-q2's `post_spawn` receiver: a cluster's worker process warms its sandbox."""
+    if multiprocessing.current_process().name == "MainProcess":
+        return  # a task run inline (sync mode, tests, the web process) is not a worker
+    # A forked worker process ends with os._exit, after multiprocessing's finalizers but
+    # without atexit: its spares are removed here (one left anyway is the reaper's).
+    multiprocessing.util.Finalize(None, spares.clear, exitpriority=10)
+    threading.Thread(target=_prewarm_quietly, name="sandbox-prewarm", daemon=True).start()
+
+
+def _prewarm_quietly() -> None:
+    try:
+        sandbox_prewarm()
+    except Exception:  # noqa: S110 - the first step starts its holder itself and says what failed
+        pass
+    finally:
+        connection.close()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from scans.engine.sandbox.link import sandbox_unsupported
+from scans.engine.sandbox.link import sandbox_ipv6_unsupported, sandbox_unsupported
 from scans.engine.sandbox.policy import item_endpoints
 from targets.items import Item
 
@@ -73,10 +73,11 @@ def network_enforcement(
         # Inside a sandbox 127.0.0.1 is the sandbox's own loopback, not the worker's: a scan of
         # the worker itself cannot go through one.
         why = f"the targets include the worker's own loopback ({loopback}), which a sandbox cannot reach"
-    elif ipv6 := _ipv6_host(items):
-        why = f"the targets include an IPv6 address ({ipv6}); the sandbox's link is IPv4 only"
     else:
         why = sandbox_unsupported()
+        ipv6 = _ipv6_host(items)
+        if not why and ipv6 and (no_ipv6 := sandbox_ipv6_unsupported()):
+            why = f"the targets include an IPv6 address ({ipv6}) and {no_ipv6}"
     if not why:
         return Enforcement(True, "")
     if mode == "required":

@@ -15,16 +15,24 @@ Every connection a built-in tool's HTTP client opens goes through `ConnectGuard.
 What is refused is counted per destination (`blocked`, as the sandbox's counters) and logged.
 The HTTP clients get the guard through httpcore's network backend (`guarded_transport`), so
 redirects, keep-alive reconnects and every other connection pass the same check; TLS SNI and the
-Host header keep the name.
+Host header keep the name. Tools with sockets of their own ask `pinned_address` for the address to
+connect to: tls_inspect (each handshake), port_scan (the host it scans, on every port: a host
+item allows them all), subdomains (a zone transfer from a name server), screenshot (Chromium is
+told to resolve the page's host to the checked address: `--host-resolver-rules`). A nameserver a
+workflow names (dns_resolve, subdomains) is a destination too: `resolver_address` lets it through
+when it is one of the worker's own resolvers (SCOPE_DNS_UPSTREAM, /etc/resolv.conf), else only as
+the guard lets any address through.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import dns.resolver
 import httpcore
 import httpx
 from django.conf import settings
@@ -55,8 +63,10 @@ class ConnectGuard:
         address_allowed: Callable[[str], bool],
         is_excluded: Callable[[str], bool],
         log: Callable[[str], None],
+        resolvers: Iterable[str] = (),
     ) -> None:
         self.lookup = lookup
+        self.resolvers = {_canonical(address) for address in resolvers}
         self.name_allowed = name_allowed
         self.address_allowed = address_allowed
         self.is_excluded = is_excluded
@@ -74,7 +84,7 @@ class ConnectGuard:
                 self.hosts.setdefault(host, set()).update(port for _, port in ports)  # type: ignore[union-attr]
         self.in_use = False  # a tool connects through it (the transports below, tls_inspect)
         self._resolved: dict[str, list[str]] = {}
-        self._counts: dict[tuple[str, int], int] = {}
+        self._counts: dict[tuple[str, int | None], int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -83,26 +93,41 @@ class ConnectGuard:
             {"address": address, "proto": "tcp", "port": port, "count": count}
             for (address, port), count in self._counts.items()
         ]
-        return sorted(rows, key=lambda row: (-row["count"], row["address"], row["port"]))
+        return sorted(rows, key=lambda row: (-row["count"], row["address"], row["port"] or 0))
 
-    def _item_allows(self, host: str, port: int) -> bool:
+    def _item_allows(self, host: str, port: int | None) -> bool:
         if host not in self.hosts:
             return False
         ports = self.hosts[host]
         return ports is None or port in ports
 
-    def _refuse(self, host: str, address: str, port: int, reason: str) -> ConnectRefused:
+    def _refuse(self, host: str, address: str, port: int | None, reason: str) -> ConnectRefused:
         with self._lock:
             key = (address or host, port)
             self._counts[key] = self._counts.get(key, 0) + 1
             first = self._counts[key] == 1
+        shown = f"{host} ({address})" if address and address != host else host
+        where = shown if port is None else f"{shown}:{port}"
         if first:
-            shown = f"{host} ({address})" if address and address != host else host
-            self.log(f"connection to {shown}:{port} refused: {reason}")
-        return ConnectRefused(f"{host}:{port} is out of scope: {reason}")
+            self.log(f"connection to {where} refused: {reason}")
+        return ConnectRefused(
+            f"{host if port is None else f'{host}:{port}'} is out of scope: {reason}"
+        )
 
-    def address_for(self, host: str, port: int) -> str:
-        """The address to connect to for `host`:`port`, checked; ConnectRefused otherwise."""
+    def resolver_address(self, address: str, port: int) -> str:
+        """A nameserver a workflow names: one of the worker's own resolvers, or an address the
+        guard lets through like any other destination (ConnectRefused otherwise)."""
+        if _canonical(address) in self.resolvers:
+            return address
+        return self.address_for(address, port)
+
+    def address_for(
+        self, host: str, port: int | None, *, lookup: Callable[[str], list[str]] | None = None
+    ) -> str:
+        """The address to connect to for `host`:`port` (`port` None: every port of the host,
+        as a port scan connects), checked; ConnectRefused otherwise. `lookup` resolves the name
+        instead of the guard's own (a tool's resolver that was itself checked); either way a
+        name is resolved once per step."""
         host = _canonical(host)
         if _is_address(host):
             if self._item_allows(host, port) or (
@@ -114,11 +139,12 @@ class ConnectGuard:
         if not is_item and not self.name_allowed(host):
             raise self._refuse(host, "", port, "the name is not in the team's scope")
         if is_item and not self._item_allows(host, port):
-            raise self._refuse(host, "", port, "the port is not among the step's targets")
+            why = "the port is" if port is not None else "only some of its ports are"
+            raise self._refuse(host, "", port, f"{why} not among the step's targets")
         with self._lock:
             addresses = self._resolved.get(host)
         if addresses is None:
-            addresses = self.lookup(host)
+            addresses = (lookup or self.lookup)(host)
             with self._lock:
                 addresses = self._resolved.setdefault(host, addresses)
         if not addresses:
@@ -190,6 +216,22 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
+def pinned_address(
+    guard: ConnectGuard | None,
+    host: str,
+    port: int | None,
+    *,
+    lookup: Callable[[str], list[str]] | None = None,
+) -> str:
+    """The address a tool with its own sockets connects to for `host`:`port`: the one the
+    step's guard checked (ConnectRefused, an OSError, when it refuses; Unresolved when the name
+    has no address), or `host` itself when the step has no guard (SCOPE_ENFORCEMENT=off)."""
+    if guard is None:
+        return host
+    guard.in_use = True
+    return guard.address_for(host, port, lookup=lookup)
+
+
 def guarded_transport(guard: ConnectGuard, **options: Any) -> httpx.HTTPTransport:
     """An httpx transport (`options` as for httpx.HTTPTransport) whose every connection passes
     `guard`. httpx has no public hook for the network backend; its connection pool reads
@@ -211,6 +253,18 @@ def async_guarded_transport(guard: ConnectGuard, **options: Any) -> httpx.AsyncH
     return transport
 
 
+def worker_resolvers(upstream: list[str]) -> list[str]:
+    """The addresses of the worker's own nameservers: SCOPE_DNS_UPSTREAM ("host" or
+    "host:port") and /etc/resolv.conf's."""
+    found = [
+        entry.rpartition(":")[0] if entry.count(":") == 1 else entry.strip("[]")
+        for entry in upstream
+    ]
+    with contextlib.suppress(dns.resolver.NoResolverConfiguration, OSError):
+        found += [str(server) for server in dns.resolver.Resolver().nameservers]
+    return found
+
+
 def connect_guard_for(
     items: Iterable[Item], *, verdict: Callable[[Item], Any], log: Callable[[str], None]
 ) -> ConnectGuard | None:
@@ -223,9 +277,11 @@ def connect_guard_for(
         found = verdict(Item("host", address))
         return not found.in_scope and found.target_id is not None
 
+    upstream = list(settings.SCOPE_DNS_UPSTREAM)
     return ConnectGuard(
         items,
-        lookup=name_lookup(list(settings.SCOPE_DNS_UPSTREAM)),
+        lookup=name_lookup(upstream),
+        resolvers=worker_resolvers(upstream),
         name_allowed=lambda name: bool(verdict(Item("host", name)).in_scope),
         address_allowed=lambda address: bool(verdict(Item("host", address)).in_scope),
         is_excluded=is_excluded,

@@ -25,6 +25,10 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 TABLE = "outpost_scope"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_LINK_ICMPV6 = (
+    "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld-listener-report, "
+    "mld2-listener-report"
+)
 
 
 @dataclass(frozen=True)
@@ -165,10 +169,12 @@ def _elements(values: list[str]) -> str:
     return f"elements = {{ {', '.join(values)} }}" if values else ""
 
 
-def ruleset(scope: NetworkScope, *, resolver: str) -> str:
+def ruleset(scope: NetworkScope, *, resolver: str, link6: str = "") -> str:
     """The nftables ruleset for the step's namespace (`nft -f -`): loopback, replies, DNS to
-    `resolver` (the worker's end of the link), the allowlist; every other packet is counted in
-    `blocked4`/`blocked6` and refused."""
+    `resolver` (the worker's end of the link), IPv6 neighbour discovery on the link (with the
+    worker's end `link6`, when the link has IPv6), the allowlist; every other packet is counted
+    in `blocked4`/`blocked6` and refused."""
+    on_link = ", ".join(["fe80::/10", "ff02::/16", *([link6] if link6 else [])])
     sets = []
     for version in (4, 6):
         kind = "ipv4_addr" if version == 4 else "ipv6_addr"
@@ -191,15 +197,19 @@ def ruleset(scope: NetworkScope, *, resolver: str) -> str:
         "  chain output {\n"
         "    type filter hook output priority 0; policy drop;\n"
         "    oif lo accept\n"
+        # The namespace's own addresses (IPv6 sends a reset to the tool's own address out of
+        # eth0, not lo: without this, a refused IPv6 connection would wait out its SYN retries).
+        "    fib daddr type local accept\n"
         "    ct state established,related accept\n"
         f"    ip daddr {resolver} meta l4proto {{ tcp, udp }} th dport 53 accept\n"
         "    ip daddr @hosts4 accept\n"
         "    ip daddr . meta l4proto . th dport @ports4 accept\n"
         "    ip6 daddr @hosts6 accept\n"
         "    ip6 daddr . meta l4proto . th dport @ports6 accept\n"
-        # Neighbour discovery and router solicitations on the link itself, never routed.
-        "    ip6 daddr fe80::/10 icmpv6 type { nd-neighbor-solicit, nd-router-solicit } accept\n"
-        "    ip6 daddr ff02::/16 icmpv6 type { nd-neighbor-solicit, nd-router-solicit } accept\n"
+        # Neighbour discovery, router solicitations and multicast listener reports on the link
+        # itself (link-local and link-scope multicast are never routed; the worker's end of the
+        # link answers neighbour solicitations only). Nothing else reaches the worker's end.
+        f"    ip6 daddr {{ {on_link} }} icmpv6 type {{ {_LINK_ICMPV6} }} accept\n"
         "    meta l4proto { tcp, udp } meta nfproto ipv4 "
         "add @blocked4 { ip daddr . meta l4proto . th dport }\n"
         "    meta l4proto { tcp, udp } meta nfproto ipv6 "

@@ -14,7 +14,11 @@ DNS rebinding cannot widen the allowlist: what is added was checked against the 
 was added, whatever the name answers next. PTR questions about addresses the step may reach are
 answered from upstream (scanners look their targets up; a name needs an A query to be reached),
 other PTRs get NXDOMAIN; other question types (MX, TXT…) are refused. Answers carry a TTL of at
-most 30 s. UDP only (answers over 512 bytes are truncated to the addresses that fit).
+most 30 s.
+
+UDP and TCP, with the same answer: a UDP answer larger than the query allows (512 bytes, or its
+EDNS payload size) is sent truncated (TC set, without the records that do not fit), and a tool that retries
+over TCP, as resolvers do, gets the whole scope-checked answer there (`answer` decides both).
 """
 
 from __future__ import annotations
@@ -37,9 +41,12 @@ import dns.reversename
 import dns.rrset
 
 from scans.engine.sandbox.link import SandboxLink
+from scans.engine.sandbox.policy import Network, PortAllowance
 
 MAX_TTL_S = 30
 UPSTREAM_TIMEOUT_S = 5.0
+TCP_IDLE_S = 5.0  # a TCP client silent this long is dropped (RFC 7766 suggests seconds)
+TCP_MAX_CLIENTS = 16  # connections served at once; a tool opening more waits in the backlog
 
 
 def upstream_resolver(nameservers: list[str]) -> dns.resolver.Resolver:
@@ -88,15 +95,30 @@ class ScopeResolver:
         self.refused: list[dict[str, str]] = []  # {name, reason}, also in the step log
         self._said: set[str] = set()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind((link.host_address, 53))
+        self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._sock.bind((link.host_address, 53))
+            self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._tcp.bind((link.host_address, 53))
+            self._tcp.listen(TCP_MAX_CLIENTS)
+        except OSError:
+            self._sock.close()
+            self._tcp.close()
+            raise
         self._sock.settimeout(0.2)
+        self._tcp.settimeout(0.2)
+        self._clients = threading.BoundedSemaphore(TCP_MAX_CLIENTS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="scope-dns")
         self._thread.start()
+        self._tcp_thread = threading.Thread(
+            target=self._serve_tcp, daemon=True, name="scope-dns-tcp"
+        )
+        self._tcp_thread.start()
 
     def close(self) -> None:
-        """Stop serving. Not waited for (the step's path): the thread sees the flag within its
-        0.2 s receive timeout and closes the socket itself."""
+        """Stop serving. Not waited for (the step's path): the threads see the flag within
+        their 0.2 s timeouts and close their sockets themselves."""
         self._stop.set()
 
     def _serve(self) -> None:
@@ -104,6 +126,46 @@ class ScopeResolver:
             self._loop()
         finally:
             self._sock.close()
+
+    def _serve_tcp(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    conn, _peer = self._tcp.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not self._clients.acquire(timeout=TCP_IDLE_S):
+                    conn.close()
+                    continue
+                threading.Thread(
+                    target=self._tcp_client, args=(conn,), daemon=True, name="scope-dns-conn"
+                ).start()
+        finally:
+            self._tcp.close()
+
+    def _tcp_client(self, conn: socket.socket) -> None:
+        """Queries on one TCP connection (two-byte length, message; RFC 1035 4.2.2), answered
+        in order until the client closes it, goes silent or the resolver stops."""
+        try:
+            conn.settimeout(TCP_IDLE_S)
+            while not self._stop.is_set():
+                size = _read_exactly(conn, 2)
+                wire = _read_exactly(conn, int.from_bytes(size, "big")) if size else b""
+                if not wire:
+                    return
+                try:
+                    reply = self.answer(dns.message.from_wire(wire))
+                except dns.exception.DNSException:
+                    return  # not DNS: the connection is dropped
+                conn.sendall(reply.to_wire(max_size=65535, prepend_length=True,
+                                           prefer_truncation=True))  # fmt: skip
+        except OSError:
+            return
+        finally:
+            conn.close()
+            self._clients.release()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -114,12 +176,16 @@ class ScopeResolver:
             except OSError:
                 return
             try:
-                reply = self.answer(dns.message.from_wire(wire))
+                query = dns.message.from_wire(wire)
+                reply = self.answer(query)
             except dns.exception.DNSException:
                 continue  # not a DNS query: no answer
             try:
-                self._sock.sendto(reply.to_wire(max_size=512), peer)
-            except (OSError, dns.exception.TooBig):
+                # Too large for UDP: the records that fit, TC set; the tool asks again over TCP.
+                self._sock.sendto(
+                    reply.to_wire(max_size=_udp_size(query), prefer_truncation=True), peer
+                )
+            except (OSError, dns.exception.DNSException):
                 continue
 
     def _refuse(self, query: dns.message.Message, name: str, reason: str) -> dns.message.Message:
@@ -201,11 +267,15 @@ class ScopeResolver:
             return self._refuse(query, name, f"it resolves to {shown}, out of scope")
         if dropped:
             self.log(f"DNS: {name}: left out {', '.join(dropped[:5])} (out of scope)")
-        for address in kept:
-            if not self.link.scope.allows(address):
-                hosts, ports = self.link.scope.learned(ipaddress.ip_address(address))
-                self.link.allow(hosts, ports)
-                self.link.learned.append(address)
+        fresh = [address for address in kept if not self.link.scope.allows(address)]
+        hosts: list[Network] = []
+        ports: list[PortAllowance] = []
+        for address in fresh:
+            more_hosts, more_ports = self.link.scope.learned(ipaddress.ip_address(address))
+            hosts.extend(more_hosts)
+            ports.extend(more_ports)
+        self.link.allow(hosts, ports)  # one nft call for the whole answer
+        self.link.learned.extend(fresh)
         reply = dns.message.make_response(query)
         reply.flags |= dns.flags.RA
         if not addresses and not wanted:
@@ -219,9 +289,31 @@ class ScopeResolver:
         return reply
 
 
+def _udp_size(query: dns.message.Message) -> int:
+    """The largest UDP answer the query accepts: 512 bytes, or its EDNS payload size."""
+    if query.edns < 0:
+        return 512
+    return max(512, min(int(query.payload), 4096))
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes:
+    """`size` bytes from `conn`; b"" when it closed first."""
+    chunks: list[bytes] = []
+    while size > 0:
+        chunk = conn.recv(size)
+        if not chunk:
+            return b""
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
 def name_lookup(nameservers: list[str]) -> Callable[[str], list[str]]:
-    """What the worker resolves a step's input names with (the sandbox's upstream); a name the
+    """What the worker resolves a step's input names with (the sandbox's upstream; without one,
+    the worker's own resolver as its tools would use it, /etc/hosts included); a name the
     upstream does not answer for resolves to nothing."""
+    if not nameservers:
+        return system_lookup
     resolver = upstream_resolver(nameservers)
 
     def lookup(name: str) -> list[str]:
@@ -233,4 +325,13 @@ def name_lookup(nameservers: list[str]) -> Callable[[str], list[str]]:
     return lookup
 
 
-__all__ = ["ScopeResolver", "name_lookup", "upstream_resolver"]
+def system_lookup(name: str) -> list[str]:
+    """The addresses getaddrinfo gives for `name` ([] when none), in its order, without repeats."""
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+__all__ = ["ScopeResolver", "name_lookup", "system_lookup", "upstream_resolver"]

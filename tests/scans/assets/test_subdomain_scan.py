@@ -22,6 +22,9 @@ def test_found_names_fill_the_inventory_and_out_of_scope_ones_are_leads(
     domain = authorize(CORP_DOMAIN)
     authorize(f"*.{CORP_DOMAIN}")
     authorize(f"vpn.{CORP_DOMAIN}", excluded=True)
+    # The zone's own name server, which the workflow names: a nameserver a step asks must be
+    # the worker's own or in scope (the connect guard, docs/scope-enforcement.md).
+    authorize("127.0.0.1")
     config = {"nameserver": corp_zone.nameserver, "zone_transfer_port": corp_zone.port,
               "wordlist": "small", "passive": False}  # fmt: skip
     workflow = make_workflow(

@@ -74,17 +74,21 @@ def test_a_scan_of_the_workers_own_loopback_cannot_be_fenced(settings: Any) -> N
     assert "the worker's own loopback (127.0.0.1)" in decision.reason
 
 
-def test_an_ipv6_target_cannot_be_fenced_the_link_is_ipv4(settings: Any) -> None:
+def test_an_ipv6_target_is_not_fenced_when_the_links_carry_no_ipv6(settings: Any) -> None:
     settings.SCOPE_ENFORCEMENT = "auto"
+    settings.SCOPE_SANDBOX_SUBNET6 = ""
     if sandbox_unsupported():
         pytest.skip("the worker cannot build sandboxes: the reason would be that")
 
     decision = network_enforcement(
-        executor="docker", network="host", items=[Item.service("2001:db8::7", 443)]
+        executor="docker", network="host", items=[Item.service("fd23:231::2", 443)]
     )
 
     assert not decision.enforced
-    assert "an IPv6 address (2001:db8::7); the sandbox's link is IPv4 only" in decision.reason
+    assert decision.reason == (
+        "scope enforcement is off: the targets include an IPv6 address (fd23:231::2) and "
+        "IPv6 sandboxing is off (SCOPE_SANDBOX_SUBNET6 is empty)"
+    )
 
 
 def test_required_refuses_what_cannot_be_fenced(settings: Any) -> None:

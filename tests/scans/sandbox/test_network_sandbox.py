@@ -15,30 +15,13 @@ import pytest
 
 from scans.engine.executors.docker import DockerExecutor
 from scans.engine.runtime import ToolInvocation, ToolRun
-from scans.engine.sandbox.link import sandbox_unsupported
 from scans.engine.sandbox.policy import NetworkScope, network_scope
 from scans.engine.sandbox.resolver import name_lookup
 from targets.items import Item
 from targets.scope import ScopeMatcher, TargetRow
-from tests.conftest import service_unavailable
 from tests.sandbox_lab import ADDRESS_A, ADDRESS_B, ZONE, Lab
-from tests.scans.tools.conftest import build_test_images
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def test_images() -> dict[str, str]:
-    return build_test_images()
-
-
-@pytest.fixture
-def sandboxed(require_docker: Any, test_images: dict[str, str], settings: Any) -> Any:
-    reason = sandbox_unsupported()
-    if reason:
-        service_unavailable("netns", reason)
-    settings.SCOPE_SANDBOX_IMAGE = test_images["busybox"]
-    return require_docker
 
 
 def team_scope(scope_lab: Lab, *items: Item) -> NetworkScope:
