@@ -7,7 +7,12 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed as DRFAuthenticationFailed
 from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
@@ -38,7 +43,9 @@ from accounts.serializers import (
 )
 from accounts.sla import TeamSlaView
 from accounts.tokens import jwt_issue
-from config.serializers import DetailSerializer
+from config.api_errors import validation_response
+from config.filtering import filtered_by
+from config.serializers import DetailSerializer, detail_responses, validated_body
 
 
 def _too_many(wait: int) -> Response:
@@ -49,83 +56,87 @@ def _too_many(wait: int) -> Response:
     )
 
 
-def _validation(exc: DjangoValidationError) -> Response:
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-    first = next(iter(errors.values()))[0]
-    return Response({"detail": first, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+def _rate_limited(request: Request, scope: str) -> Response | None:
+    """The 429 when this client (and the e-mail the body names) used up `scope`'s attempts."""
+    email = request.data.get("email") if isinstance(request.data, dict) else None
+    wait = rate_limit_wait(request._request, scope, account=str(email or ""))
+    return _too_many(wait) if wait else None
 
 
 def _team_dict(team: Any) -> dict[str, Any]:
     return {"id": team.pk, "name": team.name, "is_personal": team.is_personal}
 
 
-ERRORS = {
-    400: DetailSerializer,
-    401: DetailSerializer,
-    403: DetailSerializer,
-    429: DetailSerializer,
-}
+ERRORS = detail_responses(400, 401, 403, 429)
 
 
 # --- Unauthenticated endpoints (the CI path) -----------------------------------------------
 
 
-REGISTER_ANSWER = (
-    "If this e-mail can be registered, a token for its first API key has been sent to it; "
-    "exchange it at /api/v1/auth/reset-confirm within 15 minutes."
-)
-
-
-class RegisterView(APIView):
+# The endpoints a client calls before it holds a credential. (Comments, not docstrings, on these
+# bases: drf-spectacular would show a docstring as every subclass's description.)
+class _AnonymousView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(
+
+# Register and reset-request: an e-mail in, a token e-mailed by a worker, and the same 202
+# whether or not an account uses the address (the answer must not tell who is registered).
+class _EmailedTokenView(_AnonymousView):
+    rate_scope = ""
+    answer = ""
+
+    def send(self, email: str) -> None:
+        raise NotImplementedError
+
+    def post(self, request: Request) -> Response:
+        refused = _rate_limited(request, self.rate_scope)
+        if refused:
+            return refused
+        self.send(validated_body(EmailSerializer, request)["email"])
+        return Response({"detail": self.answer}, status=status.HTTP_202_ACCEPTED)
+
+
+EMAILED = detail_responses(202, 400, 429)
+
+
+@extend_schema_view(
+    post=extend_schema(
         summary="Register an e-mail: a worker creates the account and its personal team and "
         "e-mails a token for its first API key (same answer whether or not the account exists)",
         request=EmailSerializer,
-        responses={202: DetailSerializer, 400: DetailSerializer, 429: DetailSerializer},
+        responses=EMAILED,
         tags=["auth"],
     )
-    def post(self, request: Request) -> Response:
-        body = EmailSerializer(data=request.data)
-        email = request.data.get("email") if isinstance(request.data, dict) else None
-        wait = rate_limit_wait(request._request, "register", account=str(email or ""))
-        if wait:
-            return _too_many(wait)
-        body.is_valid(raise_exception=True)
-        registration.account_register_request(email=body.validated_data["email"])
-        return Response({"detail": REGISTER_ANSWER}, status=status.HTTP_202_ACCEPTED)
+)
+class RegisterView(_EmailedTokenView):
+    rate_scope = "register"
+    answer = (
+        "If this e-mail can be registered, a token for its first API key has been sent to it; "
+        "exchange it at /api/v1/auth/reset-confirm within 15 minutes."
+    )
+
+    def send(self, email: str) -> None:
+        registration.account_register_request(email=email)
 
 
-RESET_ANSWER = "If an account uses this e-mail, a reset token valid 15 minutes has been sent to it."
-
-
-class ResetRequestView(APIView):
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         summary="E-mail a one-time key reset token (same answer whether or not the account exists)",
         request=EmailSerializer,
-        responses={202: DetailSerializer, 400: DetailSerializer, 429: DetailSerializer},
+        responses=EMAILED,
         tags=["auth"],
     )
-    def post(self, request: Request) -> Response:
-        body = EmailSerializer(data=request.data)
-        email = request.data.get("email") if isinstance(request.data, dict) else None
-        wait = rate_limit_wait(request._request, "reset", account=str(email or ""))
-        if wait:
-            return _too_many(wait)
-        body.is_valid(raise_exception=True)
-        services.key_reset_request(email=body.validated_data["email"])
-        return Response({"detail": RESET_ANSWER}, status=status.HTTP_202_ACCEPTED)
+)
+class ResetRequestView(_EmailedTokenView):
+    rate_scope = "reset"
+    answer = "If an account uses this e-mail, a reset token valid 15 minutes has been sent to it."
+
+    def send(self, email: str) -> None:
+        services.key_reset_request(email=email)
 
 
-class ResetConfirmView(APIView):
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
+class ResetConfirmView(_AnonymousView):
     @extend_schema(
         summary="Exchange a reset token for a new API key; all previous keys are revoked",
         request=ResetConfirmSerializer,
@@ -136,14 +147,11 @@ class ResetConfirmView(APIView):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        body = ResetConfirmSerializer(data=request.data)
-        email = request.data.get("email") if isinstance(request.data, dict) else None
-        wait = rate_limit_wait(request._request, "reset", account=str(email or ""))
-        if wait:
-            return _too_many(wait)
-        body.is_valid(raise_exception=True)
+        refused = _rate_limited(request, "reset")
+        if refused:
+            return refused
         try:
-            issued = services.key_reset_confirm(**body.validated_data)
+            issued = services.key_reset_confirm(**validated_body(ResetConfirmSerializer, request))
         except services.AuthenticationFailed as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(
@@ -155,10 +163,7 @@ class ResetConfirmView(APIView):
         )
 
 
-class TokenView(APIView):
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
+class TokenView(_AnonymousView):
     @extend_schema(
         summary="Exchange an API key for a short-lived JWT (HS256)",
         request=TokenRequestSerializer,
@@ -169,10 +174,9 @@ class TokenView(APIView):
         wait = rate_limit_wait(request._request, "token")
         if wait:
             return _too_many(wait)
-        body = TokenRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        api_key = validated_body(TokenRequestSerializer, request)["api_key"]
         try:
-            credential = services.api_key_authenticate(body.validated_data["api_key"])
+            credential = services.api_key_authenticate(api_key)
         except services.AuthenticationFailed as exc:
             raise DRFAuthenticationFailed(str(exc)) from exc
         token, lifetime = jwt_issue(
@@ -232,17 +236,13 @@ class ApiKeyViewSet(
         responses={201: IssuedApiKeySerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        body = ApiKeyCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(ApiKeyCreateSerializer, request)
         try:
             issued = services.api_key_create(
-                team=team_of(request),
-                user=user_of(request),
-                acting_role=role_of(request),
-                **body.validated_data,
+                team=team_of(request), user=user_of(request), acting_role=role_of(request), **data
             )
         except DjangoValidationError as exc:
-            return _validation(exc)
+            return validation_response(exc)
         data = IssuedApiKeySerializer(issued.api_key, context={"raw_key": issued.raw_key}).data
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -283,17 +283,13 @@ class MemberViewSet(
         responses={202: InvitationSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        body = MemberInviteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(MemberInviteSerializer, request)
         try:
             invitation = invitations.team_member_invite(
-                team=team_of(request),
-                inviter=user_of(request),
-                request=request._request,
-                **body.validated_data,
+                team=team_of(request), inviter=user_of(request), request=request._request, **data
             )
         except DjangoValidationError as exc:
-            return _validation(exc)
+            return validation_response(exc)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -303,16 +299,11 @@ class MemberViewSet(
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         membership = self.get_object()
-        body = MemberRoleSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        role = validated_body(MemberRoleSerializer, request)["role"]
         try:
-            services.team_member_set_role(
-                membership=membership,
-                actor=user_of(request),
-                role=body.validated_data["role"],
-            )
+            services.team_member_set_role(membership=membership, actor=user_of(request), role=role)
         except DjangoValidationError as exc:
-            return _validation(exc)
+            return validation_response(exc)
         return Response(MembershipSerializer(membership).data)
 
     @extend_schema(
@@ -324,11 +315,12 @@ class MemberViewSet(
         try:
             services.team_member_remove(membership=membership, actor=user_of(request))
         except DjangoValidationError as exc:
-            return _validation(exc)
+            return validation_response(exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema(tags=["teams"])
+@extend_schema_view(list=extend_schema(summary="Pending invitations of the current team"))
 class InvitationViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """The current team's pending invitations (owners): list them, withdraw one."""
 
@@ -339,10 +331,6 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewset
         if getattr(self, "swagger_fake_view", False):
             return Invitation.objects.none()
         return invitations.invitations_pending(team_of(self.request)).order_by("-created_at")
-
-    @extend_schema(summary="Pending invitations of the current team")
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         summary="Withdraw an invitation (its link stops working)", responses={204: None, **ERRORS}
@@ -383,16 +371,17 @@ class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[AuditEvent]:
         if getattr(self, "swagger_fake_view", False):
             return AuditEvent.objects.none()
-        qs = AuditEvent.objects.filter(team=team_of(self.request))
         params = self.request.query_params
-        for param, lookup in (
-            ("action", "action"),
-            ("outcome", "outcome"),
-            ("request_id", "request_id"),
-            ("user", "user_email"),
-        ):
-            if params.get(param):
-                qs = qs.filter(**{lookup: params[param]})
+        qs = filtered_by(
+            AuditEvent.objects.filter(team=team_of(self.request)),
+            params,
+            {
+                "action": "action",
+                "outcome": "outcome",
+                "request_id": "request_id",
+                "user": "user_email",
+            },
+        )
         if params.get("status"):
             try:
                 qs = qs.filter(status_code=int(params["status"]))

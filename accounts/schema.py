@@ -11,39 +11,44 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class BearerScheme(OpenApiAuthenticationExtension):
+class _Scheme(OpenApiAuthenticationExtension):
+    """An authentication class (`target_class`) as the security scheme `definition` says. This
+    base names no class, so it matches none."""
+
+    definition: dict[str, Any] = {}
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return dict(self.definition)
+
+
+def _api_key(where: str, name: str, description: str) -> dict[str, Any]:
+    """OpenAPI's scheme for a credential sent in a named header or cookie."""
+    return {"type": "apiKey", "in": where, "name": name, "description": description}
+
+
+class BearerScheme(_Scheme):
     target_class = "accounts.authentication.BearerAuthentication"
     name = "bearer"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key (`opk_…`) or a JWT from `POST /api/v1/auth/token`.",
-        }
+    definition = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`opk_…`) or a JWT from `POST /api/v1/auth/token`.",
+    }
 
 
-class ApiKeyHeaderScheme(OpenApiAuthenticationExtension):
+class ApiKeyHeaderScheme(_Scheme):
     target_class = "accounts.authentication.ApiKeyHeaderAuthentication"
     name = "apiKeyHeader"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-API-Key",
-            "description": "Deprecated: answered with a `Deprecation` header; use Bearer.",
-        }
+    definition = _api_key(
+        "header", "X-API-Key", "Deprecated: answered with a `Deprecation` header; use Bearer."
+    )
 
 
-class SessionScheme(OpenApiAuthenticationExtension):
+class SessionScheme(_Scheme):
     target_class = "accounts.authentication.TeamSessionAuthentication"
     name = "session"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "apiKey",
-            "in": "cookie",
-            "name": "sessionid",
-            "description": "The browser session of the web pages (with a CSRF token for writes).",
-        }
+    definition = _api_key(
+        "cookie",
+        "sessionid",
+        "The browser session of the web pages (with a CSRF token for writes).",
+    )

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.http import team_of, user_of
 from accounts.models import SLA_MAX_DAYS, Role
-from config.serializers import DetailSerializer, StrictSerializer
+from config.serializers import StrictSerializer, detail_responses, validated_body
 
 
 class SlaSerializer(StrictSerializer):
@@ -25,7 +25,7 @@ class SlaSerializer(StrictSerializer):
     low = serializers.IntegerField(min_value=1, max_value=SLA_MAX_DAYS, required=False)
 
 
-ERRORS = {s: DetailSerializer for s in (400, 401, 403)}
+ERRORS = detail_responses(400, 401, 403)
 
 
 class TeamSlaView(APIView):
@@ -50,12 +50,9 @@ class TeamSlaView(APIView):
         responses={200: SlaSerializer, **ERRORS},
     )
     def patch(self, request: Request) -> Response:
-        body = SlaSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        days = validated_body(SlaSerializer, request)
         try:
-            team = services.team_sla_update(
-                team=team_of(request), user=user_of(request), days=dict(body.validated_data)
-            )
+            team = services.team_sla_update(team=team_of(request), user=user_of(request), days=days)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         return Response(team.sla_days)

@@ -31,6 +31,14 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+def validation_response(exc: DjangoValidationError) -> Response:
+    """A service's ValidationError as a 400 whose detail is its first message (what a person
+    reads) and whose errors are its fields' messages."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    first = next(iter(errors.values()))[0]
+    return Response({"detail": first, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+
+
 def _summary(errors: Any) -> str:
     """A one-line human summary of a DRF error structure."""
     if isinstance(errors, dict):

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
+
+if TYPE_CHECKING:  # DRF's generics read the settings, which name the class below
+    from rest_framework.generics import GenericAPIView
 
 
 class Pagination(PageNumberPagination):
@@ -32,3 +37,17 @@ class Pagination(PageNumberPagination):
             if parameter["name"] in (self.page_query_param, self.page_size_query_param):
                 parameter["schema"]["minimum"] = 1
         return parameters
+
+
+def paginated_response(
+    view: GenericAPIView,
+    rows: Any,
+    serializer_class: type[serializers.BaseSerializer],
+    decorate: Callable[[list[Any]], list[Any]] | None = None,
+) -> Response:
+    """One page of `rows` in the view's pagination (`?page`, `?page_size`), written by
+    `serializer_class`; `decorate` adds to the page's rows what the serializer reads."""
+    page = list(view.paginate_queryset(rows) or [])
+    return view.get_paginated_response(
+        serializer_class(decorate(page) if decorate else page, many=True).data
+    )

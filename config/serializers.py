@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -69,6 +69,29 @@ class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
     # A declared field, popped from the class by DRF's metaclass: it does not shadow .errors.
     errors = serializers.DictField(required=False)  # type: ignore[assignment]
+
+
+def detail_responses(*codes: int) -> dict[int, type[DetailSerializer]]:
+    """Schema responses answered with the `{"detail", "errors"}` shape, one per status code."""
+    return dict.fromkeys(codes, DetailSerializer)
+
+
+def validated_body(serializer_class: type[serializers.Serializer], request: Any) -> dict[str, Any]:
+    """The request's body as `serializer_class` cleans it; a body it refuses is a 400 naming the
+    fields (raised, so the API's error handler shapes it)."""
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return dict(body.validated_data)
+
+
+def choice_param(params: Mapping[str, Any], name: str, choices: Iterable[str]) -> str | None:
+    """A query parameter that, when given (not empty), must be one of `choices`: a 400 listing
+    them otherwise."""
+    value = params.get(name)
+    allowed = list(choices)
+    if value and value not in allowed:
+        raise serializers.ValidationError({name: [f"One of {', '.join(allowed)}."]})
+    return value or None
 
 
 # A plain model attribute read through one of these field classes is converted by the function

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -18,7 +18,8 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from accounts.http import team_of, user_of
-from config.serializers import DetailSerializer, StrictSerializer
+from config.pagination import paginated_response
+from config.serializers import StrictSerializer, choice_param, detail_responses, validated_body
 from integrations import notify, services
 from integrations.models import (
     Delivery,
@@ -31,12 +32,7 @@ from integrations.schedules.api import ScheduleViewSet
 from scans.engine.runtime import SEVERITIES
 from scans.models import Scan
 
-ERRORS = {
-    400: DetailSerializer,
-    401: DetailSerializer,
-    403: DetailSerializer,
-    404: DetailSerializer,
-}
+ERRORS = detail_responses(400, 401, 403, 404)
 SEVERITY_CHOICES = list(SEVERITIES)
 
 
@@ -196,6 +192,15 @@ class RuleUpdateSerializer(StrictSerializer):
 
 
 @extend_schema(tags=["integrations"])
+@extend_schema_view(
+    list=extend_schema(
+        summary="List integrations",
+        parameters=[OpenApiParameter("kind", str, enum=IntegrationKind.values)],
+    ),
+    retrieve=extend_schema(
+        summary="An integration", responses={200: IntegrationSerializer, **ERRORS}
+    ),
+)
 class IntegrationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Integration]
 ):
@@ -206,23 +211,9 @@ class IntegrationViewSet(
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[Integration]:
-        kind = self.request.query_params.get("kind") if self.action == "list" else None
-        if kind and kind not in IntegrationKind.values:
-            raise serializers.ValidationError(
-                {"kind": [f"One of {', '.join(IntegrationKind.values)}."]}
-            )
+        params = self.request.query_params if self.action == "list" else {}
+        kind = choice_param(params, "kind", IntegrationKind.values)
         return services.integrations_for(team_of(self.request), kind=kind)
-
-    @extend_schema(
-        summary="List integrations",
-        parameters=[OpenApiParameter("kind", str, enum=IntegrationKind.values)],
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(summary="An integration", responses={200: IntegrationSerializer, **ERRORS})
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
         summary="Add an integration",
@@ -232,12 +223,9 @@ class IntegrationViewSet(
         responses={201: IntegrationSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        body = IntegrationCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(IntegrationCreateSerializer, request)
         integration = services.integration_create(
-            team=team_of(request),
-            user=user_of(request),
-            **body.validated_data,
+            team=team_of(request), user=user_of(request), **data
         )
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
 
@@ -248,13 +236,8 @@ class IntegrationViewSet(
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         integration = self.get_object()
-        body = IntegrationUpdateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.integration_update(
-            integration=integration,
-            user=user_of(request),
-            **body.validated_data,
-        )
+        data = validated_body(IntegrationUpdateSerializer, request)
+        services.integration_update(integration=integration, user=user_of(request), **data)
         return Response(IntegrationSerializer(integration).data)
 
     @extend_schema(summary="Delete an integration (its rules and delivery log go too)",
@@ -277,11 +260,9 @@ class IntegrationViewSet(
                    responses={200: DeliverySerializer(many=True), **ERRORS})  # fmt: skip
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
-        paginator = self.paginator
-        assert paginator is not None
-        deliveries = services.deliveries_for(self.get_object())
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return paginated_response(
+            self, services.deliveries_for(self.get_object()), DeliverySerializer
+        )
 
 
 @extend_schema(tags=["integrations"])
@@ -304,15 +285,28 @@ class KindIntegrationsView(APIView):
         responses={201: IntegrationSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        body = KindIntegrationCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(KindIntegrationCreateSerializer, request)
         integration = services.integration_create(
             team=team_of(request), user=user_of(request), kind=self.kind,
             name=data.get("name") or IntegrationKind(self.kind).label,
             webhook_url=data["webhook_url"], is_enabled=data["is_enabled"],
         )  # fmt: skip
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
+
+
+def _team_scan(request: Request, pk: int) -> Scan:
+    return get_object_or_404(Scan.objects.select_related("team"), pk=pk, team=team_of(request))
+
+
+def _notified(
+    request: Request, scan: Scan, integration_id: int, data: dict[str, Any], kind: str | None = None
+) -> Response:
+    """Queue the scan's findings for the integration: the 202 with the delivery to watch."""
+    delivery = notify.scan_notify(
+        scan=scan, integration_id=integration_id, user=user_of(request),
+        min_severity=data["min_severity"], only_new=data["only_new"], kind=kind,
+    )  # fmt: skip
+    return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(tags=["scans"])
@@ -325,15 +319,9 @@ class ScanNotifyView(APIView):
         responses={202: DeliverySerializer, **ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        scan = get_object_or_404(Scan.objects.select_related("team"), pk=pk, team=team_of(request))
-        body = NotifySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        delivery = notify.scan_notify(
-            scan=scan, integration_id=data["integration"], user=user_of(request),
-            min_severity=data["min_severity"], only_new=data["only_new"],
-        )  # fmt: skip
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        scan = _team_scan(request, pk)
+        data = validated_body(NotifySerializer, request)
+        return _notified(request, scan, data["integration"], data)
 
 
 @extend_schema(tags=["scans"])
@@ -347,11 +335,9 @@ class SendSlackActionView(APIView):
         responses={202: DeliverySerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        body = SendSlackSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(SendSlackSerializer, request)
         team = team_of(request)
-        scan = get_object_or_404(Scan.objects.select_related("team"), pk=data["scan_id"], team=team)
+        scan = _team_scan(request, data["scan_id"])
         integration_id = data.get("integration")
         if integration_id is None:
             candidates = list(
@@ -364,14 +350,16 @@ class SendSlackActionView(APIView):
                     {"integration": ["Name the Slack integration (the team has none or several)."]}
                 )
             integration_id = candidates[0]
-        delivery = notify.scan_notify(
-            scan=scan, integration_id=integration_id, user=user_of(request),
-            min_severity=data["min_severity"], only_new=data["only_new"], kind=IntegrationKind.SLACK,
-        )  # fmt: skip
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return _notified(request, scan, integration_id, data, kind=IntegrationKind.SLACK)
 
 
 @extend_schema(tags=["integrations"])
+@extend_schema_view(
+    list=extend_schema(summary="List notification rules"),
+    retrieve=extend_schema(
+        summary="A notification rule", responses={200: RuleSerializer, **ERRORS}
+    ),
+)
 class NotificationRuleViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[NotificationRule]
 ):
@@ -385,20 +373,10 @@ class NotificationRuleViewSet(
     def get_queryset(self) -> QuerySet[NotificationRule]:
         return services.rules_for(team_of(self.request))
 
-    @extend_schema(summary="List notification rules")
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(summary="A notification rule", responses={200: RuleSerializer, **ERRORS})
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
-
     @extend_schema(summary="Add a rule (one per event and integration)",
                    request=RuleCreateSerializer, responses={201: RuleSerializer, **ERRORS})  # fmt: skip
     def create(self, request: Request) -> Response:
-        body = RuleCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(RuleCreateSerializer, request)
         rule = services.rule_create(
             team=team_of(request), user=user_of(request), event=data["event"],
             integration_id=data["integration"], min_severity=data["min_severity"],
@@ -410,9 +388,8 @@ class NotificationRuleViewSet(
                    request=RuleUpdateSerializer, responses={200: RuleSerializer, **ERRORS})  # fmt: skip
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         rule = self.get_object()
-        body = RuleUpdateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.rule_update(rule=rule, user=user_of(request), **body.validated_data)
+        data = validated_body(RuleUpdateSerializer, request)
+        services.rule_update(rule=rule, user=user_of(request), **data)
         return Response(RuleSerializer(rule).data)
 
     @extend_schema(summary="Delete a rule", responses={204: None, **ERRORS})

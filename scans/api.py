@@ -15,6 +15,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -25,7 +26,8 @@ from rest_framework.views import APIView
 
 from accounts.http import team_of, user_of
 from accounts.models import Role
-from config.serializers import DetailSerializer, StrictSerializer
+from config.pagination import paginated_response
+from config.serializers import StrictSerializer, choice_param, detail_responses, validated_body
 from scans import services
 from scans.assets.api import AssetViewSet, ScanAssetsView
 from scans.engine.coverage import scan_coverage
@@ -142,10 +144,7 @@ class ScanLogSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-ERRORS = {
-    400: DetailSerializer, 401: DetailSerializer, 403: DetailSerializer, 404: DetailSerializer,
-    409: DetailSerializer, 429: DetailSerializer,
-}  # fmt: skip
+ERRORS = detail_responses(400, 401, 403, 404, 409, 429)
 
 
 def _parse_datetime(params: Any, name: str) -> Any:
@@ -229,7 +228,19 @@ def _diff_response(scan: Scan) -> dict[str, Any]:
     }
 
 
+FILTER_PARAMETERS = [
+    OpenApiParameter("status", str, enum=ScanStatus.values),
+    OpenApiParameter("workflow", int),
+    OpenApiParameter("target", int, description="target id"),
+    OpenApiParameter("since", OpenApiTypes.DATETIME),
+    OpenApiParameter("until", OpenApiTypes.DATETIME),
+    OpenApiParameter("page", int),
+    OpenApiParameter("page_size", int),
+]
+
+
 @extend_schema(tags=["scans"])
+@extend_schema_view(list=extend_schema(summary="List scans", parameters=FILTER_PARAMETERS))
 class ScanViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -242,13 +253,8 @@ class ScanViewSet(
         params = self.request.query_params
         filters: dict[str, Any] = {}
         if self.action == "list":
-            status_filter = params.get("status")
-            if status_filter and status_filter not in ScanStatus.values:
-                raise serializers.ValidationError(
-                    {"status": [f"One of {', '.join(ScanStatus.values)}."]}
-                )
             filters = {
-                "status": status_filter,
+                "status": choice_param(params, "status", ScanStatus.values),
                 "workflow": _positive_int(params, "workflow"),
                 "target": _positive_int(params, "target"),
                 "since": _parse_datetime(params, "since"),
@@ -264,30 +270,12 @@ class ScanViewSet(
         return ScanDetailSerializer if self.action == "retrieve" else ScanListSerializer
 
     @extend_schema(
-        summary="List scans",
-        parameters=[
-            OpenApiParameter("status", str, enum=ScanStatus.values),
-            OpenApiParameter("workflow", int),
-            OpenApiParameter("target", int, description="target id"),
-            OpenApiParameter("since", OpenApiTypes.DATETIME),
-            OpenApiParameter("until", OpenApiTypes.DATETIME),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
-        ],
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(
         summary="Start a scan (or a dry run) of a workflow on authorized targets",
         request=ScanCreateSerializer,
         responses={201: ScanDetailSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        body = ScanCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-
-        data = body.validated_data
+        data = validated_body(ScanCreateSerializer, request)
         workflow = Workflow.objects.filter(team=team_of(request), pk=data["workflow"]).first()
         scan = services.scan_start(
             team=team_of(request),
@@ -377,8 +365,7 @@ class ScanViewSet(
             qs = qs.filter(step__node_id=request.query_params["step"])
         if request.query_params.get("level"):
             qs = qs.filter(level=request.query_params["level"])
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(ScanLogSerializer(page, many=True).data)
+        return paginated_response(self, qs, ScanLogSerializer)
 
     @extend_schema(
         summary="The scan's findings, worst first (paginated)",
@@ -393,15 +380,12 @@ class ScanViewSet(
             .annotate(rank=severity_rank_expression())
             .order_by("-rank", "title", "pk")
         )
-        severity = request.query_params.get("severity")
+        severity = choice_param(request.query_params, "severity", Severity.values)
         if severity:
-            if severity not in Severity.values:
-                raise serializers.ValidationError(
-                    {"severity": [f"One of {', '.join(Severity.values)}."]}
-                )
             qs = qs.filter(severity=severity)
-        page = findings_decorate(scan.team, list(self.paginate_queryset(qs) or []))
-        return self.get_paginated_response(FindingSerializer(page, many=True).data)
+        return paginated_response(
+            self, qs, FindingSerializer, lambda page: findings_decorate(scan.team, page)
+        )
 
     @extend_schema(
         summary="New, fixed and still-open findings against the previous completed scan of the same workflow and targets",
@@ -455,15 +439,11 @@ class DockerScanView(APIView):
         responses={202: DockerScanAccepted, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        body = DockerScanSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(DockerScanSerializer, request)
         scan = services.scan_start_image(
-            team=team_of(request),
-            user=user_of(request),
-            image=body.validated_data["image"],
-            consent=body.validated_data["authorize_targets"],
-            request=request._request,
-        )
+            team=team_of(request), user=user_of(request), image=data["image"],
+            consent=data["authorize_targets"], request=request._request,
+        )  # fmt: skip
         return Response(
             {"scan_id": scan.pk, "status": "pending"},
             status=status.HTTP_202_ACCEPTED,

@@ -21,6 +21,7 @@ from accounts.models import Team, User
 from accounts.ratelimits import RateLimited, rate_limit_check
 from config.api_errors import Conflict
 from config.artifacts import artifacts_delete
+from config.filtering import filtered_by
 from scans.engine.flow import scan_advance, scan_enqueue_roots, scan_log
 from scans.engine.readiness import graph_images_check
 from scans.models import SCAN_TERMINAL, Scan, ScanStatus, ScanStep, StepStatus
@@ -439,19 +440,15 @@ def scan_delete(*, scan: Scan, user: User | None) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+# A list filter's name -> the field lookup its value must equal.
+SCAN_FILTERS = {
+    "status": "status", "workflow": "workflow_id", "target": "targets__pk",
+    "since": "created_at__gte", "until": "created_at__lt", "source": "source",
+}  # fmt: skip
+
+
 def scans_for(team: Team, **filters: Any) -> QuerySet[Scan]:
     """The team's scans, newest first, with optional filters (status, workflow, target, since, until)."""
     qs = Scan.objects.filter(team=team).select_related("workflow", "requested_by")
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("workflow"):
-        qs = qs.filter(workflow_id=filters["workflow"])
-    if filters.get("target"):
-        qs = qs.filter(targets__pk=filters["target"])
-    if filters.get("since"):
-        qs = qs.filter(created_at__gte=filters["since"])
-    if filters.get("until"):
-        qs = qs.filter(created_at__lt=filters["until"])
-    if filters.get("source"):
-        qs = qs.filter(source=filters["source"])
+    qs = filtered_by(qs, filters, SCAN_FILTERS)
     return qs.order_by("-created_at", "-pk")

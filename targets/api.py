@@ -7,7 +7,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,8 +21,14 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.http import team_of, user_of
 from accounts.models import Role
-from config.api_errors import PayloadTooLarge
-from config.serializers import DetailSerializer, StrictModelSerializer, StrictSerializer
+from config.api_errors import PayloadTooLarge, validation_response
+from config.serializers import (
+    DetailSerializer,
+    StrictModelSerializer,
+    StrictSerializer,
+    detail_responses,
+    validated_body,
+)
 from targets import services
 from targets.bulk import MAX_BULK_LINES, MODES, BulkTooLarge
 from targets.models import NOTE_MAX_LENGTH, Target, TargetKind
@@ -219,13 +230,7 @@ class CheckResponseSerializer(serializers.Serializer):
     out_of_scope = serializers.IntegerField()
 
 
-ERRORS = {400: DetailSerializer, 401: DetailSerializer, 403: DetailSerializer}
-
-
-def _validation(exc: DjangoValidationError) -> Response:
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-    first = next(iter(errors.values()))[0]
-    return Response({"detail": first, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+ERRORS = detail_responses(400, 401, 403)
 
 
 def _item_kind(value: str) -> str:
@@ -241,7 +246,20 @@ def _item_kind(value: str) -> str:
 # --- Views ---------------------------------------------------------------------------------
 
 
+FILTER_PARAMETERS = [
+    OpenApiParameter("kind", str, enum=TargetKind.values),
+    OpenApiParameter("excluded", bool),
+    OpenApiParameter("search", str, description="In value, typed value or note"),
+]
+
+
 @extend_schema(tags=["targets"])
+@extend_schema_view(
+    list=extend_schema(summary="List targets", parameters=FILTER_PARAMETERS),
+    retrieve=extend_schema(
+        summary="A target", responses={200: TargetSerializer, 404: DetailSerializer}
+    ),
+)
 class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The current team's authorized scope. Viewers read and check; analysts and owners write."""
 
@@ -264,29 +282,12 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return qs
 
     @extend_schema(
-        summary="List targets",
-        parameters=[
-            OpenApiParameter("kind", str, enum=TargetKind.values),
-            OpenApiParameter("excluded", bool),
-            OpenApiParameter("search", str, description="In value, typed value or note"),
-        ],
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(summary="A target", responses={200: TargetSerializer, 404: DetailSerializer})
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
-
-    @extend_schema(
         summary="Authorize (or exclude) a target; duplicates are refused",
         request=TargetCreateSerializer,
         responses={201: TargetSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        body = TargetCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(TargetCreateSerializer, request)
         try:
             target = services.target_create(
                 team=team_of(request),
@@ -295,7 +296,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 expires_at=data["expires_at"], excluded=data["excluded"],
             )  # fmt: skip
         except DjangoValidationError as exc:
-            return _validation(exc)
+            return validation_response(exc)
         return Response(TargetSerializer(target).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -305,12 +306,11 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         target = self.get_object()
-        body = TargetUpdateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(TargetUpdateSerializer, request)
         try:
-            services.target_update(target=target, user=user_of(request), **body.validated_data)
+            services.target_update(target=target, user=user_of(request), **data)
         except DjangoValidationError as exc:
-            return _validation(exc)
+            return validation_response(exc)
         return Response(TargetSerializer(target).data)
 
     @extend_schema(
@@ -338,9 +338,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
-        body = BulkRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(BulkRequestSerializer, request)
         source = (
             {"text": data["text"]}
             if "text" in data
@@ -357,7 +355,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         except BulkTooLarge as exc:
             raise PayloadTooLarge(str(exc)) from None
         except DjangoValidationError as exc:
-            return _validation(exc)
+            return validation_response(exc)
         answer = report.to_dict()
         if data["commit"] and not report.committed:
             errors = {f"line {line.line}": [line.reason] for line in report.errors}
@@ -379,11 +377,10 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=False, methods=["post"])
     def check(self, request: Request) -> Response:
-        body = CheckRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        items = validated_body(CheckRequestSerializer, request)["items"]
         matcher = ScopeMatcher.for_team(team_of(request).pk)
         results = []
-        for kind, value in body.validated_data["items"]:
+        for kind, value in items:
             try:
                 kind = kind or _item_kind(value)
             except TargetParseError as exc:

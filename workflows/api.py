@@ -25,7 +25,13 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.http import team_of, user_of
 from accounts.models import Role
-from config.serializers import DetailSerializer, StrictSerializer
+from config.pagination import paginated_response
+from config.serializers import (
+    DetailSerializer,
+    StrictSerializer,
+    detail_responses,
+    validated_body,
+)
 from workflows import services
 from workflows.graph import graph_normalize, graph_order, graph_ordered, graph_validate
 from workflows.models import Workflow
@@ -170,12 +176,7 @@ class NodeTypeSerializer(serializers.Serializer):
     )
 
 
-ERRORS = {
-    400: DetailSerializer,
-    401: DetailSerializer,
-    403: DetailSerializer,
-    404: DetailSerializer,
-}
+ERRORS = detail_responses(400, 401, 403, 404)
 
 
 def invalid(exc: services.WorkflowInvalid) -> Response:
@@ -248,8 +249,7 @@ class WorkflowViewSet(viewsets.GenericViewSet):
         responses={200: WorkflowSerializer(many=True)},
     )
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(WorkflowSerializer(page, many=True).data)
+        return paginated_response(self, self.get_queryset(), WorkflowSerializer)
 
     @extend_schema(
         summary="Create a workflow from a graph, or from a built-in template",
@@ -257,9 +257,7 @@ class WorkflowViewSet(viewsets.GenericViewSet):
         responses={201: WorkflowSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        body = WorkflowCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(WorkflowCreateSerializer, request)
         try:
             if "template" in data:
                 workflow = services.workflow_create_from_template(
@@ -286,14 +284,11 @@ class WorkflowViewSet(viewsets.GenericViewSet):
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         return Response(WorkflowSerializer(self.get_object()).data)
 
-    def _save(self, request: Request, body: StrictSerializer) -> Response:
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
+    def _save(self, request: Request, body: type[StrictSerializer]) -> Response:
+        data = validated_body(body, request)
         try:
             workflow = services.workflow_update(
-                workflow=self.get_object(),
-                user=user_of(request),
-                **data,
+                workflow=self.get_object(), user=user_of(request), **data
             )
         except services.WorkflowInvalid as exc:
             return invalid(exc)
@@ -307,7 +302,7 @@ class WorkflowViewSet(viewsets.GenericViewSet):
         responses={200: WorkflowSerializer, 409: DetailSerializer, **ERRORS},
     )
     def update(self, request: Request, pk: str | None = None) -> Response:
-        return self._save(request, WorkflowUpdateSerializer(data=request.data))
+        return self._save(request, WorkflowUpdateSerializer)
 
     @extend_schema(
         summary="Change some fields (409 when `revision` is not the current one)",
@@ -315,7 +310,7 @@ class WorkflowViewSet(viewsets.GenericViewSet):
         responses={200: WorkflowSerializer, 409: DetailSerializer, **ERRORS},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return self._save(request, WorkflowPatchSerializer(data=request.data))
+        return self._save(request, WorkflowPatchSerializer)
 
     @extend_schema(
         summary="Delete a workflow (its scans are kept)", responses={204: None, **ERRORS}
@@ -331,13 +326,10 @@ class WorkflowViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
-        body = DuplicateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        name = validated_body(DuplicateSerializer, request).get("name")
         try:
             copy = services.workflow_duplicate(
-                workflow=self.get_object(),
-                user=user_of(request),
-                name=body.validated_data.get("name"),
+                workflow=self.get_object(), user=user_of(request), name=name
             )
         except services.WorkflowInvalid as exc:
             return invalid(exc)
@@ -350,9 +342,7 @@ class WorkflowViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"])
     def validate(self, request: Request) -> Response:
-        body = GraphSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        graph = body.validated_data["graph"]
+        graph = validated_body(GraphSerializer, request)["graph"]
         errors = graph_validate(graph)
         normalized = graph_normalize(graph) if not errors else None
         return Response(

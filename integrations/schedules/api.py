@@ -5,26 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import team_of, user_of
-from config.serializers import DetailSerializer, StrictSerializer
+from config.serializers import StrictSerializer, detail_responses, validated_body
 from integrations.models import ScanSchedule
 from integrations.schedules import services as schedules
 from scans.models import Scan
 from targets.models import Target
 from workflows.models import Workflow
 
-ERRORS = {
-    400: DetailSerializer,
-    401: DetailSerializer,
-    403: DetailSerializer,
-    404: DetailSerializer,
-}
+ERRORS = detail_responses(400, 401, 403, 404)
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
@@ -91,6 +86,10 @@ class ScheduleUpdateSerializer(StrictSerializer):
 
 
 @extend_schema(tags=["schedules"])
+@extend_schema_view(
+    list=extend_schema(summary="List schedules"),
+    retrieve=extend_schema(summary="A schedule", responses={200: ScheduleSerializer, **ERRORS}),
+)
 class ScheduleViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ScanSchedule]
 ):
@@ -102,23 +101,13 @@ class ScheduleViewSet(
     def get_queryset(self) -> QuerySet[ScanSchedule]:
         return schedules.schedules_for(team_of(self.request))
 
-    @extend_schema(summary="List schedules")
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(summary="A schedule", responses={200: ScheduleSerializer, **ERRORS})
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
-
     @extend_schema(
         summary="Schedule a workflow on targets (cron or every_hours)",
         request=ScheduleCreateSerializer,
         responses={201: ScheduleSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        body = ScheduleCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(ScheduleCreateSerializer, request)
         schedule = schedules.schedule_create(
             team=team_of(request), user=user_of(request), name=data["name"],
             workflow_id=data["workflow"], target_ids=data["targets"],
@@ -134,9 +123,7 @@ class ScheduleViewSet(
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         schedule = self.get_object()
-        body = ScheduleUpdateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
+        data = validated_body(ScheduleUpdateSerializer, request)
         changes = {
             "name": data.get("name", schedules.UNSET),
             "workflow_id": data.get("workflow", schedules.UNSET),

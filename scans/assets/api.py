@@ -17,6 +17,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
 )
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -26,7 +27,13 @@ from rest_framework.views import APIView
 
 from accounts.http import team_of, user_of
 from accounts.models import Role
-from config.serializers import DetailSerializer, ListedRowsMixin, StrictSerializer
+from config.serializers import (
+    ListedRowsMixin,
+    StrictSerializer,
+    choice_param,
+    detail_responses,
+    validated_body,
+)
 from scans.assets.actions import ACTIONS, MAX_ASSETS, assets_to_targets
 from scans.assets.exports import assets_export_response
 from scans.assets.queries import (
@@ -43,7 +50,7 @@ from scans.assets.queries import (
 from scans.findings.diff import scan_previous
 from scans.models import Asset, AssetKind, Scan, ScanAsset
 
-ERRORS = {s: DetailSerializer for s in (400, 401, 403, 404)}
+ERRORS = detail_responses(400, 401, 403, 404)
 
 
 class AssetSerializer(ListedRowsMixin, serializers.ModelSerializer):
@@ -251,6 +258,13 @@ class TargetsActionResultSerializer(serializers.Serializer):
 
 
 @extend_schema(tags=["assets"])
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="One asset with its relations (parents, children, certificate, links), its "
+        "latest findings, its history and the scans that saw it",
+        responses={200: AssetDetailSerializer, **ERRORS},
+    )
+)
 class AssetViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The team's inventory. Another team's assets are 404."""
 
@@ -283,14 +297,6 @@ class AssetViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         )
 
     @extend_schema(
-        summary="One asset with its relations (parents, children, certificate, links), its "
-        "latest findings, its history and the scans that saw it",
-        responses={200: AssetDetailSerializer, **ERRORS},
-    )
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
-
-    @extend_schema(
         summary="The filtered inventory as CSV or JSON (streamed)",
         parameters=[*FILTER_PARAMETERS, OpenApiParameter("format", str, enum=["csv", "json"])],
         responses={
@@ -315,15 +321,11 @@ class AssetViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"])
     def targets(self, request: Request) -> Response:
-        body = TargetsActionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(TargetsActionSerializer, request)
         result = assets_to_targets(
-            team=team_of(request),
-            user=user_of(request),
-            asset_ids=body.validated_data["ids"],
-            action=body.validated_data["action"],
-            note=body.validated_data.get("note", ""),
-        )
+            team=team_of(request), user=user_of(request), asset_ids=data["ids"],
+            action=data["action"], note=data.get("note", ""),
+        )  # fmt: skip
         return Response(result.to_dict())
 
 
@@ -365,9 +367,7 @@ class ScanAssetsView(APIView):
         params = request.query_params
         rows = ScanAsset.objects.filter(scan=scan).select_related("asset")
         for name, choices in (("change", ScanAsset.Change.values), ("kind", AssetKind.values)):
-            if params.get(name):
-                if params[name] not in choices:
-                    raise serializers.ValidationError({name: [f"One of {', '.join(choices)}."]})
+            if choice_param(params, name, choices):
                 rows = rows.filter(**{name: params[name]})
         after = params.get("after") or "0"
         if not after.isdigit():

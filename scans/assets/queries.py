@@ -23,6 +23,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Team
+from config.filtering import filtered_by
 from config.formfields import UtcDateTimeField
 from scans.models import Asset, AssetEvent, AssetKind, AssetLink, Finding, Scan, ScanAsset
 
@@ -87,15 +88,12 @@ class AssetFilterForm(forms.Form):
 def assets_for_team(team: Team, **filters: Any) -> QuerySet[Asset]:
     """The team's assets, filtered (keys as in AssetFilterForm), unordered: `AssetPage`
     orders and cuts them."""
-    qs = Asset.objects.filter(team=team)
-    if filters.get("kind"):
-        qs = qs.filter(kind=filters["kind"])
-    if filters.get("q"):
-        qs = qs.filter(value__icontains=filters["q"])
-    if filters.get("port"):
-        qs = qs.filter(port=filters["port"])
-    if filters.get("status"):
-        qs = qs.filter(status_code=filters["status"])
+    qs = filtered_by(
+        Asset.objects.filter(team=team),
+        filters,
+        {"kind": "kind", "q": "value__icontains", "port": "port", "status": "status_code",
+         "seen_since": "first_seen_at__gte"},
+    )  # fmt: skip
     if filters.get("technology"):
         tech = Asset.objects.filter(
             team=team, kind=AssetKind.TECHNOLOGY, value=filters["technology"].strip().lower()
@@ -105,8 +103,6 @@ def assets_for_team(team: Team, **filters: Any) -> QuerySet[Asset]:
                 target__in=tech, relation=AssetLink.Relation.RUNS
             ).values("source_id")
         )
-    if filters.get("seen_since"):
-        qs = qs.filter(first_seen_at__gte=filters["seen_since"])
     if filters.get("scope") == "in":
         qs = qs.filter(in_scope=True)
     elif filters.get("scope") == "out":

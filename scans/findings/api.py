@@ -3,6 +3,7 @@ many, by id; the status sticks to the fingerprint)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -18,8 +19,8 @@ from rest_framework.utils.urls import replace_query_param
 
 from accounts.http import role_of, team_of, user_of
 from accounts.models import Membership, Role
-from config.pagination import Pagination
-from config.serializers import DetailSerializer
+from config.pagination import Pagination, paginated_response
+from config.serializers import detail_responses, validated_body
 from scans.findings.acceptance import AcceptanceRefused, acceptance_decide
 from scans.findings.groups import GROUPS_PAGE, finding_groups, group_fingerprints
 from scans.findings.ownership import finding_assign, findings_decorate
@@ -46,7 +47,7 @@ from scans.findings.serializers import (
 from scans.findings.triage import TRIAGE_MAX, finding_triage
 from scans.models import Finding, Severity
 
-ERRORS = {s: DetailSerializer for s in (400, 401, 403, 404)}
+ERRORS = detail_responses(400, 401, 403, 404)
 
 
 def fingerprints_by_id(team: Any, ids: list[int]) -> dict[int, str]:
@@ -70,6 +71,39 @@ def triage_apply(request: Request, fingerprints: Any, data: dict[str, Any]) -> A
         )  # fmt: skip
     except AcceptanceRefused as exc:
         raise serializers.ValidationError(exc.errors) from None
+
+
+def _on_ids(
+    request: Request,
+    serializer_class: type[serializers.Serializer],
+    apply: Callable[[dict[str, Any], Iterable[str]], dict[str, Any]],
+) -> Response:
+    """A bulk action on the team's findings among the body's `ids`: `apply(data, fingerprints)`
+    says what changed, and the answer adds the ids that are not the team's findings."""
+    data = validated_body(serializer_class, request)
+    ids = sorted(set(data["ids"]))
+    found = fingerprints_by_id(team_of(request), ids)
+    not_found = [pk for pk in ids if pk not in found]
+    return Response({**apply(data, found.values()), "not_found": not_found})
+
+
+def _triaged(result: Any) -> dict[str, Any]:
+    return {
+        "status": result.status, "requested": result.requested, "changed": result.changed,
+        "pending": result.pending,
+    }  # fmt: skip
+
+
+def assign_apply(
+    request: Request, data: dict[str, Any], fingerprints: Callable[[], Iterable[str]]
+) -> int:
+    """finding_assign with the request's team and user to the body's `assignee`, checked first
+    (a non-member is a 400 before the findings are looked up)."""
+    team = team_of(request)
+    assignee = assignee_of(team, data["assignee"])
+    return finding_assign(
+        team=team, fingerprints=fingerprints(), assignee=assignee, user=user_of(request)
+    )
 
 
 def assignee_of(team: Any, user_id: int | None) -> Any:
@@ -164,9 +198,13 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         responses={200: FindingListSerializer(many=True), **ERRORS},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        rows = findings_decorate(team_of(request), list(page or []))
-        return self.get_paginated_response(FindingListSerializer(rows, many=True).data)
+        team = team_of(request)
+        return paginated_response(
+            self,
+            self.get_queryset(),
+            FindingListSerializer,
+            lambda rows: findings_decorate(team, rows),
+        )
 
     @extend_schema(
         summary="One finding with its triage comment and history",
@@ -184,9 +222,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"])
     def triage(self, request: Request, pk: str | None = None) -> Response:
         finding = self.get_object()
-        body = TriageSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        triage_apply(request, [finding.fingerprint], body.validated_data)
+        triage_apply(request, [finding.fingerprint], validated_body(TriageSerializer, request))
         finding.refresh_from_db()
         return self._detail(finding)
 
@@ -198,20 +234,10 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=False, methods=["post"], url_path="triage")
     def bulk_triage(self, request: Request) -> Response:
-        body = BulkTriageSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        ids = sorted(set(body.validated_data["ids"]))
-        found = fingerprints_by_id(team_of(request), ids)
-        result = triage_apply(request, found.values(), body.validated_data)
-        return Response(
-            {
-                "status": result.status,
-                "requested": result.requested,
-                "changed": result.changed,
-                "pending": result.pending,
-                "not_found": [pk for pk in ids if pk not in found],
-            }
-        )
+        return _on_ids(
+            request, BulkTriageSerializer,
+            lambda data, found: _triaged(triage_apply(request, found, data)),
+        )  # fmt: skip
 
     @extend_schema(
         summary="Assign one finding to a team member (who is e-mailed), or unassign it (null)",
@@ -221,12 +247,8 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str | None = None) -> Response:
         finding = self.get_object()
-        body = AssignSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        team = team_of(request)
-        assignee = assignee_of(team, body.validated_data["assignee"])
-        finding_assign(
-            team=team, fingerprints=[finding.fingerprint], assignee=assignee, user=user_of(request)
+        assign_apply(
+            request, validated_body(AssignSerializer, request), lambda: [finding.fingerprint]
         )
         return self._detail(finding)
 
@@ -238,16 +260,10 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=False, methods=["post"], url_path="assign")
     def bulk_assign(self, request: Request) -> Response:
-        body = BulkAssignSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        team = team_of(request)
-        assignee = assignee_of(team, body.validated_data["assignee"])
-        ids = sorted(set(body.validated_data["ids"]))
-        found = fingerprints_by_id(team, ids)
-        changed = finding_assign(
-            team=team, fingerprints=found.values(), assignee=assignee, user=user_of(request)
-        )
-        return Response({"changed": changed, "not_found": [pk for pk in ids if pk not in found]})
+        return _on_ids(
+            request, BulkAssignSerializer,
+            lambda data, found: {"changed": assign_apply(request, data, lambda: found)},
+        )  # fmt: skip
 
     @extend_schema(
         operation_id="findings_acceptance_decide",
@@ -257,16 +273,14 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=False, methods=["post"], url_path="acceptance")
     def acceptance(self, request: Request) -> Response:
-        body = AcceptanceDecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        team = team_of(request)
-        ids = sorted(set(body.validated_data["ids"]))
-        found = fingerprints_by_id(team, ids)
-        changed = acceptance_decide(
-            team=team, fingerprints=found.values(), user=user_of(request),
-            approve=body.validated_data["approve"], comment=body.validated_data.get("comment", ""),
-        )  # fmt: skip
-        return Response({"changed": changed, "not_found": [pk for pk in ids if pk not in found]})
+        def decide(data: dict[str, Any], found: Iterable[str]) -> dict[str, Any]:
+            changed = acceptance_decide(
+                team=team_of(request), fingerprints=found, user=user_of(request),
+                approve=data["approve"], comment=data.get("comment", ""),
+            )  # fmt: skip
+            return {"changed": changed}
+
+        return _on_ids(request, AcceptanceDecisionSerializer, decide)
 
     def _where(self, request: Request, params: Any) -> dict[str, Any]:
         if isinstance(params, dict):  # a JSON body's `where`: values or lists of values
@@ -331,15 +345,9 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=False, methods=["post"], url_path="groups/triage")
     def groups_triage(self, request: Request) -> Response:
-        body = GroupTriageSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        result = triage_apply(
-            request, self._group_fingerprints(request, body.validated_data), body.validated_data
-        )
-        return Response(
-            {"status": result.status, "requested": result.requested, "changed": result.changed,
-             "pending": result.pending, "not_found": []}
-        )  # fmt: skip
+        data = validated_body(GroupTriageSerializer, request)
+        result = triage_apply(request, self._group_fingerprints(request, data), data)
+        return Response({**_triaged(result), "not_found": []})
 
     @extend_schema(
         operation_id="findings_groups_assign",
@@ -349,14 +357,8 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=False, methods=["post"], url_path="groups/assign")
     def groups_assign(self, request: Request) -> Response:
-        body = GroupAssignSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        team = team_of(request)
-        assignee = assignee_of(team, body.validated_data["assignee"])
-        changed = finding_assign(
-            team=team, fingerprints=self._group_fingerprints(request, body.validated_data),
-            assignee=assignee, user=user_of(request),
-        )  # fmt: skip
+        data = validated_body(GroupAssignSerializer, request)
+        changed = assign_apply(request, data, lambda: self._group_fingerprints(request, data))
         return Response({"changed": changed, "not_found": []})
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from accounts.models import Team
+from config.filtering import filtered_by
 from config.formfields import UtcDateTimeField
 from scans.engine.runtime import SEVERITY_RANK
 from scans.engine.vulns import cwe_id
@@ -142,6 +143,13 @@ ROW_DEFERRED = (
 )  # fmt: skip
 
 
+# A list filter's name -> the field lookup its value must match (the dates are bounds).
+FINDING_FILTERS = {
+    "tool": "tool", "rule_id": "rule_id", "asset": "item",
+    "first_seen_after": "first_seen_at__gte", "first_seen_before": "first_seen_at__lt",
+}  # fmt: skip
+
+
 def findings_for_team(team: Team, *, user: Any = None, **filters: Any) -> QuerySet[Finding]:
     """The team's findings, filtered and sorted (keys as in FindingFilterForm; `user` is who
     `assignee=me` means). Without `scan`, one row per fingerprint: its latest occurrence."""
@@ -162,20 +170,11 @@ def findings_for_team(team: Team, *, user: Any = None, **filters: Any) -> QueryS
     if filters.get("status"):
         statuses = filters["status"]
         qs = qs.filter(status=statuses[0]) if len(statuses) == 1 else qs.filter(status__in=statuses)
-    if filters.get("tool"):
-        qs = qs.filter(tool=filters["tool"])
-    if filters.get("rule_id"):
-        qs = qs.filter(rule_id=filters["rule_id"])
-    if filters.get("asset"):
-        qs = qs.filter(item=filters["asset"])
+    qs = filtered_by(qs, filters, FINDING_FILTERS)
     if filters.get("target"):
         qs = qs.filter(
             scan__in=Scan.objects.filter(team=team, targets__pk=filters["target"]).values("pk")
         )
-    if filters.get("first_seen_after"):
-        qs = qs.filter(first_seen_at__gte=filters["first_seen_after"])
-    if filters.get("first_seen_before"):
-        qs = qs.filter(first_seen_at__lt=filters["first_seen_before"])
     if filters.get("cvss_min") is not None:
         qs = qs.filter(cvss_score__gte=filters["cvss_min"])
     if filters.get("has_fix") is not None:

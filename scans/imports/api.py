@@ -3,6 +3,7 @@ pipelines that run the tool themselves); the answer names the scan at `GET /api/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,12 @@ from rest_framework.views import APIView
 
 from accounts.http import team_of, user_of
 from accounts.models import Role
-from config.serializers import DetailSerializer, StrictSerializer
+from config.serializers import (
+    DetailSerializer,
+    StrictSerializer,
+    detail_responses,
+    validated_body,
+)
 from scans.imports.services import (
     IMPORT_MAX_FILES,
     import_summary,
@@ -25,10 +31,7 @@ from scans.imports.services import (
 )
 from scans.tools import importable_tools
 
-ERRORS = {
-    400: DetailSerializer, 401: DetailSerializer, 403: DetailSerializer, 404: DetailSerializer,
-    429: DetailSerializer,
-}  # fmt: skip
+ERRORS = detail_responses(400, 401, 403, 404, 429)
 
 
 class ReportFilesSerializer(StrictSerializer):
@@ -81,11 +84,23 @@ class ImportResultSerializer(serializers.Serializer):
     previous_scan = serializers.IntegerField(allow_null=True)
 
 
-class ScanImportView(APIView):
-    """Upload a report a tool already wrote; it becomes a completed scan."""
+class _ReportUploadView(APIView):
+    """Report files arrive as a multipart upload, from analysts; over IMPORT_MAX_BYTES in all,
+    they are refused before anything reads them."""
 
     parser_classes = [MultiPartParser, FormParser]
     required_role = Role.ANALYST
+
+    def too_large(self, uploads: list[Any], message: Callable[[int], str]) -> Response | None:
+        """The 413 (`message(size)` says why) when the uploads are over the limit."""
+        size = sum(upload.size or 0 for upload in uploads)
+        if size <= settings.IMPORT_MAX_BYTES:
+            return None
+        return Response({"detail": message(size)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
+
+class ScanImportView(_ReportUploadView):
+    """Upload a report a tool already wrote; it becomes a completed scan."""
 
     @extend_schema(
         tags=["scans"],
@@ -94,15 +109,15 @@ class ScanImportView(APIView):
         responses={201: ImportResultSerializer, 413: DetailSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        size = sum(upload.size or 0 for upload in request.FILES.getlist("file"))
-        if size > settings.IMPORT_MAX_BYTES:
-            return Response(
-                {
-                    "detail": f"Report too large: {size} bytes, the limit is {settings.IMPORT_MAX_BYTES} bytes."
-                },
-                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
         uploads = request.FILES.getlist("file")
+        refused = self.too_large(
+            uploads,
+            lambda size: (
+                f"Report too large: {size} bytes, the limit is {settings.IMPORT_MAX_BYTES} bytes."
+            ),
+        )
+        if refused:
+            return refused
         form: Any = request.data  # a QueryDict: multipart or urlencoded
         fields = {key: form.get(key) for key in form if key != "file"}
         body = ImportSerializer(data={**fields, "file": uploads})
@@ -174,12 +189,9 @@ class IdentifiedSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="Why the import would refuse the file; empty when not")
 
 
-class ImportIdentifyView(APIView):
+class ImportIdentifyView(_ReportUploadView):
     """What each uploaded file is (tool and format, or why it would be refused), without
     importing it: what the import page shows before the import."""
-
-    parser_classes = [MultiPartParser, FormParser]
-    required_role = Role.ANALYST
 
     @extend_schema(
         tags=["scans"],
@@ -189,11 +201,11 @@ class ImportIdentifyView(APIView):
     )
     def post(self, request: Request) -> Response:
         uploads = request.FILES.getlist("file")
-        if sum(upload.size or 0 for upload in uploads) > settings.IMPORT_MAX_BYTES:
-            return Response(
-                {"detail": f"Reports too large: the limit is {settings.IMPORT_MAX_BYTES} bytes."},
-                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
+        refused = self.too_large(
+            uploads, lambda _: f"Reports too large: the limit is {settings.IMPORT_MAX_BYTES} bytes."
+        )
+        if refused:
+            return refused
         if not uploads:
             return Response(
                 {
@@ -202,10 +214,9 @@ class ImportIdentifyView(APIView):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        body = ReportFilesSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        tool = validated_body(ReportFilesSerializer, request).get("tool")
         found = reports_identify(
             files=[(upload.name or "", upload.read()) for upload in uploads[:IMPORT_MAX_FILES]],
-            tool=str(body.validated_data.get("tool") or ""),
+            tool=str(tool or ""),
         )
         return Response(IdentifiedSerializer(found, many=True).data)
