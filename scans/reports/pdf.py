@@ -31,6 +31,7 @@ from scans.findings.diff import scan_diff
 from scans.findings.ownership import findings_decorate
 from scans.models import Finding, Report, Scan
 from scans.reports.charts import severity_bars_svg
+from scans.reports.screenshots import report_screenshots
 
 # weasyprint logs every page it lays out at INFO: hundreds of lines per report.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -228,6 +229,7 @@ def report_context(scan: Scan) -> dict[str, Any]:
         "fixed_rows": fixed_rows,
         "sections": severity_sections,
         "steps": steps,
+        "screenshots": report_screenshots(scan),
         "detailed": detailed,
         "listed": len(findings) - detailed,
         "targets": scan.target_snapshot or [],
