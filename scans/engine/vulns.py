@@ -34,6 +34,9 @@ IDS_MAX = 50
 _CVE = re.compile(r"\bCVE-(\d{4})-(\d{4,})\b", re.IGNORECASE)
 _GHSA = re.compile(r"\bGHSA-([0-9a-z]{4})-([0-9a-z]{4})-([0-9a-z]{4})\b", re.IGNORECASE)
 _CWE = re.compile(r"^\s*(?:CWE)?\s*[-_:]?\s*(\d{1,5})\b", re.IGNORECASE)
+# Ids as cwe_ids and vuln_ids_in write them: a list of these alone comes back from them unchanged.
+_CWE_WRITTEN = re.compile(r"CWE-[1-9][0-9]{0,4}")
+_VULN_ID_WRITTEN = re.compile(r"CVE-[0-9]{4}-[0-9]{4,}|GHSA-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}")
 _WEB_URL = re.compile(r"^https?://[^\s/?#@\\]+(?:[/?#][^\s]*)?$", re.IGNORECASE)
 # The qualitative rating of a CVSS base score (the same bands in v3.x and v4.0).
 RATINGS = ((9.0, "Critical"), (7.0, "High"), (4.0, "Medium"), (0.1, "Low"), (0.0, "None"))
@@ -211,6 +214,14 @@ def probability(value: Any) -> float | None:
     return round(number, 5) if 0.0 <= number <= 1.0 else None
 
 
+def _as_written(ids: list[Any], written: re.Pattern[str]) -> bool:
+    return (
+        len(ids) <= IDS_MAX
+        and all(type(v) is str and written.fullmatch(v) for v in ids)
+        and len(set(ids)) == len(ids)
+    )
+
+
 def finding_vulns_clean(finding: FindingData) -> FindingData:
     """Check the structured fields of a finding before it is stored (in place): vectors parsed
     and scored by the library (an invalid one is dropped with its score), scores within 0-10,
@@ -232,9 +243,11 @@ def finding_vulns_clean(finding: FindingData) -> FindingData:
             finding.cvss_v4_vector, finding.cvss_v4_score = parsed.vector, parsed.score
     elif finding.cvss_v4_score is not None:
         finding.cvss_v4_score = score_or_none(finding.cvss_v4_score)
-    if finding.cwe_ids:
+    # Parsers fill the ids through cwe_ids and vuln_ids_in already: such lists are recognised
+    # (one match per id) instead of being normalized a second time.
+    if finding.cwe_ids and not _as_written(finding.cwe_ids, _CWE_WRITTEN):
         finding.cwe_ids = cwe_ids(finding.cwe_ids)
-    if finding.vuln_ids:
+    if finding.vuln_ids and not _as_written(finding.vuln_ids, _VULN_ID_WRITTEN):
         finding.vuln_ids = vuln_ids_in(finding.vuln_ids)
     if finding.epss_score is not None:
         finding.epss_score = probability(finding.epss_score)

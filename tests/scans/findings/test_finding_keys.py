@@ -1,7 +1,8 @@
-"""What the database still guarantees about stored findings after their team and step keys
-stopped being foreign-key constraints (each key of a 20,000-finding report was a check at
-commit): the scan key is checked, one fingerprint per scan is unique, and deleting a team or a
-scan the way the product does (Django's collector: the admin, the API) leaves nothing behind."""
+"""What the database still guarantees about stored findings after their team and step keys, and
+the user keys of their triage states, stopped being foreign-key constraints (each key of a
+20,000-finding report was a check at commit): the scan key is checked, one fingerprint per scan
+is unique, and deleting a team, a scan or a user the way the product does (Django's collector:
+the admin, the API) leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -64,6 +65,27 @@ def test_deleting_a_team_removes_its_findings_and_states_and_no_other_teams(
     assert not FindingState.objects.exclude(team_id=other_team.pk).exists()
     assert Finding.objects.filter(scan=kept).count() == 10
     assert FindingState.objects.filter(team=other_team).count() == 10
+
+
+def test_deleting_a_user_clears_them_from_triage_states_and_keeps_the_states(
+    make_scan: Callable[..., Scan], make_user: Callable[..., User], team: Team
+) -> None:
+    # The users a state names are not foreign-key constraints (a new report writes 20,000
+    # states): deleting a user the way the product does (Django's collector) still clears them.
+    make_scan(3)
+    leaver, stayer = make_user("leaver@example.test"), make_user("stayer@example.test")
+    states = list(FindingState.objects.filter(team=team).order_by("pk"))
+    for field in ("updated_by", "assignee", "accept_requested_by", "accept_approved_by"):
+        FindingState.objects.filter(pk=states[0].pk).update(**{field: leaver})
+        FindingState.objects.filter(pk=states[1].pk).update(**{field: stayer})
+
+    leaver.delete()
+
+    first, second = (FindingState.objects.get(pk=s.pk) for s in states[:2])
+    keys = ("updated_by_id", "assignee_id", "accept_requested_by_id", "accept_approved_by_id")
+    assert [getattr(first, key) for key in keys] == [None] * 4
+    assert [getattr(second, key) for key in keys] == [stayer.pk] * 4
+    assert FindingState.objects.filter(team=team).count() == len(states)
 
 
 def test_deleting_a_scan_removes_its_findings_and_steps(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from scans.engine.runtime import FindingData
-from scans.engine.vulns import cvss_parse, cwe_ids, finding_vulns_clean
+from scans.engine.vulns import cvss_parse, cwe_ids, finding_vulns_clean, vuln_ids_in
 from scans.tools import gitleaks, grype, nmap, nuclei, trivy
 from tests.scans.tools.conftest import sample
 
@@ -148,6 +148,28 @@ def test_storing_drops_a_malformed_vector_and_rescores_a_valid_one() -> None:
     assert finding.epss_score is None and finding.epss_percentile == 0.95
     assert finding.has_fix is True
     assert finding.references == ["https://example.test/a", "javascript:alert(1)"]
+
+
+def test_storing_keeps_ids_a_parser_normalized_and_normalizes_the_others() -> None:
+    # Ids as cwe_ids and vuln_ids_in write them are recognised, not normalized again: whatever
+    # else a list holds (a repeat, another spelling, text around an id) is normalized.
+    written = FindingData(
+        tool="x", severity="low", title="t", cwe_ids=["CWE-79", "CWE-12345"],
+        vuln_ids=["CVE-2024-0001", "GHSA-abcd-efgh-2345", "CVE-2099-123456"],
+    )  # fmt: skip
+    assert finding_vulns_clean(written).cwe_ids == ["CWE-79", "CWE-12345"]
+    assert written.vuln_ids == ["CVE-2024-0001", "GHSA-abcd-efgh-2345", "CVE-2099-123456"]
+    for cwes, vulns in (
+        (["CWE-79", "CWE-79"], ["CVE-2024-0001", "CVE-2024-0001"]),
+        (["CWE-079"], ["cve-2024-0001"]),
+        (["CWE-79", "CWE-0"], ["CVE-2024-0001", "GHSA-ABCD-efgh-2345"]),
+        (["CWE-79", 89], ["CVE-2024-0001 (see GHSA-abcd-efgh-2345)"]),
+    ):
+        finding = FindingData(tool="x", severity="low", title="t", cwe_ids=cwes, vuln_ids=vulns)  # type: ignore[arg-type]
+        finding_vulns_clean(finding)
+        assert finding.cwe_ids == cwe_ids(cwes)
+        assert finding.vuln_ids == vuln_ids_in(vulns)
+        assert finding.cwe_ids[0] == "CWE-79" and finding.vuln_ids[0] == "CVE-2024-0001"
 
 
 def test_cvss_v4_vectors_are_scored_by_the_library() -> None:
