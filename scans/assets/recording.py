@@ -165,6 +165,13 @@ class _ScopeCache:
         kind = _SCOPE_KIND.get(obs.kind)
         if kind is None:
             return True if parent_in_scope is None else parent_in_scope
+        if parent_in_scope is not None and (
+            obs.kind == AssetKind.SERVICE or (obs.kind == AssetKind.URL and self.urls_by_host)
+        ):
+            # The parent's verdict is its host's (a service's parent is its host, a URL's its
+            # service): already known, as parents are written a layer before.
+            self.verdicts[obs.key] = parent_in_scope
+            return parent_in_scope
         known = self.verdicts.get(obs.key)
         if known is None:
             host = self._host_of(obs)
