@@ -25,7 +25,6 @@ from scans.tools.kit.reports import (
     EVIDENCE_MAX,
     ParsedReport,
     bulk_parser,
-    dedupe,
     html_text,
     load_xml,
     named_severity,
@@ -79,7 +78,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if finding.item.startswith(("http://", "https://")):
             urls.setdefault(finding.item, Item("url", finding.item))
         report.findings.append(finding)
-    report.findings = dedupe(report.findings)
     report.assets.extend(urls.values())
     return report
 

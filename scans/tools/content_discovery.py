@@ -25,11 +25,12 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from scans.engine.runtime import Command, StepContext, StepResult
+from scans.tools.kit import fields
 from scans.tools.kit.calibration import probe_pages
 from scans.tools.kit.discovery import url_found
 from scans.tools.kit.dns_bulk import random_label
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
-from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.records import BuiltinRun, builtin_commands, step_error
 from scans.tools.kit.tool import Tool
 from scans.tools.kit.web_fetch import Beat, Page, fetch_pages
 from scans.tools.kit.wordlists import bundled_words, parse_statuses
@@ -78,22 +79,14 @@ def parse_extensions(text: str) -> list[str]:
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "wordlist", "type": "choice", "default": "default", "choices": list(WORDLISTS),
-     "help": "Bundled words: default (about 4600), small (1000) or none"},
-    {"name": "extra_words", "type": "str", "default": "", "max_length": 4000,
-     "validate": parse_words, "help": "More words or paths, comma-separated"},
-    {"name": "extensions", "type": "str", "default": "", "max_length": 200,
-     "validate": parse_extensions, "help": "Also try each word with these, e.g. php,bak,zip"},
-    {"name": "status_codes", "type": "str", "default": DEFAULT_STATUS, "max_length": 200,
-     "validate": parse_statuses, "help": "Report answers with these status codes"},
-    {"name": "calibrate", "type": "bool", "default": True,
-     "help": "Leave out answers that look like the server's answer to random paths"},
-    {"name": "concurrency", "type": "int", "default": 40, "min": 1, "max": 500,
-     "help": "Requests in flight at once"},
-    {"name": "timeout_ms", "type": "int", "default": 5000, "min": 100, "max": 60000,
-     "help": "Timeout of each request"},
-    {"name": "max_requests", "type": "int", "default": 50000, "min": 1, "max": 1_000_000,
-     "help": "Stop after this many requests per base URL"},
+    fields.choice("wordlist", "default", WORDLISTS, "Bundled words: default (about 4600), small (1000) or none"),
+    fields.text("extra_words", "", 4000, "More words or paths, comma-separated", parse_words),
+    fields.text("extensions", "", 200, "Also try each word with these, e.g. php,bak,zip", parse_extensions),
+    fields.text("status_codes", DEFAULT_STATUS, 200, "Report answers with these status codes", parse_statuses),
+    fields.boolean("calibrate", True, "Leave out answers that look like the server's answer to random paths"),
+    fields.concurrency(40, 500),
+    fields.request_timeout(5000, 60000, "Timeout of each request"),
+    fields.integer("max_requests", 50000, 1, 1_000_000, "Stop after this many requests per base URL"),
     timeout_field(),
 ]  # fmt: skip
 
@@ -203,25 +196,18 @@ def _discover(ctx: StepContext, args: Any, record: BuiltinRun, result: StepResul
             result.findings.append(found[1])
             record.say(f"{page.status} {page.url} ({page.length} B)")
     summary = f"{args.base}: {kept} paths found of {len(allowed)} requests ({errors} errors)"
-    record.say(summary)
-    ctx.log(summary)
+    record.conclude(ctx, summary)
     if errors and errors == len(allowed):
         raise OSError(f"{args.base}: no request was answered")
 
 
 def run(ctx: StepContext) -> StepResult:
     result = StepResult()
-    for command in commands(ctx.config, ctx.items):
-        record = BuiltinRun(command.argv)
-        if ctx.is_cancelled():
-            result.runs.append(record.finish(cancelled=True))
-            break
-        args = _ARGS.parse(command.argv)
+    for record, args in builtin_commands(ctx, result, commands(ctx.config, ctx.items), _ARGS):
         try:
             _discover(ctx, args, record, result)
         except OSError as exc:
-            ctx.log(str(exc))
-            result.runs.append(record.finish(error=str(exc)))
+            result.runs.append(record.fail(ctx, str(exc)))
             continue
         result.runs.append(record.finish(cancelled=ctx.is_cancelled()))
     result.error = step_error(result.runs)

@@ -30,9 +30,10 @@ from urllib.parse import parse_qsl, urldefrag, urljoin, urlsplit
 from defusedxml.ElementTree import fromstring as xml_fromstring
 
 from scans.engine.runtime import Command, StepContext, StepResult
+from scans.tools.kit import fields
 from scans.tools.kit.http_checks import page_title
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
-from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.records import BuiltinRun, builtin_commands, step_error
 from scans.tools.kit.tool import Tool
 from scans.tools.kit.values import canonical_url
 from scans.tools.kit.web_fetch import Beat, Page, fetch_pages
@@ -60,18 +61,12 @@ ROBOTS_LINE = re.compile(r"^\s*(?:dis)?allow\s*:\s*(\S+)|^\s*sitemap\s*:\s*(\S+)
 SKIP_SCHEMES = ("mailto:", "javascript:", "tel:", "data:", "#")
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "max_depth", "type": "int", "default": 3, "min": 0, "max": 20,
-     "help": "Links followed from the start URL"},
-    {"name": "max_pages", "type": "int", "default": 500, "min": 1, "max": 100_000,
-     "help": "Pages fetched per start URL at most"},
-    {"name": "same_origin", "type": "bool", "default": True,
-     "help": "Fetch only the start URL's scheme, host and port (other in-scope links recorded)"},
-    {"name": "robots", "type": "bool", "default": True,
-     "help": "Read robots.txt and sitemap.xml for more paths"},
-    {"name": "concurrency", "type": "int", "default": 10, "min": 1, "max": 200,
-     "help": "Requests in flight at once"},
-    {"name": "timeout_ms", "type": "int", "default": 10000, "min": 100, "max": 60000,
-     "help": "Timeout of each request"},
+    fields.integer("max_depth", 3, 0, 20, "Links followed from the start URL"),
+    fields.integer("max_pages", 500, 1, 100_000, "Pages fetched per start URL at most"),
+    fields.boolean("same_origin", True, "Fetch only the start URL's scheme, host and port (other in-scope links recorded)"),
+    fields.boolean("robots", True, "Read robots.txt and sitemap.xml for more paths"),
+    fields.concurrency(10, 200),
+    fields.request_timeout(10000, 60000, "Timeout of each request"),
     timeout_field(),
 ]  # fmt: skip
 
@@ -278,12 +273,7 @@ class Crawl:
 
 def run(ctx: StepContext) -> StepResult:
     result = StepResult()
-    for command in commands(ctx.config, ctx.items):
-        record = BuiltinRun(command.argv)
-        if ctx.is_cancelled():
-            result.runs.append(record.finish(cancelled=True))
-            break
-        args = _ARGS.parse(command.argv)
+    for record, args in builtin_commands(ctx, result, commands(ctx.config, ctx.items), _ARGS):
         crawl = Crawl(ctx, args, record)
         try:
             crawl.run()
@@ -296,8 +286,7 @@ def run(ctx: StepContext) -> StepResult:
             f"{args.start}: {crawl.fetched} pages fetched, {len(crawl.pages)} URLs and forms, "
             f"{len(crawl.other)} links not followed ({crawl.leads} out of scope)"
         )
-        record.say(summary)
-        ctx.log(summary)
+        record.conclude(ctx, summary)
         failed = crawl.fetched > 0 and all(
             item.attrs.get("status") is None for item in crawl.pages.values()
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.discovery import int_or_none, url_found
-from scans.tools.kit.reports import ParsedReport, as_list, bulk_parser, dedupe, load_json
+from scans.tools.kit.reports import ParsedReport, as_list, bulk_parser, load_json
 from scans.tools.kit.tool import ReportFormat, Tool
 
 TOOL = "dirsearch"
@@ -94,5 +94,4 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
             raise ValueError(f"not a dirsearch report: {str(result['url'])[:100]!r} is not a URL")
         report.items.append(found[0])
         report.findings.append(found[1])
-    report.findings = dedupe(report.findings)
     return report

@@ -28,8 +28,9 @@ import dns.resolver
 
 from scans.engine.runtime import Command, StepContext, StepResult
 from scans.engine.sandbox.guard import ConnectRefused
+from scans.tools.kit import fields
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
-from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.records import builtin_commands, step_error
 from scans.tools.kit.tool import Tool
 from scans.tools.kit.values import is_ip_literal, parse_endpoint
 from targets.items import Item
@@ -81,38 +82,12 @@ def parse_nameserver(text: str) -> tuple[str, int] | None:
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "record_types",
-        "type": "str",
-        "default": ",".join(RECORD_TYPES),
-        "max_length": 100,
-        "validate": parse_record_types,
-        "help": "Record types to ask for, comma-separated: A, AAAA, CNAME, MX, NS, TXT",
-    },
-    {
-        "name": "timeout_ms",
-        "type": "int",
-        "default": 3000,
-        "min": 100,
-        "max": 30000,
-        "help": "Timeout of each lookup",
-    },
-    {
-        "name": "nameserver",
-        "type": "str",
-        "default": "",
-        "max_length": 64,
-        "validate": parse_nameserver,
-        "help": "Ask this resolver (IP or IP:port) instead of the system's",
-    },
-    {
-        "name": "use_system_resolver",
-        "type": "bool",
-        "default": True,
-        "help": "Resolve A/AAAA like the operating system does (/etc/hosts included)",
-    },
+    fields.text("record_types", ",".join(RECORD_TYPES), 100, "Record types to ask for, comma-separated: A, AAAA, CNAME, MX, NS, TXT", parse_record_types),
+    fields.request_timeout(3000, 30000, "Timeout of each lookup"),
+    fields.text("nameserver", "", 64, "Ask this resolver (IP or IP:port) instead of the system's", parse_nameserver),
+    fields.boolean("use_system_resolver", True, "Resolve A/AAAA like the operating system does (/etc/hosts included)"),
     timeout_field(),
-]
+]  # fmt: skip
 
 _ARGS = BuiltinArgs(TOOL)
 _ARGS.add_argument("--types", type=parse_record_types, required=True)
@@ -239,18 +214,12 @@ def run(ctx: StepContext) -> StepResult:
             emitted.add(value)
             result.items.append(Item("host", value, attrs))
 
-    for command in commands(ctx.config, ctx.items):
-        record = BuiltinRun(command.argv)
-        if ctx.is_cancelled():
-            result.runs.append(record.finish(cancelled=True))
-            break
+    for record, args in builtin_commands(ctx, result, commands(ctx.config, ctx.items), _ARGS):
         ctx.heartbeat()
-        args = _ARGS.parse(command.argv)
         host = args.host.strip().rstrip(".").lower()
         refused = nameserver_refused(ctx, args.nameserver)
         if refused:
-            ctx.log(refused)
-            result.runs.append(record.finish(error=refused))
+            result.runs.append(record.fail(ctx, refused))
             continue
         if is_ip_literal(host):
             record.say(f"{host}: an IP address, passed through")
@@ -266,9 +235,7 @@ def run(ctx: StepContext) -> StepResult:
                 system=args.system_resolver,
             )
         except (dns.exception.DNSException, ValueError) as exc:
-            reason = f"{host}: {type(exc).__name__}: {str(exc)[:200]}"
-            ctx.log(reason)
-            result.runs.append(record.finish(error=reason))
+            result.runs.append(record.fail(ctx, f"{host}: {type(exc).__name__}: {str(exc)[:200]}"))
             continue
         record.record({"name": host, "answers": answers, "problems": problems})
         for record_type in ("A", "AAAA", "CNAME", "MX", "NS"):

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.engine.runtime import Command, FindingData, StepContext, StepResult
-from scans.tools import tool_image
+from scans.engine.runtime import FindingData
 from scans.tools.dns_resolve import parse_nameserver
-from scans.tools.kit.arguments import TargetRefused, host_argument
+from scans.tools.kit import fields
+from scans.tools.kit.arguments import host_argument, item_arguments
 from scans.tools.kit.detect import json_document
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, own_subjects, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json
+from scans.tools.kit.reports import ParsedReport, bulk_parser, load_json_shaped
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from scans.tools.kit.values import is_ip_literal
 from scans.tools.kit.wordlists import WORDLIST_DIR
@@ -108,68 +108,49 @@ NODE = Tool(
 )
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "nameserver", "type": "str", "default": "", "max_length": 64,
-     "validate": parse_nameserver, "help": "Ask this resolver (an IP address; dnsrecon takes no port)"},
-    {"name": "threads", "type": "int", "default": 20, "min": 1, "max": 200,
-     "help": "Lookups in flight (--threads)"},
-    {"name": "lifetime_s", "type": "int", "default": 3, "min": 1, "max": 30,
-     "help": "Time to wait for a server to answer (--lifetime)"},
+    fields.text("nameserver", "", 64, "Ask this resolver (an IP address; dnsrecon takes no port)", parse_nameserver),
+    fields.integer("threads", 20, 1, 200, "Lookups in flight (--threads)"),
+    fields.integer("lifetime_s", 3, 1, 30, "Time to wait for a server to answer (--lifetime)"),
     timeout_field(),
 ]  # fmt: skip
 
 
+def _domain(value: str) -> str:
+    return host_argument(value.rstrip(".").lower())
+
+
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    """One dnsrecon per domain item."""
     options = validate_config(config, CONFIG_FIELDS)
     nameserver = parse_nameserver(options["nameserver"])
-    domains: dict[str, None] = {}
-    refused: list[str] = []
-    for item in items:
-        if item.kind != "host" or is_ip_literal(item.value):
-            continue
-        try:
-            domains.setdefault(host_argument(item.value.rstrip(".").lower()))
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+    names = [item for item in items if not is_ip_literal(item.value)]
+    domains, refused = item_arguments(names, "host", _domain)
     if nameserver is not None and nameserver[1] != 53:
         refused.append(f"nameserver port {nameserver[1]} ignored: dnsrecon asks port 53")
-    image = tool_image(TOOL)
-    plans = []
-    for index, domain in enumerate(domains, start=1):
-        output = f"dnsrecon-{index}.json"
+    asked = ["-n", nameserver[0]] if nameserver is not None else []
+
+    def argv(domain: str, output: str) -> list[str]:
         argv = ["dnsrecon", "-d", domain, "-t", "axfr,brt", "--iw", "-f"]
-        argv += ["-D", "/input/names.txt"]
-        if nameserver is not None:
-            argv += ["-n", nameserver[0]]
+        argv += ["-D", "/input/names.txt", *asked]
         argv += ["--threads", str(options["threads"]), "--lifetime", str(options["lifetime_s"])]
-        argv += ["-j", f"/output/{output}"]
-        plans.append(
-            Plan(
-                Command(argv, image),
-                output=output,
-                subject=domain,
-                input_files={"names.txt": WORDLIST_DIR / "subdomains.txt"},
-                # Debian's dnsrecon finds its package beside its script's real path.
-                env={"PYTHONPATH": "/usr/share/dnsrecon"},
-            )
-        )
+        return [*argv, "-j", output]
+
+    plans = numbered_plans(
+        TOOL,
+        own_subjects(domains),
+        "json",
+        argv,
+        input_files={"names.txt": WORDLIST_DIR / "subdomains.txt"},
+        # Debian's dnsrecon finds its package beside its script's real path.
+        env={"PYTHONPATH": "/usr/share/dnsrecon"},
+    )
     return plans, refused
-
-
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
-    """One dnsrecon per domain item."""
-    return [plan.command for plan in _plans(config, items)[0]]
-
-
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Names and zone transfers from dnsrecon's JSON output; `subject` is the domain."""
-    document = load_json(data, TOOL)
-    if not isinstance(document, list):
-        raise ValueError("not a dnsrecon report: expected a list of records")
+    document = load_json_shaped(data, TOOL, list, "a list of records")
     report = ParsedReport()
     domain = subject.rstrip(".").lower()
     names: dict[str, list[str]] = {}
@@ -195,7 +176,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if addresses:
             attrs["addresses"] = addresses
         report.items.append(Item("host", name, attrs))
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -231,3 +211,6 @@ def _transfer(report: ParsedReport, server: str, domain: str) -> None:
             tags=["dns", "misconfiguration"],
         )
     )
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

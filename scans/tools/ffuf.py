@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.engine.runtime import Command, StepContext, StepResult
 from scans.tools.kit.arguments import url_directories
 from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.discovery import int_or_none, url_found
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json
+from scans.tools.kit.reports import ParsedReport, bulk_parser, load_json
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from scans.tools.kit.wordlists import content_wordlist, discovery_fields, wordlist_plans
 from targets.items import Item
@@ -85,6 +84,7 @@ CONFIG_FIELDS: list[ConfigField] = [
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    """One ffuf per base URL (a URL item's directory)."""
     options = validate_config(config, CONFIG_FIELDS)
     bases, refused = url_directories(items)
 
@@ -98,15 +98,6 @@ def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[
     return wordlist_plans(TOOL, bases, words, argv, suffix="json"), refused
 
 
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
-    """One ffuf per base URL (a URL item's directory)."""
-    return [plan.command for plan in _plans(config, items)[0]]
-
-
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
-
-
 @bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Discovered paths from an ffuf JSON report."""
@@ -118,7 +109,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if not isinstance(result, dict) or "url" not in result:
             raise ValueError("not an ffuf report: a result has no url")
         _add(report, result)
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -147,3 +137,6 @@ def _add(report: ParsedReport, result: dict[str, Any]) -> None:
     finding.title = f"Found {item.value} (HTTP {status})"
     report.items.append(item)
     report.findings.append(finding)
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

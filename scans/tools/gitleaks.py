@@ -31,7 +31,8 @@ from typing import Any
 
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, repo_argument
+from scans.tools.kit import fields
+from scans.tools.kit.arguments import TargetRefused, refused_line, repo_argument
 from scans.tools.kit.detect import csv_header, has_keys, json_document
 from scans.tools.kit.invoke import Plan, invoke, run_failure, run_plans
 from scans.tools.kit.options import ConfigField, clone_size_field, timeout_field, validate_config
@@ -40,8 +41,8 @@ from scans.tools.kit.reports import (
     as_list,
     bulk_parser,
     csv_rows,
-    dedupe,
     load_json,
+    load_json_shaped,
     mask,
     normalize_path,
     redact,
@@ -105,17 +106,10 @@ NODE = Tool(
     ),
 )
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "depth",
-        "type": "int",
-        "default": 100,
-        "min": 1,
-        "max": 100_000,
-        "help": "Commits of history to clone and scan",
-    },
+    fields.integer("depth", 100, 1, 100_000, "Commits of history to clone and scan"),
     clone_size_field(),
     timeout_field(),
-]
+]  # fmt: skip
 CHECKOUT = "repo"  # the clone, in the clone command's workdir; mounted at /input/repo
 
 
@@ -133,7 +127,7 @@ def _pairs(config: dict[str, Any], items: list[Item]) -> tuple[list[tuple[Plan, 
                 raise TargetRefused(problem)
             url = repo_argument(item.value)
         except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            refused.append(refused_line(item, exc))
             continue
         output = f"gitleaks-{len(pairs) + 1}.json"
         clone = ["git", *GIT_CONFIG, "clone", "--quiet", "--no-tags"]
@@ -197,24 +191,23 @@ def run(ctx: StepContext) -> StepResult:
 @bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Findings from a gitleaks JSON report (v7 or v8), secrets masked."""
-    document = load_json(data, TOOL) if data.strip() else None
-    if document is not None and not isinstance(document, list):
-        raise ValueError("not a gitleaks report: expected a list of leaks")
-    report = ParsedReport()
-    for leak in as_list(document):
+    # gitleaks writes `null` or nothing at all when it found no leak.
+    document = (
+        load_json_shaped(data, TOOL, (list, type(None)), "a list of leaks")
+        if data.strip()
+        else None
+    )
+    leaks = as_list(document)
+    for leak in leaks:
         if not isinstance(leak, dict):
             raise ValueError("not a gitleaks report: a leak is not an object")
-        report.findings.append(_finding(leak, subject))
-    report.findings = dedupe(report.findings)
-    if subject.startswith(("https://", "http://", "ssh://", "git@")):
-        report.assets.append(Item("repo", subject))  # the scanned repository, for the inventory
-    return report
+    return _leaks_parsed(leaks, subject)
 
 
 def _leaks_parsed(leaks: list[dict[str, Any]], subject: str) -> ParsedReport:
-    report = ParsedReport(findings=dedupe([_finding(leak, subject) for leak in leaks]))
+    report = ParsedReport(findings=[_finding(leak, subject) for leak in leaks])
     if subject.startswith(("https://", "http://", "ssh://", "git@")):
-        report.assets.append(Item("repo", subject))
+        report.assets.append(Item("repo", subject))  # the scanned repository, for the inventory
     return report
 
 

@@ -43,7 +43,7 @@ from scans.tools.kit.detect import text_lines
 from scans.tools.kit.discovery import url_found
 from scans.tools.kit.invoke import Plan, run_plans
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe
+from scans.tools.kit.reports import ParsedReport, bulk_parser
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from scans.tools.kit.values import canonical_url
 from scans.tools.kit.web_fetch import Page
@@ -258,7 +258,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if match is None:
             raise ValueError(f"not a gobuster report: line {number} is not a path with its status")
         _add(report, match, base)
-    report.findings = dedupe(report.findings)
     return report
 
 

@@ -28,21 +28,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
-from scans.engine.runtime import Command, FindingData, StepContext, StepFailed, StepResult
+from scans.engine.runtime import FindingData
 from scans.engine.vulns import cvss_fill, cwe_ids, probability, vuln_ids_in
-from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, image_argument
+from scans.tools.kit import fields
+from scans.tools.kit.arguments import image_argument, item_arguments
 from scans.tools.kit.cyclonedx import cyclonedx_format
 from scans.tools.kit.detect import has_any_key, has_keys, json_document
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, own_subjects, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,
-    dedupe,
     load_json,
     named_severity,
     normalize_path,
@@ -96,55 +93,23 @@ NODE = Tool(
     ),
 )
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "scope",
-        "type": "choice",
-        "default": "squashed",
-        "choices": ["squashed", "all-layers"],
-        "help": "Packages of the final image only (squashed), or of every layer",
-    },
-    {
-        "name": "only_fixed",
-        "type": "bool",
-        "default": False,
-        "help": "Leave out vulnerabilities that have no fixed version yet",
-    },
+    fields.choice("scope", "squashed", ["squashed", "all-layers"], "Packages of the final image only (squashed), or of every layer"),
+    fields.boolean("only_fixed", False, "Leave out vulnerabilities that have no fixed version yet"),
     timeout_field(),
-]
+]  # fmt: skip
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
-    options = validate_config(config, CONFIG_FIELDS)
-    image = tool_image(TOOL)
-    plans: list[Plan] = []
-    refused: list[str] = []
-    for item in items:
-        if item.kind != "image":
-            continue
-        try:
-            target = image_argument(item.value)
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
-            continue
-        output = f"grype-{len(plans) + 1}.json"
-        argv = ["grype", "--quiet", "--output", "json", "--file", f"/output/{output}"]
-        argv += ["--scope", options["scope"]]
-        if options["only_fixed"]:
-            argv.append("--only-fixed")
-        argv += ["--", target]
-        plans.append(Plan(Command(argv, image), output=output, subject=item.value))
-    return plans, refused
-
-
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
     """One grype per image item."""
-    return [plan.command for plan in _plans(config, items)[0]]
+    options = validate_config(config, CONFIG_FIELDS)
+    images, refused = item_arguments(items, "image", image_argument)
+    only_fixed = ["--only-fixed"] if options["only_fixed"] else []
 
+    def argv(image: str, output: str) -> list[str]:
+        argv = ["grype", "--quiet", "--output", "json", "--file", output]
+        return [*argv, "--scope", options["scope"], *only_fixed, "--", image]
 
-def run(ctx: StepContext) -> StepResult:
-    if not settings.GRYPE_ENABLED:
-        raise StepFailed("grype is disabled on this server (GRYPE_ENABLED=false)")
-    return run_planned(ctx, TOOL, _plans, parse)
+    return numbered_plans(TOOL, own_subjects(images), "json", argv), refused
 
 
 @bulk_parser
@@ -159,7 +124,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if not isinstance(match, dict):
             raise ValueError("not a grype report: a match is not an object")
         report.findings.append(_finding(match, artifact, subject))
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -247,3 +211,6 @@ def _finding(match: dict[str, Any], artifact_name: str, subject: str) -> Finding
         if isinstance(c, dict)
     ]
     return cvss_fill(finding, vectors)
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

@@ -26,9 +26,10 @@ import httpx
 
 from scans.engine.runtime import Command, StepContext, StepResult
 from scans.engine.sandbox.guard import ConnectGuard, guarded_transport
+from scans.tools.kit import fields
 from scans.tools.kit.http_checks import page_title, security_header_findings
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
-from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.records import builtin_commands, step_error
 from scans.tools.kit.tool import Tool
 from scans.tools.kit.values import canonical_url, parse_service, url_for
 from targets.items import Item
@@ -49,45 +50,13 @@ USER_AGENT = "Outpost-http-probe/1.0"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 SCHEME_ORDERS = ["https,http", "https", "http"]
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "schemes",
-        "type": "choice",
-        "default": "https,http",
-        "choices": SCHEME_ORDERS,
-        "help": "Which schemes to try on a service, in order (the first that answers wins)",
-    },
-    {
-        "name": "timeout_ms",
-        "type": "int",
-        "default": 5000,
-        "min": 100,
-        "max": 60000,
-        "help": "Timeout of each request",
-    },
-    {
-        "name": "max_redirects",
-        "type": "int",
-        "default": 5,
-        "min": 0,
-        "max": 20,
-        "help": "Redirects to follow (each must be in scope)",
-    },
-    {
-        "name": "max_body_kb",
-        "type": "int",
-        "default": 256,
-        "min": 1,
-        "max": 4096,
-        "help": "How much of each body to read (for the title)",
-    },
-    {
-        "name": "check_headers",
-        "type": "bool",
-        "default": True,
-        "help": "Report missing security headers (HSTS, CSP, X-Content-Type-Options, X-Frame-Options)",
-    },
+    fields.choice("schemes", "https,http", SCHEME_ORDERS, "Which schemes to try on a service, in order (the first that answers wins)"),
+    fields.request_timeout(5000, 60000, "Timeout of each request"),
+    fields.integer("max_redirects", 5, 0, 20, "Redirects to follow (each must be in scope)"),
+    fields.integer("max_body_kb", 256, 1, 4096, "How much of each body to read (for the title)"),
+    fields.boolean("check_headers", True, "Report missing security headers (HSTS, CSP, X-Content-Type-Options, X-Frame-Options)"),
     timeout_field(),
-]
+]  # fmt: skip
 
 _ARGS = BuiltinArgs(TOOL)
 _ARGS.add_argument("--schemes", choices=SCHEME_ORDERS, required=True)
@@ -297,13 +266,8 @@ def run(ctx: StepContext) -> StepResult:
     result = StepResult()
     seen: set[str] = set()
     planned = commands(ctx.config, ctx.items)
-    for done, command in enumerate(planned):
+    for done, (record, args) in enumerate(builtin_commands(ctx, result, planned, _ARGS)):
         ctx.progress(done, len(planned))
-        record = BuiltinRun(command.argv)
-        if ctx.is_cancelled():
-            result.runs.append(record.finish(cancelled=True))
-            break
-        args = _ARGS.parse(command.argv)
         ctx.heartbeat()
         chain: list[Answer] = []
         failures: list[str] = []

@@ -21,7 +21,6 @@ from scans.tools.kit.reports import (
     as_dict,
     as_list,
     bulk_parser,
-    dedupe,
     load_json_lines,
     text,
 )
@@ -68,7 +67,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if record.get("failed") is True:
             continue
         _add(report, record)
-    report.findings = dedupe(report.findings)
     return report
 
 

@@ -42,15 +42,16 @@ from typing import Any
 
 from django.conf import settings
 
-from scans.engine.runtime import Command, StepContext, StepResult
+from scans.engine.runtime import Command
 from scans.tools import tool_image
+from scans.tools.kit import fields
 from scans.tools.kit.arguments import host_argument, item_arguments
 from scans.tools.kit.detect import first_json_line, has_keys, json_document, text_lines
 from scans.tools.kit.discovery import port_found
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.port_spec import parse_port_spec, port_ranges, ports_field
-from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json_lines
+from scans.tools.kit.reports import ParsedReport, bulk_parser, load_json_lines
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from scans.tools.kit.values import is_ip_literal
 from targets.items import Item
@@ -148,10 +149,8 @@ NODE = Tool(
 
 CONFIG_FIELDS: list[ConfigField] = [
     ports_field("top-1000", "top-100, top-1000, all, or a list such as 22,80,8000-8100"),
-    {"name": "rate_pps", "type": "int", "default": 0, "min": 0, "max": 10_000_000,
-     "help": "Packets per second (0: the operator's MASSCAN_RATE_PPS; capped by MASSCAN_MAX_RATE_PPS)"},
-    {"name": "wait_s", "type": "int", "default": 3, "min": 0, "max": 60,
-     "help": "Seconds to wait for late answers after the last packet (--wait)"},
+    fields.integer("rate_pps", 0, 0, 10_000_000, "Packets per second (0: the operator's MASSCAN_RATE_PPS; capped by MASSCAN_MAX_RATE_PPS)"),
+    fields.integer("wait_s", 3, 0, 60, "Seconds to wait for late answers after the last packet (--wait)"),
     timeout_field(),
 ]  # fmt: skip
 
@@ -190,6 +189,7 @@ def _addresses(items: list[Item]) -> tuple[list[ipaddress.IPv4Address], list[str
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    """One masscan for the loopback addresses, one for the others."""
     options = validate_config(config, CONFIG_FIELDS)
     addresses, refused = _addresses(items)
     rate = rate_pps(options["rate_pps"])
@@ -214,15 +214,6 @@ def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[
     return plans, refused
 
 
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
-    """One masscan for the loopback addresses, one for the others."""
-    return [plan.command for plan in _plans(config, items)[0]]
-
-
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
-
-
 @bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """Open ports from a masscan JSON, NDJSON or list report."""
@@ -231,10 +222,9 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         return report
     if _is_masscan_list(data):
         for line in data.decode("utf-8", errors="replace").splitlines():
-            fields = line.split()
-            if len(fields) >= 4 and fields[0] == "open" and fields[2].isdigit():
-                _add(report, fields[3], fields[2], fields[1], {})
-        report.findings = dedupe(report.findings)
+            columns = line.split()
+            if len(columns) >= 4 and columns[0] == "open" and columns[2].isdigit():
+                _add(report, columns[3], columns[2], columns[1], {})
         return report
     document = _json_records(data)
     if isinstance(document, list):
@@ -257,7 +247,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
                     record.get("proto"),
                     record.get("data") or {},
                 )
-    report.findings = dedupe(report.findings)
     report.items = list({item.value: item for item in report.items}.values())
     return report
 
@@ -279,3 +268,6 @@ def _add(report: ParsedReport, host: Any, port: Any, proto: Any, info: dict[str,
         raise ValueError(f"not a masscan report: {exc}") from None
     report.items.append(item)
     report.findings.append(finding)
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

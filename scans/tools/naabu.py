@@ -13,7 +13,7 @@ from typing import Any
 
 from scans.tools.kit.detect import first_json_line, has_keys
 from scans.tools.kit.discovery import port_found
-from scans.tools.kit.reports import ParsedReport, as_dict, bulk_parser, dedupe, load_json_lines
+from scans.tools.kit.reports import ParsedReport, as_dict, bulk_parser, load_json_lines
 from scans.tools.kit.tool import ReportFormat, Tool
 
 TOOL = "naabu"
@@ -57,7 +57,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if not has_keys(record, "ip", "port"):
             raise ValueError("not a naabu report: a record has no ip and port")
         _add(report, record)
-    report.findings = dedupe(report.findings)
     report.items = list({item.value: item for item in report.items}.values())
     return report
 

@@ -31,7 +31,6 @@ from scans.tools.kit.reports import (
     ParsedReport,
     bulk_parser,
     csv_rows,
-    dedupe,
     load_xml,
     named_severity,
     text,
@@ -122,7 +121,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         name = host.get("name") or tags.get("host-fqdn") or tags.get("host-ip") or ""
         for item in host.iter("ReportItem"):
             report.findings.append(_xml_finding(item, name, tags, report))
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -235,7 +233,7 @@ def parse_csv(data: bytes, *, subject: str = "") -> ParsedReport:
         if finding.cvss_v3_score is None:
             finding.cvss_v3_score = score_or_none(value("cvss3_score"))
         merged[key] = finding
-    report.findings = dedupe(merged.values())
+    report.findings = list(merged.values())
     return report
 
 

@@ -23,7 +23,6 @@ from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,
-    dedupe,
     load_json,
     load_xml,
     text,
@@ -122,7 +121,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
                     subject,
                 )
             )
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -162,5 +160,4 @@ def parse_json(data: bytes, *, subject: str = "") -> ParsedReport:
                     subject,
                 )
             )
-    report.findings = dedupe(report.findings)
     return report

@@ -31,15 +31,15 @@ from __future__ import annotations
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.engine.runtime import FindingData
 from scans.engine.vulns import vuln_ids_in
-from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, host_argument, service_argument
+from scans.tools.kit import fields
+from scans.tools.kit.arguments import TargetRefused, host_argument, refused_line, service_argument
 from scans.tools.kit.detect import text_lines, xml_root
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.port_spec import parse_port_spec, port_ranges, ports_field
-from scans.tools.kit.reports import ParsedReport, bulk_parser, cvss_severity, dedupe, load_xml, text
+from scans.tools.kit.reports import ParsedReport, bulk_parser, cvss_severity, load_xml, text
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from targets.items import Item
 
@@ -97,36 +97,13 @@ NODE = Tool(
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    ports_field(
-        "top-1000", "top-100, top-1000, all, or a list such as 22,80,8000-8100 (host items)"
-    ),
-    {
-        "name": "version_detection",
-        "type": "bool",
-        "default": True,
-        "help": "Probe open ports for the service and its version (-sV)",
-    },
-    {
-        "name": "vulners",
-        "type": "bool",
-        "default": False,
-        "help": "Look up CVEs for detected versions with the vulners script (asks vulners.com)",
-    },
-    {
-        "name": "timing",
-        "type": "choice",
-        "default": "normal",
-        "choices": list(TIMING),
-        "help": "nmap timing template: polite (-T2), normal (-T3), aggressive (-T4)",
-    },
-    {
-        "name": "assume_up",
-        "type": "bool",
-        "default": True,
-        "help": "Scan hosts that do not answer discovery probes (-Pn)",
-    },
+    ports_field("top-1000", "top-100, top-1000, all, or a list such as 22,80,8000-8100 (host items)"),
+    fields.boolean("version_detection", True, "Probe open ports for the service and its version (-sV)"),
+    fields.boolean("vulners", False, "Look up CVEs for detected versions with the vulners script (asks vulners.com)"),
+    fields.choice("timing", "normal", TIMING, "nmap timing template: polite (-T2), normal (-T3), aggressive (-T4)"),
+    fields.boolean("assume_up", True, "Scan hosts that do not answer discovery probes (-Pn)"),
     timeout_field(),
-]
+]  # fmt: skip
 
 
 def _port_args(spec: str) -> list[str]:
@@ -139,6 +116,7 @@ def _port_args(spec: str) -> list[str]:
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    """One nmap per host item, one per host of the service items (their ports only)."""
     options = validate_config(config, CONFIG_FIELDS)
     base = ["nmap", "-sT"]
     if options["assume_up"]:
@@ -148,7 +126,6 @@ def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[
     base.append(TIMING[options["timing"]])
     if options["vulners"]:
         base += ["--script", "vulners"]
-    image = tool_image(TOOL)
     refused: list[str] = []
     hosts: list[str] = []
     service_ports: dict[str, list[int]] = {}
@@ -163,24 +140,15 @@ def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[
                     continue
                 service_ports.setdefault(host, []).append(port)
         except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            refused.append(refused_line(item, exc))
     targets = [(host, _port_args(options["ports"])) for host in dict.fromkeys(hosts)]
     targets += [(host, ["-p", port_ranges(ports)]) for host, ports in service_ports.items()]
-    plans = []
-    for index, (host, ports) in enumerate(targets, start=1):
-        output = f"nmap-{index}.xml"
-        argv = [*base, *ports, "-oX", f"/output/{output}", "--", host]
-        plans.append(Plan(Command(argv, image), output=output, subject=host))
-    return plans, refused
 
+    def argv(target: tuple[str, list[str]], output: str) -> list[str]:
+        host, ports = target
+        return [*base, *ports, "-oX", output, "--", host]
 
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
-    """One nmap per host item, one per host of the service items (their ports only)."""
-    return [plan.command for plan in _plans(config, items)[0]]
-
-
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
+    return numbered_plans(TOOL, [(target[0], target) for target in targets], "xml", argv), refused
 
 
 @bulk_parser
@@ -195,7 +163,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     hosts = root.find("runstats/hosts")
     if hosts is not None and hosts.get("up") == "0":
         report.notes.append(f"nmap found no host up ({hosts.get('down', '?')} down)")
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -232,7 +199,6 @@ def parse_grepable(data: bytes, *, subject: str = "") -> ParsedReport:
             _port(port, name=name, address=address, report=report)
     if not report.items and not hosts_up and b"Host: " not in data:
         report.notes.append("nmap found no host up")
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -365,3 +331,6 @@ def _vulners(script: Element, *, item: Item, info: dict[str, Any]) -> list[Findi
             )
         )
     return findings
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

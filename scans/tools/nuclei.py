@@ -30,18 +30,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scans.engine.runtime import SEVERITIES, Command, FindingData, StepContext, StepResult
+from scans.engine.runtime import SEVERITIES, FindingData
 from scans.engine.vulns import cvss_fill, cwe_ids, probability, score_or_none, vuln_ids_in
-from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, item_argument
+from scans.tools.kit import fields
+from scans.tools.kit.arguments import item_argument, item_targets
 from scans.tools.kit.detect import first_json_line, has_any_key, json_document
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,
-    dedupe,
     load_json,
     load_json_lines,
     named_severity,
@@ -100,74 +99,29 @@ def _check_tags(value: str) -> None:
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "min_severity",
-        "type": "choice",
-        "default": "low",
-        "choices": list(reversed(SEVERITIES)),
-        "help": "Run templates of this severity and above",
-    },
-    {
-        "name": "tags",
-        "type": "str",
-        "default": "",
-        "max_length": 500,
-        "validate": _check_tags,
-        "help": "Only templates with these tags (comma-separated), e.g. cve,exposure",
-    },
-    {
-        "name": "rate_limit",
-        "type": "int",
-        "default": 150,
-        "min": 1,
-        "max": 2000,
-        "help": "Requests per second at most",
-    },
-    {
-        "name": "interactsh",
-        "type": "bool",
-        "default": False,
-        "help": "Allow out-of-band checks through projectdiscovery's interactsh servers",
-    },
+    fields.choice("min_severity", "low", reversed(SEVERITIES), "Run templates of this severity and above"),
+    fields.text("tags", "", 500, "Only templates with these tags (comma-separated), e.g. cve,exposure", _check_tags),
+    fields.integer("rate_limit", 150, 1, 2000, "Requests per second at most"),
+    fields.boolean("interactsh", False, "Allow out-of-band checks through projectdiscovery's interactsh servers"),
     timeout_field(),
-]
+]  # fmt: skip
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    """One nuclei per host, service or URL item."""
     options = validate_config(config, CONFIG_FIELDS)
-    image = tool_image(TOOL)
     minimum = SEVERITIES.index(options["min_severity"])
     severities = ",".join(reversed(SEVERITIES[: minimum + 1]))
-    plans: list[Plan] = []
-    refused: list[str] = []
-    for item in items:
-        if item.kind not in ACCEPTS:
-            continue
-        try:
-            target = item_argument(item)
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
-            continue
-        output = f"nuclei-{len(plans) + 1}.jsonl"
-        argv = ["nuclei", "-jsonl", "-o", f"/output/{output}", "-silent", "-no-color"]
-        argv += ["-disable-update-check", "-severity", severities]
-        if options["tags"]:
-            argv += ["-tags", options["tags"]]
-        argv += ["-rate-limit", str(options["rate_limit"])]
-        if not options["interactsh"]:
-            argv.append("-no-interactsh")
-        argv += ["-u", target]
-        plans.append(Plan(Command(argv, image), output=output, subject=item.value))
-    return plans, refused
+    targets, refused = item_targets(items, ACCEPTS, item_argument)
+    tags = ["-tags", options["tags"]] if options["tags"] else []
+    interactsh = [] if options["interactsh"] else ["-no-interactsh"]
 
+    def argv(target: str, output: str) -> list[str]:
+        argv = ["nuclei", "-jsonl", "-o", output, "-silent", "-no-color"]
+        argv += ["-disable-update-check", "-severity", severities, *tags]
+        return [*argv, "-rate-limit", str(options["rate_limit"]), *interactsh, "-u", target]
 
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
-    """One nuclei per host, service or URL item."""
-    return [plan.command for plan in _plans(config, items)[0]]
-
-
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
+    return numbered_plans(TOOL, targets.items(), "jsonl", argv), refused
 
 
 def _results(data: bytes) -> list[Any]:
@@ -198,7 +152,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
             if "tech" in finding.tags and finding.component:
                 attrs["technologies"] = [finding.component]  # tech-detect: the matcher names it
             report.assets.append(Item("url", finding.item, attrs))
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -284,3 +237,6 @@ def _finding(result: dict[str, Any], subject: str) -> FindingData:
         # A score without a vector: nuclei-templates' scores are CVSS v3.x.
         finding.cvss_v3_score = score_or_none(classification.get("cvss-score"))
     return finding
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

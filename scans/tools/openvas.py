@@ -27,7 +27,6 @@ from scans.tools.kit.reports import (
     bulk_parser,
     csv_rows,
     cvss_severity,
-    dedupe,
     load_xml,
     named_severity,
     text,
@@ -131,7 +130,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         finding = _xml_finding(result, nvt, subject, report)
         if finding is not None:
             report.findings.append(finding)
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -217,5 +215,4 @@ def parse_csv(data: bytes, *, subject: str = "") -> ParsedReport:
                 vuln_ids=vuln_ids_in(str(row.get("cves") or "").replace(",", " ").split()),
             )
         )
-    report.findings = dedupe(report.findings)
     return report

@@ -25,7 +25,6 @@ from scans.tools.kit.reports import (
     as_list,
     bulk_parser,
     cvss_severity,
-    dedupe,
     load_json,
     named_severity,
     normalize_path,
@@ -91,7 +90,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
                 ids = [str(i) for i in as_list(group.get("ids"))]
                 record = next((records[i] for i in ids if i in records), {})
                 report.findings.append(_finding(ids, group, record, package, path, subject))
-    report.findings = dedupe(report.findings)
     return report
 
 

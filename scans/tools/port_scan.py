@@ -19,9 +19,10 @@ from typing import Any
 
 from scans.engine.runtime import Command, StepContext, StepResult
 from scans.engine.sandbox.guard import ConnectRefused, pinned_address
+from scans.tools.kit import fields
 from scans.tools.kit.options import BuiltinArgs, ConfigField, timeout_field, validate_config
-from scans.tools.kit.port_spec import MAX_SPEC_LENGTH, parse_port_spec
-from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.port_spec import parse_port_spec, ports_field
+from scans.tools.kit.records import builtin_commands, step_error
 from scans.tools.kit.tcp_connect import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
@@ -46,32 +47,11 @@ NODE = Tool(
 )
 HEARTBEAT_EVERY_S = 2.0
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "ports",
-        "type": "str",
-        "default": "top-100",
-        "max_length": MAX_SPEC_LENGTH,
-        "validate": parse_port_spec,
-        "help": "top-100, top-1000, all, or a list like 22,80,8000-8100 (keywords may be mixed in)",
-    },
-    {
-        "name": "timeout_ms",
-        "type": "int",
-        "default": 1000,
-        "min": 50,
-        "max": 30000,
-        "help": "How long to wait for an answer to each connection attempt",
-    },
-    {
-        "name": "concurrency",
-        "type": "int",
-        "default": DEFAULT_CONCURRENCY,
-        "min": 1,
-        "max": MAX_CONCURRENCY,
-        "help": "Connection attempts in flight at once (capped by the open-file limit)",
-    },
+    ports_field("top-100", "top-100, top-1000, all, or a list like 22,80,8000-8100 (keywords may be mixed in)"),
+    fields.integer("timeout_ms", 1000, 50, 30000, "How long to wait for an answer to each connection attempt"),
+    fields.concurrency(DEFAULT_CONCURRENCY, MAX_CONCURRENCY, "Connection attempts in flight at once (capped by the open-file limit)"),
     timeout_field(),
-]
+]  # fmt: skip
 
 _ARGS = BuiltinArgs(TOOL)
 _ARGS.add_argument("--ports", required=True)
@@ -125,24 +105,18 @@ def run(ctx: StepContext) -> StepResult:
             last_beat = time.monotonic()
             ctx.heartbeat()
 
-    for command in commands(ctx.config, ctx.items):
-        record = BuiltinRun(command.argv)
-        if ctx.is_cancelled():
-            result.runs.append(record.finish(cancelled=True))
-            break
-        args = _ARGS.parse(command.argv)
+    for record, args in builtin_commands(ctx, result, commands(ctx.config, ctx.items), _ARGS):
         ports = parse_port_spec(args.ports)
         try:
             address = resolve_address(args.host, ctx.connect_guard)
         except ConnectRefused as exc:
             reason = f"{args.host} not scanned: {exc}"
-            ctx.log(reason)
-            result.runs.append(record.finish(error=reason))
+            result.runs.append(record.fail(ctx, reason))
             continue
         except OSError as exc:
-            reason = f"cannot resolve {args.host}: {exc.strerror or exc}"
-            ctx.log(reason)
-            result.runs.append(record.finish(error=reason))
+            result.runs.append(
+                record.fail(ctx, f"cannot resolve {args.host}: {exc.strerror or exc}")
+            )
             continue
         record.say(f"scanning {len(ports)} tcp ports of {args.host} ({address})")
         outcome = scan_tcp_ports(
@@ -163,8 +137,7 @@ def run(ctx: StepContext) -> StepResult:
         )
         if outcome.errors:
             summary += f"; errors {dict(sorted(outcome.errors.items()))}"
-        record.say(summary)
-        ctx.log(summary)
+        record.conclude(ctx, summary)
         result.runs.append(record.finish(cancelled=outcome.stopped))
         if outcome.stopped:
             break

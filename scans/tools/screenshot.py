@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from scans.engine.executors.local import LocalExecutor
 from scans.engine.runtime import Command, StepContext, StepResult, ToolInvocation
 from scans.engine.sandbox.guard import pinned_address
+from scans.tools.kit import fields
 from scans.tools.kit.arguments import item_arguments, url_argument
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.records import step_error
@@ -57,10 +58,8 @@ NODE = Tool(
 DEAD_PROXY = "http://127.0.0.1:9"  # discard: nothing listens, every proxied request fails
 SIZES = {"desktop": (1280, 800), "mobile": (390, 844)}
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "size", "type": "choice", "default": "desktop", "choices": list(SIZES),
-     "help": "Window size: desktop (1280x800) or mobile (390x844)"},
-    {"name": "page_timeout_s", "type": "int", "default": 20, "min": 2, "max": 120,
-     "help": "Time one page may take to render"},
+    fields.choice("size", "desktop", SIZES, "Window size: desktop (1280x800) or mobile (390x844)"),
+    fields.integer("page_timeout_s", 20, 2, 120, "Time one page may take to render"),
     timeout_field(),
 ]  # fmt: skip
 

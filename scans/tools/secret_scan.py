@@ -44,6 +44,7 @@ from scans.engine.runtime import (
     ToolInvocation,
     ToolRun,
 )
+from scans.tools.kit import fields
 from scans.tools.kit.options import (
     BuiltinArgs,
     ConfigField,
@@ -79,33 +80,12 @@ NODE = Tool(
     order=40,
 )
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "depth",
-        "type": "int",
-        "default": 50,
-        "min": 1,
-        "max": 1000,
-        "help": "Commits of history to clone",
-    },
-    {
-        "name": "max_file_kb",
-        "type": "int",
-        "default": 1024,
-        "min": 1,
-        "max": 10240,
-        "help": "Skip files larger than this",
-    },
+    fields.integer("depth", 50, 1, 1000, "Commits of history to clone"),
+    fields.integer("max_file_kb", 1024, 1, 10240, "Skip files larger than this"),
     clone_size_field(),
-    {
-        "name": "max_findings",
-        "type": "int",
-        "default": 500,
-        "min": 1,
-        "max": 10000,
-        "help": "Stop reporting after this many secrets",
-    },
+    fields.integer("max_findings", 500, 1, 10000, "Stop reporting after this many secrets"),
     timeout_field(),
-]
+]  # fmt: skip
 
 _ARGS = BuiltinArgs(TOOL)
 _ARGS.add_argument("--checkout", type=checkout_name, required=True)
@@ -301,8 +281,7 @@ def _scan(
     summary = (
         f"{args.url} at {commit[:12] or '?'}: {len(files)} files scanned, {len(secrets)} secrets"
     )
-    record.say(summary)
-    ctx.log(summary)
+    record.conclude(ctx, summary)
     return record.finish()
 
 

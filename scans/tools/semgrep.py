@@ -22,7 +22,6 @@ from scans.tools.kit.reports import (
     as_dict,
     as_list,
     bulk_parser,
-    dedupe,
     load_json,
     named_severity,
     normalize_path,
@@ -88,7 +87,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         report.notes.append(
             f"Semgrep reported {len(errors)} error(s) (files or rules it could not read)"
         )
-    report.findings = dedupe(report.findings)
     return report
 
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from scans.engine.runtime import Command, FindingData, StepContext, StepResult
-from scans.tools import tool_image
+from scans.engine.runtime import FindingData
+from scans.tools.kit import fields
 from scans.tools.kit.arguments import tls_endpoints
 from scans.tools.kit.detect import xml_root
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, own_subjects, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_xml, xml_text
+from scans.tools.kit.reports import ParsedReport, bulk_parser, load_xml, xml_text
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from targets.items import Item
 
@@ -81,34 +81,21 @@ NODE = Tool(
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "show_certificate", "type": "bool", "default": True,
-     "help": "Read the certificate too (expiry, self-signed, key size)"},
+    fields.boolean("show_certificate", True, "Read the certificate too (expiry, self-signed, key size)"),
     timeout_field(),
 ]  # fmt: skip
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    """One sslscan per TLS endpoint (service, or an https URL's host and port)."""
     options = validate_config(config, CONFIG_FIELDS)
     targets, refused = tls_endpoints(items)
-    image = tool_image(TOOL)
-    plans = []
-    for index, target in enumerate(targets, start=1):
-        output = f"sslscan-{index}.xml"
-        argv = ["sslscan", "--no-colour"]
-        if options["show_certificate"]:
-            argv.append("--show-certificate")
-        argv += [f"--xml=/output/{output}", target]
-        plans.append(Plan(Command(argv, image), output=output, subject=target))
-    return plans, refused
+    certificate = ["--show-certificate"] if options["show_certificate"] else []
 
+    def argv(target: str, output: str) -> list[str]:
+        return ["sslscan", "--no-colour", *certificate, f"--xml={output}", target]
 
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
-    """One sslscan per TLS endpoint (service, or an https URL's host and port)."""
-    return [plan.command for plan in _plans(config, items)[0]]
-
-
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
+    return numbered_plans(TOOL, own_subjects(targets), "xml", argv), refused
 
 
 @bulk_parser
@@ -123,7 +110,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         _test(report, test)
     for error in root.iter("error"):
         report.notes.append(f"sslscan: {xml_text(error)[:300]}")
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -220,3 +206,6 @@ def _certificate(certificate: Element | None, add: object) -> None:
         if 0 < bits < 2048:
             add("weak-key", "medium", f"RSA key of {bits} bits", f"the certificate's RSA key has {bits} bits.",
                 bits=bits)  # fmt: skip
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

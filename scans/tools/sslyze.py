@@ -28,7 +28,6 @@ from scans.tools.kit.reports import (
     as_dict,
     as_list,
     bulk_parser,
-    dedupe,
     load_json,
     load_xml,
 )
@@ -291,5 +290,4 @@ def _report(report: ParsedReport, targets: list[Target]) -> ParsedReport:
             if failed:
                 severity, title, detail, ids = CHECKS[rule]
                 add(rule, severity, title, detail, ids)
-    report.findings = dedupe(report.findings)
     return report

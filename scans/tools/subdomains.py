@@ -44,10 +44,11 @@ import dns.zone
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
 from scans.engine.sandbox.guard import pinned_address
 from scans.tools.dns_resolve import nameserver_refused, parse_nameserver
+from scans.tools.kit import fields
 from scans.tools.kit.dns_bulk import Answer, is_under, random_label, resolve_many
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
 from scans.tools.kit.passive_dns import passive_names, passive_sources_enabled
-from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.records import BuiltinRun, builtin_commands, step_error
 from scans.tools.kit.tool import Tool
 from scans.tools.kit.values import is_ip_literal
 from targets.items import Item
@@ -99,37 +100,16 @@ def parse_labels(text: str) -> list[str]:
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "wordlist",
-        "type": "choice",
-        "default": "default",
-        "choices": list(WORDLISTS),
-        "help": "Bundled names to try: default (3000), small (500) or none",
-    },
-    {
-        "name": "extra_names",
-        "type": "str",
-        "default": "",
-        "max_length": 4000,
-        "validate": parse_labels,
-        "help": "More labels to try, comma-separated (e.g. intranet, vpn-eu)",
-    },
-    {"name": "zone_transfer", "type": "bool", "default": True,
-     "help": "Ask the domain's in-scope name servers for the whole zone (AXFR)"},
-    {"name": "zone_transfer_port", "type": "int", "default": 53, "min": 1, "max": 65535,
-     "help": "Port of the name servers for the zone transfer"},
-    {"name": "srv_records", "type": "bool", "default": True,
-     "help": "Look up SRV records of common services"},
-    {"name": "permutations", "type": "int", "default": 300, "min": 0, "max": 5000,
-     "help": "At most this many variants of the names found (0: none)"},
-    {"name": "passive", "type": "bool", "default": True,
-     "help": "Ask the passive sources the operator enabled (certificate transparency…)"},
-    {"name": "nameserver", "type": "str", "default": "", "max_length": 64,
-     "validate": parse_nameserver, "help": "Ask this resolver (IP or IP:port), else the system's"},
-    {"name": "concurrency", "type": "int", "default": 200, "min": 1, "max": 2000,
-     "help": "Questions in flight at once"},
-    {"name": "timeout_ms", "type": "int", "default": 2000, "min": 100, "max": 30000,
-     "help": "Timeout of each question (asked up to three times)"},
+    fields.choice("wordlist", "default", WORDLISTS, "Bundled names to try: default (3000), small (500) or none"),
+    fields.text("extra_names", "", 4000, "More labels to try, comma-separated (e.g. intranet, vpn-eu)", parse_labels),
+    fields.boolean("zone_transfer", True, "Ask the domain's in-scope name servers for the whole zone (AXFR)"),
+    fields.integer("zone_transfer_port", 53, 1, 65535, "Port of the name servers for the zone transfer"),
+    fields.boolean("srv_records", True, "Look up SRV records of common services"),
+    fields.integer("permutations", 300, 0, 5000, "At most this many variants of the names found (0: none)"),
+    fields.boolean("passive", True, "Ask the passive sources the operator enabled (certificate transparency…)"),
+    fields.text("nameserver", "", 64, "Ask this resolver (IP or IP:port), else the system's", parse_nameserver),
+    fields.concurrency(200, 2000, "Questions in flight at once"),
+    fields.request_timeout(2000, 30000, "Timeout of each question (asked up to three times)"),
     timeout_field(),
 ]  # fmt: skip
 
@@ -442,24 +422,18 @@ def discover(ctx: StepContext, args: Any, record: BuiltinRun) -> Discovery:
 
 def run(ctx: StepContext) -> StepResult:
     result = StepResult()
-    for command in commands(ctx.config, ctx.items):
-        record = BuiltinRun(command.argv)
-        if ctx.is_cancelled():
-            result.runs.append(record.finish(cancelled=True))
-            break
-        args = _ARGS.parse(command.argv)
+    for record, args in builtin_commands(ctx, result, commands(ctx.config, ctx.items), _ARGS):
         started = time.monotonic()
         refused = nameserver_refused(ctx, args.nameserver)
         if refused:
-            ctx.log(refused)
-            result.runs.append(record.finish(error=refused))
+            result.runs.append(record.fail(ctx, refused))
             continue
         try:
             found = discover(ctx, args, record)
         except (dns.exception.DNSException, OSError) as exc:
-            reason = f"{args.domain}: {type(exc).__name__}: {str(exc)[:200]}"
-            ctx.log(reason)
-            result.runs.append(record.finish(error=reason))
+            result.runs.append(
+                record.fail(ctx, f"{args.domain}: {type(exc).__name__}: {str(exc)[:200]}")
+            )
             continue
         leads = 0
         for name, attrs in sorted(found.found.items()):
@@ -479,8 +453,7 @@ def run(ctx: StepContext) -> StepResult:
             f"{leads} out-of-scope leads, {found.asked} questions in {elapsed:.1f} s"
             + (" (wildcard detected)" if found.wildcard else "")
         )
-        record.say(summary)
-        ctx.log(summary)
+        record.conclude(ctx, summary)
         result.runs.append(record.finish(cancelled=ctx.is_cancelled()))
     result.error = step_error(result.runs)
     return result

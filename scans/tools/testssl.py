@@ -27,19 +27,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.engine.runtime import FindingData
 from scans.engine.vulns import cwe_ids, vuln_ids_in
-from scans.tools import tool_image
+from scans.tools.kit import fields
 from scans.tools.kit.arguments import tls_endpoints
 from scans.tools.kit.detect import csv_header, has_keys, json_document
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, own_subjects, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     bulk_parser,
     csv_rows,
-    dedupe,
-    load_json,
+    load_json_shaped,
     named_severity,
     text,
 )
@@ -130,37 +129,24 @@ NODE = Tool(
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "vulnerable", "type": "bool", "default": True,
-     "help": "Also test for known vulnerabilities (Heartbleed, ROBOT, POODLE, ...); slower"},
+    fields.boolean("vulnerable", True, "Also test for known vulnerabilities (Heartbleed, ROBOT, POODLE, ...); slower"),
     timeout_field(),
 ]  # fmt: skip
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    """One testssl.sh per TLS endpoint (service, or an https URL's host and port)."""
     options = validate_config(config, CONFIG_FIELDS)
     targets, refused = tls_endpoints(items)
-    image = tool_image(TOOL)
-    plans = []
-    for index, target in enumerate(targets, start=1):
-        output = f"testssl-{index}.json"
+    vulnerable = ["--vulnerable"] if options["vulnerable"] else []
+
+    def argv(target: str, output: str) -> list[str]:
         argv = ["testssl.sh", "--quiet", "--warnings", "off", "--color", "0"]
-        argv += ["--jsonfile", f"/output/{output}", "--protocols", "--server-defaults"]
-        if options["vulnerable"]:
-            argv.append("--vulnerable")
-        argv.append(target)
-        plans.append(
-            Plan(Command(argv, image), output=output, subject=target, ok_exit_codes=_AMBIGUOUS)
-        )
+        argv += ["--jsonfile", output, "--protocols", "--server-defaults"]
+        return [*argv, *vulnerable, target]
+
+    plans = numbered_plans(TOOL, own_subjects(targets), "json", argv, ok_exit_codes=_AMBIGUOUS)
     return plans, refused
-
-
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
-    """One testssl.sh per TLS endpoint (service, or an https URL's host and port)."""
-    return [plan.command for plan in _plans(config, items)[0]]
-
-
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
 
 
 @bulk_parser
@@ -169,9 +155,7 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     if _is_testssl_csv(data):
         rows: list[Any] = csv_rows(data, TOOL)
     else:
-        rows = load_json(data, TOOL)
-        if not isinstance(rows, list):
-            raise ValueError("not a testssl.sh report: expected a list of checks")
+        rows = load_json_shaped(data, TOOL, list, "a list of checks", name="testssl.sh")
     report = ParsedReport()
     services: dict[str, Item] = {}
     for row in rows:
@@ -183,7 +167,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         # Nothing but errors: testssl.sh tested nothing, so this is no clean report.
         raise ValueError(f"testssl.sh could not test the target: {fatal[0]}")
     report.assets.extend(services.values())
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -235,3 +218,6 @@ def _add(report: ParsedReport, services: dict[str, Item], row: dict[str, Any]) -
             vuln_ids=cves,
         )
     )
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

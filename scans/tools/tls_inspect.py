@@ -21,6 +21,7 @@ import warnings
 from typing import Any
 
 from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.tools.kit import fields
 from scans.tools.kit.certificates import (
     CertificateInfo,
     certificate_info,
@@ -28,7 +29,7 @@ from scans.tools.kit.certificates import (
     is_weak_key,
 )
 from scans.tools.kit.options import BuiltinArgs, ConfigField, flag, timeout_field, validate_config
-from scans.tools.kit.records import BuiltinRun, step_error
+from scans.tools.kit.records import builtin_commands, step_error
 from scans.tools.kit.tool import Tool
 from scans.tools.kit.values import (
     endpoint,
@@ -53,30 +54,11 @@ NODE = Tool(
 )
 WEAK_PROTOCOLS = (("TLSv1", "TLSv1"), ("TLSv1.1", "TLSv1_1"))  # (shown name, ssl.TLSVersion member)
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "timeout_ms",
-        "type": "int",
-        "default": 5000,
-        "min": 100,
-        "max": 60000,
-        "help": "Timeout of each handshake",
-    },
-    {
-        "name": "expiry_warning_days",
-        "type": "int",
-        "default": 30,
-        "min": 0,
-        "max": 365,
-        "help": "Report certificates that expire within this many days",
-    },
-    {
-        "name": "check_weak_protocols",
-        "type": "bool",
-        "default": True,
-        "help": "Try TLS 1.0 and 1.1 handshakes and report a server that accepts them",
-    },
+    fields.request_timeout(5000, 60000, "Timeout of each handshake"),
+    fields.integer("expiry_warning_days", 30, 0, 365, "Report certificates that expire within this many days"),
+    fields.boolean("check_weak_protocols", True, "Try TLS 1.0 and 1.1 handshakes and report a server that accepts them"),
     timeout_field(),
-]
+]  # fmt: skip
 
 _ARGS = BuiltinArgs(TOOL)
 _ARGS.add_argument("--timeout-ms", type=int, required=True)
@@ -276,13 +258,8 @@ def certificate_findings(
 
 def run(ctx: StepContext) -> StepResult:
     result = StepResult()
-    for command in commands(ctx.config, ctx.items):
-        record = BuiltinRun(command.argv)
-        if ctx.is_cancelled():
-            result.runs.append(record.finish(cancelled=True))
-            break
+    for record, args in builtin_commands(ctx, result, commands(ctx.config, ctx.items), _ARGS):
         ctx.heartbeat()
-        args = _ARGS.parse(command.argv)
         host, port = parse_endpoint(args.endpoint)
         where = endpoint(host, port)
         timeout_s = args.timeout_ms / 1000
@@ -296,9 +273,7 @@ def run(ctx: StepContext) -> StepResult:
         try:
             info = certificate_info(session.pop("der"))
         except ValueError as exc:
-            reason = f"{where}: unreadable certificate: {exc}"
-            ctx.log(reason)
-            result.runs.append(record.finish(error=reason))
+            result.runs.append(record.fail(ctx, f"{where}: unreadable certificate: {exc}"))
             continue
         findings = certificate_findings(info, host=host, where=where, expiry_days=args.expiry_days)
         accepted: list[str] = []

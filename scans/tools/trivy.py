@@ -29,19 +29,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scans.engine.runtime import Command, FindingData, StepContext, StepResult
+from scans.engine.runtime import FindingData
 from scans.engine.vulns import cvss_fill, cwe_ids, vuln_ids_in
-from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, image_argument, repo_argument
+from scans.tools.kit import fields
+from scans.tools.kit.arguments import item_argument, item_targets
 from scans.tools.kit.cyclonedx import cyclonedx_format
 from scans.tools.kit.detect import has_any_key, has_keys, json_document
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
 from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,
-    dedupe,
     load_json,
     named_severity,
     normalize_path,
@@ -124,65 +123,32 @@ NODE = Tool(
 SCANNERS = ["vuln", "vuln,secret", "vuln,secret,misconfig", "secret", "misconfig"]
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {
-        "name": "scanners",
-        "type": "choice",
-        "default": "vuln,secret",
-        "choices": SCANNERS,
-        "help": "What to look for: vulnerable packages, committed secrets, misconfigurations",
-    },
-    {
-        "name": "ignore_unfixed",
-        "type": "bool",
-        "default": False,
-        "help": "Leave out vulnerabilities that have no fixed version yet",
-    },
-    {
-        "name": "skip_db_update",
-        "type": "bool",
-        "default": False,
-        "help": "Use the database already in the image (offline mirrors) instead of downloading",
-    },
+    fields.choice("scanners", "vuln,secret", SCANNERS, "What to look for: vulnerable packages, committed secrets, misconfigurations"),
+    fields.boolean("ignore_unfixed", False, "Leave out vulnerabilities that have no fixed version yet"),
+    fields.boolean("skip_db_update", False, "Use the database already in the image (offline mirrors) instead of downloading"),
     timeout_field(),
-]
+]  # fmt: skip
 _OS_RELEASE = re.compile(r"\s*\([^()]*\)\s*$")
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
-    options = validate_config(config, CONFIG_FIELDS)
-    image = tool_image(TOOL)
-    plans: list[Plan] = []
-    refused: list[str] = []
-    for item in items:
-        try:
-            if item.kind == "image":
-                mode, target = "image", image_argument(item.value)
-            elif item.kind == "repo":
-                mode, target = "repo", repo_argument(item.value)
-            else:
-                continue
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
-            continue
-        output = f"trivy-{len(plans) + 1}.json"
-        argv = ["trivy", mode, "--quiet", "--format", "json", "--output", f"/output/{output}"]
-        argv += ["--scanners", options["scanners"], "--timeout", f"{options['timeout_s']}s"]
-        if options["ignore_unfixed"]:
-            argv.append("--ignore-unfixed")
-        if options["skip_db_update"]:
-            argv.append("--skip-db-update")
-        argv += ["--", target]
-        plans.append(Plan(Command(argv, image), output=output, subject=item.value))
-    return plans, refused
-
-
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
     """One `trivy image` per image item, one `trivy repo` per repo item."""
-    return [plan.command for plan in _plans(config, items)[0]]
+    options = validate_config(config, CONFIG_FIELDS)
+    targets, refused = item_targets(items, {"image", "repo"}, _mode_and_target)
+    flags = ["--ignore-unfixed"] if options["ignore_unfixed"] else []
+    flags += ["--skip-db-update"] if options["skip_db_update"] else []
+
+    def argv(target: tuple[str, str], output: str) -> list[str]:
+        mode, value = target
+        argv = ["trivy", mode, "--quiet", "--format", "json", "--output", output]
+        argv += ["--scanners", options["scanners"], "--timeout", f"{options['timeout_s']}s"]
+        return [*argv, *flags, "--", value]
+
+    return numbered_plans(TOOL, targets.items(), "json", argv), refused
 
 
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
+def _mode_and_target(item: Item) -> tuple[str, str]:
+    return item.kind, item_argument(item)  # `trivy image` / `trivy repo`
 
 
 @bulk_parser
@@ -211,7 +177,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if not isinstance(result, dict):
             raise ValueError("not a Trivy report: a result is not an object")
         report.findings += _result_findings(result, artifact, subject)
-    report.findings = dedupe(report.findings)
     if artifact:
         report.assets.append(_artifact_asset(artifact, artifact_type, metadata))
     return report
@@ -257,7 +222,6 @@ def parse_k8s(data: bytes, *, subject: str = "") -> ParsedReport:
                     }
                 )
                 report.findings.append(finding)
-    report.findings = dedupe(report.findings)
     report.assets.extend(images.values())
     return report
 
@@ -416,3 +380,6 @@ def _secret(secret: dict[str, Any], target: str, artifact: str, subject: str) ->
         },
         tags=["secret"],
     )
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

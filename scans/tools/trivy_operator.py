@@ -33,7 +33,6 @@ from scans.tools.kit.reports import (
     as_dict,
     as_list,
     bulk_parser,
-    dedupe,
     load_json,
     named_severity,
     text,
@@ -118,7 +117,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
                 report.findings.append(_secret(secret, where, _image(body) or subject))
         elif kind == "ClusterComplianceReport":
             report.findings += _compliance(resource, subject)
-    report.findings = dedupe(report.findings)
     return report
 
 

@@ -26,7 +26,6 @@ from scans.tools.kit.reports import (
     as_dict,
     as_list,
     bulk_parser,
-    dedupe,
     load_json_lines,
     mask,
     normalize_path,
@@ -85,7 +84,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         report.findings.append(finding)
         if repository:
             repositories.add(repository)
-    report.findings = dedupe(report.findings)
     report.assets.extend(
         Item("repo", r)
         for r in sorted(repositories)

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from scans.engine.runtime import Command, StepContext, StepResult
-from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, url_argument
+from scans.tools.kit import fields
+from scans.tools.kit.arguments import item_arguments, url_argument
 from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.discovery import url_found
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, own_subjects, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json
+from scans.tools.kit.reports import ParsedReport, bulk_parser, load_json_shaped
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from targets.items import Item
 
@@ -84,48 +83,27 @@ NODE = Tool(
 )
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "find_all", "type": "bool", "default": True,
-     "help": "Report every WAF whose signature matches, not only the first (-a)"},
+    fields.boolean("find_all", True, "Report every WAF whose signature matches, not only the first (-a)"),
     timeout_field(),
 ]  # fmt: skip
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
-    options = validate_config(config, CONFIG_FIELDS)
-    urls: dict[str, None] = {}
-    refused: list[str] = []
-    for item in items:
-        if item.kind != "url":
-            continue
-        try:
-            urls.setdefault(url_argument(item.value))
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
-    image = tool_image(TOOL)
-    plans = []
-    for index, url in enumerate(urls, start=1):
-        output = f"wafw00f-{index}.json"
-        argv = ["wafw00f", "-r", *(["-a"] if options["find_all"] else [])]
-        argv += ["-f", "json", "-o", f"/output/{output}", url]
-        plans.append(Plan(Command(argv, image), output=output, subject=url))
-    return plans, refused
-
-
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
     """One wafw00f per URL item (wafw00f has no `--`: a URL never starts with `-`)."""
-    return [plan.command for plan in _plans(config, items)[0]]
+    options = validate_config(config, CONFIG_FIELDS)
+    urls, refused = item_arguments(items, "url", url_argument)
+    find_all = ["-a"] if options["find_all"] else []
 
+    def argv(url: str, output: str) -> list[str]:
+        return ["wafw00f", "-r", *find_all, "-f", "json", "-o", output, url]
 
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
+    return numbered_plans(TOOL, own_subjects(urls), "json", argv), refused
 
 
 @bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """URLs and the WAFs in front of them from wafw00f's JSON output."""
-    document = load_json(data, TOOL)
-    if not isinstance(document, list):
-        raise ValueError("not a wafw00f report: expected a list of results")
+    document = load_json_shaped(data, TOOL, list, "a list of results")
     report = ParsedReport()
     wafs: dict[str, list[str]] = {}
     for record in document:
@@ -156,5 +134,7 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
         if found:
             finding.evidence = {"wafs": found}
             report.findings.append(finding)
-    report.findings = dedupe(report.findings)
     return report
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

@@ -20,14 +20,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scans.engine.runtime import Command, StepContext, StepResult
-from scans.tools import tool_image
-from scans.tools.kit.arguments import TargetRefused, url_argument
+from scans.tools.kit import fields
+from scans.tools.kit.arguments import item_arguments, url_argument
 from scans.tools.kit.detect import has_keys, json_document
 from scans.tools.kit.discovery import int_or_none, url_found
-from scans.tools.kit.invoke import Plan, run_planned
+from scans.tools.kit.invoke import Plan, numbered_plans, own_subjects, planned_runner
 from scans.tools.kit.options import ConfigField, timeout_field, validate_config
-from scans.tools.kit.reports import ParsedReport, bulk_parser, dedupe, load_json
+from scans.tools.kit.reports import ParsedReport, bulk_parser, load_json_shaped
 from scans.tools.kit.tool import ReportFormat, TestImage, Tool
 from targets.items import Item
 
@@ -102,58 +101,35 @@ NODE = Tool(
 
 
 CONFIG_FIELDS: list[ConfigField] = [
-    {"name": "aggression", "type": "choice", "default": "1", "choices": ["1", "3"],
-     "help": "1: one request per URL (stealthy); 3: more requests for versions (aggressive)"},
-    {"name": "request_timeout_s", "type": "int", "default": 15, "min": 1, "max": 120,
-     "help": "Timeout of each connection and read"},
+    fields.choice("aggression", "1", ["1", "3"], "1: one request per URL (stealthy); 3: more requests for versions (aggressive)"),
+    fields.integer("request_timeout_s", 15, 1, 120, "Timeout of each connection and read"),
     timeout_field(),
 ]  # fmt: skip
 
 
 def _plans(config: dict[str, Any], items: list[Item]) -> tuple[list[Plan], list[str]]:
+    """One WhatWeb per URL item."""
     options = validate_config(config, CONFIG_FIELDS)
-    urls: dict[str, None] = {}
-    refused: list[str] = []
-    for item in items:
-        if item.kind != "url":
-            continue
-        try:
-            urls.setdefault(url_argument(item.value))
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
-    image = tool_image(TOOL)
+    urls, refused = item_arguments(items, "url", url_argument)
     timeout = str(options["request_timeout_s"])
-    plans = []
-    for index, url in enumerate(urls, start=1):
-        output = f"whatweb-{index}.json"
+
+    def argv(url: str, output: str) -> list[str]:
         argv = ["whatweb", "--color=never", "--no-errors", "--follow-redirect=never"]
         argv += ["-a", options["aggression"], "--open-timeout", timeout, "--read-timeout", timeout]
-        argv += [f"--log-json=/output/{output}", "--", url]
-        plans.append(Plan(Command(argv, image), output=output, subject=url))
-    return plans, refused
+        return [*argv, f"--log-json={output}", "--", url]
 
-
-def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
-    """One WhatWeb per URL item."""
-    return [plan.command for plan in _plans(config, items)[0]]
-
-
-def run(ctx: StepContext) -> StepResult:
-    return run_planned(ctx, TOOL, _plans, parse)
+    return numbered_plans(TOOL, own_subjects(urls), "json", argv), refused
 
 
 @bulk_parser
 def parse(data: bytes, *, subject: str = "") -> ParsedReport:
     """URLs and their technologies from a WhatWeb JSON log."""
-    document = load_json(data, TOOL)
-    if not isinstance(document, list):
-        raise ValueError("not a WhatWeb report: expected a list of targets")
+    document = load_json_shaped(data, TOOL, list, "a list of targets", name="WhatWeb")
     report = ParsedReport()
     for entry in document:
         if not isinstance(entry, dict) or not isinstance(entry.get("plugins"), dict):
             raise ValueError("not a WhatWeb report: a target has no plugins")
         _add(report, entry)
-    report.findings = dedupe(report.findings)
     return report
 
 
@@ -215,3 +191,6 @@ def _add(report: ParsedReport, entry: dict[str, Any]) -> None:
     finding.tags = ["tech"]
     report.items.append(item)
     report.findings.append(finding)
+
+
+commands, run = planned_runner(TOOL, _plans, parse)

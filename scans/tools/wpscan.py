@@ -29,7 +29,6 @@ from scans.tools.kit.reports import (
     as_list,
     bulk_parser,
     cvss_severity,
-    dedupe,
     load_json,
     text,
 )
@@ -102,7 +101,6 @@ def parse(data: bytes, *, subject: str = "") -> ParsedReport:
                 subject,
                 installed,
             )
-    report.findings = dedupe(report.findings)
     return report
 
 

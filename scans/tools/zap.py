@@ -24,7 +24,6 @@ from scans.tools.kit.reports import (
     ParsedReport,
     as_list,
     bulk_parser,
-    dedupe,
     html_text,
     load_json,
     load_xml,
@@ -119,7 +118,6 @@ def _report(alerts: list[tuple[str, dict[str, Any]]], subject: str) -> ParsedRep
             if finding.item.startswith(("http://", "https://")):
                 urls.setdefault(finding.item, Item("url", finding.item))
             report.findings.append(finding)
-    report.findings = dedupe(report.findings)
     report.assets.extend(urls.values())
     return report
 

@@ -9,7 +9,8 @@ refused is left out of the plan and logged by the runner, never passed on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from typing import TypeVar
 
 from scans.tools.kit.values import parse_service, url_endpoint
 from targets.items import Item
@@ -77,6 +78,37 @@ def item_argument(item: Item) -> str:
     raise TargetRefused(f"unknown item kind {item.kind!r}")
 
 
+def refused_line(item: Item, exc: Exception, refusal: str = "not scanned") -> str:
+    """The step log's line for an item that does not become an argument: `'value' <refusal>:
+    why`."""
+    return f"{item.value[:80]!r} {refusal}: {exc}"
+
+
+Target = TypeVar("Target")
+
+
+def item_targets(
+    items: list[Item],
+    kinds: Collection[str],
+    target: Callable[[Item], Target],
+    *,
+    refusal: str = "not scanned",
+) -> tuple[dict[str, Target], list[str]]:
+    """The items of `kinds` that become arguments: item value -> `target(item)` (which raises
+    TargetRefused for a value no tool may get), in order, each once; and the log lines of the
+    items refused."""
+    targets: dict[str, Target] = {}
+    refused: list[str] = []
+    for item in items:
+        if item.kind not in kinds:
+            continue
+        try:
+            targets.setdefault(item.value, target(item))
+        except TargetRefused as exc:
+            refused.append(refused_line(item, exc, refusal))
+    return targets, refused
+
+
 def tls_endpoints(items: list[Item]) -> tuple[list[str], list[str]]:
     """The `host:port` (`[v6]:port`) arguments of TLS endpoints, each once: tcp service items and
     the host and port of https URL items; and the log lines of the items refused."""
@@ -96,7 +128,7 @@ def tls_endpoints(items: list[Item]) -> tuple[list[str], list[str]]:
             else:
                 continue
         except (TargetRefused, ValueError) as exc:
-            refused.append(f"{item.value[:80]!r} not scanned: {exc}")
+            refused.append(refused_line(item, exc))
             continue
         targets.setdefault(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     return list(targets), refused
@@ -107,16 +139,10 @@ def item_arguments(
 ) -> tuple[list[str], list[str]]:
     """The values of the items of `kind` through `argument` (host_argument, url_argument…), each
     once and in order; and the log lines of the items refused (`'value' <refusal>: why`)."""
-    values: dict[str, None] = {}
-    refused: list[str] = []
-    for item in items:
-        if item.kind != kind:
-            continue
-        try:
-            values.setdefault(argument(item.value))
-        except TargetRefused as exc:
-            refused.append(f"{item.value[:80]!r} {refusal}: {exc}")
-    return list(values), refused
+    targets, refused = item_targets(
+        items, {kind}, lambda item: argument(item.value), refusal=refusal
+    )
+    return list(dict.fromkeys(targets.values())), refused
 
 
 def url_directories(items: list[Item]) -> tuple[list[str], list[str]]:

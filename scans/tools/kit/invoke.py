@@ -11,11 +11,11 @@ Commands without an image are host tools (`git clone`) and always run with the l
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -33,7 +33,7 @@ from scans.engine.runtime import (
 from scans.engine.sandbox.enforcement import EnforcementUnavailable, network_enforcement
 from scans.engine.sandbox.policy import NetworkScope, network_scope, touches_blocked
 from scans.engine.sandbox.resolver import name_lookup
-from scans.tools import tool_get, tool_network
+from scans.tools import tool_get, tool_image, tool_network
 from scans.tools.kit.reports import ParsedReport, dedupe
 from targets.items import Item
 
@@ -178,6 +178,53 @@ def run_failure(run: ToolRun) -> str:
 
 
 PlanBuilder = Callable[[dict[str, Any], list[Item]], tuple[list[Plan], list[str]]]
+CommandsOf = Callable[[dict[str, Any], list[Item]], list[Command]]
+StepRunner = Callable[[StepContext], StepResult]
+Target = TypeVar("Target")
+
+
+def own_subjects(targets: Iterable[str]) -> list[tuple[str, str]]:
+    """Each target once, as its own subject (the step log names the command by its argument)."""
+    return [(target, target) for target in dict.fromkeys(targets)]
+
+
+def numbered_plans(
+    tool: str,
+    targets: Iterable[tuple[str, Target]],
+    extension: str,
+    argv: Callable[[Target, str], list[str]],
+    **plan: Any,
+) -> list[Plan]:
+    """One command per (subject, target) pair, in the tool's image, each writing its report to
+    `/output/<tool>-N.<extension>`: `argv(target, report_path)` is its command line. `plan`
+    holds the Plan fields every command shares (input files, environment, accepted exit
+    codes)."""
+    image = tool_image(tool)
+    plans = []
+    for index, (subject, target) in enumerate(targets, start=1):
+        output = f"{tool}-{index}.{extension}"
+        command = Command(argv(target, f"/output/{output}"), image)
+        plans.append(Plan(command, output=output, subject=subject, **plan))
+    return plans
+
+
+def planned_runner(tool: str, plan: PlanBuilder, parse: Parser) -> tuple[CommandsOf, StepRunner]:
+    """A container tool's runner contract (`commands`, `run`; see scans.engine.runtime) from its
+    plan builder and parser: `commands, run = planned_runner(TOOL, _plans, parse)`. `commands`
+    is what a dry run shows (the plan builder's docstring says what it plans); `run` runs exactly
+    those plans (`run_planned`), unless the tool is switched off by its setting."""
+
+    def commands(config: dict[str, Any], items: list[Item]) -> list[Command]:
+        return [planned.command for planned in plan(config, items)[0]]
+
+    def run(ctx: StepContext) -> StepResult:
+        node = tool_get(tool)
+        if node.is_switched_off:
+            raise StepFailed(node.unavailable_reason)
+        return run_planned(ctx, tool, plan, parse)
+
+    commands.__doc__ = plan.__doc__
+    return commands, run
 
 
 def run_planned(ctx: StepContext, tool: str, plan: PlanBuilder, parse: Parser) -> StepResult:

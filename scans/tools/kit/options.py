@@ -12,6 +12,8 @@ A built-in node's config is described by CONFIG_FIELDS, a list of plain dicts th
     choices     for choice (a list of strings)
     validate    optional callable(value) that raises ValueError with a message naming the problem
 
+Tool modules write them with the constructors of `scans.tools.kit.fields`, one line per field.
+
 `commands()` turns a validated config into a "builtin:<tool>" argv and `run()` parses that argv
 back (BuiltinArgs), so what a dry run shows is exactly what a real run does.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from scans.tools.kit import fields
 from scans.tools.kit.options import ConfigField
 from scans.tools.kit.top_ports import TOP_100_TCP, TOP_1000_TCP
 
@@ -80,11 +81,4 @@ def port_ranges(ports: list[int]) -> str:
 
 def ports_field(default: str, help_text: str) -> ConfigField:
     """The `ports` option of the port scanners (same syntax everywhere: parse_port_spec)."""
-    return {
-        "name": "ports",
-        "type": "str",
-        "default": default,
-        "max_length": MAX_SPEC_LENGTH,
-        "validate": parse_port_spec,
-        "help": help_text,
-    }
+    return fields.text("ports", default, MAX_SPEC_LENGTH, help_text, parse_port_spec)

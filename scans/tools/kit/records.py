@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import time
+from argparse import Namespace
+from collections.abc import Iterator
 from typing import Any
 
-from scans.engine.runtime import ToolRun
+from scans.engine.runtime import Command, StepContext, StepResult, ToolRun
+from scans.tools.kit.options import BuiltinArgs
 
 BUILTIN_EXECUTOR = "builtin"  # ToolRun.executor for work done inside the worker process
 
@@ -49,6 +52,31 @@ class BuiltinRun:
             duration_ms=(time.monotonic() - self.started) * 1000,
             error="cancelled" if cancelled and not error else error,
         )
+
+    def fail(self, ctx: StepContext, reason: str) -> ToolRun:
+        """The ToolRun of a command that failed with an error; `reason` goes to the step log
+        too."""
+        ctx.log(reason)
+        return self.finish(error=reason)
+
+    def conclude(self, ctx: StepContext, summary: str) -> None:
+        """The command's last line of output, which the step log shows as well."""
+        self.say(summary)
+        ctx.log(summary)
+
+
+def builtin_commands(
+    ctx: StepContext, result: StepResult, planned: list[Command], arguments: BuiltinArgs
+) -> Iterator[tuple[BuiltinRun, Namespace]]:
+    """The commands a built-in tool planned, in turn, each with its record and its parsed argv.
+    Once the step is cancelled none is run any more: the first command left says so in
+    `result.runs`."""
+    for command in planned:
+        record = BuiltinRun(command.argv)
+        if ctx.is_cancelled():
+            result.runs.append(record.finish(cancelled=True))
+            return
+        yield record, arguments.parse(command.argv)
 
 
 def step_error(runs: list[ToolRun]) -> str:

@@ -58,15 +58,18 @@ class ParsedReport:
 
 
 def bulk_parser(parse: Callable[..., ParsedReport]) -> Callable[..., ParsedReport]:
-    """Parse with the cyclic garbage collector paused (config.bulkwrite.gc_paused): a large report is a
-    tree of hundreds of thousands of fresh objects without cycles. Afterwards the JSON document
-    detection kept (`kit.detect.json_document`) is let go."""
+    """A tool's report parser: it parses with the cyclic garbage collector paused
+    (config.bulkwrite.gc_paused: a large report is a tree of hundreds of thousands of fresh
+    objects without cycles), and the findings it returns are deduplicated (`dedupe`). Afterwards
+    the JSON document detection kept (`kit.detect.json_document`) is let go."""
 
     @functools.wraps(parse)
     def parse_in_bulk(*args: object, **kwargs: object) -> ParsedReport:
         try:
             with gc_paused():
-                return parse(*args, **kwargs)
+                report = parse(*args, **kwargs)
+                report.findings = dedupe(report.findings)
+                return report
         finally:
             detection_done()  # the document detection kept for this parse: no longer needed
 
@@ -158,6 +161,18 @@ def load_json(data: bytes, tool: str) -> Any:
     except RecursionError:
         # "[[[[…" a hundred thousand deep: json gives up on the nesting (no report is that deep).
         raise ValueError(f"not a {tool} JSON report: nested too deeply") from None
+
+
+def load_json_shaped(
+    data: bytes, tool: str, shape: type | tuple[type, ...], expected: str, *, name: str = ""
+) -> Any:
+    """The report's JSON (`load_json`) when its top level is a `shape` (list, dict), else
+    ValueError "not a <name> report: expected <expected>" (`name`: the tool as people write it,
+    when that is not `tool`)."""
+    document = load_json(data, tool)
+    if not isinstance(document, shape):
+        raise ValueError(f"not a {name or tool} report: expected {expected}")
+    return document
 
 
 def as_list(value: Any) -> list[Any]:

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from scans.engine.runtime import Command
-from scans.tools import tool_image
-from scans.tools.kit.invoke import Plan
+from scans.tools.kit import fields
+from scans.tools.kit.invoke import Plan, numbered_plans, own_subjects
 from scans.tools.kit.options import ConfigField
 
 WORDLIST_DIR = Path(__file__).resolve().parent.parent / "wordlists"
@@ -72,15 +71,11 @@ def discovery_fields(*, calibrate: str, threads: str, request_timeout: str) -> l
     """The options the container content-discovery tools (ffuf, gobuster) share; the help texts
     name each tool's own flags."""
     return [
-        {"name": "wordlist", "type": "choice", "default": "default",
-         "choices": list(CONTENT_WORDLISTS),
-         "help": "Bundled words: default (about 4600) or small (1000)"},
-        {"name": "status_codes", "type": "str", "default": DISCOVERY_STATUSES,
-         "max_length": 200, "validate": parse_statuses, "help": "Report answers with these codes"},
-        {"name": "calibrate", "type": "bool", "default": True, "help": calibrate},
-        {"name": "threads", "type": "int", "default": 40, "min": 1, "max": 500, "help": threads},
-        {"name": "timeout_s_request", "type": "int", "default": 10, "min": 1, "max": 120,
-         "help": request_timeout},
+        fields.choice("wordlist", "default", CONTENT_WORDLISTS, "Bundled words: default (about 4600) or small (1000)"),
+        fields.text("status_codes", DISCOVERY_STATUSES, 200, "Report answers with these codes", parse_statuses),
+        fields.boolean("calibrate", True, calibrate),
+        fields.integer("threads", 40, 1, 500, threads),
+        fields.integer("timeout_s_request", 10, 1, 120, request_timeout),
     ]  # fmt: skip
 
 
@@ -89,10 +84,4 @@ def wordlist_plans(
 ) -> list[Plan]:
     """One plan per base URL for a container content-discovery tool: `argv(base, report)`, where
     report is the /output path it writes (`<tool>-N.<suffix>`), the wordlist at /input/words.txt."""
-    image = tool_image(tool)
-    plans = []
-    for index, base in enumerate(bases, start=1):
-        output = f"{tool}-{index}.{suffix}"
-        command = Command(argv(base, f"/output/{output}"), image)
-        plans.append(Plan(command, output=output, subject=base, input_files={"words.txt": words}))
-    return plans
+    return numbered_plans(tool, own_subjects(bases), suffix, argv, input_files={"words.txt": words})
