@@ -74,6 +74,8 @@ def rules_evaluate(scan_id: int) -> str:
         return "scan gone"
     if scan.mode == Scan.Mode.DRY_RUN:
         return "dry run: no notifications"
+    if scan.mode == Scan.Mode.DEMO:
+        return "demo: no notifications"
     events = {
         ScanStatus.COMPLETED.value: [RuleEvent.SCAN_COMPLETED, RuleEvent.NEW_FINDING],
         ScanStatus.FAILED.value: [RuleEvent.SCAN_FAILED, RuleEvent.NEW_FINDING],
@@ -165,7 +167,12 @@ def scan_notify(
     kind: str | None = None,
 ) -> Delivery:
     """Send a scan's open findings (at or above `min_severity`, optionally only the new ones) to
-    one of its team's integrations now (`POST /api/v1/scans/{id}/notify`, the scan page)."""
+    one of its team's integrations now (`POST /api/v1/scans/{id}/notify`, the scan page). A demo
+    scan's findings are synthetic: they never go to a real channel."""
+    if scan.mode == Scan.Mode.DEMO:
+        raise ValidationError(
+            {"scan": ["A demo scan's findings are made up for the demo: they are never sent."]}
+        )
     integration = _team_integration(scan.team, integration_id, kind=kind)
     new = scan_new_fingerprints(scan)
     findings = scan_findings_worst_first(scan, min_severity=min_severity)

@@ -1,6 +1,8 @@
 """The runner of the workflow alert nodes `slack_alert`, `discord_alert`, `webhook` and `email`:
 send the findings that reach the node (at or above a severity, optionally only those the
 previous scan of the same workflow and targets did not have) to one of the team's integrations.
+Without such findings it sends nothing, unless a report node comes before it: then it sends the
+report (attached to e-mails, linked elsewhere) with the findings that passed, even none.
 
 The node only queues a Delivery; a worker sends it (no task waits for another), and the
 integration's delivery log shows what happened. The integration is checked at run time: it must
@@ -120,25 +122,30 @@ def run(ctx: StepContext) -> StepResult:
     findings = [f for f in ctx.findings if severity_at_least(f.severity, minimum)]
     scan = Scan.objects.select_related("team").get(pk=ctx.scan_id)
     new = scan_new_fingerprints(scan)
-    if ctx.config.get("only_new", True):
+    only_new = bool(ctx.config.get("only_new", True))
+    if only_new:
         findings = [f for f in findings if f.fingerprint in new]
-    if not findings:
-        ctx.log(
-            f"no {'new ' if ctx.config.get('only_new', True) else ''}findings at or above {minimum}: nothing sent"
-        )
+    matching = f"{'new ' if only_new else ''}findings at or above {minimum}"
+    # A report is worth sending without findings ("no findings, report attached"): after a
+    # report node the alert always sends, and its filters only choose the findings it lists.
+    report = report_for_alert(scan, ctx.node_id)
+    if not findings and report is None:
+        ctx.log(f"no {matching}: nothing sent")
         return StepResult()
     message = message_for_scan(
         scan, event=DeliveryEvent.WORKFLOW, findings=findings, new=new, source=ctx.node_id
     )
-    report = report_for_alert(scan, ctx.node_id)
     if report is not None:
         message.report_url, message.report_id = report_link(scan), report.pk
+        if not findings:
+            message.title = f"Scan #{scan.pk} ({message.workflow}): no {matching}; PDF report"
     delivery = delivery_create(
         integration=integration, message=message, event=DeliveryEvent.WORKFLOW, scan=scan
     )
     assert delivery is not None
+    with_report = f" and report #{report.pk}" if report is not None else ""
     ctx.log(
         f"queued delivery #{delivery.pk} to {integration.kind} “{integration.name}” with "
-        f"{len(findings)} finding(s)"
+        f"{len(findings)} finding(s){with_report}"
     )
     return StepResult()

@@ -2,13 +2,16 @@
 real graph on the real workers, step by step like a run, but no tool is executed and nothing
 leaves the machine. Each tool node hands on plausible items of the kinds it emits, derived from
 what it received (a port scan of a host gives that host's services 80 and 443, a probe gives
-their URLs), so the next nodes have work; logic nodes run their own code (it touches nothing),
-without a delay's wait; alert nodes send nothing.
+their URLs), so the next nodes have work, and a few plausible findings; logic nodes run their
+own code on those (it touches nothing; scans.engine.step), without a delay's wait; a report
+node renders nothing and alert nodes send nothing.
 
 The synthetic findings of a demo step are listed on the step (its count and its detail) and in
-the scan's log, every one marked "[demo]". They are not stored as findings: a demo must never
-reach the team's open findings, the dashboard, the metrics, the inventory, notifications or
-SLA clocks, and the findings tables are what all of those count.
+the scan's log, every one marked "[demo]", and stored as demo findings of the scan
+(scans.findings.demo): the scan's findings page and API list them with a demo badge, the
+logic nodes after the step filter and rewrite them, and nothing the team's real findings feed
+(open findings, dashboard, metrics, inventory, notifications, SLA clocks, triage history, scan
+diffs) ever counts them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scans.engine.flow import scan_log
+from scans.engine.runtime import FindingData
+from scans.findings.demo import DEMO_TAG, demo_findings_store
 from scans.models import ScanStep
 from targets.items import Item
 from workflows.nodes import NodeType
@@ -54,6 +59,13 @@ class DemoFinding:
 
     def line(self) -> str:
         return f"[demo] {self.severity.upper()} {self.title} ({self.rule_id}) at {self.location}"
+
+    def as_data(self, tool: str) -> FindingData:
+        return FindingData(
+            tool=tool, severity=self.severity, title=self.title, rule_id=self.rule_id,
+            location=self.location, item=self.location, tags=[DEMO_TAG], evidence={"demo": True},
+            description="A synthetic finding of a demo run: no tool ran, nothing was scanned.",
+        )  # fmt: skip
 
 
 def _host_of(item: Item) -> str:
@@ -117,16 +129,22 @@ def demo_summary(findings: list[DemoFinding]) -> dict[str, Any]:
     return counts
 
 
-def demo_outcome(step: ScanStep, node: NodeType, usable: list[Item]) -> dict[str, Any]:
-    """What a demo step ends with (the engine writes it as the step's completed outcome): the
-    items it hands on, its synthetic findings counted and listed (stdout and the log)."""
+def demo_outcome(
+    step: ScanStep, node: NodeType, usable: list[Item], input_fingerprints: list[str]
+) -> dict[str, Any]:
+    """What a demo step of a tool, alert or report node ends with (the engine writes it as the
+    step's completed outcome, in the transaction that stores its findings): the items it hands
+    on, its synthetic findings stored as demo findings, counted and listed (stdout and the log)."""
     if node.passthrough:
-        items = usable  # logic: what it received goes on (no wait for a delay)
+        items = usable  # a report node: what it received goes on
     elif node.group in ("Notify", "Report"):
         items = []
     else:
         items = demo_items(node, usable)
     found = demo_findings(node, usable, step.node_id)
+    stored = demo_findings_store(
+        scan=step.scan, step=step, findings=[f.as_data(node.type) for f in found]
+    )
     lines = [f.line() for f in found]
     if node.group == "Notify":
         lines.append("[demo] nothing sent: demo scans never notify anyone")
@@ -138,6 +156,7 @@ def demo_outcome(step: ScanStep, node: NodeType, usable: list[Item]) -> dict[str
     return {
         "items_out": len(items),
         "output_items": [item.to_dict() for item in items],
-        "output_findings": [],
-        "findings_count": len(found),
+        # A report node hands on what reached it, like in a run; a tool node its own findings.
+        "output_findings": input_fingerprints if node.passthrough else stored,
+        "findings_count": len(stored),
     }

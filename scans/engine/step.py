@@ -179,11 +179,14 @@ def _execute(step: ScanStep) -> str:
     if not usable and not inputs.findings:
         _finish(step, StepStatus.SKIPPED, nothing_to_do(step, node, inputs))
         return "skipped"
-    if step.scan.mode == Scan.Mode.DEMO:
-        fields = demo_outcome(step, node, usable)  # no tool, no network, nothing stored
-        _finish(step, StepStatus.COMPLETED, **fields)
+    demo = step.scan.mode == Scan.Mode.DEMO
+    if demo and node.group != "Logic":  # logic nodes run their own code: it touches nothing
+        with transaction.atomic():  # synthetic items and demo findings; no tool, no network
+            _finish(
+                step, StepStatus.COMPLETED, **demo_outcome(step, node, usable, inputs.fingerprints)
+            )
         return "completed"
-    if node.waits and step.attempt == 1 and step.not_before is None:
+    if node.waits and not demo and step.attempt == 1 and step.not_before is None:
         return _hold(step, seconds=int(runner.wait_s(step.config)))
     retry = f"-retry{step.infra_retries}" if step.infra_retries else ""
     workdir = (

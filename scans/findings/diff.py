@@ -23,7 +23,10 @@ class ScanDiff:
 
 def scan_previous(scan: Scan) -> Scan | None:
     """The last completed scan before this one of the same workflow (imports: the same label and
-    tool) and the same targets."""
+    tool) and the same targets; none for a demo, whose synthetic findings must never read as new
+    or fixed against a real scan (real scans never compare with a demo either)."""
+    if scan.mode == Scan.Mode.DEMO:
+        return None
     qs = Scan.objects.filter(
         team_id=scan.team_id,
         status=ScanStatus.COMPLETED,

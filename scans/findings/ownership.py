@@ -84,8 +84,13 @@ def findings_decorate(team: Team, findings: Iterable[Finding]) -> list[Finding]:
     now = timezone.now()
     for finding in items:
         found = states.get(finding.fingerprint)
-        due = sla_due_at(
-            first_seen_at=finding.first_seen_at, severity=finding.severity, sla_days=sla
+        # A demo finding (scans.findings.demo) has no deadline: no SLA clock runs for it.
+        due = (
+            None
+            if finding.is_demo
+            else sla_due_at(
+                first_seen_at=finding.first_seen_at, severity=finding.severity, sla_days=sla
+            )
         )
         finding.assignee = found.assignee if found else None  # type: ignore[attr-defined]
         finding.due_at = due  # type: ignore[attr-defined]

@@ -51,7 +51,7 @@ class FindingSerializer(ListedRowsMixin, serializers.ModelSerializer):
             "component", "version", "fixed_version", "has_fix", "location", "item", "evidence",
             "references", "tags", "cvss_v3_vector", "cvss_v3_score", "cvss_v4_vector",
             "cvss_v4_score", "cvss_score", "cvss_severity", "cwe_ids", "vuln_ids", "epss_score",
-            "epss_percentile", "is_kev", "fingerprint", "status", "first_seen_at", "last_seen_at",
+            "epss_percentile", "is_kev", "fingerprint", "is_demo", "status", "first_seen_at", "last_seen_at",
             "assignee", "due_at", "sla_breached", "sla_state", "acceptance", "accepted_until",
         ]  # fmt: skip
         read_only_fields = fields

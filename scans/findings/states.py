@@ -30,7 +30,12 @@ def states_locked(*, team: Team, fingerprints: Iterable[str]) -> Iterator[list[F
         for fp in chunk:
             if fp in known:
                 continue
-            row = Finding.objects.filter(team=team, fingerprint=fp).order_by("created_at").first()
+            # A demo finding has no triage state: triaging it changes nothing (scans.findings.demo).
+            row = (
+                Finding.objects.filter(team=team, fingerprint=fp, is_demo=False)
+                .order_by("created_at")
+                .first()
+            )
             if row is None:
                 continue
             states.append(

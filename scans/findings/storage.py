@@ -30,6 +30,7 @@ from config.bulkwrite import (
 from scans.assets.recording import assets_record
 from scans.engine.runtime import SEVERITIES, FindingData, StepResult, ToolRun
 from scans.engine.vulns import finding_vulns_clean
+from scans.findings.demo import demo_findings_store
 from scans.findings.triage import finding_states_observe, findings_latest_refresh
 from scans.models import Artifact, Finding, FindingState, Scan, ScanStep
 
@@ -59,7 +60,10 @@ def findings_store(
     tags of ones already in this scan (logic nodes). Triage status and first-seen time come from
     the team's state of each fingerprint (scans.findings.triage); the new rows become the fingerprints'
     latest occurrences. `asset_ids` maps a finding's `item` to its inventory asset
-    (scans.assets.recording.assets_record). Returns the fingerprints."""
+    (scans.assets.recording.assets_record). Returns the fingerprints. A demo scan's findings
+    are stored apart (scans.findings.demo)."""
+    if scan.mode == Scan.Mode.DEMO:
+        return demo_findings_store(scan=scan, step=step, findings=findings)
     with gc_paused():
         return _findings_store(scan=scan, step=step, findings=findings, assets=asset_ids or {})
 
@@ -250,7 +254,8 @@ def findings_drop(*, scan: Scan, fingerprints: Iterable[str]) -> int:
         dropped += Finding.objects.filter(
             team_id=scan.team_id, scan=scan, fingerprint__in=chunk
         ).delete()[0]
-    findings_latest_refresh(team_id=scan.team_id, fingerprints=fps)
+    if scan.mode != Scan.Mode.DEMO:  # demo rows are never anyone's latest occurrence
+        findings_latest_refresh(team_id=scan.team_id, fingerprints=fps)
     return dropped
 
 
@@ -413,7 +418,7 @@ def step_result_store(
     status; this only writes rows."""
     stored = StoredResult()
     asset_ids: dict[str, int] = {}
-    if records_assets:
+    if records_assets and scan.mode != Scan.Mode.DEMO:
         recorded = assets_record(
             scan=scan, items=[*result.items, *result.assets], findings=result.findings
         )

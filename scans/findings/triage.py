@@ -124,7 +124,8 @@ def findings_latest_refresh(*, team_id: int, fingerprints: Iterable[str]) -> Non
     for chunk in chunks(fps):
         with transaction.atomic():
             remaining = (
-                Finding.objects.filter(team_id=team_id, fingerprint__in=chunk)
+                # A demo scan's rows never become anyone's latest occurrence.
+                Finding.objects.filter(team_id=team_id, fingerprint__in=chunk, is_demo=False)
                 .order_by("fingerprint", "-created_at", "-id")
                 .values_list("fingerprint", "id", "is_latest")
             )

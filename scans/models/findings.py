@@ -112,6 +112,9 @@ class Finding(models.Model):
     # The newest occurrence of this fingerprint in the team: the cross-scan findings list shows
     # one row per fingerprint (scans.findings.queries), kept by scans.findings.storage.findings_store.
     is_latest = models.BooleanField(default=True)
+    # A synthetic finding of a demo scan (scans.findings.demo): never latest, fingerprinted apart
+    # from real findings, so no list, count, alert or triage state of the team ever meets it.
+    is_demo = models.BooleanField(default=False, db_default=False)
     # critical=4 … info=0, computed by the database so that "worst first" can use an index.
     severity_rank = models.GeneratedField(
         expression=severity_rank_expression(),

@@ -23,6 +23,10 @@ from django.utils.text import Truncator
 
 register = template.Library()
 _PK_MARK = 987654321
+# A synthetic finding of a demo scan (scans.findings.demo).
+DEMO_BADGE = (
+    ' <span class="badge warn" title="Synthetic: found by a demo run, never counted">demo</span>'
+)
 
 
 def _e(value: Any) -> str:
@@ -119,6 +123,8 @@ def _cells(f: Any, *, location: Any, with_component: bool) -> tuple[str, str, st
     """The severity, finding and location cells both lists start with."""
     severity = _e(f.severity)
     title = f'<a href="{_url("findings:detail", f.pk)}">{_e(f.title)}</a>'
+    if f.is_demo:
+        title += DEMO_BADGE
     if f.rule_id:
         title += f'<br><code class="muted">{_e(f.rule_id)}</code>'
     if with_component and f.component:

@@ -1,12 +1,14 @@
-"""Fixtures for the integrations tests. The one fake of this suite is `receiver`: a real HTTP
+"""Fixtures for the integrations tests. The fakes of this suite are `receiver`: a real HTTP
 server on 127.0.0.1 that stands in for Slack, Discord and a webhook endpoint, answers with the
-status codes a test queues, and records every request it got. The scanning fixtures
+status codes a test queues, and records every request it got; and `smtp_server`, a real SMTP
+listener on 127.0.0.1 that stands in for a mail relay. The scanning fixtures
 (`authorize`, `make_workflow`, `http_server`) come from tests/scanning.py."""
 
 from __future__ import annotations
 
 import http.server
 import json
+import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -99,6 +101,52 @@ def receiver() -> Iterator[Receiver]:
     record.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield record
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[dict[str, Any]]:
+    """A minimal SMTP server on 127.0.0.1 (the e-mail integration's receiver): it answers MAIL
+    FROM with the queued `mail_codes` (then 250), counts the `messages` it accepted and keeps
+    each one's bytes in `received` (SMTP's dot-stuffing undone)."""
+    state: dict[str, Any] = {"mail_codes": [], "messages": 0, "received": []}
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(b"220 outpost-test ESMTP\r\n")
+            data: list[bytes] | None = None
+            for raw in self.rfile:
+                line = raw.rstrip(b"\r\n")
+                if data is not None:
+                    if line == b".":
+                        state["received"].append(b"\r\n".join(data))
+                        state["messages"] += 1
+                        data = None
+                        self.wfile.write(b"250 queued\r\n")
+                    else:
+                        data.append(line[1:] if line.startswith(b"..") else line)
+                    continue
+                verb = line.decode(errors="replace").split(" ", 1)[0].upper()
+                if verb in ("EHLO", "HELO"):
+                    self.wfile.write(b"250 outpost-test\r\n")
+                elif verb == "MAIL":
+                    code = state["mail_codes"].pop(0) if state["mail_codes"] else 250
+                    self.wfile.write(f"{code} sender answer\r\n".encode())
+                elif verb in ("RCPT", "RSET", "NOOP"):
+                    self.wfile.write(b"250 ok\r\n")
+                elif verb == "DATA":
+                    data = []
+                    self.wfile.write(b"354 go ahead\r\n")
+                elif verb == "QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state["port"] = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
     server.shutdown()
     server.server_close()
 

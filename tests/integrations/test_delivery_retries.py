@@ -171,50 +171,6 @@ def test_a_disabled_integration_sends_nothing_but_its_test_message(
     assert len(receiver.requests) == 1
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[dict[str, Any]]:
-    """A minimal SMTP server on 127.0.0.1 that answers MAIL FROM with the queued codes."""
-    import socketserver
-    import threading
-
-    state: dict[str, Any] = {"mail_codes": [], "messages": 0}
-
-    class Handler(socketserver.StreamRequestHandler):
-        def handle(self) -> None:
-            self.wfile.write(b"220 outpost-test ESMTP\r\n")
-            in_data = False
-            for raw in self.rfile:
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                if in_data:
-                    if line == ".":
-                        in_data = False
-                        state["messages"] += 1
-                        self.wfile.write(b"250 queued\r\n")
-                    continue
-                verb = line.split(" ", 1)[0].upper()
-                if verb in ("EHLO", "HELO"):
-                    self.wfile.write(b"250 outpost-test\r\n")
-                elif verb == "MAIL":
-                    code = state["mail_codes"].pop(0) if state["mail_codes"] else 250
-                    self.wfile.write(f"{code} sender answer\r\n".encode())
-                elif verb in ("RCPT", "RSET", "NOOP"):
-                    self.wfile.write(b"250 ok\r\n")
-                elif verb == "DATA":
-                    in_data = True
-                    self.wfile.write(b"354 go ahead\r\n")
-                elif verb == "QUIT":
-                    self.wfile.write(b"221 bye\r\n")
-                    return
-
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state["port"] = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
 def test_email_retries_a_4xx_smtp_answer_but_not_a_5xx(
     settings: Any, smtp_server: dict[str, Any], make_integration: Any, user: Any
 ) -> None:

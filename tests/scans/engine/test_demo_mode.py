@@ -1,7 +1,8 @@
 """Demo mode (issue #20, the seed's "run a workflow without executing real tools"): a demo of
 each built-in template walks the real graph on a real worker cluster in seconds, with plausible
-items and findings marked demo, no tool and no network, and nothing counted: no finding rows,
-no inventory, no dashboard or metrics."""
+items and findings marked demo, no tool and no network, and nothing counted: its findings are
+demo rows of the demo scan only (tests/scans/engine/test_demo_findings.py), no inventory, no
+dashboard or metrics."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from scans.models import Asset, Finding, Scan, ScanStep
+from scans.models import Asset, Finding, FindingState, Scan, ScanStep
 from scans.reports.dashboard import dashboard_for
 from scans.reports.metrics import _block
 from scans.services import scan_start
@@ -58,9 +59,12 @@ def test_a_demo_of_every_built_in_template_completes_within_seconds_and_counts_n
         assert all("[demo]" in s.stdout_tail for s in shown)
     print("demo run times (s):", {k: round(v, 2) for k, v in timings.items()})
     assert max(timings.values()) < DEMO_WITHIN_S, timings
-    # Nothing touched the network, nothing was stored or counted.
+    # Nothing touched the network; only demo findings were stored, and nothing was counted.
     assert server.hits == []
-    assert not Finding.objects.filter(team=team).exists()
+    assert Finding.objects.filter(team=team, is_demo=True).exists()
+    assert not Finding.objects.filter(team=team, is_demo=False).exists()
+    assert not Finding.objects.filter(team=team, is_latest=True).exists()
+    assert not FindingState.objects.filter(team=team).exists()
     assert not Asset.objects.filter(team=team).exists()
     assert dashboard_for(team).recent == []
     assert _block(team)["scans"] == 0
