@@ -11,12 +11,13 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Team, User
@@ -157,3 +158,18 @@ def audit_record(
     )
     log.info("audit", action=action, outcome=outcome, status=status_code)
     return event
+
+
+def audited_save(
+    row: models.Model,
+    action: str,
+    *,
+    user: User | None,
+    team: Team | None,
+    detail: Callable[[], dict[str, Any]],
+) -> None:
+    """Save `row` and record `action` in one transaction: the log never names a change that was
+    rolled back. `detail` is read after the save, so it can name a new row's id."""
+    with transaction.atomic():
+        row.save()
+        audit_record(action, user=user, team=team, detail=detail())

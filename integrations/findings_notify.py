@@ -113,6 +113,19 @@ def _link(findings: list[Finding], query: str) -> str:
     return public_url(f"{reverse('findings:list')}?{query}")
 
 
+def _mailed(to: list[str], team: Team, findings: list[Finding], query: str, **text: str) -> str:
+    """E-mail `to` a message (`text`: event, title, summary) about `findings` that links to them:
+    one finding's page, or the findings list under `query`."""
+    message = findings_message(team=team, findings=findings, link=_link(findings, query), **text)
+    return mail_send(to, message.to_dict(), 0)
+
+
+def _email_of(user_id: int | None, fallback: str) -> str:
+    """Who did it, for a message's summary (`fallback` when the account is gone)."""
+    by = User.objects.filter(pk=user_id).first() if user_id else None
+    return by.email if by else fallback
+
+
 def assignment_notify(
     team_id: int, fingerprints: list[str], assignee_id: int, user_id: int | None
 ) -> str:
@@ -123,15 +136,12 @@ def assignment_notify(
     findings = _latest_findings(team_id, fingerprints)
     if not findings:
         return "no findings"
-    by = User.objects.filter(pk=user_id).first() if user_id else None
-    message = findings_message(
-        event="finding_assigned",
+    return _mailed(
+        [assignee.email], team, findings, "assignee=me&status=open", event="finding_assigned",
         title=f"{len(findings)} finding(s) assigned to you in {team.name}",
-        summary=f"{by.email if by else 'Someone'} assigned you {len(findings)} finding(s): "
+        summary=f"{_email_of(user_id, 'Someone')} assigned you {len(findings)} finding(s): "
         f"{counts_text(_counts(findings))}.",
-        team=team, findings=findings, link=_link(findings, "assignee=me&status=open"),
     )  # fmt: skip
-    return mail_send([assignee.email], message.to_dict(), 0)
 
 
 def acceptance_request_notify(team_id: int, fingerprints: list[str], user_id: int | None) -> str:
@@ -148,15 +158,12 @@ def acceptance_request_notify(team_id: int, fingerprints: list[str], user_id: in
     findings = _latest_findings(team_id, fingerprints)
     if not owners or not findings:
         return "nobody to ask"
-    by = User.objects.filter(pk=user_id).first() if user_id else None
-    message = findings_message(
-        event="acceptance_requested",
+    return _mailed(
+        owners, team, findings, "status=open", event="acceptance_requested",
         title=f"Approve accepting {len(findings)} risk(s) in {team.name}?",
-        summary=f"{by.email if by else 'An analyst'} asks to accept the risk of "
+        summary=f"{_email_of(user_id, 'An analyst')} asks to accept the risk of "
         f"{counts_text(_counts(findings))} finding(s). Approve or refuse on each finding's page.",
-        team=team, findings=findings, link=_link(findings, "status=open"),
     )  # fmt: skip
-    return mail_send(owners, message.to_dict(), 0)
 
 
 def acceptance_expiry_notify(

@@ -4,7 +4,8 @@ fields (`errors_to_form`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -34,6 +35,19 @@ def errors_to_form(form: forms.Form, exc: ValidationError) -> None:
     for field, messages in errors.items():
         name = aliases.get(str(field), field)
         form.add_error(name if name in form.fields else None, messages)
+
+
+_T = TypeVar("_T")
+
+
+def form_saved(form: forms.Form, save: Callable[[], _T]) -> _T | None:
+    """What `save` (a service call with the form's data) returned, or None when the service
+    refused it: its ValidationError is then on the form, next to the fields it names."""
+    try:
+        return save()
+    except ValidationError as exc:
+        errors_to_form(form, exc)
+        return None
 
 
 class IntegrationForm(forms.Form):

@@ -13,8 +13,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.audit import audit_record
+from accounts.audit import audit_record, audited_save
 from accounts.models import Team, User
+from config.names import CONTROL_CHARACTERS, name_clean
+from config.unset import UNSET
 from integrations.crypto import SecretUnreadable, secrets_encrypt, url_mask
 from integrations.delivery import delivery_create
 from integrations.kinds import kind_allowed_hosts
@@ -35,15 +37,6 @@ NAME_MAX = 100
 SECRET_MIN = 16
 SECRET_MAX = 200
 MAX_RECIPIENTS = 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
 
 
 def integrations_for(team: Team, *, kind: str | None = None) -> QuerySet[Integration]:
@@ -65,12 +58,11 @@ def deliveries_for(integration: Integration) -> QuerySet[Delivery]:
 
 
 def _clean_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationError({"name": ["Give the integration a name."]})
-    name = name.strip()
-    if len(name) > NAME_MAX or _CONTROL.search(name):
-        raise ValidationError({"name": [f"At most {NAME_MAX} characters, no control characters."]})
-    return name
+    limits = f"At most {NAME_MAX} characters, no control characters."
+    return name_clean(
+        name, max_length=NAME_MAX, refused=lambda message: ValidationError({"name": [message]}),
+        missing="Give the integration a name.", too_long=limits, control=limits,
+    )  # fmt: skip
 
 
 def _clean_url(url: Any, kind: str) -> str:
@@ -92,7 +84,7 @@ def _clean_secret(secret: Any) -> str:
                 ]
             }
         )
-    if _CONTROL.search(secret):
+    if CONTROL_CHARACTERS.search(secret):
         raise ValidationError({"signing_secret": ["No control characters."]})
     return secret
 
@@ -155,14 +147,10 @@ def integration_create(
         _store_secrets(integration, secrets)
     else:
         integration.config = {"recipients": _clean_recipients(recipients)}
-    with transaction.atomic():
-        integration.save()
-        audit_record(
-            "integration.created",
-            user=user,
-            team=team,
-            detail={"integration_id": integration.pk, "kind": kind, "name": integration.name},
-        )
+    audited_save(
+        integration, "integration.created", user=user, team=team,
+        detail=lambda: {"integration_id": integration.pk, "kind": kind, "name": integration.name},
+    )  # fmt: skip
     return integration
 
 
@@ -211,14 +199,10 @@ def integration_update(
         changed.append("recipients")
     if changed:
         integration.updated_at = timezone.now()
-        with transaction.atomic():
-            integration.save()
-            audit_record(
-                "integration.updated",
-                user=user,
-                team=integration.team,
-                detail={"integration_id": integration.pk, "fields": changed},
-            )
+        audited_save(
+            integration, "integration.updated", user=user, team=integration.team,
+            detail=lambda: {"integration_id": integration.pk, "fields": changed},
+        )  # fmt: skip
     return integration
 
 
@@ -311,14 +295,10 @@ def rule_create(
         is_enabled=bool(is_enabled), created_by=user, days=days, technology=technology,
     )  # fmt: skip
     try:
-        with transaction.atomic():
-            rule.save()
-            audit_record(
-                "notification_rule.created",
-                user=user,
-                team=team,
-                detail={"rule_id": rule.pk, "event": event, "integration_id": integration.pk},
-            )
+        audited_save(
+            rule, "notification_rule.created", user=user, team=team,
+            detail=lambda: {"rule_id": rule.pk, "event": event, "integration_id": integration.pk},
+        )  # fmt: skip
     except IntegrityError:
         raise ValidationError(
             {"event": [f"“{integration.name}” already has a rule for this event."]}
@@ -333,18 +313,12 @@ def rule_update(
         rule.min_severity = _clean_severity(min_severity)
     if is_enabled is not UNSET:
         rule.is_enabled = bool(is_enabled)
-    with transaction.atomic():
-        rule.save()
-        audit_record(
-            "notification_rule.updated",
-            user=user,
-            team=rule.team,
-            detail={
-                "rule_id": rule.pk,
-                "min_severity": rule.min_severity,
-                "is_enabled": rule.is_enabled,
-            },
-        )
+    audited_save(
+        rule, "notification_rule.updated", user=user, team=rule.team,
+        detail=lambda: {
+            "rule_id": rule.pk, "min_severity": rule.min_severity, "is_enabled": rule.is_enabled,
+        },
+    )  # fmt: skip
     return rule
 
 

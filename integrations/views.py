@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +16,7 @@ from accounts.http import TeamHttpRequest, is_htmx, team_of, user_of
 from accounts.models import Role
 from accounts.permissions import team_role_required
 from integrations import notify, services
-from integrations.forms import IntegrationForm, NotifyForm, RuleForm, errors_to_form
+from integrations.forms import IntegrationForm, NotifyForm, RuleForm, form_saved
 from integrations.models import Delivery, Integration, IntegrationKind, NotificationRule
 from scans.models import Scan
 
@@ -58,15 +57,12 @@ def integration_new(request: TeamHttpRequest, kind: str) -> HttpResponse:
     form = IntegrationForm(request.POST or None, kind=kind)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            integration = services.integration_create(
-                team=team_of(request), user=user_of(request), kind=kind, name=data["name"],
-                webhook_url=data.get("webhook_url", ""), signing_secret=data.get("signing_secret", ""),
-                recipients=data.get("recipients", ""), is_enabled=data["is_enabled"],
-            )  # fmt: skip
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-        else:
+        integration = form_saved(form, lambda: services.integration_create(
+            team=team_of(request), user=user_of(request), kind=kind, name=data["name"],
+            webhook_url=data.get("webhook_url", ""), signing_secret=data.get("signing_secret", ""),
+            recipients=data.get("recipients", ""), is_enabled=data["is_enabled"],
+        ))  # fmt: skip
+        if integration is not None:
             messages.success(
                 request, f"Added {integration.get_kind_display()} integration “{integration.name}”."
             )
@@ -117,14 +113,14 @@ def integration_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
             changes["webhook_url"] = data.get("webhook_url", "")
             if "signing_secret" in data:
                 changes["signing_secret"] = data["signing_secret"]
-        try:
-            services.integration_update(integration=integration, user=user_of(request), **changes)
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-            integration.refresh_from_db()
-        else:
+        user = user_of(request)
+        saved = form_saved(
+            form, lambda: services.integration_update(integration=integration, user=user, **changes)
+        )
+        if saved is not None:
             messages.success(request, "Saved.")
             return redirect("integrations:detail", pk=integration.pk)
+        integration.refresh_from_db()
     context = _detail_context(request, integration, form)
     return render(request, "integrations/detail.html", context, status=400)
 
@@ -175,15 +171,12 @@ def rule_add(request: TeamHttpRequest) -> HttpResponse:
     form = RuleForm(request.POST, team=team_of(request))
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            services.rule_create(
-                team=team_of(request), user=user_of(request), event=data["event"],
-                integration_id=data["integration"].pk, min_severity=data["min_severity"],
-                days=data.get("days") or 30, technology=data.get("technology") or "",
-            )  # fmt: skip
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-        else:
+        rule = form_saved(form, lambda: services.rule_create(
+            team=team_of(request), user=user_of(request), event=data["event"],
+            integration_id=data["integration"].pk, min_severity=data["min_severity"],
+            days=data.get("days") or 30, technology=data.get("technology") or "",
+        ))  # fmt: skip
+        if rule is not None:
             return _rules_response(request)
     if not is_htmx(request):
         return render(request, "integrations/list.html", _list_context(request, form), status=400)
@@ -223,14 +216,11 @@ def scan_notify(request: TeamHttpRequest, scan_pk: int) -> HttpResponse:
     form = NotifyForm(request.POST or None, team=team_of(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            delivery = notify.scan_notify(
-                scan=scan, integration_id=data["integration"].pk, user=user_of(request),
-                min_severity=data["min_severity"], only_new=data["only_new"],
-            )  # fmt: skip
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-        else:
+        delivery = form_saved(form, lambda: notify.scan_notify(
+            scan=scan, integration_id=data["integration"].pk, user=user_of(request),
+            min_severity=data["min_severity"], only_new=data["only_new"],
+        ))  # fmt: skip
+        if delivery is not None:
             messages.success(
                 request,
                 f"Scan #{scan.pk} queued for “{delivery.integration.name}” (delivery #{delivery.pk}).",

@@ -35,21 +35,15 @@ class RecordAdmin(admin.ModelAdmin):
         return bool(getattr(request.user, "is_superuser", False))
 
 
+# What a step's row shows first, in its scan's inline and in the steps' list.
+STEP_COLUMNS = ["node_id", "node_type", "status", "attempt", "executor", "exit_code"]
+
+
 class ScanStepInline(admin.TabularInline):
     model = ScanStep
     extra = 0
     can_delete = False
-    fields = [
-        "node_id",
-        "node_type",
-        "status",
-        "attempt",
-        "executor",
-        "exit_code",
-        "started_at",
-        "finished_at",
-        "error",
-    ]
+    fields = [*STEP_COLUMNS, "started_at", "finished_at", "error"]
     readonly_fields = list(fields)  # type: ignore[arg-type]
     show_change_link = True
 
@@ -133,18 +127,7 @@ class ScanAdmin(RecordAdmin):
 
 @admin.register(ScanStep)
 class ScanStepAdmin(RecordAdmin):
-    list_display = [
-        "id",
-        "scan",
-        "node_id",
-        "node_type",
-        "status",
-        "attempt",
-        "executor",
-        "exit_code",
-        "heartbeat_at",
-        "finished_at",
-    ]
+    list_display = ["id", "scan", *STEP_COLUMNS, "heartbeat_at", "finished_at"]
     list_filter = ["status", "node_type", "executor"]
     search_fields = ["node_id", "scan__id", "error"]
     raw_id_fields = ["scan"]

@@ -3,6 +3,7 @@ detail, cancel, delete."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -212,11 +213,8 @@ def workflow_readiness(request: TeamHttpRequest, pk: int) -> HttpResponse:
 @team_role_required(Role.ANALYST)
 def scan_cancel(request: TeamHttpRequest, pk: int) -> HttpResponse:
     scan = _scan_for(request, pk)
-    try:
-        services.scan_cancel(scan=scan, user=request.user)
+    if _done(request, lambda: services.scan_cancel(scan=scan, user=request.user)):
         messages.info(request, f"Scan #{scan.pk} is being cancelled.")
-    except APIException as exc:
-        messages.error(request, str(exc.detail))
     return redirect("scans:detail", pk=scan.pk)
 
 
@@ -224,10 +222,18 @@ def scan_cancel(request: TeamHttpRequest, pk: int) -> HttpResponse:
 @team_role_required(Role.ANALYST)
 def scan_delete(request: TeamHttpRequest, pk: int) -> HttpResponse:
     scan = _scan_for(request, pk)
-    try:
-        services.scan_delete(scan=scan, user=request.user)
-    except APIException as exc:
-        messages.error(request, str(exc.detail))
+    if not _done(request, lambda: services.scan_delete(scan=scan, user=request.user)):
         return redirect("scans:detail", pk=pk)
     messages.success(request, f"Scan #{pk} deleted.")
     return redirect("scans:list")
+
+
+def _done(request: TeamHttpRequest, change: Callable[[], Any]) -> bool:
+    """Whether the scan service did the change; its refusal (e.g. 409: the scan is running, or
+    already finished) is shown as an error message instead."""
+    try:
+        change()
+    except APIException as exc:
+        messages.error(request, str(exc.detail))
+        return False
+    return True

@@ -276,18 +276,11 @@ class ScopeMatcher:
         try:
             if kind == "host":
                 key = host_key(value)
-                rule = self._excluding(key, now) or self.included.host(key, now)
-                return (
-                    rule.verdict
-                    if rule
-                    else Verdict(False, f"no target covers host {key.name}", None)
-                )
+                return self._host_verdict(key, now, f"no target covers host {key.name}")
             if kind == "service":
                 key = service_host(value)
-                rule = self._excluding(key, now) or self.included.host(key, now)
-                if rule:
-                    return rule.verdict
-                return Verdict(False, f"no target covers service {value} (host {key.name})", None)
+                uncovered = f"no target covers service {value} (host {key.name})"
+                return self._host_verdict(key, now, uncovered)
             if kind == "url":
                 url = url_key(value)
                 rule = (
@@ -316,6 +309,11 @@ class ScopeMatcher:
         except ItemError as exc:
             return Verdict(False, str(exc), None)
         return Verdict(False, f"unknown item kind `{shown(kind, 20)}`", None)
+
+    def _host_verdict(self, key: HostKey, now: float, uncovered: str) -> Verdict:
+        """A host's (or a service's host's) verdict: an exclusion first, then a target."""
+        rule = self._excluding(key, now) or self.included.host(key, now)
+        return rule.verdict if rule else Verdict(False, uncovered, None)
 
     def _excluding(self, key: HostKey, now: float) -> _Rule | None:
         rule = self.excluded.host(key, now)

@@ -13,8 +13,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.audit import audit_record
+from accounts.audit import audit_record, audited_save
 from accounts.models import Team, User
+from config.unset import UNSET
 from targets.bulk import (
     MODES,
     BulkLine,
@@ -29,14 +30,6 @@ from targets.parsing import ParsedTarget, TargetParseError, parse_target, repo_s
 
 # Notes are free text, but never NUL (PostgreSQL refuses it) or other control characters.
 _NOTE_BAD_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e]")
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
 
 
 def targets_for(
@@ -188,9 +181,7 @@ def target_create(
         created_at=now,
     )
     try:
-        with transaction.atomic():
-            target.save()
-            audit_record("target.created", user=user, team=team, detail=_detail(target))
+        audited_save(target, "target.created", user=user, team=team, detail=lambda: _detail(target))
     except IntegrityError:  # the same value added concurrently
         existing = target_duplicate(team, parsed.kind, parsed.value)
         if existing is None:
@@ -244,23 +235,19 @@ def target_update(
         target.authorized_by = user if user is not None and user.is_authenticated else None
         target.authorized_at = timezone.now()
     try:
-        with transaction.atomic():
-            target.save()
-            audit_record(
-                "target.updated",
-                user=user,
-                team=target.team,
-                detail={
-                    "id": target.pk,
-                    "changes": {
-                        name: [
-                            old.isoformat() if isinstance(old, datetime) else old,
-                            new.isoformat() if isinstance(new, datetime) else new,
-                        ]
-                        for name, (old, new) in changes.items()
-                    },
+        audited_save(
+            target, "target.updated", user=user, team=target.team,
+            detail=lambda: {
+                "id": target.pk,
+                "changes": {
+                    name: [
+                        old.isoformat() if isinstance(old, datetime) else old,
+                        new.isoformat() if isinstance(new, datetime) else new,
+                    ]
+                    for name, (old, new) in changes.items()
                 },
-            )
+            },
+        )  # fmt: skip
     except IntegrityError:
         raise ValidationError(
             {"value": ["That value was just added to this team's scope by someone else."]}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, Team, User
 from config.jsonbody import JSONTooDeep, json_depth_exceeds, json_loads_bounded, max_json_depth
+from config.names import name_clean
 from workflows.graph import GraphError, graph_normalize, graph_ordered, graph_validate
 from workflows.models import Workflow, empty_graph
 from workflows.templates import template_get
@@ -24,7 +24,6 @@ MAX_DESCRIPTION_LENGTH = 2000
 # Saves of one workflow by one person closer together than this are one editing burst: one
 # `workflow.updated` audit row (a drag in the builder saves once per move).
 AUDIT_BURST_S = 60
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class WorkflowInvalid(Exception):
@@ -76,14 +75,12 @@ def workflows_for(team: Team) -> QuerySet[Workflow]:
 
 
 def workflow_name_clean(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise WorkflowInvalid(fields={"name": ["A name is required."]})
-    name = name.strip()
-    if len(name) > MAX_NAME_LENGTH:
-        raise WorkflowInvalid(fields={"name": [f"At most {MAX_NAME_LENGTH} characters."]})
-    if _CONTROL.search(name):
-        raise WorkflowInvalid(fields={"name": ["No control characters."]})
-    return name
+    return name_clean(
+        name, max_length=MAX_NAME_LENGTH,
+        refused=lambda message: WorkflowInvalid(fields={"name": [message]}),
+        missing="A name is required.", too_long=f"At most {MAX_NAME_LENGTH} characters.",
+        control="No control characters.",
+    )  # fmt: skip
 
 
 def _clean_description(description: Any) -> str:

@@ -39,20 +39,24 @@ def _subdomain_recon() -> dict[str, Any]:
     return _chain("subdomains", "dns_resolve")
 
 
-def _web_app_mapping() -> dict[str, Any]:
-    graph = _chain("http_probe", "content_discovery", "crawl")
-    graph["nodes"].append(
-        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 280, "y": 170}
-    )
-    graph["nodes"].append(
-        {"id": "screenshot", "type": "screenshot", "config": {}, "x": 500, "y": 170}
-    )
+def _web_branches(graph: dict[str, Any], x: int) -> dict[str, Any]:
+    """The web servers http_probe found, also to a TLS inspection and screenshots (a row below
+    the chain, from `x`) and straight to the crawl: it starts from their pages as well as from
+    the paths content discovery found."""
+    graph["nodes"] += [
+        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": x, "y": 170},
+        {"id": "screenshot", "type": "screenshot", "config": {}, "x": x + 220, "y": 170},
+    ]
     graph["edges"] += [
         {"from": "http-probe", "to": "tls-inspect"},
         {"from": "http-probe", "to": "crawl"},
         {"from": "http-probe", "to": "screenshot"},
     ]
     return graph
+
+
+def _web_app_mapping() -> dict[str, Any]:
+    return _web_branches(_chain("http_probe", "content_discovery", "crawl"), 280)
 
 
 def _full_recon() -> dict[str, Any]:
@@ -61,19 +65,7 @@ def _full_recon() -> dict[str, Any]:
     graph = _chain(
         "subdomains", "dns_resolve", "port_scan", "http_probe", "content_discovery", "crawl"
     )
-    graph["nodes"].append(
-        {"id": "tls-inspect", "type": "tls_inspect", "config": {}, "x": 720, "y": 170}
-    )
-    # The crawl starts from the web servers' pages and from the paths content discovery found.
-    graph["nodes"].append(
-        {"id": "screenshot", "type": "screenshot", "config": {}, "x": 940, "y": 170}
-    )
-    graph["edges"] += [
-        {"from": "http-probe", "to": "tls-inspect"},
-        {"from": "http-probe", "to": "crawl"},
-        {"from": "http-probe", "to": "screenshot"},
-    ]
-    return graph
+    return _web_branches(graph, 720)
 
 
 def _full_recon_containers() -> dict[str, Any]:

@@ -10,24 +10,12 @@ pinging @everyone or hiding a link behind innocent words.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from django.conf import settings
-
+from integrations.kinds.chat import ChatWebhook, finding_details
 from integrations.kinds.text import clip
 from integrations.messages import Message, MessageFinding
-from integrations.outbound import Attempt, post_json
-
-# A Discord integration posts only to Discord's own hosts: an "alert" URL pointing anywhere else
-# would make Outpost a request relay (SSRF) behind a harmless-looking integration.
-ALLOWED_HOSTS_SETTING = "INTEGRATIONS_DISCORD_HOSTS"
-
-
-def allowed_hosts() -> list[str]:
-    return list(getattr(settings, ALLOWED_HOSTS_SETTING))
-
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -52,13 +40,7 @@ def escape(text: str) -> str:
 def _finding_field(finding: MessageFinding) -> dict[str, Any]:
     new = " (new)" if finding.is_new else ""
     name = clip(f"[{finding.severity.upper()}] {escape(finding.title)}{new}", FIELD_NAME_MAX)
-    details = [escape(finding.location)]
-    if finding.component:
-        version = f" {finding.version}" if finding.version else ""
-        fixed = f" (fixed in {finding.fixed_version})" if finding.fixed_version else ""
-        details.append(escape(f"{finding.component}{version}{fixed}"))
-    details += [escape(finding.rule_id), escape(finding.tool)]
-    value = " · ".join(d for d in details if d) or "—"
+    value = finding_details(finding, escape, escape(finding.location)) or "—"
     return {"name": name, "value": clip(value, FIELD_VALUE_MAX), "inline": False}
 
 
@@ -105,8 +87,7 @@ def render(message: Message) -> dict[str, Any]:
     return {"username": "Outpost", "allowed_mentions": {"parse": []}, "embeds": [embed]}
 
 
-def deliver(
-    *, integration: Any, message: Message, delivery_id: int, secrets: dict[str, Any]
-) -> Attempt:
-    body = json.dumps(render(message), separators=(",", ":")).encode()
-    return post_json(str(secrets.get("url", "")), body, {}, allowed_hosts=allowed_hosts())
+# Discord's own hosts only (settings.INTEGRATIONS_DISCORD_HOSTS).
+WEBHOOK = ChatWebhook("INTEGRATIONS_DISCORD_HOSTS", render)
+allowed_hosts = WEBHOOK.allowed_hosts
+deliver = WEBHOOK.deliver

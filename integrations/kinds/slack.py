@@ -9,23 +9,11 @@ nothing a target writes can become a link or an @channel mention.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.conf import settings
-
+from integrations.kinds.chat import ChatWebhook, finding_details
 from integrations.kinds.text import clip
 from integrations.messages import Message, MessageFinding, counts_text
-from integrations.outbound import Attempt, post_json
-
-# A Slack integration posts only to Slack's own hosts: an "alert" URL pointing anywhere else
-# would make Outpost a request relay (SSRF) behind a harmless-looking integration.
-ALLOWED_HOSTS_SETTING = "INTEGRATIONS_SLACK_HOSTS"
-
-
-def allowed_hosts() -> list[str]:
-    return list(getattr(settings, ALLOWED_HOSTS_SETTING))
-
 
 MAX_BLOCKS = 50
 SECTION_TEXT_MAX = 3000
@@ -43,13 +31,8 @@ def escape(text: str) -> str:
 def _finding_text(finding: MessageFinding) -> str:
     new = " _(new)_" if finding.is_new else ""
     head = f"*{finding.severity.upper()}* {escape(finding.title)}{new}"
-    details = [f"`{escape(finding.location)}`" if finding.location else ""]
-    if finding.component:
-        version = f" {finding.version}" if finding.version else ""
-        fixed = f" (fixed in {finding.fixed_version})" if finding.fixed_version else ""
-        details.append(escape(f"{finding.component}{version}{fixed}"))
-    details += [escape(finding.rule_id), escape(finding.tool)]
-    return clip(f"{head}\n{' · '.join(d for d in details if d)}", SECTION_TEXT_MAX)
+    location = f"`{escape(finding.location)}`" if finding.location else ""
+    return clip(f"{head}\n{finding_details(finding, escape, location)}", SECTION_TEXT_MAX)
 
 
 def render(message: Message) -> dict[str, Any]:
@@ -113,8 +96,7 @@ def render(message: Message) -> dict[str, Any]:
     return {"text": clip(fallback, FALLBACK_MAX), "blocks": blocks[:MAX_BLOCKS]}
 
 
-def deliver(
-    *, integration: Any, message: Message, delivery_id: int, secrets: dict[str, Any]
-) -> Attempt:
-    body = json.dumps(render(message), separators=(",", ":")).encode()
-    return post_json(str(secrets.get("url", "")), body, {}, allowed_hosts=allowed_hosts())
+# Slack's own hosts only (settings.INTEGRATIONS_SLACK_HOSTS).
+WEBHOOK = ChatWebhook("INTEGRATIONS_SLACK_HOSTS", render)
+allowed_hosts = WEBHOOK.allowed_hosts
+deliver = WEBHOOK.deliver

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, Membership, Role, Team, User, role_at_least
+from config.unset import UNSET
 from integrations.models import ScanSchedule
 from integrations.notify import schedule_failure_notify
 from scans.services import ScanRefused, scan_scope_check, scan_start
@@ -37,14 +38,6 @@ log = structlog.get_logger(__name__)
 
 MAX_EVERY_HOURS = 504  # three weeks (django-q2 keeps minutes in a small integer)
 NAME_MAX = 120
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
 
 
 def schedules_for(team: Team) -> QuerySet[ScanSchedule]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.http import TeamHttpRequest, is_htmx, team_of, user_of
 from accounts.models import Role
 from accounts.permissions import team_role_required
-from integrations.forms import ScheduleForm, errors_to_form
+from integrations.forms import ScheduleForm, form_saved
 from integrations.models import ScanSchedule
 from integrations.schedules import services as schedules
 from scans.models import Scan
@@ -63,21 +62,15 @@ def schedule_new(request: TeamHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         cron, every_hours = form.cadence_values()
-        try:
-            schedule = schedules.schedule_create(
-                team=team_of(request), user=user_of(request), name=data["name"],
-                workflow_id=data["workflow"].pk, target_ids=[t.pk for t in data["targets"]],
-                consent=data["authorize_targets"], cron=cron, every_hours=every_hours,
-            )  # fmt: skip
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-        else:
+        schedule = form_saved(form, lambda: schedules.schedule_create(
+            team=team_of(request), user=user_of(request), name=data["name"],
+            workflow_id=data["workflow"].pk, target_ids=[t.pk for t in data["targets"]],
+            consent=data["authorize_targets"], cron=cron, every_hours=every_hours,
+        ))  # fmt: skip
+        if schedule is not None:
             messages.success(request, f"Scheduled “{schedule.name}” ({schedule.cadence}).")
             return redirect("integrations:schedules")
-    context = {"form": form, "schedule": None}
-    return render(
-        request, "integrations/schedule_form.html", context, status=400 if form.errors else 200
-    )
+    return _form_page(request, form, None)
 
 
 @require_http_methods(["GET", "POST"])
@@ -102,13 +95,19 @@ def schedule_edit(request: TeamHttpRequest, pk: int) -> HttpResponse:
             changes["target_ids"] = target_ids
         if "workflow_id" in changes or "target_ids" in changes:
             changes["consent"] = data["authorize_targets"]
-        try:
-            schedules.schedule_update(schedule=schedule, user=user_of(request), **changes)
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-        else:
+        user = user_of(request)
+        saved = form_saved(
+            form, lambda: schedules.schedule_update(schedule=schedule, user=user, **changes)
+        )
+        if saved is not None:
             messages.success(request, f"Saved “{schedule.name}”.")
             return redirect("integrations:schedules")
+    return _form_page(request, form, schedule)
+
+
+def _form_page(
+    request: HttpRequest, form: ScheduleForm, schedule: ScanSchedule | None
+) -> HttpResponse:
     context = {"form": form, "schedule": schedule}
     return render(
         request, "integrations/schedule_form.html", context, status=400 if form.errors else 200

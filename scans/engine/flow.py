@@ -50,14 +50,7 @@ def step_enqueue(step: ScanStep, *, at: Any = None) -> None:
     """Hand a queued step to the broker now, or at `at` through a one-off schedule."""
     name = f"scan{step.scan_id}-{step.node_id}-{step.pk}"
     if at is not None and at > timezone.now():
-        Schedule.objects.create(
-            name=f"{name}-{int(at.timestamp())}"[:100],
-            func="scans.tasks.step_run",
-            args=repr((step.pk,)),
-            schedule_type=Schedule.ONCE,
-            repeats=1,
-            next_run=at,
-        )
+        _step_run_once(step, f"{name}-{int(at.timestamp())}", at)
         return
     # The queue's own timeout is a last resort behind the step's watcher.
     try:
@@ -74,14 +67,16 @@ def step_enqueue(step: ScanStep, *, at: Any = None) -> None:
         # The broker is away (Redis restarting): a one-off schedule, due now, keeps the hand-off
         # in the database; the cluster's scheduler retries it until the broker takes it.
         log.warning("step.enqueue_deferred", step_id=step.pk, error=repr(exc)[:300])
-        Schedule.objects.create(
-            name=f"{name}-deferred-{int(timezone.now().timestamp())}"[:100],
-            func="scans.tasks.step_run",
-            args=repr((step.pk,)),
-            schedule_type=Schedule.ONCE,
-            repeats=1,
-            next_run=timezone.now(),
-        )
+        now = timezone.now()
+        _step_run_once(step, f"{name}-deferred-{int(now.timestamp())}", now)
+
+
+def _step_run_once(step: ScanStep, name: str, at: Any) -> None:
+    """A one-off django-q2 schedule that runs the step at `at` (the scheduler hands it over)."""
+    Schedule.objects.create(
+        name=name[:100], func="scans.tasks.step_run", args=repr((step.pk,)),
+        schedule_type=Schedule.ONCE, repeats=1, next_run=at,
+    )  # fmt: skip
 
 
 def step_queue(step: ScanStep, *, at: Any = None) -> bool:

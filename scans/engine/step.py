@@ -303,23 +303,24 @@ def step_scope(step: ScanStep) -> StepInputs:
 def _hold(step: ScanStep, *, seconds: int) -> str:
     """A waiting node (delay): queued again, due in `seconds`, without holding a worker."""
     at = timezone.now() + timedelta(seconds=seconds)
-    if not step_write(
-        step,
-        status=StepStatus.QUEUED,
-        queued_at=timezone.now(),
-        not_before=at,
-        attempt=0,
-        started_at=None,
-        claim_token=None,
-    ):
-        return claim_lost(step, "the delay")
-    scan_log(
-        step.scan_id,
-        f"{step.node_id}: waiting {seconds} s (until {at:%H:%M:%S} UTC)",
-        step_id=step.pk,
-    )
+    lost = _queued_again(
+        step, at=at, doing="the delay",
+        note=f"{step.node_id}: waiting {seconds} s (until {at:%H:%M:%S} UTC)",
+        queued_at=timezone.now(), attempt=0, started_at=None,
+    )  # fmt: skip
+    return lost or "delayed"
+
+
+def _queued_again(
+    step: ScanStep, *, at: Any, doing: str, note: str, level: str = "info", **fields: Any
+) -> str | None:
+    """Queue the step again, due at `at` (a one-off schedule: no worker waits for it), and log
+    `note`; None, or the task's outcome when another worker took the step meanwhile."""
+    if not step_write(step, **fields, status=StepStatus.QUEUED, not_before=at, claim_token=None):
+        return claim_lost(step, doing)
+    scan_log(step.scan_id, note, step_id=step.pk, level=level)
     transaction.on_commit(lambda: step_enqueue(step, at=at))
-    return "delayed"
+    return None
 
 
 # --- The watched run -----------------------------------------------------------------------------
@@ -438,23 +439,12 @@ def _conclude(
 def _retry(step: ScanStep, error: str) -> str:
     delay = BACKOFF_BASE_S * 2 ** (step.attempt - 1)
     at = timezone.now() + timedelta(seconds=delay)
-    if not step_write(
-        step,
-        **_run_record(step),
-        status=StepStatus.QUEUED,
-        not_before=at,
-        error=error[:5000],
-        claim_token=None,
-    ):
-        return claim_lost(step, "the retry")
-    scan_log(
-        step.scan_id,
-        f"{step.node_id}: attempt {step.attempt} failed ({error}); retrying in {delay} s",
-        step_id=step.pk,
-        level="warning",
-    )
-    transaction.on_commit(lambda: step_enqueue(step, at=at))
-    return "retrying"
+    lost = _queued_again(
+        step, at=at, doing="the retry",
+        note=f"{step.node_id}: attempt {step.attempt} failed ({error}); retrying in {delay} s",
+        level="warning", **_run_record(step), error=error[:5000],
+    )  # fmt: skip
+    return lost or "retrying"
 
 
 def _retry_infrastructure(step: ScanStep, reason: str) -> str:

@@ -222,27 +222,29 @@ def _as_written(ids: list[Any], written: re.Pattern[str]) -> bool:
     )
 
 
+def _cvss_checked(vector: str, score: float | None, *, v4: bool) -> tuple[str, float | None]:
+    """A vector of the expected version (4.0, else 3.x) with the library's score; one that does
+    not parse, or is of the other version, is dropped with its score. A score without a vector
+    is kept when it is within 0-10."""
+    if vector:
+        parsed = cvss_parse(vector)
+        if parsed is None or (parsed.version == "4.0") != v4:
+            return "", None
+        return parsed.vector, parsed.score
+    return vector, score_or_none(score) if score is not None else None
+
+
 def finding_vulns_clean(finding: FindingData) -> FindingData:
     """Check the structured fields of a finding before it is stored (in place): vectors parsed
     and scored by the library (an invalid one is dropped with its score), scores within 0-10,
     ids normalized, probabilities within 0-1, references distinct, `has_fix` set when a fixed
     version is known."""
-    if finding.cvss_v3_vector:
-        parsed = cvss_parse(finding.cvss_v3_vector)
-        if parsed is None or parsed.version == "4.0":
-            finding.cvss_v3_vector, finding.cvss_v3_score = "", None
-        else:
-            finding.cvss_v3_vector, finding.cvss_v3_score = parsed.vector, parsed.score
-    elif finding.cvss_v3_score is not None:
-        finding.cvss_v3_score = score_or_none(finding.cvss_v3_score)
-    if finding.cvss_v4_vector:
-        parsed = cvss_parse(finding.cvss_v4_vector)
-        if parsed is None or parsed.version != "4.0":
-            finding.cvss_v4_vector, finding.cvss_v4_score = "", None
-        else:
-            finding.cvss_v4_vector, finding.cvss_v4_score = parsed.vector, parsed.score
-    elif finding.cvss_v4_score is not None:
-        finding.cvss_v4_score = score_or_none(finding.cvss_v4_score)
+    finding.cvss_v3_vector, finding.cvss_v3_score = _cvss_checked(
+        finding.cvss_v3_vector, finding.cvss_v3_score, v4=False
+    )
+    finding.cvss_v4_vector, finding.cvss_v4_score = _cvss_checked(
+        finding.cvss_v4_vector, finding.cvss_v4_score, v4=True
+    )
     # Parsers fill the ids through cwe_ids and vuln_ids_in already: such lists are recognised
     # (one match per id) instead of being normalized a second time.
     if finding.cwe_ids and not _as_written(finding.cwe_ids, _CWE_WRITTEN):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from scans.engine.sandbox.link import sandbox_ipv6_unsupported, sandbox_unsupported
-from scans.engine.sandbox.policy import item_endpoints
+from scans.engine.sandbox.policy import item_endpoints, items_endpoints
 from targets.items import Item
 
 MODES = ("off", "auto", "required")
@@ -89,11 +89,7 @@ def network_enforcement(
 
 def _loopback_hosts(items: Iterable[Item]) -> str:
     """The first loopback host among the items ("" when none)."""
-    for item in items:
-        endpoint = item_endpoints(item)
-        if endpoint is None:
-            continue
-        host = endpoint[0]
+    for host, _ in items_endpoints(items):
         if host == "localhost" or host.endswith(".localhost"):
             return host
         try:
@@ -106,13 +102,10 @@ def _loopback_hosts(items: Iterable[Item]) -> str:
 
 def _ipv6_host(items: Iterable[Item]) -> str:
     """The first IPv6 address among the items ("" when none)."""
-    for item in items:
-        endpoint = item_endpoints(item)
-        if endpoint is None:
-            continue
+    for host, _ in items_endpoints(items):
         try:
-            if ipaddress.ip_address(endpoint[0]).version == 6:
-                return endpoint[0]
+            if ipaddress.ip_address(host).version == 6:
+                return host
         except ValueError:
             continue
     return ""

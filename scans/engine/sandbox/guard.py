@@ -37,7 +37,7 @@ import httpcore
 import httpx
 from django.conf import settings
 
-from scans.engine.sandbox.policy import item_endpoints
+from scans.engine.sandbox.policy import items_endpoints
 from scans.engine.sandbox.resolver import name_lookup
 from targets.items import Item
 
@@ -72,11 +72,7 @@ class ConnectGuard:
         self.is_excluded = is_excluded
         self.log = log
         self.hosts: dict[str, set[int] | None] = {}  # item host -> its ports (None: all)
-        for item in items:
-            endpoint = item_endpoints(item)
-            if endpoint is None:
-                continue
-            host, ports = endpoint
+        for host, ports in items_endpoints(items):
             host = _canonical(host)
             if not ports:
                 self.hosts[host] = None

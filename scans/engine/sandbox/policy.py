@@ -15,7 +15,7 @@ counter per destination address, protocol and port).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,15 @@ def item_endpoints(item: Item) -> tuple[str, list[tuple[str, int]]] | None:
     return None
 
 
+def items_endpoints(items: Iterable[Item]) -> Iterator[tuple[str, list[tuple[str, int]]]]:
+    """`item_endpoints` of each item that is a network destination (images and repositories
+    are not)."""
+    for item in items:
+        endpoint = item_endpoints(item)
+        if endpoint is not None:
+            yield endpoint
+
+
 def network_scope(
     items: Iterable[Item],
     *,
@@ -129,11 +138,7 @@ def network_scope(
     )
     whole: set[Address] = set()
     narrowed: dict[tuple[str, int], set[Address]] = {}
-    for item in items:
-        endpoint = item_endpoints(item)
-        if endpoint is None:
-            continue
-        host, ports = endpoint
+    for host, ports in items_endpoints(items):
         address = _address(host)
         addresses = [address] if address is not None else []
         if address is None:

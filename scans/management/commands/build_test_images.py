@@ -195,12 +195,7 @@ class Command(BaseCommand):
                 shutil.copy2(source.resolve(), copy)
 
     def _import(self, root: Path, image: TestImage, recipe: str) -> None:
-        old = subprocess.run(
-            ["docker", "image", "inspect", "-f", "{{ .Id }}", image.name],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
+        old = _image_id(image.name)
         entrypoint = "[" + ", ".join(f'"{part}"' for part in image.entrypoint) + "]"
         tar = subprocess.Popen(
             ["tar", "--numeric-owner", "--owner=0", "--group=0", "-C", str(root), "-cf", "-", "."],
@@ -221,11 +216,15 @@ class Command(BaseCommand):
         tar.wait()
         if done.returncode or tar.returncode:
             raise CommandError(f"docker import of {image.name} failed: {done.stderr.decode()}")
-        new = subprocess.run(
-            ["docker", "image", "inspect", "-f", "{{ .Id }}", image.name],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        if old and old != new:
+        if old and old != _image_id(image.name):
             subprocess.run(["docker", "image", "rm", old], capture_output=True, check=False)
+
+
+def _image_id(name: str) -> str:
+    """The local image's id ("" when there is none)."""
+    return subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{ .Id }}", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
