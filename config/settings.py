@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.team",
             ],
+            "libraries": {"tables": "config.tables"},
         },
     },
 ]
