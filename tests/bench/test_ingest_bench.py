@@ -14,9 +14,9 @@ already has a triage state and a latest row, which the new rows take over), prin
 same baseline and the first import.
 
 Rounds are interleaved (each round: every raw path, then the import, with the COPY into the
-findings table and the import side by side, in turns first) and the best of each is compared,
-with each round's own ratio printed beside it, and the load average: on the shared 2-core machine
-a COPY alone took from 2.6 s to 6.6 s between runs.
+findings table and the import side by side, in turns first). The best of each is printed; the
+1.5x goal is judged on the median of each round's own import / COPY ratio, printed with the load
+average: on the shared 2-core machine a COPY alone took from 2.6 s to 6.6 s between runs.
 """
 
 from __future__ import annotations
@@ -195,13 +195,15 @@ def test_importing_20000_vulnerabilities_against_json_load_and_copy(
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_plain_finding")
 
-    # Best of the rounds (another process's load only ever adds time), with the paired ratio of
-    # each round beside it: on the shared machine one round can take twice another.
+    # Best of the rounds (another process's load only ever adds time). The goal is judged on the
+    # median of each round's own ratio: the import and the COPY into the findings table side by
+    # side, at the same table size (the first round's COPY goes into a nearly empty table and
+    # took half the later rounds' under load 7, so the best of each is no pair).
     import_s, reimport_s = min(imports), min(reimports)
     plain_s, indexed_s, narrow_s = min(plain), min(indexed), min(narrow)
     ratio = import_s / plain_s
-    indexed_ratio = import_s / indexed_s
     paired = [i / c for i, c in zip(imports, indexed, strict=True)]
+    indexed_ratio = statistics.median(paired)
     print(
         f"\n[ingest, PostgreSQL] {VULNERABILITIES:,} Trivy vulnerabilities ({len(data) / 2**20:.1f} MiB), "
         f"best of {ROUNDS} interleaved rounds; load average {load_before:.1f} before, "
@@ -212,10 +214,9 @@ def test_importing_20000_vulnerabilities_against_json_load_and_copy(
         f"import is {ratio:.2f}x (goal <= 3x: {'met' if ratio <= 3 else 'NOT met'})\n"
         f"  the same report imported again (all 20,000 seen before):     {reimport_s:.3f} s -> "
         f"{reimport_s / plain_s:.2f}x the plain table, {reimport_s / import_s:.2f}x the first import\n"
-        f"  raw json.loads + COPY of the same rows, the findings table: {indexed_s:.3f} s -> "
-        f"import is {indexed_ratio:.2f}x (goal <= 1.5x: "
-        f"{'met' if indexed_ratio <= 1.5 else 'NOT met'}); paired by round "
-        f"{', '.join(f'{r:.2f}' for r in paired)} (median {statistics.median(paired):.2f})\n"
+        f"  raw json.loads + COPY of the same rows, the findings table: {indexed_s:.3f} s; "
+        f"import / COPY by round {', '.join(f'{r:.2f}' for r in paired)}, median "
+        f"{indexed_ratio:.2f}x (goal <= 1.5x: {'met' if indexed_ratio <= 1.5 else 'NOT met'})\n"
         f"  raw json.loads + COPY of 9 columns, temporary table:        {narrow_s:.3f} s -> "
         f"import is {import_s / narrow_s:.2f}x\n"
         f"  rounds: import {_listed(imports)}; COPY into the findings table {_listed(indexed)}; "
