@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -358,8 +359,8 @@ class TeamListView(APIView):
         OpenApiParameter("request_id", str),
         OpenApiParameter("user", str, description="e-mail"),
         OpenApiParameter("status", int),
-        OpenApiParameter("since", str, description="ISO 8601"),
-        OpenApiParameter("until", str, description="ISO 8601"),
+        OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601"),
+        OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601"),
     ],
 )
 class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

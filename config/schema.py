@@ -32,7 +32,9 @@ class OutpostAutoSchema(AutoSchema):
     serializers, so the schema and the behaviour agree (a schemathesis run checks it):
 
     - a strict request body (`RejectUnknownFieldsMixin`: unknown fields are a 400) says
-      `additionalProperties: false`;
+      `additionalProperties: false`, and a PATCH body is the view's update serializer as it is
+      validated (not every field made optional);
+    - rules between a body's fields (`Meta.schema_extra`: oneOf, anyOf, not) are stated;
     - the errors the shared layers answer for any endpoint are documented on every operation
       (`config.api_errors`, one `{"detail", "errors"}` shape): 400 bad input, a bad filter or page
       size; 401 without credentials (authenticated endpoints); 403 the role; 404 another team's
@@ -46,6 +48,17 @@ class OutpostAutoSchema(AutoSchema):
             schema["required"] = [name for name in schema["required"] if name not in optional]
         if direction == "request" and isinstance(serializer, RejectUnknownFieldsMixin):
             schema["additionalProperties"] = False
+        # Rules between fields that the serializer's validate() applies (one of text, csv or
+        # rows; a name unless a template), stated in JSON Schema (Meta.schema_extra).
+        if direction == "request":
+            for key, value in getattr(
+                getattr(serializer, "Meta", None), "schema_extra", {}
+            ).items():
+                if key == "properties":  # a field's constraint beside what its type says
+                    for name, constraint in value.items():
+                        schema["properties"][name] = {**schema["properties"][name], **constraint}
+                else:
+                    schema[key] = value
         return schema
 
     def _map_serializer_field(
@@ -57,6 +70,30 @@ class OutpostAutoSchema(AutoSchema):
         if is_list and not getattr(field, "allow_empty", True) and isinstance(schema, dict):
             schema.setdefault("minItems", 1)
         return schema
+
+    def _get_request_for_media_type(self, serializer: Any, direction: Any = "request") -> Any:
+        # Every Outpost PATCH validates its own update serializer whole (`X(data=...)`), whose
+        # optional fields say what may be left out. drf-spectacular makes every field of a PATCH
+        # body optional ("Patched…"), so a body without the `revision` or `role` the view
+        # requires looked valid.
+        if self.method != "PATCH":
+            return super()._get_request_for_media_type(serializer, direction)
+        self.method = "PUT"
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = "PATCH"
+
+    def _get_request_body(self, direction: Any = "request") -> Any:
+        body = super()._get_request_body(direction)
+        if not body:
+            return body
+        # A body whose fields are each optional but one of which must be given (schema_extra's
+        # oneOf/anyOf) cannot be left out either.
+        extra = getattr(getattr(self.get_request_serializer(), "Meta", None), "schema_extra", {})
+        if extra.keys() & {"oneOf", "anyOf"}:
+            body["required"] = True
+        return body
 
     def _is_list_view(self, serializer: Any = None) -> bool:
         # A `list` that answers one page object of its own (the inventory's keyset pages) says so

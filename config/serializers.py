@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
@@ -173,3 +174,14 @@ class ListedRowsMixin:
                 shared = shared and kind in _CONTEXT_FREE
                 plan.append((name, None, None, None, field))
         return plan, shared
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class ConsentField(serializers.BooleanField):
+    """`authorize_targets`: the consent a scan needs. Only `true` is a valid request (false is a
+    400 naming the field), and the schema says so."""
+
+
+# A name as the services keep it: something besides spaces, no control characters (NUL, a
+# newline). For a serializer's Meta.schema_extra: {"properties": {"name": NAME_SCHEMA}}.
+NAME_SCHEMA = {"pattern": "^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$"}

@@ -19,7 +19,13 @@ from rest_framework.views import APIView
 
 from accounts.http import team_of, user_of
 from config.pagination import paginated_response
-from config.serializers import StrictSerializer, choice_param, detail_responses, validated_body
+from config.serializers import (
+    NAME_SCHEMA,
+    StrictSerializer,
+    choice_param,
+    detail_responses,
+    validated_body,
+)
 from integrations import notify, services
 from integrations.models import (
     Delivery,
@@ -65,6 +71,9 @@ class IntegrationSerializer(serializers.ModelSerializer):
 
 
 class IntegrationCreateSerializer(StrictSerializer):
+    class Meta:
+        schema_extra = {"properties": {"name": NAME_SCHEMA}}
+
     kind = serializers.ChoiceField(choices=IntegrationKind.choices)
     name = serializers.CharField(max_length=services.NAME_MAX)
     webhook_url = serializers.CharField(
@@ -84,6 +93,9 @@ class IntegrationCreateSerializer(StrictSerializer):
 
 
 class IntegrationUpdateSerializer(StrictSerializer):
+    class Meta:
+        schema_extra = {"properties": {"name": NAME_SCHEMA}}
+
     name = serializers.CharField(max_length=services.NAME_MAX, required=False)
     webhook_url = serializers.CharField(
         required=False, allow_blank=True, write_only=True, max_length=2000,
@@ -101,6 +113,9 @@ class IntegrationUpdateSerializer(StrictSerializer):
 
 
 class KindIntegrationCreateSerializer(StrictSerializer):
+    class Meta:
+        schema_extra = {"properties": {"name": NAME_SCHEMA}}
+
     name = serializers.CharField(max_length=services.NAME_MAX, required=False)
     webhook_url = serializers.CharField(write_only=True, max_length=2000)
     is_enabled = serializers.BooleanField(default=True)

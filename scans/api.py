@@ -27,7 +27,13 @@ from rest_framework.views import APIView
 from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.pagination import paginated_response
-from config.serializers import StrictSerializer, choice_param, detail_responses, validated_body
+from config.serializers import (
+    ConsentField,
+    StrictSerializer,
+    choice_param,
+    detail_responses,
+    validated_body,
+)
 from scans import services
 from scans.assets.api import AssetViewSet, ScanAssetsView
 from scans.engine.coverage import scan_coverage
@@ -121,7 +127,7 @@ class ScanCreateSerializer(StrictSerializer):
     targets = serializers.ListField(
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
     )
-    authorize_targets = serializers.BooleanField(
+    authorize_targets = ConsentField(
         help_text="Consent: you confirm you are authorized to scan these targets. Required true."
     )
     dry_run = serializers.BooleanField(
@@ -230,12 +236,12 @@ def _diff_response(scan: Scan) -> dict[str, Any]:
 
 FILTER_PARAMETERS = [
     OpenApiParameter("status", str, enum=ScanStatus.values),
-    OpenApiParameter("workflow", int),
-    OpenApiParameter("target", int, description="target id"),
+    OpenApiParameter("workflow", {"type": "integer", "minimum": 1}),
+    OpenApiParameter("target", {"type": "integer", "minimum": 1}, description="target id"),
     OpenApiParameter("since", OpenApiTypes.DATETIME),
     OpenApiParameter("until", OpenApiTypes.DATETIME),
-    OpenApiParameter("page", int),
-    OpenApiParameter("page_size", int),
+    OpenApiParameter("page", {"type": "integer", "minimum": 1}),
+    OpenApiParameter("page_size", {"type": "integer", "minimum": 1}),
 ]
 
 
@@ -417,7 +423,7 @@ class ScanViewSet(
 
 class DockerScanSerializer(StrictSerializer):
     image = serializers.CharField(max_length=500)
-    authorize_targets = serializers.BooleanField(
+    authorize_targets = ConsentField(
         default=True, help_text="Consent; the image must also be an authorized target."
     )
 

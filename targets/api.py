@@ -131,6 +131,9 @@ class BulkRequestSerializer(StrictSerializer):
         default=True, help_text="false: preview only, nothing is written"
     )
 
+    class Meta:
+        schema_extra = {"oneOf": [{"required": [name]} for name in ("text", "csv", "rows")]}
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         given = [name for name in ("text", "csv", "rows") if name in attrs]
         if len(given) != 1:
@@ -180,6 +183,7 @@ class BulkReportSerializer(serializers.Serializer):
                     "value": {"type": "string"},
                 },
                 "required": ["kind", "value"],
+                "additionalProperties": False,
             },
         ]
     }

@@ -27,6 +27,7 @@ from accounts.http import team_of, user_of
 from accounts.models import Role
 from config.pagination import paginated_response
 from config.serializers import (
+    NAME_SCHEMA,
     DetailSerializer,
     StrictSerializer,
     detail_responses,
@@ -94,6 +95,13 @@ class WorkflowCreateSerializer(StrictSerializer):
         help_text="Start from a built-in template instead of a graph",
     )
 
+    class Meta:
+        schema_extra = {
+            "properties": {"name": NAME_SCHEMA},
+            "anyOf": [{"required": ["name"]}, {"required": ["template"]}],
+            "not": {"required": ["template", "graph"]},
+        }
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "template" in attrs and "graph" in attrs:
             raise serializers.ValidationError(
@@ -107,6 +115,9 @@ class WorkflowCreateSerializer(StrictSerializer):
 class WorkflowUpdateSerializer(StrictSerializer):
     """PUT: every field, and the revision the change was made on."""
 
+    class Meta:
+        schema_extra = {"properties": {"name": NAME_SCHEMA}}
+
     name = serializers.CharField(max_length=services.MAX_NAME_LENGTH)
     description = serializers.CharField(
         max_length=services.MAX_DESCRIPTION_LENGTH, allow_blank=True
@@ -119,6 +130,9 @@ class WorkflowUpdateSerializer(StrictSerializer):
 
 class WorkflowPatchSerializer(StrictSerializer):
     """PATCH: any of the fields, and (always) the revision the change was made on."""
+
+    class Meta:
+        schema_extra = {"properties": {"name": NAME_SCHEMA}}
 
     name = serializers.CharField(max_length=services.MAX_NAME_LENGTH, required=False)
     description = serializers.CharField(

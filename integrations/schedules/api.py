@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import team_of, user_of
-from config.serializers import StrictSerializer, detail_responses, validated_body
+from config.serializers import ConsentField, StrictSerializer, detail_responses, validated_body
 from integrations.models import ScanSchedule
 from integrations.schedules import services as schedules
 from scans.models import Scan
@@ -65,7 +65,7 @@ class ScheduleCreateSerializer(StrictSerializer):
     every_hours = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=schedules.MAX_EVERY_HOURS
     )
-    authorize_targets = serializers.BooleanField(
+    authorize_targets = ConsentField(
         help_text="Consent: you are authorized to scan these targets on this schedule. Required true."
     )
 
@@ -80,7 +80,7 @@ class ScheduleUpdateSerializer(StrictSerializer):
     every_hours = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=schedules.MAX_EVERY_HOURS
     )
-    authorize_targets = serializers.BooleanField(
+    authorize_targets = ConsentField(
         required=False, help_text="Required true when workflow or targets change"
     )
 

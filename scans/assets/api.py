@@ -187,19 +187,27 @@ class CursorPageSerializer(serializers.Serializer):
 FILTER_PARAMETERS = [
     OpenApiParameter("kind", str, enum=AssetKind.values, description="One kind (a tab of the page)"),
     OpenApiParameter("q", str, description="Text in the asset's value"),
-    OpenApiParameter("port", int),
+    OpenApiParameter("port", {"type": "integer", "minimum": 1, "maximum": 65535}),
     OpenApiParameter("technology", str, description="Assets a technology (by name) was found on"),
-    OpenApiParameter("status", int, description="A URL's HTTP status code"),
+    OpenApiParameter(
+        "status",
+        {"type": "integer", "minimum": 100, "maximum": 999},
+        description="A URL's HTTP status code",
+    ),
     OpenApiParameter("seen_since", OpenApiTypes.DATETIME, description="First seen at or after"),
     OpenApiParameter("scope", str, enum=["in", "out"], description="in scope, or out-of-scope leads"),
     OpenApiParameter("has_findings", bool, description="With open findings (true) or without"),
     OpenApiParameter("state", str, enum=["live", "gone"]),
-    OpenApiParameter("scan", int, description="Assets this scan saw"),
+    OpenApiParameter("scan", {"type": "integer", "minimum": 1}, description="Assets this scan saw"),
     OpenApiParameter("sort", str, enum=list(SORT_LABELS)),
 ]  # fmt: skip
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", str, description="`next` or `previous` of the page before"),
-    OpenApiParameter("page_size", int, description=f"1-{MAX_PAGE_SIZE} (default {PAGE_SIZE})"),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        description=f"1-{MAX_PAGE_SIZE} (default {PAGE_SIZE})",
+    ),
 ]
 
 
@@ -358,7 +366,7 @@ class ScanAssetsView(APIView):
             OpenApiParameter("change", str, enum=ScanAsset.Change.values),
             OpenApiParameter("kind", str, enum=AssetKind.values),
             OpenApiParameter("after", int, description="The last asset id of the page before"),
-            OpenApiParameter("page_size", int),
+            PAGE_PARAMETERS[1],
         ],
         responses={200: ScanAssetsSerializer, **ERRORS},
     )

@@ -141,9 +141,15 @@ class CappedPagination(Pagination):
         return base
 
 
+def comma_separated(values: list[str]) -> dict[str, str]:
+    """The schema of a filter taking one or more of `values`, comma-separated."""
+    one = "|".join(values)
+    return {"type": "string", "pattern": f"^({one})(,({one}))*$"}
+
+
 FILTER_PARAMETERS = [
-    OpenApiParameter("severity", str, description="One or more (comma-separated) of " + ", ".join(Severity.values)),
-    OpenApiParameter("status", str, description="One or more of " + ", ".join(Finding.Status.values)),
+    OpenApiParameter("severity", comma_separated(Severity.values), description="One or more (comma-separated) of " + ", ".join(Severity.values)),
+    OpenApiParameter("status", comma_separated(Finding.Status.values), description="One or more of " + ", ".join(Finding.Status.values)),
     OpenApiParameter("tool", str),
     OpenApiParameter("rule_id", str),
     OpenApiParameter("asset", str, description="The item a finding is about (host, URL, image)"),
@@ -156,7 +162,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("has_fix", bool, description="A fixed version or patch exists"),
     OpenApiParameter("kev", bool, description="In CISA's Known Exploited Vulnerabilities"),
     OpenApiParameter("cwe", str, description="CWE id, e.g. CWE-79"),
-    OpenApiParameter("assignee", str, description="A member's user id, `me` or `none`"),
+    OpenApiParameter("assignee", {"type": "string", "pattern": "^([0-9]+|me|none)$"}, description="A member's user id, `me` or `none`"),
     OpenApiParameter("due", str, enum=["overdue", "due_soon"]),
     OpenApiParameter("diff", str, enum=["new", "fixed", "still_open", "triaged"], description="With `scan`: against the previous scan"),
     OpenApiParameter("sort", str, enum=list(SORT_LABELS)),

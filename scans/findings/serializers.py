@@ -143,6 +143,18 @@ class TriageSerializer(StrictSerializer):
         required=False, help_text="Required for `accepted`: when the acceptance ends (≤ 365 days)"
     )
 
+    class Meta:
+        # An acceptance needs its reason and its end (that the end is ahead depends on the clock).
+        schema_extra = {
+            "anyOf": [
+                {"properties": {"status": {"not": {"enum": ["accepted"]}}}},
+                {
+                    "required": ["comment", "accepted_until"],
+                    "properties": {"comment": {"pattern": "\\S"}},
+                },
+            ]
+        }
+
 
 class BulkTriageSerializer(TriageSerializer):
     ids = serializers.ListField(

@@ -4,10 +4,15 @@ ones, with real ids of this team's objects and random ones, then invalid ones â€
 error, only documented status codes and content types, and bodies that match the schema; an
 invalid request (a wrong type, an unknown enum value, an unknown field) is refused.
 
-Refusals by rules that depend on the data (a target out of scope, consent not given, a reset
-token that does not match) stay 400s, as docs/design.md says, so the "schema-valid request
-accepted" check is not run; the rules a schema can state (non-empty lists, strict bodies,
-page sizes) are stated, and `test_the_campaigns_cases` pins the ones the campaign reported.
+A request valid by the schema must be accepted (`schema_valid_request_accepted`): a 4xx other
+than one that depends on what is stored (404 an unknown id, 409 a conflict, 403 the role, and
+the refusals listed in STORED_STATE: a key or token never issued, a target out of the stored
+scope, an expiry behind the clock) is a rule the schema does not state. The rules a schema can
+state are stated (non-empty lists, strict bodies, page sizes and id bounds, PATCH bodies as
+validated, consent that must be true, one of text/csv/rows, an acceptance's reason);
+NOT_YET_STATED lists the operations whose rules are about what a value means (a graph, a cron
+expression, a target's syntax, a report), known gaps held to their one refusal.
+`test_the_campaigns_cases` pins the cases the campaign reported.
 
 The run is in-process (WSGI, on the test database) and derandomized, so a failure repeats.
 OPENAPI_EXAMPLES sets the examples per operation and mode (default 6: about a minute)."""
@@ -47,12 +52,76 @@ from workflows.services import workflow_create
 pytestmark = pytest.mark.django_db
 
 EXAMPLES = int(os.environ.get("OPENAPI_EXAMPLES", "6"))
+
+# A request the schema calls valid may still be refused for what is stored, never for its shape:
+# an id that is not this team's or does not exist (404), a state that forbids the action (409),
+# a role too low (403). Any other 4xx is a rule the schema does not state.
+STATE_REFUSALS = {403, 404, 409}
+# The same, answered with another status by an operation: what is stored decides, and the
+# answer's words say which rule refused it (a different refusal still fails).
+STORED_STATE = {
+    "POST /api/v1/auth/token": [(401, "Invalid API key")],  # a key that was never issued
+    "POST /api/v1/auth/reset-confirm": [(400, "Invalid or expired reset token")],
+    "GET /api/v1/assets": [(400, "not a cursor from this list")],  # cursors come from a page
+    "POST /api/v1/findings/assign": [(400, "Not a member of this team")],
+    "POST /api/v1/findings/groups/assign": [(400, "Not a member of this team")],
+    "POST /api/v1/notification-rules": [(400, "Unknown integration")],
+    "POST /api/v1/scans": [(400, "Unknown workflow"), (400, "Unknown target")],
+    "POST /api/v1/scan/docker": [(400, "is not in scope")],  # the scope is the stored targets
+    "POST /api/v1/teams/members": [(400, "A personal team cannot have other members")],
+    "PATCH /api/v1/teams/members/{id}": [(400, "A team needs at least one owner")],
+    "DELETE /api/v1/teams/members/{id}": [(400, "Nobody can leave their personal team")],
+    # The clock: an expiry must be ahead of the time of the request.
+    "POST /api/v1/auth/api-keys": [(400, "Expiry must be in the future")],
+    "POST /api/v1/findings/groups/triage": [(400, "must end in the future")],
+    "POST /api/v1/findings/triage": [(400, "must end in the future")],
+}
+# Rules the schema does not state yet, found by this check (issue #21's item 7): what a value
+# means (a target's syntax by kind, a cron expression, a workflow graph, a report's format, a
+# webhook's URL and host, an e-mail integration's recipients) and one parameter needing another
+# (diff needs scan). Names say "no control characters" as a pattern (NAME_SCHEMA), but the
+# generator does not always hold to it (a control character still reaches the server). Listed
+# so that every other operation is held to the rule now; each is a known gap, held to the
+# refusal named here.
+NOT_YET_STATED = {
+    "GET /api/v1/findings": [(400, "Comparing needs a scan")],
+    "GET /api/v1/findings/groups": [(400, "Comparing needs a scan")],
+    "POST /api/v1/integrations": [(400, "recipients"), (400, "webhook"), (400, "control char")],
+    "POST /api/v1/integrations/discord": [(400, "webhook"), (400, "control characters")],
+    "POST /api/v1/integrations/slack": [(400, "webhook"), (400, "control characters")],
+    "POST /api/v1/scans/import": [(400, "report")],
+    "POST /api/v1/schedules": [(400, "cron"), (400, "Unknown workflow")],
+    "POST /api/v1/targets": [(400, "")],
+    "POST /api/v1/targets/bulk": [(400, "Nothing imported")],
+    "POST /api/v1/workflows": [(400, "graph"), (400, "control characters")],
+    "PUT /api/v1/workflows/{id}": [(400, "graph"), (400, "control characters")],
+    "PATCH /api/v1/workflows/{id}": [(400, "graph"), (400, "control characters")],
+    "POST /api/v1/workflows/import": [(400, "")],
+}
+
+
+def schema_valid_request_accepted(ctx: Any, response: Any, case: Any) -> None:
+    """Run on generated valid requests only (POSITIVE_CHECKS)."""
+    status = response.status_code
+    if not 400 <= status < 500 or status in STATE_REFUSALS:
+        return
+    known = STORED_STATE.get(case.operation.label, []) + NOT_YET_STATED.get(
+        case.operation.label, []
+    )
+    if any(status == expected and words in response.text for expected, words in known):
+        return
+    raise AssertionError(
+        f"a request valid by the schema was refused with {status}: {response.text[:300]}"
+    )
+
+
 POSITIVE_CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
     response_headers_conformance,
+    schema_valid_request_accepted,
 ]
 NEGATIVE_CHECKS = [not_a_server_error, status_code_conformance, negative_data_rejection]
 
