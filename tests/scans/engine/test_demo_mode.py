@@ -21,7 +21,8 @@ from workflows.graph import graph_entries
 from workflows.services import workflow_create_from_template
 from workflows.templates import TEMPLATES
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+# smoke: the CI pass on the embedded default (SQLite, ORM broker, local executor) is `make run`.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.smoke]
 
 DEMO_WITHIN_S = 10
 ITEM_KIND = {"domain": "host", "ip": "host", "url": "url", "image": "image"}
