@@ -43,6 +43,20 @@ def severity_rank_expression() -> Any:
 _UNCHECKED_KEY: dict[str, Any] = {"db_index": False, "db_constraint": False}
 
 
+def _user_key() -> Any:
+    """A triage state's optional user (who updated, owns, asked for or approved it): no database
+    constraint and no index of its own (_USER_KEY_INDEXES indexes it only where it is set);
+    deleting the user clears it."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        **_UNCHECKED_KEY,
+    )
+
+
 class Finding(models.Model):
     """One normalized finding of one scan. `fingerprint` identifies it across scans."""
 
@@ -262,27 +276,13 @@ class FindingState(models.Model):
     )
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
     comment = models.TextField(blank=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        **_UNCHECKED_KEY,  # indexed by _USER_KEY_INDEXES
-    )
+    updated_by = _user_key()
     updated_at = models.DateTimeField(null=True, blank=True, help_text="Last triage")
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     # Who owns fixing it (scans.findings.ownership); the due date is first_seen_at plus the
     # team's SLA days for the severity, computed, never stored (a changed SLA applies at once).
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        **_UNCHECKED_KEY,  # indexed by _USER_KEY_INDEXES
-    )
+    assignee = _user_key()
     assigned_at = models.DateTimeField(null=True, blank=True)
     # Risk acceptance (scans.findings.acceptance): why, until when, and for critical and high
     # findings the owner who approved it. "pending": asked for, waiting for an owner (the status
@@ -293,23 +293,9 @@ class FindingState(models.Model):
     )
     accept_reason = models.TextField(blank=True, db_default="")
     accepted_until = models.DateTimeField(null=True, blank=True)
-    accept_requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        **_UNCHECKED_KEY,  # indexed by _USER_KEY_INDEXES
-    )
+    accept_requested_by = _user_key()
     accept_requested_at = models.DateTimeField(null=True, blank=True)
-    accept_approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        **_UNCHECKED_KEY,  # indexed by _USER_KEY_INDEXES
-    )
+    accept_approved_by = _user_key()
     accept_approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
